@@ -1,0 +1,76 @@
+// swift-tools-version:6.2
+//
+// Ember: PyTorch-style deep learning for Swift on Linux, with a C core.
+//
+// Build notes
+// - tools-version 6.2 is the lowest that lets a package with `unsafeFlags` (here `-fopenmp`)
+//   be consumed by version (`.package(url:…, from:)`); older tools reject it.
+// - The C core (`CEmber`) is an internal detail: no stable API. It links Debian's OpenBLAS
+//   (`libopenblas-dev`), LLVM's OpenMP runtime (`libomp-dev`, which installs it as
+//   `libomp5.so`, not `libomp.so`) and zlib (`zlib1g-dev`).
+// - The C core is always compiled with -O3, also in debug builds: the debug test suite runs
+//   real training steps and must stay fast.
+import PackageDescription
+
+let package = Package(
+    name: "Ember",
+    products: [
+        .library(name: "Ember", targets: ["Ember"]),
+        .executable(name: "quickstart", targets: ["quickstart"]),
+        .executable(name: "ember-bench", targets: ["ember-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C core
+        .target(
+            name: "CEmber",
+            path: ".",
+            sources: ["csrc"],
+            publicHeadersPath: "include",
+            cSettings: [
+                .unsafeFlags(["-fopenmp", "-O3", "-fno-math-errno"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("openblas"),
+                .linkedLibrary("omp5"),
+                .linkedLibrary("z"),
+            ]
+        ),
+
+        // MARK: Library
+        .target(
+            name: "Ember",
+            dependencies: ["CEmber"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "quickstart",
+            dependencies: [
+                "Ember",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "ember-bench",
+            dependencies: [
+                "Ember",
+                "CEmber",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "EmberTests",
+            dependencies: ["Ember", "CEmber"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

@@ -1,0 +1,235 @@
+// Broadcasting elementwise ops, unary maps and dtype conversions.
+//
+// A binary op sees its operands through strides over the output shape (0 along broadcast
+// dims). Three loops: flat (both operands contiguous), scalar operand, and the general
+// strided walk (one output row per iteration). Each op gets its own loops through the
+// macros below so that the compiler vectorises the inner loop; no switch per element.
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+static int is_contiguous(int ndim, const int64_t* shape, const int64_t* strides) {
+    int64_t expect = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] != 1 && strides[d] != expect) return 0;
+        expect *= shape[d];
+    }
+    return 1;
+}
+static int is_scalar(int ndim, const int64_t* strides, const int64_t* shape) {
+    for (int d = 0; d < ndim; d++) if (shape[d] != 1 && strides[d] != 0) return 0;
+    return 1;
+}
+static int64_t numel(int ndim, const int64_t* shape) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
+}
+// Offset of row r (all dims but the last) in an operand with the given strides.
+static int64_t row_offset(int64_t r, int ndim, const int64_t* shape, const int64_t* strides) {
+    int64_t off = 0;
+    for (int d = ndim - 2; d >= 0; d--) {
+        off += (r % shape[d]) * strides[d];
+        r /= shape[d];
+    }
+    return off;
+}
+
+#define DEFINE_BROADCAST(NAME, TIN, TOUT, EXPR)                                                 \
+    static void NAME(TOUT* out, const TIN* a, const TIN* b, int ndim, const int64_t* shape,     \
+                     const int64_t* sa, const int64_t* sb) {                                    \
+        const int64_t n = numel(ndim, shape);                                                   \
+        const int nt = ember_team(n);                                                           \
+        if (ndim == 0 || (is_contiguous(ndim, shape, sa) && is_contiguous(ndim, shape, sb))) {  \
+            /* flat: contiguous ranges per thread */                                            \
+            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
+            for (int64_t i = 0; i < n; i++) { TIN x = a[i], y = b[i]; out[i] = (EXPR); }        \
+            return;                                                                             \
+        }                                                                                       \
+        if (is_contiguous(ndim, shape, sa) && is_scalar(ndim, sb, shape)) {                     \
+            const TIN y = b[0];                                                                 \
+            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
+            for (int64_t i = 0; i < n; i++) { TIN x = a[i]; out[i] = (EXPR); }                  \
+            return;                                                                             \
+        }                                                                                       \
+        if (is_scalar(ndim, sa, shape) && is_contiguous(ndim, shape, sb)) {                     \
+            const TIN x = a[0];                                                                 \
+            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
+            for (int64_t i = 0; i < n; i++) { TIN y = b[i]; out[i] = (EXPR); }                  \
+            return;                                                                             \
+        }                                                                                       \
+        const int64_t inner = shape[ndim - 1];                                                  \
+        const int64_t rows = inner ? n / inner : 0;                                             \
+        const int64_t ia = sa[ndim - 1], ib = sb[ndim - 1];                                     \
+        /* general: one output row per iteration, rows split across threads */                 \
+        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")                 \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const TIN* pa = a + row_offset(r, ndim, shape, sa);                                 \
+            const TIN* pb = b + row_offset(r, ndim, shape, sb);                                 \
+            TOUT* po = out + r * inner;                                                         \
+            for (int64_t j = 0; j < inner; j++) { TIN x = pa[j * ia], y = pb[j * ib]; po[j] = (EXPR); } \
+        }                                                                                       \
+    }
+
+static inline int64_t ipow(int64_t x, int64_t y) {
+    if (y < 0) return x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0);
+    int64_t r = 1;
+    while (y) { if (y & 1) r *= x; x *= x; y >>= 1; }
+    return r;
+}
+// PyTorch: max/min propagate NaN.
+#define FMAX(x, y) ((x) != (x) ? (x) : ((y) != (y) ? (y) : ((x) > (y) ? (x) : (y))))
+#define FMIN(x, y) ((x) != (x) ? (x) : ((y) != (y) ? (y) : ((x) < (y) ? (x) : (y))))
+
+DEFINE_BROADCAST(add_f32, float, float, x + y)
+DEFINE_BROADCAST(sub_f32, float, float, x - y)
+DEFINE_BROADCAST(mul_f32, float, float, x * y)
+DEFINE_BROADCAST(div_f32, float, float, x / y)
+DEFINE_BROADCAST(pow_f32, float, float, powf(x, y))
+DEFINE_BROADCAST(max_f32, float, float, FMAX(x, y))
+DEFINE_BROADCAST(min_f32, float, float, FMIN(x, y))
+DEFINE_BROADCAST(add_i64, int64_t, int64_t, x + y)
+DEFINE_BROADCAST(sub_i64, int64_t, int64_t, x - y)
+DEFINE_BROADCAST(mul_i64, int64_t, int64_t, x * y)
+DEFINE_BROADCAST(div_i64, int64_t, int64_t, y == 0 ? 0 : x / y)
+DEFINE_BROADCAST(pow_i64, int64_t, int64_t, ipow(x, y))
+DEFINE_BROADCAST(max_i64, int64_t, int64_t, x > y ? x : y)
+DEFINE_BROADCAST(min_i64, int64_t, int64_t, x < y ? x : y)
+DEFINE_BROADCAST(eq_f32, float, uint8_t, x == y)
+DEFINE_BROADCAST(ne_f32, float, uint8_t, x != y)
+DEFINE_BROADCAST(lt_f32, float, uint8_t, x < y)
+DEFINE_BROADCAST(le_f32, float, uint8_t, x <= y)
+DEFINE_BROADCAST(gt_f32, float, uint8_t, x > y)
+DEFINE_BROADCAST(ge_f32, float, uint8_t, x >= y)
+DEFINE_BROADCAST(eq_i64, int64_t, uint8_t, x == y)
+DEFINE_BROADCAST(ne_i64, int64_t, uint8_t, x != y)
+DEFINE_BROADCAST(lt_i64, int64_t, uint8_t, x < y)
+DEFINE_BROADCAST(le_i64, int64_t, uint8_t, x <= y)
+DEFINE_BROADCAST(gt_i64, int64_t, uint8_t, x > y)
+DEFINE_BROADCAST(ge_i64, int64_t, uint8_t, x >= y)
+
+#define BINARY_ARGS out, a, b, ndim, shape, sa, sb
+void ember_binary_f32(int op, float* out, const float* a, const float* b, int ndim,
+                      const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+    switch (op) {
+    case EMBER_ADD: add_f32(BINARY_ARGS); break;
+    case EMBER_SUB: sub_f32(BINARY_ARGS); break;
+    case EMBER_MUL: mul_f32(BINARY_ARGS); break;
+    case EMBER_DIV: div_f32(BINARY_ARGS); break;
+    case EMBER_POW: pow_f32(BINARY_ARGS); break;
+    case EMBER_MAXIMUM: max_f32(BINARY_ARGS); break;
+    case EMBER_MINIMUM: min_f32(BINARY_ARGS); break;
+    }
+}
+void ember_binary_i64(int op, int64_t* out, const int64_t* a, const int64_t* b, int ndim,
+                      const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+    switch (op) {
+    case EMBER_ADD: add_i64(BINARY_ARGS); break;
+    case EMBER_SUB: sub_i64(BINARY_ARGS); break;
+    case EMBER_MUL: mul_i64(BINARY_ARGS); break;
+    case EMBER_DIV: div_i64(BINARY_ARGS); break;
+    case EMBER_POW: pow_i64(BINARY_ARGS); break;
+    case EMBER_MAXIMUM: max_i64(BINARY_ARGS); break;
+    case EMBER_MINIMUM: min_i64(BINARY_ARGS); break;
+    }
+}
+void ember_compare_f32(int op, uint8_t* out, const float* a, const float* b, int ndim,
+                       const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+    switch (op) {
+    case EMBER_EQ: eq_f32(BINARY_ARGS); break;
+    case EMBER_NE: ne_f32(BINARY_ARGS); break;
+    case EMBER_LT: lt_f32(BINARY_ARGS); break;
+    case EMBER_LE: le_f32(BINARY_ARGS); break;
+    case EMBER_GT: gt_f32(BINARY_ARGS); break;
+    case EMBER_GE: ge_f32(BINARY_ARGS); break;
+    }
+}
+void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b, int ndim,
+                       const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+    switch (op) {
+    case EMBER_EQ: eq_i64(BINARY_ARGS); break;
+    case EMBER_NE: ne_i64(BINARY_ARGS); break;
+    case EMBER_LT: lt_i64(BINARY_ARGS); break;
+    case EMBER_LE: le_i64(BINARY_ARGS); break;
+    case EMBER_GT: gt_i64(BINARY_ARGS); break;
+    case EMBER_GE: ge_i64(BINARY_ARGS); break;
+    }
+}
+
+#define DEFINE_UNARY(NAME, EXPR)                                                   \
+    static void NAME(float* out, const float* inp, int64_t n) {                    \
+        const int nt = ember_team(n);                                              \
+        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")    \
+        for (int64_t i = 0; i < n; i++) { float x = inp[i]; out[i] = (EXPR); }     \
+    }
+DEFINE_UNARY(neg_f32, -x)
+DEFINE_UNARY(exp_f32, expf(x))
+DEFINE_UNARY(log_f32, logf(x))
+DEFINE_UNARY(sqrt_f32, sqrtf(x))
+DEFINE_UNARY(abs_f32, fabsf(x))
+DEFINE_UNARY(tanh_f32, tanhf(x))
+DEFINE_UNARY(sigmoid_f32, 1.0f / (1.0f + expf(-x)))
+
+void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
+    switch (op) {
+    case EMBER_NEG: neg_f32(out, inp, n); break;
+    case EMBER_EXP: exp_f32(out, inp, n); break;
+    case EMBER_LOG: log_f32(out, inp, n); break;
+    case EMBER_SQRT: sqrt_f32(out, inp, n); break;
+    case EMBER_ABS: abs_f32(out, inp, n); break;
+    case EMBER_TANH: tanh_f32(out, inp, n); break;
+    case EMBER_SIGMOID: sigmoid_f32(out, inp, n); break;
+    }
+}
+
+void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n) {
+    const int nt = ember_team(n);
+    if (!x) {
+        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = b;
+        return;
+    }
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] = a * x[i] + b;
+}
+
+void ember_axpy_f32(float* y, const float* x, float alpha, int64_t n) {
+    const int nt = ember_team(n);
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+void ember_f32_to_i64(int64_t* out, const float* inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = (int64_t)inp[i];   // truncation, as PyTorch
+}
+void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = (float)inp[i];
+}
+void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift) {
+    const int nt = ember_team(n);
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] = (float)inp[i] * scale + shift;
+}
+void ember_f32_to_u8(uint8_t* out, const float* inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] != 0.0f;
+}
+void ember_fill_i64(int64_t* out, int64_t value, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = value;
+}
+
+void ember_copy_strided_f32(float* out, const float* inp, int ndim, const int64_t* shape,
+                            const int64_t* strides) {
+    const int64_t n = numel(ndim, shape);
+    if (ndim == 0) { out[0] = inp[0]; return; }
+    if (is_contiguous(ndim, shape, strides)) { memcpy(out, inp, (size_t)n * sizeof(float)); return; }
+    const int64_t inner = shape[ndim - 1];
+    const int64_t rows = inner ? n / inner : 0;
+    const int64_t is = strides[ndim - 1];
+    const int nt = ember_team(n);
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float* p = inp + row_offset(r, ndim, shape, strides);
+        float* o = out + r * inner;
+        for (int64_t j = 0; j < inner; j++) o[j] = p[j * is];
+    }
+}

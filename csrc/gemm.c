@@ -1,0 +1,104 @@
+// GEMM through OpenBLAS, parallelised by Ember on fixed blocks.
+//
+// Why not OpenBLAS's own threads: its split depends on the thread count, so 1 and 2 threads
+// give different bits at every quickstart shape. Here the output is cut into blocks whose
+// size depends on the shape only; each block is one single-threaded cblas_sgemm, and the
+// blocks are shared out by OpenMP. Same blocks → same bits for any thread count.
+#include "internal.h"
+#include <cblas.h>
+#include <string.h>
+
+// Below this many multiply-adds a GEMM runs as one call: a fork/join and the repeated
+// packing of the shared operand cost more than a second core gives back.
+#define GEMM_MIN_PARALLEL_MACS (1 << 20)
+// Target number of blocks: 4 keeps 2 and 4 threads balanced; more blocks repack the shared
+// operand more often (measured: 8 blocks lost ~6% at 64x784x512 on 2 cores).
+#define GEMM_BLOCKS 4
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Splits along N (columns of C) when N >= M, else along M (rows of C).
+static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                         float* C, int64_t ldc, const float* bias) {
+    const enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
+    const int split_cols = N >= M;
+    const int64_t extent = split_cols ? N : M;
+    int64_t blocks = 1;
+    if (M * N * K >= GEMM_MIN_PARALLEL_MACS) blocks = GEMM_BLOCKS;
+    int64_t bs = round_up((extent + blocks - 1) / blocks, 16);
+    if (bs < 16) bs = 16;
+    blocks = (extent + bs - 1) / bs;
+    const int nt = (blocks > 1 && ember_threads_ > 1) ? ember_threads_ : 1;
+
+    // One block per iteration; static schedule: block b always computes the same output.
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static, 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t s = b * bs;
+        const int64_t len = (s + bs <= extent) ? bs : extent - s;
+        const float *Ab = A, *Bb = B;
+        float* Cb;
+        int64_t m = M, n = N;
+        if (split_cols) {
+            n = len;
+            Bb = tb ? B + s * ldb : B + s;         // op(B)(:, s:s+len)
+            Cb = C + s;
+        } else {
+            m = len;
+            Ab = ta ? A + s : A + s * lda;         // op(A)(s:s+len, :)
+            Cb = C + s * ldc;
+        }
+        float bbeta = beta;
+        if (bias) {                                // fused bias: prefill, then accumulate
+            for (int64_t i = 0; i < m; i++) {
+                const float* bsrc = split_cols ? bias + s : bias;
+                memcpy(Cb + i * ldc, bsrc, (size_t)n * sizeof(float));
+            }
+            bbeta = 1.0f;
+        }
+        cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, Ab, (int)lda, Bb,
+                    (int)ldb, bbeta, Cb, (int)ldc);
+    }
+}
+
+void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {   // OpenBLAS leaves C untouched for K == 0; define it as beta * C
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                          int64_t N, int64_t IN, int64_t OUT) {
+    if (N == 0 || OUT == 0) return;
+    if (IN == 0) {
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < OUT; j++) out[i * OUT + j] = bias ? bias[j] : 0.0f;
+        return;
+    }
+    gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias);
+}
+
+void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate) {
+    // Columns split across threads; rows summed in order within each column: deterministic.
+    const int nt = ember_team(N * OUT);
+    const int64_t cb = 256;
+    const int64_t nblocks = (OUT + cb - 1) / cb;
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t b = 0; b < nblocks; b++) {
+        const int64_t j0 = b * cb, j1 = j0 + cb < OUT ? j0 + cb : OUT;
+        float acc[256];
+        for (int64_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
+        for (int64_t i = 0; i < N; i++) {
+            const float* row = dout + i * OUT;
+            for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
+        }
+        for (int64_t j = j0; j < j1; j++) dbias[j] = accumulate ? dbias[j] + acc[j - j0] : acc[j - j0];
+    }
+}

@@ -1,0 +1,101 @@
+// Fused softmax + cross-entropy and NLL, forward and backward side by side.
+//
+// With class weights w and label smoothing ε over C classes, row i with target t has
+//   loss_i = (1-ε)·w_t·(lse_i - x_it) + (ε/C)·Σ_c w_c·(lse_i - x_ic)
+// (PyTorch's definition), and
+//   ∂loss_i/∂x_ij = ((1-ε)·w_t + (ε/C)·W)·p_ij - (1-ε)·w_t·[j==t] - (ε/C)·w_j,  W = Σ_c w_c.
+// The weighted mean divides Σ loss_i by Σ_i w_{t_i}.
+#include "internal.h"
+#include <math.h>
+
+// Σ of n doubles in fixed order (the per-row losses), so the loss is the same for any
+// thread count.
+static double sum_rows(const float* v, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += v[i];
+    return s;
+}
+
+double ember_cross_entropy_forward(float* losses, float* probs, const float* logits,
+                                   const int64_t* targets, const float* weights, int64_t N,
+                                   int64_t C, float label_smoothing, double* weight_sum) {
+    const float eps = label_smoothing;
+    double W = 0.0;
+    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
+    else W = (double)C;
+    const int nt = ember_team(N * C);
+    // One row per iteration: stable log-sum-exp, then the softmax kept for the backward.
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t i = 0; i < N; i++) {
+        const float* x = logits + i * C;
+        float* p = probs + i * C;
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++) { float e = expf(x[c] - mx); p[c] = e; s += e; }
+        const float inv = (float)(1.0 / s);
+        for (int64_t c = 0; c < C; c++) p[c] *= inv;
+        const double lse = (double)mx + log(s);
+        const int64_t t = targets[i];
+        const double wt = weights ? weights[t] : 1.0;
+        double loss = (1.0 - eps) * wt * (lse - x[t]);
+        if (eps != 0.0f) {
+            double wx = 0.0;
+            for (int64_t c = 0; c < C; c++) wx += (weights ? weights[c] : 1.0f) * (double)x[c];
+            loss += (eps / (double)C) * (W * lse - wx);
+        }
+        losses[i] = (float)loss;
+    }
+    double ws = 0.0;
+    if (weights) for (int64_t i = 0; i < N; i++) ws += weights[targets[i]];
+    else ws = (double)N;
+    *weight_sum = ws;
+    return sum_rows(losses, N);
+}
+
+void ember_cross_entropy_backward(float* dlogits, const float* probs, const int64_t* targets,
+                                  const float* weights, const float* dloss, int64_t dloss_stride,
+                                  float norm, int64_t N, int64_t C, float label_smoothing) {
+    const float eps = label_smoothing;
+    float W = 0.0f;
+    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
+    else W = (float)C;
+    const int nt = ember_team(N * C);
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t i = 0; i < N; i++) {
+        const float s = dloss[i * dloss_stride] * norm;
+        const int64_t t = targets[i];
+        const float wt = weights ? weights[t] : 1.0f;
+        const float a = (1.0f - eps) * wt + (eps / (float)C) * W;
+        const float* p = probs + i * C;
+        float* d = dlogits + i * C;
+        for (int64_t c = 0; c < C; c++) {
+            float g = a * p[c];
+            if (eps != 0.0f) g -= (eps / (float)C) * (weights ? weights[c] : 1.0f);
+            d[c] = s * g;
+        }
+        d[t] -= s * (1.0f - eps) * wt;
+    }
+}
+
+double ember_nll_forward(float* losses, const float* logp, const int64_t* targets,
+                         const float* weights, int64_t N, int64_t C, double* weight_sum) {
+    double ws = 0.0;
+    for (int64_t i = 0; i < N; i++) {
+        const float w = weights ? weights[targets[i]] : 1.0f;
+        losses[i] = -w * logp[i * C + targets[i]];
+        ws += w;
+    }
+    *weight_sum = ws;
+    return sum_rows(losses, N);
+}
+
+void ember_nll_backward(float* dlogp, const int64_t* targets, const float* weights,
+                        const float* dloss, int64_t dloss_stride, float norm, int64_t N, int64_t C) {
+    for (int64_t i = 0; i < N; i++) {
+        float* d = dlogp + i * C;
+        for (int64_t c = 0; c < C; c++) d[c] = 0.0f;
+        const float w = weights ? weights[targets[i]] : 1.0f;
+        d[targets[i]] = -w * dloss[i * dloss_stride] * norm;
+    }
+}

@@ -1,0 +1,97 @@
+// Sums, max and argmax. Fixed chunking and a fixed combine order everywhere: the result
+// never depends on the thread count.
+#include "internal.h"
+#include <math.h>
+
+// At most this many partial sums: the chunk size grows with n (a function of n only).
+#define MAX_PARTIALS 256
+#define MIN_CHUNK 4096
+
+double ember_sum_f32(const float* inp, int64_t n) {
+    int64_t chunk = (n + MAX_PARTIALS - 1) / MAX_PARTIALS;
+    if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    double partial[MAX_PARTIALS];
+    const int nt = ember_team(n);
+    // Each chunk is summed by one thread, in order; partials are combined in order below.
+    #pragma omp parallel for num_threads(nt) if(nt > 1 && chunks > 1) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s = c * chunk, e = s + chunk < n ? s + chunk : n;
+        // Blocks of 4096: 8 float lanes (vectorised, fixed lane order), then into double.
+        double acc = 0.0;
+        for (int64_t b = s; b < e; b += 4096) {
+            const int64_t be = b + 4096 < e ? b + 4096 : e;
+            float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int64_t i = b;
+            for (; i + 8 <= be; i += 8)
+                for (int l = 0; l < 8; l++) lanes[l] += inp[i + l];
+            for (int l = 0; l < 8; l++) acc += lanes[l];
+            for (; i < be; i++) acc += inp[i];
+        }
+        partial[c] = acc;
+    }
+    double total = 0.0;
+    for (int64_t c = 0; c < chunks; c++) total += partial[c];
+    return total;
+}
+
+int64_t ember_sum_i64(const int64_t* inp, int64_t n) {
+    int64_t s = 0;   // integer addition is associative: any order gives the same bits
+    for (int64_t i = 0; i < n; i++) s += inp[i];
+    return s;
+}
+
+int64_t ember_count_u8(const uint8_t* inp, int64_t n) {
+    int64_t s = 0;
+    for (int64_t i = 0; i < n; i++) s += inp[i] != 0;
+    return s;
+}
+
+void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim, int64_t inner) {
+    const int nt = ember_team(outer * dim * inner);
+    if (inner == 1) {
+        // One output per row, summed in order in double.
+        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+        for (int64_t o = 0; o < outer; o++) {
+            const float* p = inp + o * dim;
+            double acc = 0.0;
+            for (int64_t d = 0; d < dim; d++) acc += p[d];
+            out[o] = (float)acc;
+        }
+        return;
+    }
+    // Rows of the reduced dim are added in order into each output row (vectorised over inner).
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t o = 0; o < outer; o++) {
+        float* q = out + o * inner;
+        for (int64_t j = 0; j < inner; j++) q[j] = 0.0f;
+        for (int64_t d = 0; d < dim; d++) {
+            const float* p = inp + (o * dim + d) * inner;
+            for (int64_t j = 0; j < inner; j++) q[j] += p[j];
+        }
+    }
+}
+
+#define DEFINE_MAX_DIM(NAME, T, ISNAN)                                                       \
+    void NAME(T* values, int64_t* indices, const T* inp, int64_t outer, int64_t dim,         \
+              int64_t inner) {                                                               \
+        const int nt = ember_team(outer * dim * inner);                                      \
+        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")              \
+        for (int64_t o = 0; o < outer; o++) {                                                \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                const T* p = inp + o * dim * inner + j;                                      \
+                T best = p[0];                                                               \
+                int64_t bi = 0;                                                              \
+                for (int64_t d = 1; d < dim && !ISNAN(best); d++) {                          \
+                    const T v = p[d * inner];                                                \
+                    if (v > best || ISNAN(v)) { best = v; bi = d; }                          \
+                }                                                                            \
+                if (values) values[o * inner + j] = best;                                    \
+                if (indices) indices[o * inner + j] = bi;                                    \
+            }                                                                                \
+        }                                                                                    \
+    }
+#define F_ISNAN(x) ((x) != (x))
+#define I_ISNAN(x) 0
+DEFINE_MAX_DIM(ember_max_dim_f32, float, F_ISNAN)
+DEFINE_MAX_DIM(ember_max_dim_i64, int64_t, I_ISNAN)

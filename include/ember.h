@@ -1,0 +1,191 @@
+// Ember's C core: pure kernels over raw buffers.
+//
+// Conventions (after llm.c):
+// - outputs first, then inputs, then sizes; shapes are given in comments as (N, C).
+// - kernels never allocate, never fail and never check shapes: the Swift layer checks before
+//   the call.
+// - `*_backward` kernels that produce a gradient *write* it (beta 0) unless they take an
+//   `accumulate` flag; accumulation into existing gradients is a separate, explicit add.
+// - every reduction uses fixed chunking and a fixed combine order, so results are
+//   bit-identical for any thread count.
+// No stable API: this module is internal to Ember.
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Threads (threads.c)
+
+/// Threads used by every parallel kernel (OpenMP). OpenBLAS itself is kept single-threaded:
+/// Ember calls it from its own OpenMP loops on fixed blocks (see gemm.c).
+void ember_set_num_threads(int n);
+int ember_get_num_threads(void);
+/// Logical processors available to this process.
+int ember_num_cores(void);
+/// Below this many elements an elementwise kernel runs on the calling thread: a fork/join
+/// costs more than the work. Measured by `ember-bench threshold`.
+void ember_set_parallel_threshold(int64_t elements);
+int64_t ember_get_parallel_threshold(void);
+/// Per-thread autograd switch (thread-local, so DataLoader threads never see `noGrad`).
+int ember_grad_enabled(void);
+void ember_set_grad_enabled(int enabled);
+
+// MARK: - GEMM (gemm.c)
+
+/// C(M,N) = alpha * op(A) * op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
+/// `trans_a`/`trans_b` read A/B transposed in place (no copies). lda/ldb/ldc are the row
+/// strides of the stored matrices. Deterministic for any thread count: the N columns are
+/// split into blocks whose size depends on the shape only.
+void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                 float beta, float* C, int64_t ldc);
+/// Linear layer forward: out(N,OUT) = inp(N,IN) · weight(OUT,IN)ᵀ + bias(OUT).
+/// bias may be NULL.
+void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                          int64_t N, int64_t IN, int64_t OUT);
+/// Bias gradient: dbias(OUT) = Σ_rows dout(N,OUT) (+= when accumulate).
+void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate);
+
+// MARK: - Activations (activations.c)
+
+/// out = max(inp, 0)
+void ember_relu_forward(float* out, const float* inp, int64_t n);
+/// dinp = dout * (out > 0)
+void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
+/// Row-wise softmax / log-softmax over the last dim: inp, out (rows, cols).
+void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log);
+/// softmax:     dinp = y * (dout - Σ dout*y)
+/// log-softmax: dinp = dout - exp(y) * Σ dout
+void ember_softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
+                            int64_t cols, int log);
+/// Dropout with a counter-based generator: the mask bit of element i depends only on
+/// (seed, offset + i), never on the thread count. out = inp * keep / (1 - p); mask = keep/(1-p).
+void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n, float p,
+                           uint64_t seed, uint64_t offset);
+
+// MARK: - Losses (losses.c)
+
+/// Fused softmax + cross-entropy over logits (N,C) with class targets (N) in [0,C).
+/// losses(N) gets each row's loss (weighted, label-smoothed); probs(N,C) gets the softmax
+/// (kept for the backward). Returns Σ losses and writes Σ target weights to *weight_sum
+/// (the divisor of the weighted mean). weights (C) may be NULL. Stable log-sum-exp.
+double ember_cross_entropy_forward(float* losses, float* probs, const float* logits,
+                                   const int64_t* targets, const float* weights,
+                                   int64_t N, int64_t C, float label_smoothing,
+                                   double* weight_sum);
+/// dlogits(N,C) = scale_i * w[t_i] * (probs - smoothed_onehot) with
+/// scale_i = dloss[i] (reduction none) or dloss[0] * norm (mean/sum; dloss_stride 0).
+void ember_cross_entropy_backward(float* dlogits, const float* probs, const int64_t* targets,
+                                  const float* weights, const float* dloss, int64_t dloss_stride,
+                                  float norm, int64_t N, int64_t C, float label_smoothing);
+/// NLL over log-probabilities (N,C): losses(N) = -w[t] * logp[t]. Returns Σ; *weight_sum = Σ w[t].
+double ember_nll_forward(float* losses, const float* logp, const int64_t* targets,
+                         const float* weights, int64_t N, int64_t C, double* weight_sum);
+/// dlogp(N,C) = -scale_i * w[t_i] at the target, 0 elsewhere.
+void ember_nll_backward(float* dlogp, const int64_t* targets, const float* weights,
+                        const float* dloss, int64_t dloss_stride, float norm, int64_t N, int64_t C);
+
+// MARK: - Elementwise (elementwise.c)
+
+enum {
+    EMBER_ADD = 0, EMBER_SUB = 1, EMBER_MUL = 2, EMBER_DIV = 3, EMBER_POW = 4,
+    EMBER_MAXIMUM = 5, EMBER_MINIMUM = 6,
+};
+enum { EMBER_EQ = 0, EMBER_NE = 1, EMBER_LT = 2, EMBER_LE = 3, EMBER_GT = 4, EMBER_GE = 5 };
+enum {
+    EMBER_NEG = 0, EMBER_EXP = 1, EMBER_LOG = 2, EMBER_SQRT = 3, EMBER_ABS = 4, EMBER_TANH = 5,
+    EMBER_SIGMOID = 6,
+};
+
+#define EMBER_MAX_DIMS 8
+/// Broadcast binary op. out has `ndim` dims of sizes `shape`; a_strides / b_strides are the
+/// element strides of a and b in that shape (0 along broadcast dims).
+void ember_binary_f32(int op, float* out, const float* a, const float* b, int ndim,
+                      const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
+void ember_binary_i64(int op, int64_t* out, const int64_t* a, const int64_t* b, int ndim,
+                      const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
+/// Broadcast comparisons into bool (uint8) outputs.
+void ember_compare_f32(int op, uint8_t* out, const float* a, const float* b, int ndim,
+                       const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
+void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b, int ndim,
+                       const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
+/// out = op(inp) elementwise.
+void ember_unary_f32(int op, float* out, const float* inp, int64_t n);
+/// out = a * x + b (scalar affine; also fills when x is NULL: out = b).
+void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n);
+/// y += alpha * x
+void ember_axpy_f32(float* y, const float* x, float alpha, int64_t n);
+/// dtype conversions
+void ember_f32_to_i64(int64_t* out, const float* inp, int64_t n);
+void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n);
+void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift);
+void ember_f32_to_u8(uint8_t* out, const float* inp, int64_t n);   // != 0
+void ember_fill_i64(int64_t* out, int64_t value, int64_t n);
+/// Strided copy (materializes broadcasts and transposes): out is contiguous in `shape`.
+void ember_copy_strided_f32(float* out, const float* inp, int ndim, const int64_t* shape,
+                            const int64_t* strides);
+
+// MARK: - Reductions (reductions.c)
+
+/// Σ inp(n) in double with fixed 4096-element chunks combined in order.
+double ember_sum_f32(const float* inp, int64_t n);
+int64_t ember_sum_i64(const int64_t* inp, int64_t n);
+int64_t ember_count_u8(const uint8_t* inp, int64_t n);
+/// out(outer,inner) = Σ_d inp(outer,dim,inner) (sequential over d: deterministic).
+void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim, int64_t inner);
+/// max / argmax over the middle dim of (outer,dim,inner). Either output may be NULL.
+/// Ties pick the first index; NaN wins (as in PyTorch).
+void ember_max_dim_f32(float* values, int64_t* indices, const float* inp, int64_t outer,
+                       int64_t dim, int64_t inner);
+void ember_max_dim_i64(int64_t* values, int64_t* indices, const int64_t* inp, int64_t outer,
+                       int64_t dim, int64_t inner);
+
+// MARK: - Optimizers (optimizers.c)
+
+/// One fused pass of torch.optim.SGD over a parameter (n). momentum_buf may be NULL when
+/// momentum == 0. `first_step` initialises the buffer to the gradient (PyTorch's rule).
+void ember_sgd_step(float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                    float momentum, float dampening, float weight_decay, int nesterov,
+                    int first_step, int maximize);
+/// One fused pass of torch.optim.Adam (decoupled = 0) or AdamW (decoupled = 1). `step` is
+/// the 1-based step count after this update. max_exp_avg_sq is used when amsgrad (may be NULL).
+void ember_adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                     float* max_exp_avg_sq, int64_t n, float lr, float beta1, float beta2,
+                     float eps, float weight_decay, int decoupled, int64_t step, int amsgrad,
+                     int maximize);
+
+// MARK: - Random numbers (random.c)
+
+/// Counter-based (SplitMix64 of seed ^ counter): element i depends only on (seed, offset+i).
+void ember_rand_uniform(float* out, int64_t n, float low, float high, uint64_t seed,
+                        uint64_t offset);
+/// Box–Muller from the same counter stream; consumes 2 counters per element pair.
+void ember_rand_normal(float* out, int64_t n, float mean, float std, uint64_t seed,
+                       uint64_t offset);
+
+// MARK: - Data (data.c)
+
+/// Gathers `count` samples of `sample_size` bytes by index from a uint8 array and scales
+/// them: out[i][j] = src[indices[i]][j] * scale + shift. Single-threaded: it runs on
+/// DataLoader worker threads, which must not fork OpenMP teams of their own.
+void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indices,
+                            int64_t count, int64_t sample_size, float scale, float shift);
+/// Same for int64 labels stored as uint8.
+void ember_gather_u8_to_i64(int64_t* out, const uint8_t* src, const int64_t* indices,
+                            int64_t count);
+/// Inflates a whole gzip (or zlib/raw) file into a malloc'd buffer. Returns 0 on success;
+/// otherwise a negative code and a message in `err` (err_len bytes). *out must be free()d.
+int ember_gunzip_file(const char* path, uint8_t** out, int64_t* out_len, char* err,
+                      int64_t err_len);
+/// MD5 of a buffer (for download checks), 16 bytes into digest.
+void ember_md5(uint8_t digest[16], const uint8_t* data, int64_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // EMBER_H
