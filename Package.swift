@@ -68,7 +68,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "EmberTests",
-            dependencies: ["Ember", "CEmber"],
+            dependencies: ["Ember"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

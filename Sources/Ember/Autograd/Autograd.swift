@@ -1,0 +1,127 @@
+/// One recorded operation in the autograd graph.
+///
+/// The graph points only backwards: an output tensor holds its `Node`, the node holds the
+/// input tensors and whatever its backward closure saved — never the output itself (ops
+/// that need their output save a detached alias of its storage). So the graph has no
+/// reference cycles and is freed with the last tensor that refers to it.
+final class Node {
+    let op: String
+    let inputs: [Tensor]
+    /// Maps the gradient of the output to the gradients of `inputs` (nil where an input
+    /// needs none).
+    let backward: (Tensor) -> [Tensor?]
+    /// The output's gradient, summed over its consumers during one backward pass.
+    var pendingGrad: Tensor?
+
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Whether operations on this thread are recorded for autograd.
+public var isGradEnabled: Bool { Kernels.gradEnabled }
+
+/// Runs `body` without recording operations for autograd (PyTorch's `torch.no_grad()`), for
+/// evaluation and for updates that must not be differentiated. The switch is per thread:
+/// DataLoader workers and other threads are unaffected.
+@discardableResult
+public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = Kernels.gradEnabled
+    Kernels.gradEnabled = false
+    defer { Kernels.gradEnabled = previous }
+    return try body()
+}
+
+/// Runs `body` with gradient recording switched on or off.
+@discardableResult
+public func withGradEnabled<R>(_ enabled: Bool, _ body: () throws -> R) rethrows -> R {
+    let previous = Kernels.gradEnabled
+    Kernels.gradEnabled = enabled
+    defer { Kernels.gradEnabled = previous }
+    return try body()
+}
+
+extension Tensor {
+    /// Records `self` as the output of `op` if any input requires a gradient and grad mode
+    /// is on. Every differentiable op calls this right after its forward, with its backward
+    /// written inline beside it.
+    @discardableResult
+    func recorded(_ op: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard Kernels.gradEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
+        gradFn = Node(op: op, inputs: inputs, backward: backward)
+        return self
+    }
+
+    /// Name of the op that produced this tensor (`"linear"`, `"relu"`, …), or nil for leaves.
+    public var gradFnName: String? { gradFn?.op }
+
+    /// Computes the gradient of this tensor with respect to every leaf that requires one and
+    /// *adds* it into their `grad`. Without `gradient`, self must hold one element (a loss).
+    /// Nodes run once each, in reverse topological order.
+    public func backward(_ gradient: Tensor? = nil) {
+        precondition(requiresGrad,
+                     "backward: element 0 of tensors does not require grad and does not have a grad_fn")
+        let seed: Tensor
+        if let gradient {
+            precondition(gradient.shape == shape,
+                         "backward: gradient shape \(gradient.shape) does not match tensor shape \(shape)")
+            seed = gradient
+        } else {
+            precondition(count == 1, "backward: grad can be implicitly created only for scalar outputs (shape \(shape))")
+            seed = Tensor.ones(shape)
+        }
+        guard let root = gradFn else {
+            accumulateGrad(seed)
+            return
+        }
+
+        // Depth-first topological order, iteratively (deep graphs must not overflow the stack).
+        var order: [Node] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(node: Node, next: Int)] = [(root, 0)]
+        visited.insert(ObjectIdentifier(root))
+        while !stack.isEmpty {
+            let (node, next) = stack[stack.count - 1]
+            if next < node.inputs.count {
+                stack[stack.count - 1].next += 1
+                if let child = node.inputs[next].gradFn, visited.insert(ObjectIdentifier(child)).inserted {
+                    stack.append((child, 0))
+                }
+            } else {
+                order.append(node)
+                stack.removeLast()
+            }
+        }
+
+        root.pendingGrad = seed
+        noGrad {   // gradients are computed without recording (no double backward)
+            for node in order.reversed() {
+                guard let g = node.pendingGrad else { continue }
+                node.pendingGrad = nil
+                let grads = node.backward(g)
+                for (input, grad) in zip(node.inputs, grads) {
+                    guard let grad, input.requiresGrad else { continue }
+                    if let fn = input.gradFn {
+                        // Out of place: `grad` may be the very tensor handed to another input.
+                        fn.pendingGrad = fn.pendingGrad.map { $0 + grad } ?? grad
+                    } else {
+                        input.accumulateGrad(grad)
+                    }
+                }
+            }
+        }
+    }
+
+    /// First gradient: taken as is (no copy). Later ones: added out of place, because a
+    /// gradient tensor may be shared (`x + y` hands the same tensor to both).
+    func accumulateGrad(_ g: Tensor) {
+        precondition(g.shape == shape, "backward: gradient of shape \(g.shape) for a leaf of shape \(shape)")
+        if let existing = grad {
+            grad = noGrad { existing + g }
+        } else {
+            grad = g.gradFn == nil ? g : g.detach()
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Element types. Ember computes in `float32`; class labels and indices are `int64` as in
+/// PyTorch; comparisons give `bool` (one byte per element).
+public enum DType: String, CustomStringConvertible, Sendable, CaseIterable {
+    case float32
+    case int64
+    case bool
+
+    /// Bytes per element.
+    public var itemSize: Int {
+        switch self {
+        case .float32: return 4
+        case .int64: return 8
+        case .bool: return 1
+        }
+    }
+
+    /// `float32`, `int64`, `bool` — as PyTorch names them without the `torch.` prefix.
+    public var description: String { rawValue }
+}
+
+/// Where a tensor's numbers live. Ember computes on the CPU; `best` exists so that code
+/// written for PyTorch's `cuda if available else cpu` reads the same, and is `cpu`.
+public enum Device: String, CustomStringConvertible, Sendable {
+    case cpu
+    /// The fastest device available: always `.cpu` in Ember.
+    public static var best: Device { .cpu }
+    public var description: String { rawValue }
+}

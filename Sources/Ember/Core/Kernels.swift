@@ -1,0 +1,230 @@
+import CEmber
+import Foundation
+
+/// The C boundary: the only Swift file that imports `CEmber`. Each wrapper is a typed,
+/// pointer-level call into csrc/ (see include/ember.h for each kernel's contract); shape
+/// checks happen in the ops before these are called.
+enum Kernels {
+    // MARK: Threads
+    static func setNumThreads(_ n: Int) { ember_set_num_threads(Int32(n)) }
+    static func numThreads() -> Int { Int(ember_get_num_threads()) }
+    static func numCores() -> Int { Int(ember_num_cores()) }
+    static func parallelThreshold() -> Int { Int(ember_get_parallel_threshold()) }
+    static func setParallelThreshold(_ n: Int) { ember_set_parallel_threshold(Int64(n)) }
+    static var gradEnabled: Bool {
+        get { ember_grad_enabled() != 0 }
+        set { ember_set_grad_enabled(newValue ? 1 : 0) }
+    }
+
+    // MARK: GEMM
+    static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        ember_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a,
+                    Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+    }
+    static func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                              _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                              n: Int, inFeatures: Int, outFeatures: Int) {
+        ember_linear_forward(out, inp, weight, bias, Int64(n), Int64(inFeatures), Int64(outFeatures))
+    }
+    static func biasBackward(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                             n: Int, outFeatures: Int, accumulate: Bool) {
+        ember_bias_backward(dbias, dout, Int64(n), Int64(outFeatures), accumulate ? 1 : 0)
+    }
+
+    // MARK: Activations
+    static func reluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_relu_forward(out, inp, Int64(n))
+    }
+    static func reluBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                             _ out: UnsafePointer<Float>, _ n: Int) {
+        ember_relu_backward(dinp, dout, out, Int64(n))
+    }
+    static func softmaxForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                               rows: Int, cols: Int, log: Bool) {
+        ember_softmax_forward(out, inp, Int64(rows), Int64(cols), log ? 1 : 0)
+    }
+    static func softmaxBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                                _ out: UnsafePointer<Float>, rows: Int, cols: Int, log: Bool) {
+        ember_softmax_backward(dinp, dout, out, Int64(rows), Int64(cols), log ? 1 : 0)
+    }
+    static func dropoutForward(_ out: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>,
+                               _ inp: UnsafePointer<Float>, _ n: Int, p: Float, seed: UInt64, offset: UInt64) {
+        ember_dropout_forward(out, mask, inp, Int64(n), p, seed, offset)
+    }
+
+    // MARK: Losses
+    static func crossEntropyForward(_ losses: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
+                                    _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int64>,
+                                    _ weights: UnsafePointer<Float>?, n: Int, c: Int,
+                                    labelSmoothing: Float) -> (sum: Double, weightSum: Double) {
+        var ws = 0.0
+        let s = ember_cross_entropy_forward(losses, probs, logits, targets, weights, Int64(n), Int64(c),
+                                            labelSmoothing, &ws)
+        return (s, ws)
+    }
+    static func crossEntropyBackward(_ dlogits: UnsafeMutablePointer<Float>, _ probs: UnsafePointer<Float>,
+                                     _ targets: UnsafePointer<Int64>, _ weights: UnsafePointer<Float>?,
+                                     _ dloss: UnsafePointer<Float>, dlossStride: Int, norm: Float,
+                                     n: Int, c: Int, labelSmoothing: Float) {
+        ember_cross_entropy_backward(dlogits, probs, targets, weights, dloss, Int64(dlossStride), norm,
+                                     Int64(n), Int64(c), labelSmoothing)
+    }
+    static func nllForward(_ losses: UnsafeMutablePointer<Float>, _ logp: UnsafePointer<Float>,
+                           _ targets: UnsafePointer<Int64>, _ weights: UnsafePointer<Float>?,
+                           n: Int, c: Int) -> (sum: Double, weightSum: Double) {
+        var ws = 0.0
+        let s = ember_nll_forward(losses, logp, targets, weights, Int64(n), Int64(c), &ws)
+        return (s, ws)
+    }
+    static func nllBackward(_ dlogp: UnsafeMutablePointer<Float>, _ targets: UnsafePointer<Int64>,
+                            _ weights: UnsafePointer<Float>?, _ dloss: UnsafePointer<Float>,
+                            dlossStride: Int, norm: Float, n: Int, c: Int) {
+        ember_nll_backward(dlogp, targets, weights, dloss, Int64(dlossStride), norm, Int64(n), Int64(c))
+    }
+
+    // MARK: Elementwise
+    enum Binary: Int32 { case add = 0, sub, mul, div, pow, maximum, minimum }
+    enum Compare: Int32 { case eq = 0, ne, lt, le, gt, ge }
+    enum Unary: Int32 { case neg = 0, exp, log, sqrt, abs, tanh, sigmoid }
+
+    static func binary(_ op: Binary, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
+                       _ b: UnsafePointer<Float>, shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
+        ember_binary_f32(op.rawValue, out, a, b, Int32(shape.count), shape, aStrides, bStrides)
+    }
+    static func binary(_ op: Binary, _ out: UnsafeMutablePointer<Int64>, _ a: UnsafePointer<Int64>,
+                       _ b: UnsafePointer<Int64>, shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
+        ember_binary_i64(op.rawValue, out, a, b, Int32(shape.count), shape, aStrides, bStrides)
+    }
+    static func compare(_ op: Compare, _ out: UnsafeMutablePointer<UInt8>, _ a: UnsafePointer<Float>,
+                        _ b: UnsafePointer<Float>, shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
+        ember_compare_f32(op.rawValue, out, a, b, Int32(shape.count), shape, aStrides, bStrides)
+    }
+    static func compare(_ op: Compare, _ out: UnsafeMutablePointer<UInt8>, _ a: UnsafePointer<Int64>,
+                        _ b: UnsafePointer<Int64>, shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
+        ember_compare_i64(op.rawValue, out, a, b, Int32(shape.count), shape, aStrides, bStrides)
+    }
+    static func unary(_ op: Unary, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_unary_f32(op.rawValue, out, inp, Int64(n))
+    }
+    /// out = a * x + b
+    static func affine(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, a: Float, b: Float, _ n: Int) {
+        ember_affine_f32(out, x, a, b, Int64(n))
+    }
+    static func fill(_ out: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) {
+        ember_affine_f32(out, nil, 0, value, Int64(n))
+    }
+    static func fill(_ out: UnsafeMutablePointer<Int64>, _ value: Int64, _ n: Int) {
+        ember_fill_i64(out, value, Int64(n))
+    }
+    /// y += alpha * x
+    static func axpy(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, alpha: Float, _ n: Int) {
+        ember_axpy_f32(y, x, alpha, Int64(n))
+    }
+    static func f32ToI64(_ out: UnsafeMutablePointer<Int64>, _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_f32_to_i64(out, inp, Int64(n))
+    }
+    static func i64ToF32(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Int64>, _ n: Int) {
+        ember_i64_to_f32(out, inp, Int64(n))
+    }
+    static func u8ToF32(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<UInt8>, _ n: Int,
+                        _ scale: Float, _ shift: Float) {
+        ember_u8_to_f32(out, inp, Int64(n), scale, shift)
+    }
+    static func f32ToU8(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_f32_to_u8(out, inp, Int64(n))
+    }
+    static func copyStrided(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                            shape: [Int64], strides: [Int64]) {
+        ember_copy_strided_f32(out, inp, Int32(shape.count), shape, strides)
+    }
+
+    // MARK: Reductions
+    static func sum(_ inp: UnsafePointer<Float>, _ n: Int) -> Double { ember_sum_f32(inp, Int64(n)) }
+    static func sum(_ inp: UnsafePointer<Int64>, _ n: Int) -> Int64 { ember_sum_i64(inp, Int64(n)) }
+    static func countNonzero(_ inp: UnsafePointer<UInt8>, _ n: Int) -> Int64 { ember_count_u8(inp, Int64(n)) }
+    static func sumDim(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                       outer: Int, dim: Int, inner: Int) {
+        ember_sum_dim_f32(out, inp, Int64(outer), Int64(dim), Int64(inner))
+    }
+    static func maxDim(_ values: UnsafeMutablePointer<Float>?, _ indices: UnsafeMutablePointer<Int64>?,
+                       _ inp: UnsafePointer<Float>, outer: Int, dim: Int, inner: Int) {
+        ember_max_dim_f32(values, indices, inp, Int64(outer), Int64(dim), Int64(inner))
+    }
+    static func maxDim(_ values: UnsafeMutablePointer<Int64>?, _ indices: UnsafeMutablePointer<Int64>?,
+                       _ inp: UnsafePointer<Int64>, outer: Int, dim: Int, inner: Int) {
+        ember_max_dim_i64(values, indices, inp, Int64(outer), Int64(dim), Int64(inner))
+    }
+
+    // MARK: Optimizers
+    static func sgdStep(_ param: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
+                        _ buf: UnsafeMutablePointer<Float>?, _ n: Int, lr: Float, momentum: Float,
+                        dampening: Float, weightDecay: Float, nesterov: Bool, firstStep: Bool,
+                        maximize: Bool) {
+        ember_sgd_step(param, grad, buf, Int64(n), lr, momentum, dampening, weightDecay,
+                       nesterov ? 1 : 0, firstStep ? 1 : 0, maximize ? 1 : 0)
+    }
+    static func adamStep(_ param: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
+                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                         _ vmax: UnsafeMutablePointer<Float>?, _ n: Int, lr: Float, beta1: Float,
+                         beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, step: Int,
+                         amsgrad: Bool, maximize: Bool) {
+        ember_adam_step(param, grad, m, v, vmax, Int64(n), lr, beta1, beta2, eps, weightDecay,
+                        decoupled ? 1 : 0, Int64(step), amsgrad ? 1 : 0, maximize ? 1 : 0)
+    }
+
+    // MARK: Random
+    static func randUniform(_ out: UnsafeMutablePointer<Float>, _ n: Int, _ low: Float, _ high: Float,
+                            _ seed: UInt64, _ offset: UInt64) {
+        ember_rand_uniform(out, Int64(n), low, high, seed, offset)
+    }
+    static func randNormal(_ out: UnsafeMutablePointer<Float>, _ n: Int, _ mean: Float, _ std: Float,
+                           _ seed: UInt64, _ offset: UInt64) {
+        ember_rand_normal(out, Int64(n), mean, std, seed, offset)
+    }
+    static func uniform01(_ seed: UInt64, _ counter: UInt64) -> Float {
+        var x: Float = 0
+        ember_rand_uniform(&x, 1, 0, 1, seed, counter)
+        return x
+    }
+    /// SplitMix64's finaliser (the same mixing as the C generator).
+    static func mix64(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    // MARK: Data
+    static func gatherU8ToF32(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<UInt8>,
+                              _ indices: UnsafePointer<Int64>, count: Int, sampleSize: Int,
+                              scale: Float, shift: Float) {
+        ember_gather_u8_to_f32(out, src, indices, Int64(count), Int64(sampleSize), scale, shift)
+    }
+    static func gatherU8ToI64(_ out: UnsafeMutablePointer<Int64>, _ src: UnsafePointer<UInt8>,
+                              _ indices: UnsafePointer<Int64>, count: Int) {
+        ember_gather_u8_to_i64(out, src, indices, Int64(count))
+    }
+    /// Inflates a gzip file (plain files pass through). Throws the zlib message.
+    static func gunzip(path: String) throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var len: Int64 = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = ember_gunzip_file(path, &out, &len, &err, 256)
+        guard rc == 0, let out else {
+            throw GunzipError(message: String(cString: err))
+        }
+        defer { free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(len)))
+    }
+    struct GunzipError: Error { let message: String }
+
+    static func md5(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 16)
+        digest.withUnsafeMutableBufferPointer { d in
+            ember_md5(d.baseAddress!, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), Int64(bytes.count))
+        }
+        return digest
+    }
+}

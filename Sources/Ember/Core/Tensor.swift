@@ -1,0 +1,285 @@
+/// An n-dimensional array of `float32`, `int64` or `bool` with reverse-mode autograd.
+///
+/// Storage is always contiguous (row-major). `reshaped`, `flattened`, `unsqueezed` and
+/// slicing along dim 0 return views that share the storage; everything else allocates its
+/// result from the buffer cache. A `Tensor` is a reference type, like PyTorch's: a parameter
+/// updated in place by an optimizer is seen by every holder.
+public final class Tensor {
+    /// The size of each dimension: `[64, 1, 28, 28]`.
+    public let shape: [Int]
+    public let dtype: DType
+    let storage: Storage
+    /// Offset of the first element in `storage`, in elements.
+    let offset: Int
+    /// Number of elements.
+    public let count: Int
+
+    /// The recorded operation that produced this tensor (nil for leaves).
+    var gradFn: Node?
+    private var leafRequiresGrad = false
+
+    /// The accumulated gradient of a leaf after `backward()`. It *adds up* across backward
+    /// calls (PyTorch semantics) until cleared, usually by `optimizer.zeroGrad()`.
+    public var grad: Tensor?
+
+    init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {
+        self.storage = storage
+        self.shape = shape
+        self.dtype = dtype
+        self.offset = offset
+        self.count = shape.reduce(1, *)
+    }
+
+    /// A tensor with uninitialised contents (every op overwrites them).
+    convenience init(empty shape: [Int], dtype: DType = .float32) {
+        let n = shape.reduce(1, *)
+        self.init(storage: Storage(byteCount: Swift.max(n, 1) * dtype.itemSize), shape: shape, dtype: dtype)
+    }
+
+    /// Whether gradients flow to this tensor. Set it on leaves (parameters, inputs);
+    /// results of recorded operations report true.
+    public var requiresGrad: Bool {
+        get { gradFn != nil || leafRequiresGrad }
+        set {
+            precondition(gradFn == nil || newValue,
+                         "requiresGrad: can only change the flag of leaf tensors; use detach()")
+            precondition(!newValue || dtype == .float32,
+                         "requiresGrad: only float32 tensors can require gradients, got \(dtype)")
+            leafRequiresGrad = newValue
+        }
+    }
+
+    /// Sets `requiresGrad` and returns self, for chaining: `Tensor.randn([3]).requiringGrad()`.
+    @discardableResult
+    public func requiringGrad(_ flag: Bool = true) -> Tensor {
+        requiresGrad = flag
+        return self
+    }
+
+    /// True for tensors created by the user rather than by a recorded op.
+    public var isLeaf: Bool { gradFn == nil }
+
+    /// Number of dimensions.
+    public var ndim: Int { shape.count }
+    /// `shape`, under PyTorch's other name.
+    public func size(_ dim: Int) -> Int { shape[normalizeDim(dim, ndim, op: "size")] }
+    /// Always `.cpu`.
+    public var device: Device { .cpu }
+
+    // MARK: Raw access (internal)
+
+    var raw: UnsafeMutableRawPointer { storage.data + offset * dtype.itemSize }
+    var f32: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
+    var i64: UnsafeMutablePointer<Int64> { raw.assumingMemoryBound(to: Int64.self) }
+    var u8: UnsafeMutablePointer<UInt8> { raw.assumingMemoryBound(to: UInt8.self) }
+}
+
+// MARK: - Creation
+
+extension Tensor {
+    /// A float32 tensor from values in row-major order; `shape` defaults to `[values.count]`.
+    public convenience init(_ values: [Float], shape: [Int]? = nil) {
+        let shape = shape ?? [values.count]
+        precondition(shape.reduce(1, *) == values.count,
+                     "Tensor: \(values.count) values cannot fill shape \(shape)")
+        self.init(empty: shape, dtype: .float32)
+        values.withUnsafeBufferPointer { f32.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// A float32 tensor from Doubles (converted), so that `Tensor([0.5, 1.5])` reads naturally.
+    public convenience init(_ values: [Double], shape: [Int]? = nil) {
+        self.init(values.map { Float($0) }, shape: shape)
+    }
+
+    /// An int64 tensor (e.g. class labels).
+    public convenience init(_ values: [Int], shape: [Int]? = nil) {
+        let shape = shape ?? [values.count]
+        precondition(shape.reduce(1, *) == values.count,
+                     "Tensor: \(values.count) values cannot fill shape \(shape)")
+        self.init(empty: shape, dtype: .int64)
+        for (i, v) in values.enumerated() { i64[i] = Int64(v) }
+    }
+
+    /// A bool tensor.
+    public convenience init(_ values: [Bool], shape: [Int]? = nil) {
+        let shape = shape ?? [values.count]
+        precondition(shape.reduce(1, *) == values.count,
+                     "Tensor: \(values.count) values cannot fill shape \(shape)")
+        self.init(empty: shape, dtype: .bool)
+        for (i, v) in values.enumerated() { u8[i] = v ? 1 : 0 }
+    }
+
+    /// A 2-D float32 tensor from rows.
+    public convenience init(_ rows: [[Float]]) {
+        let cols = rows.first?.count ?? 0
+        precondition(rows.allSatisfy { $0.count == cols }, "Tensor: rows of different lengths")
+        self.init(rows.flatMap { $0 }, shape: [rows.count, cols])
+    }
+
+    /// A 0-dimensional float32 tensor.
+    public convenience init(scalar: Float) {
+        self.init([scalar], shape: [])
+    }
+
+    public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
+        let n = shape.reduce(1, *)
+        return Tensor(storage: Storage(zeroedByteCount: Swift.max(n, 1) * dtype.itemSize), shape: shape, dtype: dtype)
+    }
+
+    public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor {
+        full(shape, 1, dtype: dtype)
+    }
+
+    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) -> Tensor {
+        let t = Tensor(empty: shape, dtype: dtype)
+        switch dtype {
+        case .float32: Kernels.fill(t.f32, Float(value), t.count)
+        case .int64: Kernels.fill(t.i64, Int64(value), t.count)
+        case .bool: t.u8.initialize(repeating: value != 0 ? 1 : 0, count: t.count)
+        }
+        return t
+    }
+
+    public static func zeros(like t: Tensor) -> Tensor { zeros(t.shape, dtype: t.dtype) }
+    public static func ones(like t: Tensor) -> Tensor { ones(t.shape, dtype: t.dtype) }
+
+    /// `[start, start+step, …)` below `end`, as int64 when all arguments are integers.
+    public static func arange(_ end: Int) -> Tensor { arange(0, end) }
+    public static func arange(_ start: Int, _ end: Int, step: Int = 1) -> Tensor {
+        precondition(step != 0, "arange: step must be nonzero")
+        let n = Swift.max(0, (end - start + step - (step > 0 ? 1 : -1)) / step)
+        return Tensor((0..<n).map { start + $0 * step })
+    }
+    public static func arange(_ start: Double, _ end: Double, step: Double = 1) -> Tensor {
+        precondition(step != 0, "arange: step must be nonzero")
+        let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
+        return Tensor((0..<n).map { Float(start + Double($0) * step) })
+    }
+
+    /// Uniform on [low, high) from `generator` (the global default unless given).
+    public static func rand(_ shape: [Int], low: Float = 0, high: Float = 1,
+                            generator: Generator = .default) -> Tensor {
+        let t = Tensor(empty: shape)
+        let (seed, offset) = generator.reserve(t.count)
+        Kernels.randUniform(t.f32, t.count, low, high, seed, offset)
+        return t
+    }
+
+    /// Standard normal (or N(mean, std²)) from `generator`.
+    public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1,
+                             generator: Generator = .default) -> Tensor {
+        let t = Tensor(empty: shape)
+        let (seed, offset) = generator.reserve(t.count + (t.count & 1))
+        Kernels.randNormal(t.f32, t.count, mean, std, seed, offset)
+        return t
+    }
+
+    /// Uniform integers in [low, high) as int64.
+    public static func randint(_ low: Int, _ high: Int, _ shape: [Int],
+                               generator: Generator = .default) -> Tensor {
+        precondition(high > low, "randint: high (\(high)) must be greater than low (\(low))")
+        let u = rand(shape, generator: generator)
+        let t = Tensor(empty: shape, dtype: .int64)
+        let span = Float(high - low)
+        for i in 0..<t.count { t.i64[i] = Int64(low) + Swift.min(Int64(u.f32[i] * span), Int64(high - low - 1)) }
+        return t
+    }
+}
+
+// MARK: - Reading values
+
+extension Tensor {
+    /// The value of a one-element tensor, as a Double (PyTorch's `.item()`).
+    public func item() -> Double {
+        precondition(count == 1,
+                     "item: a Tensor with \(count) elements cannot be converted to a scalar (shape \(shape))")
+        switch dtype {
+        case .float32: return Double(f32[0])
+        case .int64: return Double(i64[0])
+        case .bool: return u8[0] != 0 ? 1 : 0
+        }
+    }
+
+    /// The elements in row-major order as Floats (any dtype).
+    public func toArray() -> [Float] {
+        switch dtype {
+        case .float32: return Array(UnsafeBufferPointer(start: f32, count: count))
+        case .int64: return (0..<count).map { Float(i64[$0]) }
+        case .bool: return (0..<count).map { Float(u8[$0]) }
+        }
+    }
+
+    /// The elements of an int64 (or bool) tensor as Ints.
+    public func toIntArray() -> [Int] {
+        switch dtype {
+        case .float32: return (0..<count).map { Int(f32[$0]) }
+        case .int64: return (0..<count).map { Int(i64[$0]) }
+        case .bool: return (0..<count).map { Int(u8[$0]) }
+        }
+    }
+
+    /// Runs `body` with the float32 elements (read-only). Use for fast bulk reads.
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(dtype == .float32, "withUnsafeFloats: expected float32, got \(dtype)")
+        return try body(UnsafeBufferPointer(start: f32, count: count))
+    }
+
+    /// Runs `body` with mutable float32 elements: a write bypasses autograd (like `.data`).
+    public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(dtype == .float32, "withUnsafeMutableFloats: expected float32, got \(dtype)")
+        return try body(UnsafeMutableBufferPointer(start: f32, count: count))
+    }
+}
+
+// MARK: - Copies, dtype conversion, detach
+
+extension Tensor {
+    /// A copy with its own storage, not connected to the graph.
+    public func clone() -> Tensor {
+        let t = Tensor(empty: shape, dtype: dtype)
+        t.raw.copyMemory(from: raw, byteCount: count * dtype.itemSize)
+        return t
+    }
+
+    /// The same data, cut from the graph: no gradient flows through the result.
+    public func detach() -> Tensor {
+        Tensor(storage: storage, shape: shape, dtype: dtype, offset: offset)
+    }
+
+    /// Converts to another dtype (PyTorch's `.type(torch.float)` / `.to(dtype)`); float → int
+    /// truncates toward zero, anything → bool is `!= 0`. Not differentiable.
+    public func type(_ dtype: DType) -> Tensor {
+        if dtype == self.dtype { return self }
+        let t = Tensor(empty: shape, dtype: dtype)
+        switch (self.dtype, dtype) {
+        case (.float32, .int64): Kernels.f32ToI64(t.i64, f32, count)
+        case (.int64, .float32): Kernels.i64ToF32(t.f32, i64, count)
+        case (.bool, .float32): Kernels.u8ToF32(t.f32, u8, count, 1, 0)
+        case (.bool, .int64): for i in 0..<count { t.i64[i] = Int64(u8[i]) }
+        case (.float32, .bool): Kernels.f32ToU8(t.u8, f32, count)
+        case (.int64, .bool): for i in 0..<count { t.u8[i] = i64[i] != 0 ? 1 : 0 }
+        default: fatalError("unreachable")
+        }
+        return t
+    }
+
+    /// Same as `type(_:)`, PyTorch's other spelling.
+    public func to(_ dtype: DType) -> Tensor { type(dtype) }
+    /// Device moves are no-ops: Ember computes on the CPU.
+    public func to(_ device: Device) -> Tensor { self }
+
+    /// Overwrites this tensor's elements with `other`'s (same shape and dtype), outside autograd.
+    public func copy_(_ other: Tensor) {
+        precondition(other.shape == shape && other.dtype == dtype,
+                     "copy_: expected \(dtype) \(shape), got \(other.dtype) \(other.shape)")
+        raw.copyMemory(from: other.raw, byteCount: count * dtype.itemSize)
+    }
+}
+
+/// Normalises a possibly negative dim index, or stops with a PyTorch-like message.
+func normalizeDim(_ dim: Int, _ ndim: Int, op: String) -> Int {
+    let n = Swift.max(ndim, 1)
+    precondition(dim >= -n && dim < n,
+                 "\(op): dimension out of range (expected to be in range of [\(-n), \(n - 1)], but got \(dim))")
+    return dim < 0 ? dim + n : dim
+}

@@ -1,0 +1,58 @@
+/// ReLU, softmax, log-softmax and dropout on the C kernels (csrc/activations.c).
+extension Tensor {
+    /// max(x, 0). Backward: g where the output is positive, else 0.
+    public func relu() -> Tensor {
+        check { try expectDType(self, .float32, op: "relu") }
+        let out = Tensor(empty: shape)
+        Kernels.reluForward(out.f32, f32, count)
+        let y = out.detach()   // saved without a reference back to `out` (no cycle)
+        return out.recorded("relu", [self]) { g in
+            let dx = Tensor(empty: y.shape)
+            Kernels.reluBackward(dx.f32, g.f32, y.f32, y.count)
+            return [dx]
+        }
+    }
+
+    /// Softmax over `dim` (the last by default).
+    public func softmax(dim: Int = -1) -> Tensor { softmaxImpl(dim: dim, log: false) }
+    /// log(softmax(x)) over `dim`, computed stably.
+    public func logSoftmax(dim: Int = -1) -> Tensor { softmaxImpl(dim: dim, log: true) }
+
+    private func softmaxImpl(dim: Int, log: Bool) -> Tensor {
+        let name = log ? "log_softmax" : "softmax"
+        check { try expectDType(self, .float32, op: name) }
+        let d = normalizeDim(dim, ndim, op: name)
+        if ndim > 0 && d != ndim - 1 {
+            // Move `dim` last through a transpose of the 2-D view (outer·dim, inner).
+            let outer = shape[..<d].reduce(1, *), size = shape[d], inner = shape[(d + 1)...].reduce(1, *)
+            let moved = Tensor.stack((0..<outer).map { reshaped([outer, size, inner])[$0].transposed() })
+            let y = moved.softmaxImpl(dim: -1, log: log)
+            return Tensor.stack((0..<outer).map { y[$0].transposed() }).reshaped(shape)
+        }
+        let cols = ndim == 0 ? 1 : shape[ndim - 1]
+        let rows = cols == 0 ? 0 : count / cols
+        let out = Tensor(empty: shape)
+        Kernels.softmaxForward(out.f32, f32, rows: rows, cols: cols, log: log)
+        let y = out.detach()
+        return out.recorded(name, [self]) { g in
+            let dx = Tensor(empty: y.shape)
+            Kernels.softmaxBackward(dx.f32, g.f32, y.f32, rows: rows, cols: cols, log: log)
+            return [dx]
+        }
+    }
+
+    /// Zeroes each element with probability `p` and scales the rest by 1/(1-p). The mask is
+    /// drawn from `generator` with a counter-based stream: it does not depend on threads.
+    public func dropout(p: Double, generator: Generator = .default) -> Tensor {
+        precondition(p >= 0 && p <= 1, "dropout: probability has to be between 0 and 1, but got \(p)")
+        check { try expectDType(self, .float32, op: "dropout") }
+        let out = Tensor(empty: shape), mask = Tensor(empty: shape)
+        let (seed, offset) = generator.reserve(count)
+        Kernels.dropoutForward(out.f32, mask.f32, f32, count, p: Float(p), seed: seed, offset: offset)
+        return out.recorded("dropout", [self]) { g in [g * mask] }
+    }
+}
+
+public func relu(_ x: Tensor) -> Tensor { x.relu() }
+public func softmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.softmax(dim: dim) }
+public func logSoftmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.logSoftmax(dim: dim) }

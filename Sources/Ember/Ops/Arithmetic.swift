@@ -1,0 +1,236 @@
+/// Broadcasting arithmetic, comparisons and elementwise maps, each with its gradient.
+
+// MARK: - The broadcasting engine
+
+/// Operand strides for a binary kernel, with adjacent dims merged where both operands are
+/// contiguous across them (so most calls reach the kernel's flat loop).
+private func broadcastPlan(_ a: [Int], _ b: [Int], op: String)
+    -> (out: [Int], shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
+    var out: [Int] = [], sa: [Int] = [], sb: [Int] = []
+    check {
+        out = try broadcastShape(a, b, op: op)
+        sa = try broadcastStrides(of: a, to: out, op: op)
+        sb = try broadcastStrides(of: b, to: out, op: op)
+    }
+    var shape: [Int] = [], ca: [Int] = [], cb: [Int] = []
+    for d in out.indices where out[d] != 1 {
+        if let last = shape.indices.last, ca[last] == sa[d] * out[d], cb[last] == sb[d] * out[d] {
+            shape[last] *= out[d]
+            ca[last] = sa[d]
+            cb[last] = sb[d]
+        } else {
+            shape.append(out[d]); ca.append(sa[d]); cb.append(sb[d])
+        }
+    }
+    return (out, shape.map(Int64.init), ca.map(Int64.init), cb.map(Int64.init))
+}
+
+/// The dtype two operands compute in: int64 only when both are integer-like.
+private func promote(_ a: Tensor, _ b: Tensor) -> DType {
+    (a.dtype == .float32 || b.dtype == .float32) ? .float32 : .int64
+}
+
+private func binaryForward(_ op: Kernels.Binary, _ name: String, _ a: Tensor, _ b: Tensor) -> Tensor {
+    var dtype = promote(a, b)
+    if op == .div { dtype = .float32 }   // true division, as PyTorch's `/`
+    let a = a.type(dtype), b = b.type(dtype)
+    let plan = broadcastPlan(a.shape, b.shape, op: name)
+    let out = Tensor(empty: plan.out, dtype: dtype)
+    if dtype == .float32 {
+        Kernels.binary(op, out.f32, a.f32, b.f32, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+    } else {
+        Kernels.binary(op, out.i64, a.i64, b.i64, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+    }
+    return out
+}
+
+private func compareForward(_ op: Kernels.Compare, _ name: String, _ a: Tensor, _ b: Tensor) -> Tensor {
+    let dtype = promote(a, b)
+    let a = a.type(dtype), b = b.type(dtype)
+    let plan = broadcastPlan(a.shape, b.shape, op: name)
+    let out = Tensor(empty: plan.out, dtype: .bool)
+    if dtype == .float32 {
+        Kernels.compare(op, out.u8, a.f32, b.f32, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+    } else {
+        Kernels.compare(op, out.u8, a.i64, b.i64, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+    }
+    return out
+}
+
+/// A scalar operand with the dtype PyTorch would give it next to `like`.
+private func scalar(_ v: Double, like t: Tensor) -> Tensor {
+    if t.dtype != .float32 && v == v.rounded() { return Tensor([Int(v)], shape: []) }
+    return Tensor([Float(v)], shape: [])
+}
+
+// MARK: - Arithmetic
+
+extension Tensor {
+    // d(a+b) = g, g
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        binaryForward(.add, "add", a, b).recorded("add", [a, b]) { g in
+            [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? g.sumTo(b.shape) : nil]
+        }
+    }
+    // d(a-b) = g, -g
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        binaryForward(.sub, "sub", a, b).recorded("sub", [a, b]) { g in
+            [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? (-g).sumTo(b.shape) : nil]
+        }
+    }
+    // d(a*b) = g*b, g*a
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        binaryForward(.mul, "mul", a, b).recorded("mul", [a, b]) { g in
+            [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
+        }
+    }
+    // d(a/b) = g/b, -g*a/b²
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        binaryForward(.div, "div", a, b).recorded("div", [a, b]) { g in
+            [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
+             b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
+        }
+    }
+    public static prefix func - (a: Tensor) -> Tensor {
+        if a.dtype != .float32 { return Tensor.zeros([], dtype: a.dtype) - a }
+        let out = Tensor(empty: a.shape)
+        Kernels.unary(.neg, out.f32, a.f32, a.count)
+        return out.recorded("neg", [a]) { g in [-g] }
+    }
+
+    public static func + (a: Tensor, b: Double) -> Tensor { a + scalar(b, like: a) }
+    public static func + (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) + b }
+    public static func - (a: Tensor, b: Double) -> Tensor { a - scalar(b, like: a) }
+    public static func - (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) - b }
+    public static func * (a: Tensor, b: Double) -> Tensor { a * scalar(b, like: a) }
+    public static func * (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) * b }
+    public static func / (a: Tensor, b: Double) -> Tensor { a / scalar(b, like: a) }
+    public static func / (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) / b }
+
+    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+
+    /// self ** exponent. d/da = e·a^(e-1); d/de = a^e·ln a.
+    public func pow(_ exponent: Tensor) -> Tensor {
+        let a = self, e = exponent
+        let out = binaryForward(.pow, "pow", a, e)
+        return out.recorded("pow", [a, e]) { g in
+            [a.requiresGrad ? (g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
+             e.requiresGrad ? (g * out.detach() * a.log()).sumTo(e.shape) : nil]
+        }
+    }
+    public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent, like: self)) }
+
+    /// Elementwise maximum (NaN propagates). The gradient goes to the larger operand.
+    public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = binaryForward(.maximum, "maximum", a, b)
+        return out.recorded("maximum", [a, b]) { g in
+            let pick = (a >= b).type(.float32)
+            return [a.requiresGrad ? (g * pick).sumTo(a.shape) : nil,
+                    b.requiresGrad ? (g * (1 - pick)).sumTo(b.shape) : nil]
+        }
+    }
+    public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = binaryForward(.minimum, "minimum", a, b)
+        return out.recorded("minimum", [a, b]) { g in
+            let pick = (a <= b).type(.float32)
+            return [a.requiresGrad ? (g * pick).sumTo(a.shape) : nil,
+                    b.requiresGrad ? (g * (1 - pick)).sumTo(b.shape) : nil]
+        }
+    }
+    /// Clamps into [min, max].
+    public func clamp(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {
+        var t = self
+        if let lo { t = Tensor.maximum(t, scalar(lo, like: t)) }
+        if let hi { t = Tensor.minimum(t, scalar(hi, like: t)) }
+        return t
+    }
+}
+
+// MARK: - Comparisons (bool results, not differentiable)
+
+extension Tensor {
+    public static func == (a: Tensor, b: Tensor) -> Tensor { compareForward(.eq, "eq", a, b) }
+    public static func != (a: Tensor, b: Tensor) -> Tensor { compareForward(.ne, "ne", a, b) }
+    public static func < (a: Tensor, b: Tensor) -> Tensor { compareForward(.lt, "lt", a, b) }
+    public static func <= (a: Tensor, b: Tensor) -> Tensor { compareForward(.le, "le", a, b) }
+    public static func > (a: Tensor, b: Tensor) -> Tensor { compareForward(.gt, "gt", a, b) }
+    public static func >= (a: Tensor, b: Tensor) -> Tensor { compareForward(.ge, "ge", a, b) }
+    public static func == (a: Tensor, b: Double) -> Tensor { a == scalar(b, like: a) }
+    public static func != (a: Tensor, b: Double) -> Tensor { a != scalar(b, like: a) }
+    public static func < (a: Tensor, b: Double) -> Tensor { a < scalar(b, like: a) }
+    public static func <= (a: Tensor, b: Double) -> Tensor { a <= scalar(b, like: a) }
+    public static func > (a: Tensor, b: Double) -> Tensor { a > scalar(b, like: a) }
+    public static func >= (a: Tensor, b: Double) -> Tensor { a >= scalar(b, like: a) }
+
+    /// True when shapes match and every element is equal (PyTorch's `torch.equal`).
+    public func equal(_ other: Tensor) -> Bool {
+        guard shape == other.shape else { return false }
+        let equalCount: Double = (self == other).sum().item()
+        return equalCount == Double(count)
+    }
+
+    /// |a - b| <= atol + rtol·|b| everywhere.
+    public func allClose(_ other: Tensor, rtol: Double = 1e-5, atol: Double = 1e-8) -> Bool {
+        guard shape == other.shape else { return false }
+        let a = toArray(), b = other.toArray()
+        for i in a.indices {
+            let x = Double(a[i]), y = Double(b[i])
+            let bound: Double = atol + rtol * Swift.abs(y)
+            if !(Swift.abs(x - y) <= bound) { return false }
+        }
+        return true
+    }
+}
+
+// MARK: - Elementwise maps
+
+extension Tensor {
+    private func unary(_ op: Kernels.Unary, _ name: String) -> Tensor {
+        check { try expectDType(self, .float32, op: name) }
+        let out = Tensor(empty: shape)
+        Kernels.unary(op, out.f32, f32, count)
+        return out
+    }
+
+    // d exp(x) = exp(x)
+    public func exp() -> Tensor {
+        let out = unary(.exp, "exp")
+        return out.recorded("exp", [self]) { g in [g * out.detach()] }
+    }
+    // d log(x) = 1/x
+    public func log() -> Tensor {
+        unary(.log, "log").recorded("log", [self]) { g in [g / self] }
+    }
+    // d sqrt(x) = 1/(2 sqrt x)
+    public func sqrt() -> Tensor {
+        let out = unary(.sqrt, "sqrt")
+        return out.recorded("sqrt", [self]) { g in [g / (2 * out.detach())] }
+    }
+    // d |x| = sign(x)
+    public func abs() -> Tensor {
+        unary(.abs, "abs").recorded("abs", [self]) { g in
+            [g * ((self > 0).type(.float32) - (self < 0).type(.float32))]
+        }
+    }
+    // d tanh(x) = 1 - tanh²
+    public func tanh() -> Tensor {
+        let out = unary(.tanh, "tanh")
+        return out.recorded("tanh", [self]) { g in let y = out.detach(); return [g * (1 - y * y)] }
+    }
+    // d σ(x) = σ(1-σ)
+    public func sigmoid() -> Tensor {
+        let out = unary(.sigmoid, "sigmoid")
+        return out.recorded("sigmoid", [self]) { g in let y = out.detach(); return [g * y * (1 - y)] }
+    }
+}
+
+public func exp(_ x: Tensor) -> Tensor { x.exp() }
+public func log(_ x: Tensor) -> Tensor { x.log() }
+public func sqrt(_ x: Tensor) -> Tensor { x.sqrt() }
+public func abs(_ x: Tensor) -> Tensor { x.abs() }
+public func tanh(_ x: Tensor) -> Tensor { x.tanh() }
+public func pow(_ x: Tensor, _ e: Double) -> Tensor { x.pow(e) }
+public func pow(_ x: Tensor, _ e: Tensor) -> Tensor { x.pow(e) }

@@ -1,0 +1,109 @@
+/// Matrix products through OpenBLAS (csrc/gemm.c). Transposes are passed as flags to sgemm,
+/// never materialised.
+extension Tensor {
+    static func checkMatmul(_ a: [Int], _ b: [Int]) throws {
+        guard a.count >= 1, b.count >= 1, a.count <= 2 || b.count <= 2 else {
+            throw EmberError.shapeMismatch(op: "matmul", message: "unsupported shapes \(a) and \(b)")
+        }
+        let k1 = a.last!, k2 = b.count == 1 ? b[0] : b[b.count - 2]
+        if k1 != k2 {
+            let m1 = a.count == 1 ? [1, a[0]] : [a.dropLast().reduce(1, *), k1]
+            let m2 = b.count == 1 ? [b[0], 1] : b
+            throw EmberError.shapeMismatch(op: "matmul",
+                message: "mat1 and mat2 shapes cannot be multiplied (\(shapeString(m1)) and \(shapeString(m2)))")
+        }
+    }
+
+    /// Matrix product. 2-D × 2-D, 1-D on either side (as a row / column vector), and N-D × 2-D
+    /// (the leading dims are batch). d(A·B) = g·Bᵀ, Aᵀ·g.
+    public func matmul(_ other: Tensor) -> Tensor {
+        check {
+            try expectDType(self, .float32, op: "matmul")
+            try expectDType(other, .float32, op: "matmul")
+            try Tensor.checkMatmul(shape, other.shape)
+        }
+        if ndim == 1 { return unsqueezed(0).matmul(other).squeezed(-2) }
+        if other.ndim == 1 { return matmul(other.unsqueezed(1)).squeezed(-1) }
+        if other.ndim > 2 {
+            precondition(ndim == 2, "matmul: unsupported shapes \(shape) and \(other.shape)")
+            return other.transposedLast().matmul(transposed()).transposedLast()
+        }
+        if ndim > 2 {
+            let lead = Array(shape.dropLast())
+            return reshaped([-1, shape[ndim - 1]]).matmul(other).reshaped(lead + [other.shape[1]])
+        }
+        let (m, k, n) = (shape[0], shape[1], other.shape[1])
+        let out = Tensor(empty: [m, n])
+        Kernels.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: f32, lda: k,
+                      b: other.f32, ldb: n, beta: 0, c: out.f32, ldc: n)
+        let a = self, b = other
+        return out.recorded("matmul", [a, b]) { g in
+            var da: Tensor?, db: Tensor?
+            if a.requiresGrad {   // (m,n)·(k,n)ᵀ
+                let t = Tensor(empty: [m, k])
+                Kernels.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: g.f32, lda: n,
+                              b: b.f32, ldb: n, beta: 0, c: t.f32, ldc: k)
+                da = t
+            }
+            if b.requiresGrad {   // (m,k)ᵀ·(m,n)
+                let t = Tensor(empty: [k, n])
+                Kernels.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: a.f32, lda: k,
+                              b: g.f32, ldb: n, beta: 0, c: t.f32, ldc: n)
+                db = t
+            }
+            return [da, db]
+        }
+    }
+
+    private func transposedLast() -> Tensor {
+        precondition(ndim == 3, "matmul: batched products support 3-D tensors")
+        return Tensor.stack((0..<shape[0]).map { self[$0].transposed() })
+    }
+}
+
+/// y = x·Wᵀ + b in one call (bias fused into the GEMM output), as PyTorch's `F.linear`.
+/// x (N, IN) or (…, IN); weight (OUT, IN); bias (OUT) or nil.
+/// Backward: dx = g·W, dW = gᵀ·x, db = Σ_rows g — each computed only when needed.
+public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
+    check {
+        try expectDType(x, .float32, op: "linear")
+        guard weight.ndim == 2, x.ndim >= 1, x.shape.last == weight.shape[1] else {
+            let rows = x.ndim >= 2 ? x.shape.dropLast().reduce(1, *) : 1
+            throw EmberError.shapeMismatch(op: "linear", message:
+                "mat1 and mat2 shapes cannot be multiplied (\(rows)x\(x.shape.last ?? 0) and \(shapeString(weight.shape.reversed())))")
+        }
+        if let bias, bias.shape != [weight.shape[0]] {
+            throw EmberError.shapeMismatch(op: "linear", message:
+                "bias of shape \(bias.shape) does not match weight of shape \(weight.shape)")
+        }
+    }
+    if x.ndim != 2 {
+        let lead = Array(x.shape.dropLast())
+        return linear(x.reshaped([-1, weight.shape[1]]), weight, bias).reshaped(lead + [weight.shape[0]])
+    }
+    let (n, inF, outF) = (x.shape[0], weight.shape[1], weight.shape[0])
+    let out = Tensor(empty: [n, outF])
+    Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF)
+    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+    return out.recorded("linear", inputs) { g in
+        var dx: Tensor?, dw: Tensor?, db: Tensor?
+        if x.requiresGrad {   // (n,out)·(out,in)
+            let t = Tensor(empty: [n, inF])
+            Kernels.sgemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: 1, a: g.f32, lda: outF,
+                          b: weight.f32, ldb: inF, beta: 0, c: t.f32, ldc: inF)
+            dx = t
+        }
+        if weight.requiresGrad {   // (n,out)ᵀ·(n,in)
+            let t = Tensor(empty: [outF, inF])
+            Kernels.sgemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: 1, a: g.f32, lda: outF,
+                          b: x.f32, ldb: inF, beta: 0, c: t.f32, ldc: inF)
+            dw = t
+        }
+        if let bias, bias.requiresGrad {
+            let t = Tensor(empty: [outF])
+            Kernels.biasBackward(t.f32, g.f32, n: n, outFeatures: outF, accumulate: false)
+            db = t
+        }
+        return bias == nil ? [dx, dw] : [dx, dw, db]
+    }
+}
