@@ -74,6 +74,15 @@ void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
     gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
+void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+
+void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                       float* C, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                           int64_t N, int64_t IN, int64_t OUT) {
     if (N == 0 || OUT == 0) return;

@@ -48,6 +48,13 @@ void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
 /// bias may be NULL.
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                           int64_t N, int64_t IN, int64_t OUT);
+/// The floor for benchmarks: cblas_sgemm called directly (no blocking), with OpenBLAS's own
+/// thread pool sized by ember_set_blas_threads (Ember itself keeps OpenBLAS at 1 thread:
+/// restore 1 after measuring).
+void ember_set_blas_threads(int n);
+void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                       float* C, int64_t ldc);
 /// Bias gradient: dbias(OUT) = Σ_rows dout(N,OUT) (+= when accumulate).
 void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate);
 

@@ -224,6 +224,12 @@ extension Tensor {
         return try body(UnsafeBufferPointer(start: f32, count: count))
     }
 
+    /// Runs `body` with the int64 elements (read-only).
+    public func withUnsafeInt64s<R>(_ body: (UnsafeBufferPointer<Int64>) throws -> R) rethrows -> R {
+        precondition(dtype == .int64, "withUnsafeInt64s: expected int64, got \(dtype)")
+        return try body(UnsafeBufferPointer(start: i64, count: count))
+    }
+
     /// Runs `body` with mutable float32 elements: a write bypasses autograd (like `.data`).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(dtype == .float32, "withUnsafeMutableFloats: expected float32, got \(dtype)")

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Proves Ember works as a versioned SwiftPM dependency: clones this checkout, tags the
+# clone, and builds + runs a small package that says `.package(url:…, from:)` and trains
+# one step. SwiftPM rejects unsafe flags (-fopenmp) in versioned dependencies below
+# tools-version 6.2, so this is what keeps Package.swift honest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ember-consumer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+git clone -q "$root" "$work/Ember"
+# Uncommitted changes are part of what is tested: copy the working tree over the clone.
+(cd "$root" && git ls-files -co --exclude-standard -z) | (cd "$root" && xargs -0 cp --parents -t "$work/Ember" 2>/dev/null || true)
+(cd "$work/Ember" && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm "consumer check" --allow-empty && git tag 0.1.0)
+mkdir -p "$work/Consumer/Sources/Consumer"
+cat > "$work/Consumer/Package.swift" <<SWIFT
+// swift-tools-version:6.2
+import PackageDescription
+let package = Package(
+    name: "Consumer",
+    dependencies: [.package(url: "file://$work/Ember", from: "0.1.0")],
+    targets: [.executableTarget(name: "Consumer", dependencies: [.product(name: "Ember", package: "Ember")])]
+)
+SWIFT
+cat > "$work/Consumer/Sources/Consumer/main.swift" <<'SWIFT'
+import Ember
+
+manualSeed(0)
+let model = Sequential(Linear(4, 8), ReLU(), Linear(8, 3))
+let optimizer = SGD(model.parameters(), lr: 0.1)
+let lossFn = CrossEntropyLoss()
+let x = Tensor.randn([16, 4])
+let y = Tensor.randint(0, 3, [16])
+let before = lossFn(model(x), y)
+before.backward()
+optimizer.step()
+optimizer.zeroGrad()
+let after = noGrad { lossFn(model(x), y) }
+print("consumer: loss \(before.item()) -> \(after.item())")
+precondition(after.item() < before.item(), "one SGD step did not lower the loss")
+SWIFT
+cd "$work/Consumer"
+swift run Consumer

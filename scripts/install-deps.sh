@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages Ember needs, if any is missing (Debian/Ubuntu):
+#   libopenblas-dev (sgemm), libomp-dev (OpenMP runtime), zlib1g-dev (gzip datasets),
+#   dataset-fashion-mnist (the real FashionMNIST, offline, in /usr/share/datasets).
+# Uses sudo when not root. Safe to run again: it does nothing when all are present.
+set -euo pipefail
+packages=(libopenblas-dev libomp-dev zlib1g-dev dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

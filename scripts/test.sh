@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: system packages (if missing), the unit tests (debug build), the
+# DataLoader tests under ThreadSanitizer, and a consumer package that depends on a tagged
+# Ember by version and trains one step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build
+if [ -x scripts/tsan.sh ]; then scripts/tsan.sh; fi
+scripts/consumer-check.sh
