@@ -441,19 +441,12 @@ private final class GemmFloor {
         return time(GemmFloor.steps, emberGemm)
     }
 
-    /// Seconds for one epoch through plain `cblas_sgemm` (OpenBLAS, which Ember pins to one
-    /// thread), one call per GEMM: what the blocking in `ember_sgemm` is measured against.
-    /// Looked up with dlsym because cblas.h is not part of CEmber's public header.
+    /// Seconds for one epoch through plain `cblas_sgemm` (OpenBLAS at one thread, as Ember
+    /// pins it), one call per GEMM: what the blocking in `ember_sgemm` is measured against.
     func epochOpenBLASDirect() -> Double {
-        typealias CblasSgemm = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float,
-                                               UnsafePointer<Float>, Int32, UnsafePointer<Float>, Int32,
-                                               Float, UnsafeMutablePointer<Float>, Int32) -> Void
-        guard let handle = dlopen(nil, RTLD_LAZY), let sym = dlsym(handle, "cblas_sgemm") else { return .nan }
-        let sgemm = unsafeBitCast(sym, to: CblasSgemm.self)
-        // CBLAS enums: RowMajor 101, NoTrans 111, Trans 112.
+        ember_set_blas_threads(1)
         let gemm: Gemm = { ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
-            sgemm(101, ta != 0 ? 112 : 111, tb != 0 ? 112 : 111, Int32(m), Int32(n), Int32(k),
-                  alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            ember_cblas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
         _ = time(Array(GemmFloor.steps.prefix(100)), gemm)
         return time(GemmFloor.steps, gemm)
@@ -461,12 +454,6 @@ private final class GemmFloor {
 }
 
 // MARK: - Helpers
-
-private func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 /// VmHWM (peak resident set, kB) of /proc/<pid>, 0 when unreadable (e.g. the process exited).
 private func highWaterKB(of pid: String) -> Int {
@@ -484,7 +471,6 @@ private func median(_ values: [Double]) -> Double? {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-private func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 private func sec(_ x: Double?) -> String { x.map { fmt($0, 3) + " s" } ?? "—" }
 private func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
 private func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
