@@ -116,6 +116,18 @@ final class SerializationTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["m.safetensors"])
     }
 
+    /// For the check by hand that PyTorch loads an Ember file (scripts/check_ember_file.py):
+    /// with EMBER_EXPORT_DIR set, writes the seed model, an input and Ember's logits there.
+    func testExportForPyTorchCheck() throws {
+        guard let out = ProcessInfo.processInfo.environment["EMBER_EXPORT_DIR"] else {
+            throw XCTSkip("set EMBER_EXPORT_DIR to export files for scripts/check_ember_file.py")
+        }
+        let model = NNModels.NeuralNetwork()
+        let x = Tensor.randn([3, 1, 28, 28], generator: Generator(seed: 9))
+        try model.save(to: out + "/ember_model.safetensors")
+        try SafeTensors.write(["x": x, "logits": noGrad { model(x) }], to: out + "/ember_io.safetensors")
+    }
+
     // MARK: Strict loading
 
     func testStrictLoadingListsEveryProblemInOneError() throws {

@@ -46,9 +46,14 @@ public class Adam: Optimizer {
             let m = stateBuffer(i, "exp_avg"), v = stateBuffer(i, "exp_avg_sq")
             let vmax = amsgrad ? stateBuffer(i, "max_exp_avg_sq") : nil
             // The step count is a 0-d int64 tensor so that it saves with the other state.
-            let stepTensor = state[i]?["step"] ?? Tensor.zeros([], dtype: .int64)
+            let stepTensor: Tensor
+            if let t = state[i]?["step"] {
+                stepTensor = t
+            } else {
+                stepTensor = Tensor.zeros([], dtype: .int64)
+                state[i]!["step"] = stepTensor
+            }
             stepTensor.i64[0] += 1
-            state[i]!["step"] = stepTensor
             Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: Float(lr), beta1: Float(beta1),
                              beta2: Float(beta2), eps: Float(eps), weightDecay: Float(weightDecay),
                              decoupled: decoupled, step: Int(stepTensor.i64[0]), amsgrad: amsgrad, maximize: maximize)
