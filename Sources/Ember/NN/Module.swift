@@ -3,7 +3,9 @@
 /// Subclass it, declare layers and parameters as stored properties, and override
 /// `forward(_:)`. There is nothing to register: children (`Module`-typed properties, optional
 /// ones included) and parameters (`Tensor`-typed properties, optional ones included) are found
-/// by reflection, in declaration order (superclass properties first).
+/// by reflection, in declaration order (superclass properties first). Arrays of layers are
+/// not reflected (as a Python list is not registered in PyTorch): use `Sequential`, or
+/// override `namedChildren()`.
 ///
 /// ```swift
 /// final class NeuralNetwork: Module {
