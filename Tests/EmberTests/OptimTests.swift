@@ -119,6 +119,41 @@ final class OptimTests: XCTestCase {
                         0.10000000000000002, 0.10000000000000002, 0.10000000000000002])
     }
 
+    func testOptimizerAndSchedulerStateDicts() throws {
+        let p = Tensor(p0).requiringGrad()
+        let opt = SGD([p], lr: 0.1, momentum: 0.9)
+        p.grad = Tensor(grads[0])
+        opt.step()
+        let (tensors, hyper) = opt.stateDict()
+        XCTAssertEqual(Set(tensors.keys), ["state.0.momentum_buffer"])
+        XCTAssertEqual(hyper["param_groups.0.momentum"], 0.9)
+        // First step: buffer = g.
+        XCTAssertEqual(tensors["state.0.momentum_buffer"]!.toArray(), grads[0])
+
+        let other = SGD([Tensor(p0).requiringGrad()], lr: 0.5)
+        try other.loadStateDict(tensors: tensors, hyperparameters: hyper)
+        XCTAssertEqual(other.lr, 0.1)
+        XCTAssertEqual(other.momentum, 0.9)
+        XCTAssertTrue(other.state[0]!["momentum_buffer"]!.equal(opt.state[0]!["momentum_buffer"]!))
+        XCTAssertThrowsError(try other.loadStateDict(tensors: ["state.0.momentum_buffer": Tensor([1.0]), "state.3.x": Tensor([1.0])],
+                                                     hyperparameters: ["param_groups.0.betas": 1])) { error in
+            XCTAssertEqual("\(error)", """
+            Error(s) in loading state_dict for SGD:
+            \t"state.0.momentum_buffer" has shape [1], expected [4]
+            \tunexpected key "state.3.x"
+            \tunknown hyperparameter "betas"
+            """)
+        }
+
+        let s = StepLR(opt, stepSize: 2)
+        s.step(); s.step(); s.step()
+        let restored = StepLR(SGD([Tensor([0.0]).requiringGrad()], lr: 0.1), stepSize: 2)
+        try restored.loadStateDict(s.stateDict())
+        XCTAssertEqual(restored.lastEpoch, 3)
+        let wrongBase = StepLR(SGD([Tensor([0.0]).requiringGrad()], lr: 0.2), stepSize: 2)
+        XCTAssertThrowsError(try wrongBase.loadStateDict(s.stateDict()))
+    }
+
     /// Synthetic 10-class data of the seed's shape: each class is a random 784-pixel prototype
     /// plus noise; 320 samples, batches of 32 (to keep the debug suite fast).
     func syntheticData(_ g: Generator) -> (x: Tensor, y: Tensor) {

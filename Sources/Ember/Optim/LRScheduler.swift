@@ -19,7 +19,7 @@ open class LRScheduler {
     }
 
     /// Subclasses call this at the end of their init: it applies the epoch-0 rate.
-    func start() { optimizer.lr = rate(epoch: 0, current: optimizer.lr) }
+    public final func start() { optimizer.lr = rate(epoch: 0, current: optimizer.lr) }
 
     /// The rate for `epoch`, given the rate now in the optimizer (for the recursive formulas).
     open func rate(epoch: Int, current: Double) -> Double { current }
@@ -41,6 +41,10 @@ open class LRScheduler {
     public func loadStateDict(_ dict: [String: Double]) throws {
         guard let epoch = dict["last_epoch"], epoch >= 0, epoch == epoch.rounded() else {
             throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: ["missing or invalid \"last_epoch\""])
+        }
+        guard dict["base_lr"] == baseLR else {
+            throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: [
+                "base_lr \(dict["base_lr"].map { "\($0)" } ?? "missing") differs from this scheduler's \(baseLR)"])
         }
         lastEpoch = Int(epoch)
     }

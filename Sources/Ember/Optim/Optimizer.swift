@@ -13,7 +13,7 @@ open class Optimizer {
     public var lr: Double
     /// Per-parameter state by index into `parameters` (momentum buffers, Adam moments, step
     /// counts). Empty until the first step that sees a gradient for that parameter.
-    public internal(set) var state: [Int: [String: Tensor]] = [:]
+    public var state: [Int: [String: Tensor]] = [:]
 
     public init(_ parameters: [Tensor], lr: Double) {
         precondition(lr >= 0, "Invalid learning rate: \(lr)")
