@@ -67,15 +67,17 @@ public enum SafeTensors {
         // Pad to 8 bytes so that the data starts aligned (as the reference writer does).
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
-        var file = [UInt8]()
-        file.reserveCapacity(8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
-        file.append(contentsOf: headerBytes)
-        for name in names {
-            let t = tensors[name]!
-            file.append(contentsOf: UnsafeRawBufferPointer(start: t.raw, count: t.count * t.dtype.itemSize))
+        var prefix: [UInt8] = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
+        prefix += headerBytes
+        // Tensor bytes go from their storage straight to the file (no copy of the model in memory).
+        try prefix.withUnsafeBytes { head in
+            var chunks = [head]
+            for name in names {
+                let t = tensors[name]!
+                chunks.append(UnsafeRawBufferPointer(start: t.raw, count: t.count * t.dtype.itemSize))
+            }
+            try writeAtomically(chunks, to: path)
         }
-        try writeAtomically(file, to: path)
     }
 
     /// Reads a safetensors file. Every structural problem (short file, bad JSON, offsets past
@@ -256,7 +258,7 @@ public enum SafeTensors {
     }
 
     /// temporary file in the same directory → write → fsync → rename → fsync the directory.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    static func writeAtomically(_ chunks: [UnsafeRawBufferPointer], to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -269,10 +271,10 @@ public enum SafeTensors {
         defer {
             if !ok { close(fd); unlink(tmp) }
         }
-        var written = 0
-        try bytes.withUnsafeBytes { buf in
-            while written < buf.count {
-                let r = Glibc.write(fd, buf.baseAddress! + written, buf.count - written)
+        for chunk in chunks where chunk.count > 0 {
+            var written = 0
+            while written < chunk.count {
+                let r = Glibc.write(fd, chunk.baseAddress! + written, chunk.count - written)
                 if r < 0 {
                     if errno == EINTR { continue }
                     throw fail("writing")
