@@ -94,9 +94,11 @@ open class Module: CustomStringConvertible {
     }
 
     /// Every module in the tree, self first (depth-first, declaration order), each once,
-    /// with its dotted path (`""` for self). Paths use Swift names, or state-dict names
-    /// when `stateDictNames` is set.
-    public func namedModules(stateDictNames: Bool = false) -> [(name: String, module: Module)] {
+    /// with its dotted path of Swift names (`""` for self, `linearReluStack.0`).
+    public func namedModules() -> [(name: String, module: Module)] { namedModules(stateDictNames: false) }
+
+    /// Paths of Swift names, or of state-dict names when `stateDictNames` is set.
+    func namedModules(stateDictNames: Bool) -> [(name: String, module: Module)] {
         var out: [(name: String, module: Module)] = []
         var seen = Set<ObjectIdentifier>()
         func visit(_ module: Module, _ path: String) {
