@@ -1,0 +1,30 @@
+/// Zeroes each element with probability `p` during training and scales the survivors by
+/// 1/(1−p), so evaluation needs no rescaling (PyTorch's `nn.Dropout`). In evaluation mode
+/// (`model.eval()`) it passes its input through.
+///
+/// The mask comes from a counter-based generator: element i's draw depends only on the
+/// generator's seed and position, so the same seed gives the same mask for any thread count,
+/// and saving the generator's `state` in a checkpoint replays it exactly.
+///
+/// - Parameters:
+///   - p: the probability of zeroing an element, in [0, 1] (default 0.5).
+///   - generator: the random source (the default generator unless given).
+open class Dropout: Module {
+    public let p: Double
+    public let generator: Generator
+
+    public init(p: Double = 0.5, generator: Generator = .default) {
+        precondition(p >= 0 && p <= 1, "Dropout: probability has to be between 0 and 1, but got \(p)")
+        self.p = p
+        self.generator = generator
+        super.init()
+    }
+
+    open override func forward(_ x: Tensor) -> Tensor {
+        // p == 0 would still draw numbers; skipping keeps the generator's position unchanged.
+        guard isTraining && p > 0 else { return x }
+        return x.dropout(p: p, generator: generator)
+    }
+
+    open override var extraDescription: String { "p=\(p), inplace=False" }
+}

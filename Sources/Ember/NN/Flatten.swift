@@ -1,0 +1,21 @@
+/// Merges dims `startDim...endDim` into one (PyTorch's `nn.Flatten`). The defaults keep the
+/// batch dim: `[64, 1, 28, 28]` → `[64, 784]`. The result is a view (no copy).
+///
+/// ```swift
+/// let flatten = Flatten()
+/// flatten(Tensor.zeros([64, 1, 28, 28])).shape   // [64, 784]
+/// ```
+open class Flatten: Module {
+    public let startDim: Int
+    public let endDim: Int
+
+    public init(startDim: Int = 1, endDim: Int = -1) {
+        self.startDim = startDim
+        self.endDim = endDim
+        super.init()
+    }
+
+    open override func forward(_ x: Tensor) -> Tensor { x.flattened(startDim: startDim, endDim: endDim) }
+
+    open override var extraDescription: String { "start_dim=\(startDim), end_dim=\(endDim)" }
+}

@@ -1,0 +1,205 @@
+/// The base class of every layer and model (PyTorch's `nn.Module`).
+///
+/// Subclass it, declare layers and parameters as stored properties, and override
+/// `forward(_:)`. There is nothing to register: children (`Module`-typed properties, optional
+/// ones included) and parameters (`Tensor`-typed properties, optional ones included) are found
+/// by reflection, in declaration order (superclass properties first). Arrays of layers are
+/// not reflected (as a Python list is not registered in PyTorch): use `Sequential`, or
+/// override `namedChildren()`.
+///
+/// ```swift
+/// final class NeuralNetwork: Module {
+///     let flatten = Flatten()
+///     let linearReluStack = Sequential(Linear(28 * 28, 512), ReLU(), Linear(512, 10))
+///     override func forward(_ x: Tensor) -> Tensor { linearReluStack(flatten(x)) }
+/// }
+/// let model = NeuralNetwork().to(.best)
+/// let logits = model(Tensor.randn([64, 1, 28, 28]))
+/// ```
+///
+/// Reflection runs only for structural queries (`parameters()`, `stateDict()`, `train()`,
+/// `print(model)`, …), never on the forward path. It reads the properties afresh each time,
+/// so a reassigned `var` layer or parameter is seen at once.
+///
+/// Names: `namedParameters()` and `print(model)` use the Swift property names
+/// (`linearReluStack.0.weight`); `stateDict()` keys follow PyTorch's snake_case
+/// (`linear_relu_stack.0.weight`) through `stateDictName(for:)`, which a subclass may override.
+open class Module: CustomStringConvertible {
+    /// Whether the module is in training mode (PyTorch's `training`). Layers such as
+    /// `Dropout` behave differently in training and evaluation. Set by `train()` / `eval()`.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// The computation of this module. Every subclass with its own computation overrides it;
+    /// call the module itself (`model(x)`) rather than `forward` directly.
+    open func forward(_ x: Tensor) -> Tensor {
+        fatalError("Module [\(typeName)] is missing the required \"forward\" function")
+    }
+
+    /// Runs `forward(_:)`.
+    @inlinable
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
+
+    // MARK: Structure
+
+    /// The direct submodules with their names. The default reflects over stored properties;
+    /// containers whose children are not properties (`Sequential`) override it.
+    open func namedChildren() -> [(name: String, module: Module)] { reflectMembers().children }
+
+    /// This module's own parameters (not its children's) with their names. The default
+    /// reflects over `Tensor`-typed stored properties.
+    open func namedDirectParameters() -> [(name: String, tensor: Tensor)] { reflectMembers().parameters }
+
+    /// The type name printed by `description` (`Linear`, `NeuralNetwork`).
+    open var typeName: String { String(describing: type(of: self)) }
+
+    /// The text inside this module's parentheses when printed, PyTorch's `extra_repr`
+    /// (`in_features=784, out_features=512, bias=True`). Empty by default.
+    open var extraDescription: String { "" }
+
+    /// The state-dict key component for one of this module's properties (a child or a
+    /// parameter). The default converts camelCase to snake_case (`Module.snakeCased`), so
+    /// Swift's `linearReluStack` meets PyTorch's `linear_relu_stack`. Override it where a
+    /// PyTorch model uses another name, e.g. `name == "fc1" ? "classifier.0" : Module.snakeCased(name)`.
+    open func stateDictName(for propertyName: String) -> String { Module.snakeCased(propertyName) }
+
+    /// Stored properties from the most basic subclass down to the most derived, skipping
+    /// `Module`'s own.
+    private func reflectMembers() -> (children: [(name: String, module: Module)],
+                                      parameters: [(name: String, tensor: Tensor)]) {
+        var mirrors: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
+        while let m = mirror, ObjectIdentifier(m.subjectType) != ObjectIdentifier(Module.self) {
+            mirrors.append(m)
+            mirror = m.superclassMirror
+        }
+        var children: [(name: String, module: Module)] = []
+        var parameters: [(name: String, tensor: Tensor)] = []
+        for m in mirrors.reversed() {
+            for child in m.children {
+                guard var label = child.label else { continue }
+                // `lazy var x` is stored as `$__lazy_storage_$_x`.
+                let lazyPrefix = "$__lazy_storage_$_"
+                if label.hasPrefix(lazyPrefix) { label.removeFirst(lazyPrefix.count) }
+                // `as?` also unwraps optionals; nil ones are skipped as PyTorch skips None.
+                if let module = child.value as? Module {
+                    children.append((label, module))
+                } else if let tensor = child.value as? Tensor {
+                    parameters.append((label, tensor))
+                }
+            }
+        }
+        return (children, parameters)
+    }
+
+    /// Every module in the tree, self first (depth-first, declaration order), each once,
+    /// with its dotted path of Swift names (`""` for self, `linearReluStack.0`).
+    public func namedModules() -> [(name: String, module: Module)] { namedModules(stateDictNames: false) }
+
+    /// Paths of Swift names, or of state-dict names when `stateDictNames` is set.
+    func namedModules(stateDictNames: Bool) -> [(name: String, module: Module)] {
+        var out: [(name: String, module: Module)] = []
+        var seen = Set<ObjectIdentifier>()
+        func visit(_ module: Module, _ path: String) {
+            guard seen.insert(ObjectIdentifier(module)).inserted else { return }
+            out.append((path, module))
+            for (name, child) in module.namedChildren() {
+                let part = stateDictNames ? module.stateDictName(for: name) : name
+                visit(child, path.isEmpty ? part : path + "." + part)
+            }
+        }
+        visit(self, "")
+        return out
+    }
+
+    /// Every module in the tree, self first.
+    public func modules() -> [Module] { namedModules().map(\.module) }
+
+    /// The direct submodules.
+    public func children() -> [Module] { namedChildren().map(\.module) }
+
+    /// All parameters of the tree with dotted Swift names (`linearReluStack.0.weight`), in
+    /// PyTorch's order; a tensor shared by two modules appears once.
+    public func namedParameters() -> [(name: String, tensor: Tensor)] { collectParameters(stateDictNames: false) }
+
+    /// All parameters of the tree (hand them to an optimizer).
+    public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
+
+    func collectParameters(stateDictNames: Bool) -> [(name: String, tensor: Tensor)] {
+        var out: [(name: String, tensor: Tensor)] = []
+        var seen = Set<ObjectIdentifier>()
+        for (path, module) in namedModules(stateDictNames: stateDictNames) {
+            for (name, tensor) in module.namedDirectParameters() where seen.insert(ObjectIdentifier(tensor)).inserted {
+                let part = stateDictNames ? module.stateDictName(for: name) : name
+                out.append((path.isEmpty ? part : path + "." + part, tensor))
+            }
+        }
+        return out
+    }
+
+    // MARK: Modes and devices
+
+    /// Puts this module and all its descendants in training mode (`mode: false` is `eval()`).
+    @discardableResult
+    public func train(_ mode: Bool = true) -> Self {
+        for module in modules() { module.isTraining = mode }
+        return self
+    }
+
+    /// Puts this module and all its descendants in evaluation mode (Dropout passes through).
+    @discardableResult
+    public func eval() -> Self { train(false) }
+
+    /// Clears every parameter's gradient (sets it to nil, PyTorch 2's default), so the next
+    /// `backward()` writes gradients instead of adding to them.
+    public func zeroGrad() {
+        for p in parameters() { p.grad = nil }
+    }
+
+    /// Returns self: Ember computes on the CPU, so every device (`.cpu`, `.best`) is already
+    /// where the parameters live. Kept so that PyTorch's `model.to(device)` reads the same.
+    @discardableResult
+    public func to(_ device: Device) -> Self { self }
+
+    // MARK: Printing
+
+    /// PyTorch's `repr`: `Linear(in_features=784, out_features=512, bias=True)`, and for
+    /// containers one `(name): Child(...)` line per child, indented by two spaces.
+    public var description: String {
+        let extra = extraDescription
+        let extraLines = extra.isEmpty ? [] : extra.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let childLines = namedChildren().map { name, child in
+            "(\(name)): " + child.description.replacingOccurrences(of: "\n", with: "\n  ")
+        }
+        let lines = extraLines + childLines
+        var text = typeName + "("
+        if extraLines.count == 1 && childLines.isEmpty {
+            text += extraLines[0]
+        } else if !lines.isEmpty {
+            text += "\n  " + lines.joined(separator: "\n  ") + "\n"
+        }
+        return text + ")"
+    }
+
+    // MARK: Names
+
+    /// camelCase → snake_case, the rule between Swift property names and PyTorch state-dict
+    /// keys: an underscore goes before an uppercase letter that follows a lowercase letter or
+    /// digit, and before the last capital of an acronym followed by a lowercase letter; then
+    /// everything is lowercased. `linearReluStack` → `linear_relu_stack`, `fc2Out` →
+    /// `fc2_out`, `parseHTTPHeader` → `parse_http_header`; `0`, `weight`, `conv1` are unchanged.
+    public static func snakeCased(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase && i > 0 {
+                let prev = chars[i - 1]
+                let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if prev.isLowercase || prev.isNumber || (prev.isUppercase && nextIsLower) { out += "_" }
+            }
+            out += c.lowercased()
+        }
+        return out
+    }
+}

@@ -1,0 +1,89 @@
+/// Adam (Kingma & Ba) with exactly `torch.optim.Adam`'s update, L2 weight decay added to the
+/// gradient; `AdamW` is the same with decoupled weight decay. For step t (1-based):
+///
+///     g = ∇ (negated when maximize)            Adam: g += weightDecay · p
+///                                              AdamW: p *= 1 − lr · weightDecay
+///     m = m + (g − m)(1 − β1)     v = β2 · v + (1 − β2) · g²     (amsgrad: v̂ = max(v̂, v))
+///     p = p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
+///
+/// Each parameter is updated by one fused C pass, in place. State per parameter: `step`,
+/// `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with amsgrad), as PyTorch names them.
+public class Adam: Optimizer {
+    public var beta1: Double
+    public var beta2: Double
+    public var eps: Double
+    public var weightDecay: Double
+    public var amsgrad: Bool
+    public var maximize: Bool
+    /// AdamW's decoupled weight decay instead of Adam's L2 term.
+    let decoupled: Bool
+
+    public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                            eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false) {
+        self.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+                  maximize: maximize, decoupled: false)
+    }
+
+    init(_ parameters: [Tensor], lr: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
+         amsgrad: Bool, maximize: Bool, decoupled: Bool) {
+        precondition(betas.0 >= 0 && betas.0 < 1, "Invalid beta parameter at index 0: \(betas.0)")
+        precondition(betas.1 >= 0 && betas.1 < 1, "Invalid beta parameter at index 1: \(betas.1)")
+        precondition(eps >= 0, "Invalid epsilon value: \(eps)")
+        precondition(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
+        self.beta1 = betas.0
+        self.beta2 = betas.1
+        self.eps = eps
+        self.weightDecay = weightDecay
+        self.amsgrad = amsgrad
+        self.maximize = maximize
+        self.decoupled = decoupled
+        super.init(parameters, lr: lr)
+    }
+
+    public override func step() {
+        for (i, p) in parameters.enumerated() {
+            guard let g = gradient(i) else { continue }
+            let m = stateBuffer(i, "exp_avg"), v = stateBuffer(i, "exp_avg_sq")
+            let vmax = amsgrad ? stateBuffer(i, "max_exp_avg_sq") : nil
+            // The step count is a 0-d int64 tensor so that it saves with the other state.
+            let stepTensor: Tensor
+            if let t = state[i]?["step"] {
+                stepTensor = t
+            } else {
+                stepTensor = Tensor.zeros([], dtype: .int64)
+                state[i]!["step"] = stepTensor
+            }
+            stepTensor.i64[0] += 1
+            Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: Float(lr), beta1: Float(beta1),
+                             beta2: Float(beta2), eps: Float(eps), weightDecay: Float(weightDecay),
+                             decoupled: decoupled, step: Int(stepTensor.i64[0]), amsgrad: amsgrad, maximize: maximize)
+        }
+    }
+
+    public override var hyperparameters: [String: Double] {
+        get {
+            ["lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay,
+             "amsgrad": amsgrad ? 1 : 0, "maximize": maximize ? 1 : 0]
+        }
+        set {
+            if let v = newValue["lr"] { lr = v }
+            if let v = newValue["beta1"] { beta1 = v }
+            if let v = newValue["beta2"] { beta2 = v }
+            if let v = newValue["eps"] { eps = v }
+            if let v = newValue["weight_decay"] { weightDecay = v }
+            if let v = newValue["amsgrad"] { amsgrad = v != 0 }
+            if let v = newValue["maximize"] { maximize = v != 0 }
+        }
+    }
+}
+
+/// Adam with decoupled weight decay (Loshchilov & Hutter), exactly `torch.optim.AdamW`: the
+/// parameter shrinks by `lr · weightDecay` of itself before the Adam update, and the decay
+/// never enters the moments. Default weight decay 0.01, as in PyTorch.
+public final class AdamW: Adam {
+    public init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                eps: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
+        super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+                   maximize: maximize, decoupled: true)
+    }
+}

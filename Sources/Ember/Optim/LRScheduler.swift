@@ -1,0 +1,126 @@
+import Foundation
+
+/// Changes an optimizer's learning rate once per `step()` (usually once per epoch), as
+/// `torch.optim.lr_scheduler` does. Creating a scheduler sets the epoch-0 rate; each `step()`
+/// advances `lastEpoch` and writes the new rate into `optimizer.lr`.
+///
+/// The rates follow PyTorch's recursive (chainable) formulas, each step computed from the
+/// current `optimizer.lr`, so they match PyTorch's to the last bit of a Double.
+open class LRScheduler {
+    public let optimizer: Optimizer
+    /// The optimizer's learning rate when the scheduler was created.
+    public let baseLR: Double
+    /// Steps taken so far (0 after creation), PyTorch's `last_epoch`.
+    public private(set) var lastEpoch: Int = 0
+
+    public init(_ optimizer: Optimizer) {
+        self.optimizer = optimizer
+        self.baseLR = optimizer.lr
+    }
+
+    /// Subclasses call this at the end of their init: it applies the epoch-0 rate.
+    public final func start() { optimizer.lr = rate(epoch: 0, current: optimizer.lr) }
+
+    /// The rate for `epoch`, given the rate now in the optimizer (for the recursive formulas).
+    open func rate(epoch: Int, current: Double) -> Double { current }
+
+    /// Advances one epoch and sets the optimizer's learning rate.
+    public func step() {
+        lastEpoch += 1
+        optimizer.lr = rate(epoch: lastEpoch, current: optimizer.lr)
+    }
+
+    /// The learning rate set by the last step (PyTorch's `get_last_lr()`).
+    public var lastLR: Double { optimizer.lr }
+
+    /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).
+    public func stateDict() -> [String: Double] { ["last_epoch": Double(lastEpoch), "base_lr": baseLR] }
+
+    /// Restores `stateDict()`. The base rate must match: it comes from the optimizer the
+    /// scheduler was built on.
+    public func loadStateDict(_ dict: [String: Double]) throws {
+        guard let epoch = dict["last_epoch"], epoch >= 0, epoch == epoch.rounded() else {
+            throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: ["missing or invalid \"last_epoch\""])
+        }
+        guard dict["base_lr"] == baseLR else {
+            throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: [
+                "base_lr \(dict["base_lr"].map { "\($0)" } ?? "missing") differs from this scheduler's \(baseLR)"])
+        }
+        lastEpoch = Int(epoch)
+    }
+}
+
+/// Multiplies the learning rate by `gamma` every `stepSize` epochs (PyTorch's `StepLR`):
+/// lr = baseLR · gamma^⌊epoch / stepSize⌋.
+public final class StepLR: LRScheduler {
+    public let stepSize: Int
+    public let gamma: Double
+
+    public init(_ optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) {
+        precondition(stepSize > 0, "StepLR: stepSize must be positive, got \(stepSize)")
+        self.stepSize = stepSize
+        self.gamma = gamma
+        super.init(optimizer)
+        start()
+    }
+
+    public override func rate(epoch: Int, current: Double) -> Double {
+        (epoch == 0 || epoch % stepSize != 0) ? current : current * gamma
+    }
+}
+
+/// Cosine annealing from the base rate down to `etaMin` over `tMax` epochs (PyTorch's
+/// `CosineAnnealingLR`, without restarts): lr = etaMin + (baseLR − etaMin)(1 + cos(π·epoch/tMax))/2.
+/// Past `tMax` the cosine continues, rising again, as in PyTorch.
+public final class CosineAnnealingLR: LRScheduler {
+    public let tMax: Int
+    public let etaMin: Double
+
+    public init(_ optimizer: Optimizer, tMax: Int, etaMin: Double = 0) {
+        precondition(tMax > 0, "CosineAnnealingLR: tMax must be positive, got \(tMax)")
+        self.tMax = tMax
+        self.etaMin = etaMin
+        super.init(optimizer)
+        start()
+    }
+
+    public override func rate(epoch: Int, current: Double) -> Double {
+        // torch's get_lr(), term for term.
+        let t = Double(tMax)
+        if epoch == 0 { return current }
+        if (epoch - 1 - tMax) % (2 * tMax) == 0 {
+            return current + (baseLR - etaMin) * (1 - cos(Double.pi / t)) / 2
+        }
+        return (1 + cos(Double.pi * Double(epoch) / t)) / (1 + cos(Double.pi * Double(epoch - 1) / t))
+            * (current - etaMin) + etaMin
+    }
+}
+
+/// A linear warm-up (PyTorch's `LinearLR`): the rate goes linearly from
+/// `startFactor · baseLR` to `endFactor · baseLR` over `totalIters` steps, then stays.
+///
+/// ```swift
+/// let warmup = LinearLR(optimizer, startFactor: 0.1, totalIters: 5)   // 10% → 100% in 5 epochs
+/// ```
+public final class LinearLR: LRScheduler {
+    public let startFactor: Double
+    public let endFactor: Double
+    public let totalIters: Int
+
+    public init(_ optimizer: Optimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1, totalIters: Int = 5) {
+        precondition(startFactor > 0 && startFactor <= 1, "LinearLR: startFactor must be in (0, 1], got \(startFactor)")
+        precondition(endFactor >= 0 && endFactor <= 1, "LinearLR: endFactor must be in [0, 1], got \(endFactor)")
+        self.startFactor = startFactor
+        self.endFactor = endFactor
+        self.totalIters = totalIters
+        super.init(optimizer)
+        start()
+    }
+
+    public override func rate(epoch: Int, current: Double) -> Double {
+        if epoch == 0 { return current * startFactor }
+        if epoch > totalIters { return current }
+        return current * (1 + (endFactor - startFactor)
+            / (Double(totalIters) * startFactor + Double(epoch - 1) * (endFactor - startFactor)))
+    }
+}

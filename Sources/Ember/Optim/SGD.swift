@@ -1,0 +1,66 @@
+/// Stochastic gradient descent with optional momentum, dampening, weight decay and Nesterov
+/// momentum, with exactly `torch.optim.SGD`'s update:
+///
+///     g = ∇ (negated when maximize) + weightDecay · p
+///     b = g on the first step, else momentum · b + (1 − dampening) · g
+///     g = nesterov ? g + momentum · b : b            (when momentum ≠ 0)
+///     p = p − lr · g
+///
+/// Each parameter is updated by one fused C pass, in place; the momentum buffer (state
+/// `momentum_buffer`) is allocated on a parameter's first step.
+///
+/// ```swift
+/// let optimizer = SGD(model.parameters(), lr: 1e-3, momentum: 0.9)
+/// loss.backward(); optimizer.step(); optimizer.zeroGrad()
+/// ```
+public final class SGD: Optimizer {
+    public var momentum: Double
+    public var dampening: Double
+    public var weightDecay: Double
+    public var nesterov: Bool
+    public var maximize: Bool
+
+    public init(_ parameters: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+                weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
+        precondition(momentum >= 0, "Invalid momentum value: \(momentum)")
+        precondition(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
+        precondition(!nesterov || (momentum > 0 && dampening == 0),
+                     "Nesterov momentum requires a momentum and zero dampening")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        self.maximize = maximize
+        super.init(parameters, lr: lr)
+    }
+
+    public override func step() {
+        for (i, p) in parameters.enumerated() {
+            guard let g = gradient(i) else { continue }
+            var buffer: Tensor?
+            var first = false
+            if momentum != 0 {
+                first = state[i]?["momentum_buffer"] == nil
+                buffer = stateBuffer(i, "momentum_buffer")
+            }
+            Kernels.sgdStep(p.f32, g.f32, buffer?.f32, p.count, lr: Float(lr), momentum: Float(momentum),
+                            dampening: Float(dampening), weightDecay: Float(weightDecay), nesterov: nesterov,
+                            firstStep: first, maximize: maximize)
+        }
+    }
+
+    public override var hyperparameters: [String: Double] {
+        get {
+            ["lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weightDecay,
+             "nesterov": nesterov ? 1 : 0, "maximize": maximize ? 1 : 0]
+        }
+        set {
+            if let v = newValue["lr"] { lr = v }
+            if let v = newValue["momentum"] { momentum = v }
+            if let v = newValue["dampening"] { dampening = v }
+            if let v = newValue["weight_decay"] { weightDecay = v }
+            if let v = newValue["nesterov"] { nesterov = v != 0 }
+            if let v = newValue["maximize"] { maximize = v != 0 }
+        }
+    }
+}

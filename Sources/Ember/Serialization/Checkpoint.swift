@@ -1,0 +1,109 @@
+/// A training checkpoint: everything needed to resume a run so that it continues with
+/// bit-identical losses — the model's parameters, the optimizer's state and hyperparameters,
+/// the LR scheduler's position, random generators' states, and where the data loader was
+/// (epoch and batch index, as plain integers).
+///
+/// One safetensors file: tensors `model.<state-dict key>` and `optimizer.state.<i>.<name>`;
+/// the rest is string metadata (`epoch`, `batch_index`, `optimizer.param_groups.0.lr`,
+/// `generator.<name>.seed`, …). Doubles are written in Swift's shortest round-trip form, so
+/// they read back exactly.
+///
+/// ```swift
+/// try Checkpoint.save(to: "ckpt.safetensors", model: model, optimizer: optimizer,
+///                     generators: ["default": .default], epoch: epoch, batchIndex: batch)
+/// let resume = try Checkpoint.load(from: "ckpt.safetensors", model: model, optimizer: optimizer,
+///                                  generators: ["default": .default])
+/// // continue at resume.epoch, resume.batchIndex
+/// ```
+public struct Checkpoint: Equatable {
+    /// The epoch in progress when saved.
+    public var epoch: Int
+    /// The next batch to run within `epoch`.
+    public var batchIndex: Int
+    /// Anything else the caller saved (strings).
+    public var extra: [String: String]
+
+    static let format = "ember.checkpoint.v1"
+
+    /// Writes a checkpoint atomically (see `SafeTensors.write`).
+    public static func save(to path: String, model: Module, optimizer: Optimizer? = nil, scheduler: LRScheduler? = nil,
+                            generators: [String: Generator] = [:], epoch: Int, batchIndex: Int,
+                            extra: [String: String] = [:]) throws {
+        var tensors: [String: Tensor] = [:]
+        var meta: [String: String] = ["format": format, "epoch": String(epoch), "batch_index": String(batchIndex)]
+        for (k, t) in model.stateDict() { tensors["model." + k] = t }
+        if let optimizer {
+            let (state, hyper) = optimizer.stateDict()
+            for (k, t) in state { tensors["optimizer." + k] = t }
+            for (k, v) in hyper { meta["optimizer." + k] = String(v) }
+            meta["optimizer.type"] = String(describing: type(of: optimizer))
+        }
+        if let scheduler {
+            for (k, v) in scheduler.stateDict() { meta["scheduler." + k] = String(v) }
+            meta["scheduler.type"] = String(describing: type(of: scheduler))
+        }
+        for (name, g) in generators {
+            let s = g.state
+            meta["generator.\(name).seed"] = String(s.seed)
+            meta["generator.\(name).offset"] = String(s.offset)
+        }
+        for (k, v) in extra { meta["extra." + k] = v }
+        try SafeTensors.write(tensors, metadata: meta, to: path)
+    }
+
+    /// Restores a checkpoint into the given objects (each must be built as when saving) and
+    /// returns the position to resume from. The file must hold state for each object passed.
+    public static func load(from path: String, model: Module, optimizer: Optimizer? = nil, scheduler: LRScheduler? = nil,
+                            generators: [String: Generator] = [:]) throws -> Checkpoint {
+        let contents = try SafeTensors.read(from: path)
+        let meta = contents.metadata
+        func bad(_ problems: [String]) -> SerializationError {
+            .stateDictMismatch(what: "checkpoint \(path)", problems: problems)
+        }
+        guard meta["format"] == format else { throw bad(["not an Ember training checkpoint (format \(meta["format"] ?? "missing"))"]) }
+        guard let epoch = meta["epoch"].flatMap({ Int($0) }), let batch = meta["batch_index"].flatMap({ Int($0) }) else {
+            throw bad(["missing or invalid epoch / batch_index"])
+        }
+
+        // Everything that can be checked without changing state is checked first.
+        var genStates: [(Generator, (UInt64, UInt64))] = []
+        for (name, g) in generators {
+            guard let seed = meta["generator.\(name).seed"].flatMap({ UInt64($0) }),
+                  let offset = meta["generator.\(name).offset"].flatMap({ UInt64($0) }) else {
+                throw bad(["no state for generator \"\(name)\""])
+            }
+            genStates.append((g, (seed, offset)))
+        }
+        func section(_ prefix: String) throws -> [String: Double] {
+            var out: [String: Double] = [:]
+            for (k, v) in meta where k.hasPrefix(prefix) && !k.hasSuffix(".type") {
+                guard let d = Double(v) else { throw bad(["invalid number \"\(v)\" for \(k)"]) }
+                out[String(k.dropFirst(prefix.count))] = d
+            }
+            return out
+        }
+        var modelState: StateDict = [:], optimizerState: [String: Tensor] = [:]
+        for (k, t) in contents.tensors {
+            if k.hasPrefix("model.") { modelState[String(k.dropFirst(6))] = t }
+            else if k.hasPrefix("optimizer.") { optimizerState[String(k.dropFirst(10))] = t }
+            else { throw bad(["unexpected tensor \"\(k)\""]) }
+        }
+        if let optimizer {
+            let saved = meta["optimizer.type"], want = String(describing: type(of: optimizer))
+            guard saved == want else { throw bad(["optimizer is \(want) but the checkpoint holds \(saved ?? "none")"]) }
+        }
+        if let scheduler {
+            let saved = meta["scheduler.type"], want = String(describing: type(of: scheduler))
+            guard saved == want else { throw bad(["scheduler is \(want) but the checkpoint holds \(saved ?? "none")"]) }
+        }
+
+        try optimizer?.loadStateDict(tensors: optimizerState, hyperparameters: section("optimizer."))
+        try model.loadStateDict(modelState, strict: true)
+        try scheduler?.loadStateDict(section("scheduler."))
+        for (g, s) in genStates { g.state = (seed: s.0, offset: s.1) }
+
+        var extra: [String: String] = [:]
+        for (k, v) in meta where k.hasPrefix("extra.") { extra[String(k.dropFirst(6))] = v }
+        return Checkpoint(epoch: epoch, batchIndex: batch, extra: extra)
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+
+/// Errors from reading and writing model files and from loading state dicts.
+public enum SerializationError: Error, CustomStringConvertible, Equatable {
+    /// The file is not a valid safetensors file: `reason` says what is wrong.
+    case corruptFile(path: String, reason: String)
+    /// The operating system refused a read or write.
+    case io(path: String, reason: String)
+    /// A state dict does not fit its model or optimizer; every problem is listed
+    /// (missing keys, unexpected keys, wrong shapes).
+    case stateDictMismatch(what: String, problems: [String])
+
+    public var description: String {
+        switch self {
+        case .corruptFile(let path, let reason): return "\(path): not a valid safetensors file: \(reason)"
+        case .io(let path, let reason): return "\(path): \(reason)"
+        case .stateDictMismatch(let what, let problems):
+            return "Error(s) in loading state_dict for \(what):\n\t" + problems.joined(separator: "\n\t")
+        }
+    }
+}
+
+/// Reading and writing the safetensors format (huggingface/safetensors), the file format
+/// PyTorch's `safetensors.torch.save_file` / `load_file` use:
+///
+///     8 bytes    N, the header length (little-endian UInt64)
+///     N bytes    JSON: {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, …,
+///                       "__metadata__": {"key": "value"}}   (padded with spaces)
+///     the rest   raw little-endian tensor data; offsets are relative to its start
+///
+/// Ember writes F32, I64 and BOOL (its dtypes). It reads those, and converts on read: F64,
+/// F16 and BF16 become float32; I32, I16, I8 and U8 become int64. Any other dtype is an error.
+public enum SafeTensors {
+    /// Tensors and string metadata read from a file.
+    public struct Contents {
+        public var tensors: [String: Tensor]
+        public var metadata: [String: String]
+    }
+
+    // The header is attacker-controlled; 100 MB is what the reference implementation allows.
+    static let maxHeaderSize = 100_000_000
+
+    /// Writes `tensors` (and optional `metadata`) to `path` atomically: the bytes go to a
+    /// temporary file in the same directory, which is flushed to disk (fsync) and then renamed
+    /// over `path`, so a crash never leaves a half-written file under the real name.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        for name in tensors.keys where name == "__metadata__" {
+            throw SerializationError.io(path: path, reason: "\"__metadata__\" is reserved and cannot name a tensor")
+        }
+        // Sorted names: the same tensors always give the same bytes.
+        let names = tensors.keys.sorted()
+        var header = "{"
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            entries.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
+        }
+        var offset = 0
+        for name in names {
+            let t = tensors[name]!
+            let bytes = t.count * t.dtype.itemSize
+            entries.append("\(jsonString(name)):{\"dtype\":\"\(dtypeCode(t.dtype))\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        header += entries.joined(separator: ",") + "}"
+        var headerBytes = Array(header.utf8)
+        // Pad to 8 bytes so that the data starts aligned (as the reference writer does).
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+
+        var prefix: [UInt8] = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
+        prefix += headerBytes
+        // Tensor bytes go from their storage straight to the file (no copy of the model in memory).
+        try prefix.withUnsafeBytes { head in
+            var chunks = [head]
+            for name in names {
+                let t = tensors[name]!
+                chunks.append(UnsafeRawBufferPointer(start: t.raw, count: t.count * t.dtype.itemSize))
+            }
+            try writeAtomically(chunks, to: path)
+        }
+    }
+
+    /// Reads a safetensors file. Every structural problem (short file, bad JSON, offsets past
+    /// the end, sizes that do not match shapes, unknown dtypes) is a `SerializationError`
+    /// naming the file and the problem.
+    public static func read(from path: String) throws -> Contents {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw SerializationError.io(path: path, reason: "cannot read the file (\(error.localizedDescription))")
+        }
+        return try data.withUnsafeBytes { try parse($0, path: path) }
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Contents {
+        func corrupt(_ reason: String) -> SerializationError { .corruptFile(path: path, reason: reason) }
+        guard bytes.count >= 8 else {
+            throw corrupt("the file is \(bytes.count) bytes long, shorter than the 8-byte header length")
+        }
+        let n64 = bytes.loadUnaligned(as: UInt64.self).littleEndian
+        guard n64 <= UInt64(maxHeaderSize) else { throw corrupt("header length \(n64) is too large") }
+        let n = Int(n64)
+        guard 8 + n <= bytes.count else {
+            throw corrupt("header length \(n) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        let headerData = Data(bytes[8..<(8 + n)])
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: headerData)
+        } catch {
+            throw corrupt("the header is not valid JSON")
+        }
+        guard let object = json as? [String: Any] else { throw corrupt("the header is not a JSON object") }
+        let dataStart = 8 + n
+        let dataSize = bytes.count - dataStart
+
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in object {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw corrupt("\"__metadata__\" is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw corrupt("metadata value for \"\(k)\" is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any] else { throw corrupt("entry \"\(name)\" is not an object") }
+            guard let code = entry["dtype"] as? String else { throw corrupt("tensor \"\(name)\" has no dtype") }
+            guard let source = SourceType(rawValue: code) else {
+                throw corrupt("tensor \"\(name)\" has unsupported dtype \"\(code)\"")
+            }
+            guard let shape = intArray(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
+                throw corrupt("tensor \"\(name)\" has an invalid shape")
+            }
+            guard let offsets = intArray(entry["data_offsets"]), offsets.count == 2,
+                  offsets[0] >= 0, offsets[0] <= offsets[1] else {
+                throw corrupt("tensor \"\(name)\" has invalid data_offsets")
+            }
+            guard offsets[1] <= dataSize else {
+                throw corrupt("tensor \"\(name)\" has data_offsets [\(offsets[0]), \(offsets[1])] past the end of the data (\(dataSize) bytes)")
+            }
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (p, acc.1 || o)
+            }
+            let expectedBytes = count.multipliedReportingOverflow(by: source.itemSize)
+            guard !overflow, !expectedBytes.overflow, expectedBytes.partialValue == offsets[1] - offsets[0] else {
+                throw corrupt("tensor \"\(name)\" has \(offsets[1] - offsets[0]) bytes of data, but shape \(shape) of \(code) needs \(count * source.itemSize)")
+            }
+            let src = bytes.baseAddress! + dataStart + offsets[0]
+            tensors[name] = source.decode(src, count: count, shape: shape)
+        }
+        return Contents(tensors: tensors, metadata: metadata)
+    }
+
+    // MARK: dtypes
+
+    static func dtypeCode(_ d: DType) -> String {
+        switch d {
+        case .float32: return "F32"
+        case .int64: return "I64"
+        case .bool: return "BOOL"
+        }
+    }
+
+    /// The dtypes Ember reads, and how each becomes one of Ember's.
+    enum SourceType: String {
+        case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16"
+        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+
+        var itemSize: Int {
+            switch self {
+            case .f64, .i64: return 8
+            case .f32, .i32: return 4
+            case .f16, .bf16, .i16: return 2
+            case .i8, .u8, .bool: return 1
+            }
+        }
+
+        func decode(_ src: UnsafeRawPointer, count: Int, shape: [Int]) -> Tensor {
+            switch self {
+            case .f32, .i64, .bool:
+                let t = Tensor(empty: shape, dtype: self == .f32 ? .float32 : self == .i64 ? .int64 : .bool)
+                // memcpy: the data need not be aligned in the file.
+                t.raw.copyMemory(from: src, byteCount: count * itemSize)
+                if self == .bool { for i in 0..<count where t.u8[i] > 1 { t.u8[i] = 1 } }
+                return t
+            case .f64, .f16, .bf16:
+                let t = Tensor(empty: shape, dtype: .float32)
+                for i in 0..<count {
+                    let p = src + i * itemSize
+                    switch self {
+                    case .f64: t.f32[i] = Float(Double(bitPattern: p.loadUnaligned(as: UInt64.self).littleEndian))
+                    case .f16: t.f32[i] = halfToFloat(p.loadUnaligned(as: UInt16.self).littleEndian)
+                    default: t.f32[i] = Float(bitPattern: UInt32(p.loadUnaligned(as: UInt16.self).littleEndian) << 16)
+                    }
+                }
+                return t
+            case .i32, .i16, .i8, .u8:
+                let t = Tensor(empty: shape, dtype: .int64)
+                for i in 0..<count {
+                    let p = src + i * itemSize
+                    switch self {
+                    case .i32: t.i64[i] = Int64(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
+                    case .i16: t.i64[i] = Int64(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+                    case .i8: t.i64[i] = Int64(p.load(as: Int8.self))
+                    default: t.i64[i] = Int64(p.load(as: UInt8.self))
+                    }
+                }
+                return t
+            }
+        }
+    }
+
+    /// IEEE half → float, by hand (Float16 is unavailable on x86-64 Linux builds of Swift).
+    static func halfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = Int((h >> 10) & 0x1F), mant = UInt32(h & 0x3FF)
+        if exp == 0 {   // zero or subnormal: mant · 2^-24
+            let v = Float(mant) * Float(sign: .plus, exponent: -24, significand: 1)
+            return sign != 0 ? -v : v
+        }
+        if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }   // inf / NaN
+        return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (mant << 13))
+    }
+
+    // MARK: Helpers
+
+    private static func intArray(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var out: [Int] = []
+        for v in array {
+            // JSONSerialization gives NSNumber; reject non-integers.
+            guard let number = v as? NSNumber else { return nil }
+            let d = number.doubleValue
+            guard d == d.rounded(), let i = Int(exactly: number.int64Value), Double(i) == d else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// temporary file in the same directory → write → fsync → rename → fsync the directory.
+    static func writeAtomically(_ chunks: [UnsafeRawBufferPointer], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        func fail(_ what: String) -> SerializationError {
+            .io(path: path, reason: "\(what) failed: \(String(cString: strerror(errno)))")
+        }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw fail("creating \(tmp)") }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(tmp) }
+        }
+        for chunk in chunks where chunk.count > 0 {
+            var written = 0
+            while written < chunk.count {
+                let r = Glibc.write(fd, chunk.baseAddress! + written, chunk.count - written)
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw fail("writing")
+                }
+                written += r
+            }
+        }
+        guard fsync(fd) == 0 else { throw fail("fsync") }
+        ok = true
+        guard close(fd) == 0 else { unlink(tmp); throw fail("close") }
+        guard rename(tmp, path) == 0 else { unlink(tmp); throw fail("renaming \(tmp) to \(path)") }
+        // Make the rename itself durable.
+        let dfd = open(dir, O_RDONLY)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}

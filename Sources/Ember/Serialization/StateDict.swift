@@ -1,0 +1,64 @@
+/// A model's parameters by state-dict key (PyTorch's `state_dict()`).
+public typealias StateDict = [String: Tensor]
+
+extension Module {
+    /// The parameters by PyTorch-style key: dotted paths whose parts pass through
+    /// `stateDictName(for:)` (camelCase → snake_case by default), so the keys equal PyTorch's
+    /// for the same architecture: `linear_relu_stack.0.weight`. The tensors are the parameters
+    /// themselves (not copies), as in PyTorch; `clone()` them to keep a snapshot.
+    public func stateDict() -> StateDict {
+        Dictionary(uniqueKeysWithValues: collectParameters(stateDictNames: true).map { ($0.name, $0.tensor.detach()) })
+    }
+
+    /// The state-dict keys in parameter order.
+    public func stateDictKeys() -> [String] { collectParameters(stateDictNames: true).map(\.name) }
+
+    /// Copies `stateDict` into the parameters, in place (so optimizers holding them see the
+    /// new values). Every problem is collected first and reported in one error: keys the model
+    /// has but the dict lacks (missing), keys the dict has but the model lacks (unexpected) —
+    /// both only when `strict` — and tensors of the wrong shape (always, as in PyTorch).
+    /// Nothing is copied unless everything fits. A tensor of another dtype is converted.
+    ///
+    /// - Returns: the missing and unexpected keys (empty when strict, since those throw).
+    @discardableResult
+    public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws
+        -> (missingKeys: [String], unexpectedKeys: [String]) {
+        let params = collectParameters(stateDictNames: true)
+        let expected = Set(params.map(\.name))
+        let missing = params.map(\.name).filter { stateDict[$0] == nil }
+        let unexpected = stateDict.keys.filter { !expected.contains($0) }.sorted()
+        var problems: [String] = []
+        if strict {
+            if !missing.isEmpty { problems.append("Missing key(s) in state_dict: " + missing.map { "\"\($0)\"" }.joined(separator: ", ") + ".") }
+            if !unexpected.isEmpty { problems.append("Unexpected key(s) in state_dict: " + unexpected.map { "\"\($0)\"" }.joined(separator: ", ") + ".") }
+        }
+        for (name, p) in params {
+            guard let t = stateDict[name], t.shape != p.shape else { continue }
+            problems.append("size mismatch for \(name): copying a param with shape \(t.shape) from checkpoint, the shape in current model is \(p.shape).")
+        }
+        if !problems.isEmpty { throw SerializationError.stateDictMismatch(what: typeName, problems: problems) }
+        for (name, p) in params {
+            guard let t = stateDict[name] else { continue }
+            p.copy_(t.type(p.dtype))
+        }
+        return (missing, unexpected)
+    }
+
+    /// Saves `stateDict()` to a safetensors file that PyTorch reads with
+    /// `safetensors.torch.load_file(path)` and `model.load_state_dict(...)`. Atomic: see
+    /// `SafeTensors.write`.
+    public func save(to path: String) throws {
+        try SafeTensors.write(stateDict(), to: path)
+    }
+
+    /// Loads a safetensors file written by `save(to:)` or by PyTorch's
+    /// `safetensors.torch.save_file(model.state_dict(), path)`.
+    public func load(from path: String, strict: Bool = true) throws {
+        let contents = try SafeTensors.read(from: path)
+        do {
+            try loadStateDict(contents.tensors, strict: strict)
+        } catch SerializationError.stateDictMismatch(let what, let problems) {
+            throw SerializationError.stateDictMismatch(what: "\(what) from \(path)", problems: problems)
+        }
+    }
+}
