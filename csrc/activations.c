@@ -5,55 +5,53 @@
 void ember_relu_forward(float* out, const float* inp, int64_t n) {
     const int nt = ember_team(n);
     // Contiguous ranges per thread: a streaming pass.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    EMBER_FOR(nt, i, n, out[i] = inp[i] > 0.0f ? inp[i] : 0.0f; );
 }
 
 void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    EMBER_FOR(nt, i, n, dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f; );
 }
 
 void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log) {
     const int nt = ember_team(rows * cols);
     // Rows are independent; each row is computed by one thread in a fixed order.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    EMBER_FOR(nt, r, rows,
         const float* x = inp + r * cols;
         float* y = out + r * cols;
         float mx = -INFINITY;
         for (int64_t c = 0; c < cols; c++) mx = x[c] > mx ? x[c] : mx;
         if (mx == -INFINITY) mx = 0.0f;   // an all -inf row gives NaN below, as in PyTorch
+        // exp into the output first (a loop that vectorises), then the sum in order.
+        for (int64_t c = 0; c < cols; c++) y[c] = ember_expf(x[c] - mx);
         double s = 0.0;
-        for (int64_t c = 0; c < cols; c++) s += expf(x[c] - mx);
+        for (int64_t c = 0; c < cols; c++) s += y[c];
         if (log) {
             const float lse = mx + (float)logf((float)s);
             for (int64_t c = 0; c < cols; c++) y[c] = x[c] - lse;
         } else {
             const float inv = (float)(1.0 / s);
-            for (int64_t c = 0; c < cols; c++) y[c] = expf(x[c] - mx) * inv;
+            for (int64_t c = 0; c < cols; c++) y[c] *= inv;
         }
-    }
+    );
 }
 
 void ember_softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
                             int64_t cols, int log) {
     const int nt = ember_team(rows * cols);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    EMBER_FOR(nt, r, rows,
         const float* g = dout + r * cols;
         const float* y = out + r * cols;
         float* d = dinp + r * cols;
         double s = 0.0;
         if (log) {
             for (int64_t c = 0; c < cols; c++) s += g[c];
-            for (int64_t c = 0; c < cols; c++) d[c] = g[c] - expf(y[c]) * (float)s;
+            for (int64_t c = 0; c < cols; c++) d[c] = g[c] - ember_expf(y[c]) * (float)s;
         } else {
             for (int64_t c = 0; c < cols; c++) s += (double)g[c] * y[c];
             for (int64_t c = 0; c < cols; c++) d[c] = y[c] * (g[c] - (float)s);
         }
-    }
+    );
 }
 
 void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n, float p,
@@ -61,10 +59,9 @@ void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n,
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     const int nt = ember_team(n);
     // Element i's draw depends on (seed, offset + i) only: any split gives the same mask.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
+    EMBER_FOR(nt, i, n,
         const float m = ember_uniform01(seed, offset + (uint64_t)i) >= p ? scale : 0.0f;
         mask[i] = m;
         out[i] = inp[i] * m;
-    }
+    );
 }

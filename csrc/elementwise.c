@@ -42,33 +42,29 @@ static int64_t row_offset(int64_t r, int ndim, const int64_t* shape, const int64
         const int nt = ember_team(n);                                                           \
         if (ndim == 0 || (is_contiguous(ndim, shape, sa) && is_contiguous(ndim, shape, sb))) {  \
             /* flat: contiguous ranges per thread */                                            \
-            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
-            for (int64_t i = 0; i < n; i++) { TIN x = a[i], y = b[i]; out[i] = (EXPR); }        \
+            EMBER_FOR(nt, i, n, TIN x = a[i]; TIN y = b[i]; out[i] = (EXPR););                  \
             return;                                                                             \
         }                                                                                       \
         if (is_contiguous(ndim, shape, sa) && is_scalar(ndim, sb, shape)) {                     \
             const TIN y = b[0];                                                                 \
-            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
-            for (int64_t i = 0; i < n; i++) { TIN x = a[i]; out[i] = (EXPR); }                  \
+            EMBER_FOR(nt, i, n, TIN x = a[i]; out[i] = (EXPR););                                \
             return;                                                                             \
         }                                                                                       \
         if (is_scalar(ndim, sa, shape) && is_contiguous(ndim, shape, sb)) {                     \
             const TIN x = a[0];                                                                 \
-            _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")             \
-            for (int64_t i = 0; i < n; i++) { TIN y = b[i]; out[i] = (EXPR); }                  \
+            EMBER_FOR(nt, i, n, TIN y = b[i]; out[i] = (EXPR););                                \
             return;                                                                             \
         }                                                                                       \
         const int64_t inner = shape[ndim - 1];                                                  \
         const int64_t rows = inner ? n / inner : 0;                                             \
         const int64_t ia = sa[ndim - 1], ib = sb[ndim - 1];                                     \
         /* general: one output row per iteration, rows split across threads */                 \
-        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")                 \
-        for (int64_t r = 0; r < rows; r++) {                                                    \
+        EMBER_FOR(nt, r, rows,                                                                  \
             const TIN* pa = a + row_offset(r, ndim, shape, sa);                                 \
             const TIN* pb = b + row_offset(r, ndim, shape, sb);                                 \
             TOUT* po = out + r * inner;                                                         \
-            for (int64_t j = 0; j < inner; j++) { TIN x = pa[j * ia], y = pb[j * ib]; po[j] = (EXPR); } \
-        }                                                                                       \
+            for (int64_t j = 0; j < inner; j++) { TIN x = pa[j * ia]; TIN y = pb[j * ib]; po[j] = (EXPR); } \
+        );                                                                                      \
     }
 
 static inline int64_t ipow(int64_t x, int64_t y) {
@@ -159,8 +155,7 @@ void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b,
 #define DEFINE_UNARY(NAME, EXPR)                                                   \
     static void NAME(float* out, const float* inp, int64_t n) {                    \
         const int nt = ember_team(n);                                              \
-        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")    \
-        for (int64_t i = 0; i < n; i++) { float x = inp[i]; out[i] = (EXPR); }     \
+        EMBER_FOR(nt, i, n, float x = inp[i]; out[i] = (EXPR););                   \
     }
 DEFINE_UNARY(neg_f32, -x)
 DEFINE_UNARY(exp_f32, expf(x))
@@ -185,18 +180,15 @@ void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
 void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n) {
     const int nt = ember_team(n);
     if (!x) {
-        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-        for (int64_t i = 0; i < n; i++) out[i] = b;
+        EMBER_FOR(nt, i, n, out[i] = b; );
         return;
     }
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = a * x[i] + b;
+    EMBER_FOR(nt, i, n, out[i] = a * x[i] + b; );
 }
 
 void ember_axpy_f32(float* y, const float* x, float alpha, int64_t n) {
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    EMBER_FOR(nt, i, n, y[i] += alpha * x[i]; );
 }
 
 void ember_f32_to_i64(int64_t* out, const float* inp, int64_t n) {
@@ -207,8 +199,7 @@ void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n) {
 }
 void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift) {
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = (float)inp[i] * scale + shift;
+    EMBER_FOR(nt, i, n, out[i] = (float)inp[i] * scale + shift; );
 }
 void ember_f32_to_u8(uint8_t* out, const float* inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] != 0.0f;
@@ -226,10 +217,9 @@ void ember_copy_strided_f32(float* out, const float* inp, int ndim, const int64_
     const int64_t rows = inner ? n / inner : 0;
     const int64_t is = strides[ndim - 1];
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    EMBER_FOR(nt, r, rows,
         const float* p = inp + row_offset(r, ndim, shape, strides);
         float* o = out + r * inner;
         for (int64_t j = 0; j < inner; j++) o[j] = p[j * is];
-    }
+    );
 }

@@ -32,9 +32,8 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     blocks = (extent + bs - 1) / bs;
     const int nt = (blocks > 1 && ember_threads_ > 1) ? ember_threads_ : 1;
 
-    // One block per iteration; static schedule: block b always computes the same output.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static, 1)
-    for (int64_t b = 0; b < blocks; b++) {
+    // One block per iteration: block b always computes the same output, whoever runs it.
+    EMBER_FOR(nt, b, blocks,
         const int64_t s = b * bs;
         const int64_t len = (s + bs <= extent) ? bs : extent - s;
         const float *Ab = A, *Bb = B;
@@ -59,7 +58,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
         }
         cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, Ab, (int)lda, Bb,
                     (int)ldb, bbeta, Cb, (int)ldc);
-    }
+    );
 }
 
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -99,8 +98,7 @@ void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT
     const int nt = ember_team(N * OUT);
     const int64_t cb = 256;
     const int64_t nblocks = (OUT + cb - 1) / cb;
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t b = 0; b < nblocks; b++) {
+    EMBER_FOR(nt, b, nblocks,
         const int64_t j0 = b * cb, j1 = j0 + cb < OUT ? j0 + cb : OUT;
         float acc[256];
         for (int64_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
@@ -109,5 +107,5 @@ void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT
             for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
         }
         for (int64_t j = j0; j < j1; j++) dbias[j] = accumulate ? dbias[j] + acc[j - j0] : acc[j - j0];
-    }
+    );
 }

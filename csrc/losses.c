@@ -25,14 +25,14 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
     else W = (double)C;
     const int nt = ember_team(N * C);
     // One row per iteration: stable log-sum-exp, then the softmax kept for the backward.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < N; i++) {
+    EMBER_FOR(nt, i, N,
         const float* x = logits + i * C;
         float* p = probs + i * C;
         float mx = -INFINITY;
         for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
         double s = 0.0;
-        for (int64_t c = 0; c < C; c++) { float e = expf(x[c] - mx); p[c] = e; s += e; }
+        for (int64_t c = 0; c < C; c++) p[c] = ember_expf(x[c] - mx);   // vectorises
+        for (int64_t c = 0; c < C; c++) s += p[c];                        // in order
         const float inv = (float)(1.0 / s);
         for (int64_t c = 0; c < C; c++) p[c] *= inv;
         const double lse = (double)mx + log(s);
@@ -45,7 +45,7 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
             loss += (eps / (double)C) * (W * lse - wx);
         }
         losses[i] = (float)loss;
-    }
+    );
     double ws = 0.0;
     if (weights) for (int64_t i = 0; i < N; i++) ws += weights[targets[i]];
     else ws = (double)N;
@@ -61,8 +61,7 @@ void ember_cross_entropy_backward(float* dlogits, const float* probs, const int6
     if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
     else W = (float)C;
     const int nt = ember_team(N * C);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < N; i++) {
+    EMBER_FOR(nt, i, N,
         const float s = dloss[i * dloss_stride] * norm;
         const int64_t t = targets[i];
         const float wt = weights ? weights[t] : 1.0f;
@@ -75,7 +74,7 @@ void ember_cross_entropy_backward(float* dlogits, const float* probs, const int6
             d[c] = s * g;
         }
         d[t] -= s * (1.0f - eps) * wt;
-    }
+    );
 }
 
 double ember_nll_forward(float* losses, const float* logp, const int64_t* targets,

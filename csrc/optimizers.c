@@ -7,19 +7,24 @@ void ember_sgd_step(float* param, const float* grad, float* buf, int64_t n, floa
                     float momentum, float dampening, float weight_decay, int nesterov,
                     int first_step, int maximize) {
     const int nt = ember_team(n);
-    // Independent elements: contiguous ranges per thread.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float g = maximize ? -grad[i] : grad[i];
-        if (weight_decay != 0.0f) g += weight_decay * param[i];
-        if (momentum != 0.0f) {
-            // torch: buf = g on the first step, else buf = momentum*buf + (1-dampening)*g
-            const float b = first_step ? g : momentum * buf[i] + (1.0f - dampening) * g;
-            buf[i] = b;
-            g = nesterov ? g + momentum * b : b;
+    const float sign = maximize ? -1.0f : 1.0f;
+    if (momentum == 0.0f) {
+        // The quickstart's case, kept branch-free so that it vectorises: a pure stream.
+        if (weight_decay == 0.0f) {
+            EMBER_FOR(nt, i, n, param[i] -= lr * (sign * grad[i]););
+        } else {
+            EMBER_FOR(nt, i, n, param[i] -= lr * (sign * grad[i] + weight_decay * param[i]););
         }
-        param[i] -= lr * g;
+        return;
     }
+    EMBER_FOR(nt, i, n,
+        float g = sign * grad[i];
+        if (weight_decay != 0.0f) g += weight_decay * param[i];
+        // torch: buf = g on the first step, else buf = momentum*buf + (1-dampening)*g
+        const float b = first_step ? g : momentum * buf[i] + (1.0f - dampening) * g;
+        buf[i] = b;
+        param[i] -= lr * (nesterov ? g + momentum * b : b);
+    );
 }
 
 void ember_adam_step(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
@@ -31,8 +36,7 @@ void ember_adam_step(float* param, const float* grad, float* m, float* v, float*
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
+    EMBER_FOR(nt, i, n,
         float g = maximize ? -grad[i] : grad[i];
         float p = param[i];
         if (decoupled) p *= decay;                               // AdamW
@@ -48,5 +52,5 @@ void ember_adam_step(float* param, const float* grad, float* m, float* v, float*
         }
         const float denom = sqrtf(vhat) / bc2_sqrt + eps;
         param[i] = p - step_size * (mi / denom);
-    }
+    );
 }

@@ -8,8 +8,7 @@ void ember_rand_uniform(float* out, int64_t n, float low, float high, uint64_t s
                         uint64_t offset) {
     const float span = high - low;
     const int nt = ember_team(n);
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = low + span * ember_uniform01(seed, offset + (uint64_t)i);
+    EMBER_FOR(nt, i, n, out[i] = low + span * ember_uniform01(seed, offset + (uint64_t)i); );
 }
 
 void ember_rand_normal(float* out, int64_t n, float mean, float std, uint64_t seed,
@@ -17,8 +16,7 @@ void ember_rand_normal(float* out, int64_t n, float mean, float std, uint64_t se
     const int64_t pairs = (n + 1) / 2;
     const int nt = ember_team(n);
     // Box–Muller: pair k uses counters offset+2k and offset+2k+1.
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t k = 0; k < pairs; k++) {
+    EMBER_FOR(nt, k, pairs,
         const uint64_t c = offset + 2 * (uint64_t)k;
         const float u1 = 1.0f - ember_uniform01(seed, c);        // (0, 1]: log is finite
         const float u2 = ember_uniform01(seed, c + 1);
@@ -26,5 +24,5 @@ void ember_rand_normal(float* out, int64_t n, float mean, float std, uint64_t se
         const float th = 6.283185307179586f * u2;
         out[2 * k] = mean + std * r * cosf(th);
         if (2 * k + 1 < n) out[2 * k + 1] = mean + std * r * sinf(th);
-    }
+    );
 }

@@ -14,8 +14,7 @@ double ember_sum_f32(const float* inp, int64_t n) {
     double partial[MAX_PARTIALS];
     const int nt = ember_team(n);
     // Each chunk is summed by one thread, in order; partials are combined in order below.
-    #pragma omp parallel for num_threads(nt) if(nt > 1 && chunks > 1) schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
+    EMBER_FOR(chunks > 1 ? nt : 1, c, chunks,
         const int64_t s = c * chunk, e = s + chunk < n ? s + chunk : n;
         // Blocks of 256: 8 float lanes of 32 values each (vectorised, fixed lane order, small
         // rounding error), then into double.
@@ -30,7 +29,7 @@ double ember_sum_f32(const float* inp, int64_t n) {
             for (; i < be; i++) acc += inp[i];
         }
         partial[c] = acc;
-    }
+    );
     double total = 0.0;
     for (int64_t c = 0; c < chunks; c++) total += partial[c];
     return total;
@@ -52,33 +51,30 @@ void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim,
     const int nt = ember_team(outer * dim * inner);
     if (inner == 1) {
         // One output per row, summed in order in double.
-        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-        for (int64_t o = 0; o < outer; o++) {
+        EMBER_FOR(nt, o, outer,
             const float* p = inp + o * dim;
             double acc = 0.0;
             for (int64_t d = 0; d < dim; d++) acc += p[d];
             out[o] = (float)acc;
-        }
+        );
         return;
     }
     // Rows of the reduced dim are added in order into each output row (vectorised over inner).
-    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
-    for (int64_t o = 0; o < outer; o++) {
+    EMBER_FOR(nt, o, outer,
         float* q = out + o * inner;
         for (int64_t j = 0; j < inner; j++) q[j] = 0.0f;
         for (int64_t d = 0; d < dim; d++) {
             const float* p = inp + (o * dim + d) * inner;
             for (int64_t j = 0; j < inner; j++) q[j] += p[j];
         }
-    }
+    );
 }
 
 #define DEFINE_MAX_DIM(NAME, T, ISNAN)                                                       \
     void NAME(T* values, int64_t* indices, const T* inp, int64_t outer, int64_t dim,         \
               int64_t inner) {                                                               \
         const int nt = ember_team(outer * dim * inner);                                      \
-        _Pragma("omp parallel for num_threads(nt) if(nt > 1) schedule(static)")              \
-        for (int64_t o = 0; o < outer; o++) {                                                \
+        EMBER_FOR(nt, o, outer,                                                              \
             for (int64_t j = 0; j < inner; j++) {                                            \
                 const T* p = inp + o * dim * inner + j;                                      \
                 T best = p[0];                                                               \
@@ -90,7 +86,7 @@ void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim,
                 if (values) values[o * inner + j] = best;                                    \
                 if (indices) indices[o * inner + j] = bi;                                    \
             }                                                                                \
-        }                                                                                    \
+        );                                                                                   \
     }
 #define F_ISNAN(x) ((x) != (x))
 #define I_ISNAN(x) 0
