@@ -47,8 +47,9 @@ func fusedAffine<T>(_ transform: T) -> (scale: Float, shift: Float)? {
     (transform as? AffineFoldable)?.fold(nil)
 }
 
-/// uint8 `Image` (H×W×C) → float32 tensor `[C, H, W]` in [0, 1] (pixel / 255), as
-/// torchvision's `ToTensor`.
+/// uint8 `Image` (H×W×C) → float32 tensor `[C, H, W]` in [0, 1], as torchvision's
+/// `ToTensor`. Computes `pixel * (1/255)` — the batch gather kernel's arithmetic — which is
+/// within 1 ulp of torchvision's `pixel / 255`.
 public struct ToTensor: Transform, AffineFoldable {
     public init() {}
 
@@ -178,8 +179,9 @@ enum SampleRandom {
             s.pointee.counter &+= 1
             return Kernels.mix64(s.pointee.seed &+ 0x9E37_79B9_7F4A_7C15 &* s.pointee.counter)
         }
+        // nextInt gives 63 bits; mixing spreads them over all 64 so `uniform` covers [0, 1).
         let g = fallback ?? .default
-        return UInt64(g.nextInt(below: Int.max))
+        return Kernels.mix64(UInt64(g.nextInt(below: Int.max)))
     }
 
     static func uniform(_ fallback: Generator?) -> Double {

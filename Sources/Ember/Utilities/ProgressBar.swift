@@ -16,7 +16,7 @@ public final class ProgressBar {
     /// Whether counts use k/M/G prefixes (tqdm's `unit_scale`).
     public let unitScale: Bool
     public let description: String
-    public private(set) var current = 0
+    public internal(set) var current = 0
     let output: UnsafeMutablePointer<FILE>
     let isTTY: Bool
     let start = DispatchTime.now().uptimeNanoseconds
