@@ -44,6 +44,7 @@ enum Downloader {
         for mirror in mirrors {
             let url = mirror + file
             print("Downloading \(url)")
+            fflush(stdout)   // the bar goes to stderr: keep the two in order when piped
             do {
                 let bytes = try get(url, timeout: timeout, progress: progress)
                 let got = md5Hex(bytes)
@@ -52,6 +53,7 @@ enum Downloader {
                 return
             } catch let e as DownloadError {
                 print("Failed to download (trying next):\n\(e)\n")
+                fflush(stdout)
                 attempts.append(e)
             }
         }
