@@ -8,7 +8,8 @@ if args.first == "data" {
                            epochs: Int(value("--epochs") ?? "3") ?? 3,
                            root: value("--root") ?? "/tmp/pytorch-reference/data",
                            python: value("--python"),
-                           trainingEpochs: Int(value("--training-epochs") ?? "1") ?? 1)
+                           trainingBatches: Int(value("--training-batches") ?? "300") ?? 300,
+                           rounds: Int(value("--rounds") ?? "3") ?? 3)
 } else {
     print("x")
 }

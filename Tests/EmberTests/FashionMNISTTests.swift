@@ -36,3 +36,38 @@ final class FashionMNISTTests: XCTestCase {
         XCTAssertEqual(X[0].toArray(), px)
     }
 }
+
+/// The quickstart's data lines, verbatim in form (types, labels, iteration patterns), over
+/// the real test split: if these stop compiling, the public contract changed.
+final class QuickstartDataAPITests: XCTestCase {
+    func testQuickstartForms() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"),
+                          "needs Debian's dataset-fashion-mnist")
+        let root = DataFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let testData = try FashionMNIST(root: root, train: false, download: false, transform: ToTensor())
+        let batchSize = 64
+        let testDataloader = DataLoader(testData, batchSize: batchSize)
+        for (X, y) in testDataloader {
+            XCTAssertEqual(X.shape, [64, 1, 28, 28])
+            XCTAssertEqual("\(y.shape) \(y.dtype)", "[64] int64")
+            break
+        }
+        func visit(_ dataloader: DataLoader<FashionMNIST>) -> (Int, Int, Int) {
+            let size = dataloader.dataset.count
+            var seen = 0, last = -1
+            for (batch, (X, _)) in dataloader.enumerated() {
+                seen += X.shape[0]
+                last = batch
+            }
+            return (size, seen, last + 1)
+        }
+        let (size, seen, batches) = visit(testDataloader)
+        XCTAssertEqual(size, 10_000)
+        XCTAssertEqual(seen, 10_000)
+        XCTAssertEqual(batches, testDataloader.count)
+        let (x, label) = testData[0]
+        XCTAssertEqual(x.unsqueezed(0).shape, [1, 1, 28, 28])
+        XCTAssertEqual("Actual: \"\(FashionMNIST.classes[label])\"", "Actual: \"Ankle boot\"")
+    }
+}
