@@ -274,7 +274,8 @@ public final class MNIST: IDXClassificationDataset {
     public static let classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
                                  "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
     public static let mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
-    public static let localCopies = ["/usr/share/datasets/mnist"]
+    /// Debian packages no MNIST (only Fashion-MNIST), so there is no local copy to look for.
+    public static let localCopies: [String] = []
 
     static let resources = IDXResources(
         folder: "MNIST", mirrors: mirrors,
