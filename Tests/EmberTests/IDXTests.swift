@@ -90,6 +90,17 @@ final class IDXTests: XCTestCase {
         }
     }
 
+    func testMNISTReadsItsOwnFolder() throws {
+        let root = DataFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try DataFixtures.writeRoot(root, folder: "MNIST", trainCount: 9, testCount: 3)
+        let ds = try MNIST(root: root, train: false)
+        XCTAssertEqual(ds.count, 3)
+        XCTAssertEqual(MNIST.classes[ds[2].1], "2 - two")
+        XCTAssertEqual(ds.image(at: 1).pixels[0], 7)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/FashionMNIST"), "each dataset keeps to its folder")
+    }
+
     func testMissingFilesWithoutDownloadExplains() {
         let root = DataFixtures.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }
