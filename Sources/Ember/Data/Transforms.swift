@@ -1,0 +1,269 @@
+import Foundation
+
+/// An 8-bit image as a dataset stores it (torchvision's PIL image): `height × width ×
+/// channels` bytes, row-major, channels last.
+public struct Image: Equatable, Sendable {
+    public let height: Int
+    public let width: Int
+    public let channels: Int
+    public let pixels: [UInt8]
+
+    public init(height: Int, width: Int, channels: Int = 1, pixels: [UInt8]) {
+        precondition(pixels.count == height * width * channels,
+                     "Image: \(pixels.count) bytes cannot fill \(height)x\(width)x\(channels)")
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.pixels = pixels
+    }
+}
+
+/// One step of a data pipeline (torchvision's transforms): `ToTensor()`, `Normalize`,
+/// `Compose`, `Lambda`, augmentations. A transform may throw; inside a `DataLoader` the
+/// error reaches the caller.
+public protocol Transform {
+    associatedtype Input
+    associatedtype Output
+    func callAsFunction(_ input: Input) throws -> Output
+}
+
+extension Transform {
+    // Type-erased entry points for `Compose`, which chains transforms of different types.
+    var erasedInputType: Any.Type { Input.self }
+    var erasedOutputType: Any.Type { Output.self }
+    func applyErased(_ x: Any) throws -> Any { try self(x as! Input) }
+}
+
+/// Transforms that turn a uint8 image into `scale * pixel + shift` per element: the
+/// dataset can then decode a whole batch with one gather kernel instead of sample by sample.
+protocol AffineFoldable {
+    /// The affine map after this step, given the one before it (nil: still raw uint8), or
+    /// nil when the pipeline stops being such a map.
+    func fold(_ before: (scale: Float, shift: Float)?) -> (scale: Float, shift: Float)?
+}
+
+/// The affine map `transform` computes on uint8 pixels, if it is one.
+func fusedAffine<T>(_ transform: T) -> (scale: Float, shift: Float)? {
+    (transform as? AffineFoldable)?.fold(nil)
+}
+
+/// uint8 `Image` (H×W×C) → float32 tensor `[C, H, W]` in [0, 1], as torchvision's
+/// `ToTensor`. Computes `pixel * (1/255)` — the batch gather kernel's arithmetic — which is
+/// within 1 ulp of torchvision's `pixel / 255`.
+public struct ToTensor: Transform, AffineFoldable {
+    public init() {}
+
+    public func callAsFunction(_ image: Image) -> Tensor {
+        let (h, w, c) = (image.height, image.width, image.channels)
+        let out = Tensor(empty: [c, h, w])
+        image.pixels.withUnsafeBufferPointer { p in
+            if c == 1 {
+                Kernels.u8ToF32(out.f32, p.baseAddress!, h * w, 1 / 255, 0)
+            } else {
+                for ch in 0..<c {
+                    for i in 0..<(h * w) { out.f32[ch * h * w + i] = Float(p[i * c + ch]) * (1 / 255) }
+                }
+            }
+        }
+        return out
+    }
+
+    func fold(_ before: (scale: Float, shift: Float)?) -> (scale: Float, shift: Float)? {
+        before == nil ? (1 / 255, 0) : nil
+    }
+}
+
+/// `(x - mean[c]) / std[c]` per channel of a `[C, H, W]` float32 tensor. One mean and std
+/// apply to every channel.
+public struct Normalize: Transform, AffineFoldable {
+    public let mean: [Float]
+    public let std: [Float]
+
+    public init(mean: [Float], std: [Float]) {
+        precondition(!mean.isEmpty && mean.count == std.count, "Normalize: mean and std need the same, nonzero length")
+        precondition(std.allSatisfy { $0 != 0 }, "Normalize: std evaluated to zero, leading to division by zero")
+        self.mean = mean
+        self.std = std
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.dtype == .float32, x.ndim >= 3 else {
+            throw EmberError.invalidArgument(op: "Normalize", message: "expected a float32 tensor [..., C, H, W], got \(x.dtype) \(x.shape)")
+        }
+        let c = x.shape[x.ndim - 3]
+        guard mean.count == 1 || mean.count == c else {
+            throw EmberError.invalidArgument(op: "Normalize", message: "\(mean.count) means for \(c) channels")
+        }
+        let plane = x.shape[x.ndim - 2] * x.shape[x.ndim - 1]
+        let out = Tensor(empty: x.shape)
+        for p in 0..<(x.count / plane) {
+            let ch = mean.count == 1 ? 0 : p % c
+            // Multiply by 1/std rather than divide: the same rounding as the fused batch path.
+            Kernels.affine(out.f32 + p * plane, x.f32 + p * plane, a: 1 / std[ch], b: -mean[ch] / std[ch], plane)
+        }
+        return out
+    }
+
+    func fold(_ before: (scale: Float, shift: Float)?) -> (scale: Float, shift: Float)? {
+        guard let b = before, mean.count == 1 else { return nil }
+        return (b.scale / std[0], (b.shift - mean[0]) / std[0])
+    }
+}
+
+/// Applies transforms in order: `Compose([ToTensor(), Normalize(mean: [0.5], std: [0.5])])`.
+/// The chain's types are checked when it is built.
+public struct Compose<Input, Output>: Transform, AffineFoldable {
+    let steps: [any Transform]
+
+    public init(_ transforms: [any Transform]) {
+        var type: Any.Type = Input.self
+        for (i, t) in transforms.enumerated() {
+            precondition(t.erasedInputType == type,
+                         "Compose: transform \(i) (\(Swift.type(of: t))) takes \(t.erasedInputType), but receives \(type)")
+            type = t.erasedOutputType
+        }
+        precondition(type == Output.self, "Compose: the chain produces \(type), expected \(Output.self)")
+        steps = transforms
+    }
+
+    public func callAsFunction(_ input: Input) throws -> Output {
+        var x: Any = input
+        for s in steps { x = try s.applyErased(x) }
+        return x as! Output
+    }
+
+    func fold(_ before: (scale: Float, shift: Float)?) -> (scale: Float, shift: Float)? {
+        var acc = before
+        for s in steps {
+            guard let f = s as? AffineFoldable, let next = f.fold(acc) else { return nil }
+            acc = next
+        }
+        return acc
+    }
+}
+
+/// Any function as a transform: `Lambda { (y: Int) in y % 2 }`.
+public struct Lambda<Input, Output>: Transform {
+    let body: (Input) throws -> Output
+    public init(_ body: @escaping (Input) throws -> Output) { self.body = body }
+    public func callAsFunction(_ input: Input) throws -> Output { try body(input) }
+}
+
+// MARK: - Randomness for augmentations
+
+/// Where random augmentations draw from. Inside a `DataLoader` every sample gets its own
+/// stream derived from (loader seed, epoch, sample index), so an augmented batch is the same
+/// whichever worker built it; outside one, the transform's generator is used.
+enum SampleRandom {
+    struct State { var seed: UInt64; var counter: UInt64 }
+    static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    static func with<R>(seed: UInt64, _ body: () throws -> R) rethrows -> R {
+        var state = State(seed: seed, counter: 0)
+        let previous = pthread_getspecific(key)
+        defer { pthread_setspecific(key, previous) }
+        return try withUnsafeMutablePointer(to: &state) { p in
+            pthread_setspecific(key, p)
+            return try body()
+        }
+    }
+
+    /// A uniform UInt64 from the current sample's stream, or from `fallback`.
+    static func next(_ fallback: Generator?) -> UInt64 {
+        if let p = pthread_getspecific(key) {
+            let s = p.assumingMemoryBound(to: State.self)
+            s.pointee.counter &+= 1
+            return Kernels.mix64(s.pointee.seed &+ 0x9E37_79B9_7F4A_7C15 &* s.pointee.counter)
+        }
+        // nextInt gives 63 bits; mixing spreads them over all 64 so `uniform` covers [0, 1).
+        let g = fallback ?? .default
+        return Kernels.mix64(UInt64(g.nextInt(below: Int.max)))
+    }
+
+    static func uniform(_ fallback: Generator?) -> Double {
+        Double(next(fallback) >> 11) * 0x1p-53
+    }
+
+    static func int(below bound: Int, _ fallback: Generator?) -> Int {
+        Int(next(fallback) % UInt64(bound))
+    }
+}
+
+/// Mirrors a `[…, H, W]` tensor left–right with probability `p`.
+public struct RandomHorizontalFlip: Transform {
+    public let p: Double
+    let generator: Generator?
+
+    /// - Parameters:
+    ///   - p: probability of flipping.
+    ///   - generator: source of randomness outside a `DataLoader` (default: the global
+    ///     generator); inside one, each sample has its own seeded stream.
+    public init(p: Double = 0.5, generator: Generator? = nil) {
+        self.p = p
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.ndim >= 2, x.dtype == .float32 else {
+            throw EmberError.invalidArgument(op: "RandomHorizontalFlip", message: "expected a float32 tensor [..., H, W], got \(x.dtype) \(x.shape)")
+        }
+        guard SampleRandom.uniform(generator) < p else { return x }
+        let w = x.shape[x.ndim - 1]
+        let out = Tensor(empty: x.shape)
+        for r in 0..<(x.count / w) {
+            let src = x.f32 + r * w, dst = out.f32 + r * w
+            for j in 0..<w { dst[j] = src[w - 1 - j] }
+        }
+        return out
+    }
+}
+
+/// Pads a `[…, H, W]` tensor by `padding` zeros on every side, then cuts a `size` window at
+/// a random position (torchvision's `RandomCrop(size, padding=…)`).
+public struct RandomCrop: Transform {
+    public let height: Int
+    public let width: Int
+    public let padding: Int
+    let generator: Generator?
+
+    public init(size: Int, padding: Int = 0, generator: Generator? = nil) {
+        self.init(size: (size, size), padding: padding, generator: generator)
+    }
+
+    public init(size: (height: Int, width: Int), padding: Int = 0, generator: Generator? = nil) {
+        precondition(size.height > 0 && size.width > 0 && padding >= 0, "RandomCrop: invalid size \(size) or padding \(padding)")
+        height = size.height
+        width = size.width
+        self.padding = padding
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.ndim >= 2, x.dtype == .float32 else {
+            throw EmberError.invalidArgument(op: "RandomCrop", message: "expected a float32 tensor [..., H, W], got \(x.dtype) \(x.shape)")
+        }
+        let (h, w) = (x.shape[x.ndim - 2], x.shape[x.ndim - 1])
+        let (ph, pw) = (h + 2 * padding, w + 2 * padding)
+        guard ph >= height, pw >= width else {
+            throw EmberError.invalidArgument(op: "RandomCrop", message: "required crop size (\(height), \(width)) is larger than input image size (\(ph), \(pw))")
+        }
+        let top = SampleRandom.int(below: ph - height + 1, generator)
+        let left = SampleRandom.int(below: pw - width + 1, generator)
+        let out = Tensor(empty: Array(x.shape.dropLast(2)) + [height, width])
+        for plane in 0..<(x.count / (h * w)) {
+            let src = x.f32 + plane * h * w, dst = out.f32 + plane * height * width
+            for i in 0..<height {
+                let sr = top + i - padding   // row in the unpadded input
+                for j in 0..<width {
+                    let sc = left + j - padding
+                    dst[i * width + j] = (sr >= 0 && sr < h && sc >= 0 && sc < w) ? src[sr * w + sc] : 0
+                }
+            }
+        }
+        return out
+    }
+}
