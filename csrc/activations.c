@@ -10,7 +10,8 @@ void ember_relu_forward(float* out, const float* inp, int64_t n) {
 
 void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
     const int nt = ember_team(n);
-    EMBER_FOR(nt, i, n, dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f; );
+    // Both loads unconditional: a conditional load of dout kept this loop scalar (perf).
+    EMBER_FOR(nt, i, n, const float g = dout[i]; dinp[i] = out[i] > 0.0f ? g : 0.0f;);
 }
 
 void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log) {

@@ -11,9 +11,14 @@
 // Below this many multiply-adds a GEMM runs as one call: a fork/join and the repeated
 // packing of the shared operand cost more than a second core gives back.
 #define GEMM_MIN_PARALLEL_MACS (1 << 20)
-// Target number of blocks: 4 keeps 2 and 4 threads balanced; more blocks repack the shared
-// operand more often (measured: 8 blocks lost ~6% at 64x784x512 on 2 cores).
-#define GEMM_BLOCKS 4
+// Number of blocks a large GEMM is cut into. A function of nothing but this constant and
+// the shape, so the bits never depend on the thread count. Measured on the quickstart step
+// (`ember-bench step`, 2 cores): 2 blocks 3.9 ms, 8 blocks 5.1 ms, 4 blocks 5.5 ms,
+// unblocked 6.2 ms. Concurrent single-threaded OpenBLAS calls on smaller blocks lose more to
+// repacking the shared operand than a core gives back; on more cores, revisit.
+#ifndef GEMM_BLOCKS
+#define GEMM_BLOCKS 2
+#endif
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -54,6 +59,11 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
                 const float* bsrc = split_cols ? bias + s : bias;
                 memcpy(Cb + i * ldc, bsrc, (size_t)n * sizeof(float));
             }
+            bbeta = 1.0f;
+        } else if (beta == 0.0f) {
+            // OpenBLAS handles beta = 0 with a separate scaling pass over C (sgemm_beta: 10%
+            // of a quickstart step in perf); memset + beta = 1 gives the same bits, faster.
+            for (int64_t i = 0; i < m; i++) memset(Cb + i * ldc, 0, (size_t)n * sizeof(float));
             bbeta = 1.0f;
         }
         cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, Ab, (int)lda, Bb,

@@ -5,6 +5,7 @@ import XCTest
 /// (around the 64-element vector and block boundaries, and one large size).
 final class KernelTests: XCTestCase {
     let sizes = [1, 7, 63, 64, 65, 1000]
+    let savedThreshold = parallelThreshold
 
     override func setUp() {
         // Exercise the parallel paths too: a threshold of 1 forks for every size.
@@ -12,7 +13,7 @@ final class KernelTests: XCTestCase {
         setNumThreads(2)
     }
     override func tearDown() {
-        parallelThreshold = 32768
+        parallelThreshold = savedThreshold
         setNumThreads(numCores())
     }
 

@@ -37,9 +37,10 @@ final class RawMLP {
 }
 
 final class TrainingStepTests: XCTestCase {
+    let savedThreshold = parallelThreshold
     override func tearDown() {
         setNumThreads(numCores())
-        parallelThreshold = 32768
+        parallelThreshold = savedThreshold
     }
 
     /// Same bits for 1, 2 and 4 threads: losses, parameters, and big reductions.
