@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build
-if [ -x scripts/tsan.sh ]; then scripts/tsan.sh; fi
+scripts/tsan.sh
 scripts/consumer-check.sh
