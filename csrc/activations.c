@@ -20,13 +20,11 @@ void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t c
     EMBER_FOR(nt, r, rows,
         const float* x = inp + r * cols;
         float* y = out + r * cols;
-        float mx = -INFINITY;
-        for (int64_t c = 0; c < cols; c++) mx = x[c] > mx ? x[c] : mx;
+        float mx = ember_row_max(x, cols);
         if (mx == -INFINITY) mx = 0.0f;   // an all -inf row gives NaN below, as in PyTorch
-        // exp into the output first (a loop that vectorises), then the sum in order.
+        // exp into the output first (a loop that vectorises), then the sum.
         for (int64_t c = 0; c < cols; c++) y[c] = ember_expf(x[c] - mx);
-        double s = 0.0;
-        for (int64_t c = 0; c < cols; c++) s += y[c];
+        const double s = ember_row_sum(y, cols);
         if (log) {
             const float lse = mx + (float)logf((float)s);
             for (int64_t c = 0; c < cols; c++) y[c] = x[c] - lse;

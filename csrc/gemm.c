@@ -10,7 +10,7 @@
 
 // Below this many multiply-adds a GEMM runs as one call: a fork/join and the repeated
 // packing of the shared operand cost more than a second core gives back.
-#define GEMM_MIN_PARALLEL_MACS (1 << 20)
+#define GEMM_MIN_PARALLEL_MACS (1 << 18)
 // Number of blocks a large GEMM is cut into. A function of nothing but this constant and
 // the shape, so the bits never depend on the thread count. Measured on the quickstart step
 // (`ember-bench step`, 2 cores): 2 blocks 3.9 ms, 8 blocks 5.1 ms, 4 blocks 5.5 ms,

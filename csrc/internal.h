@@ -38,6 +38,33 @@ static inline float ember_uniform01(uint64_t seed, uint64_t counter) {
     return (float)(z >> 40) * (1.0f / 16777216.0f);
 }
 
+/// Max of a row, 8 lanes wide so that it vectorises (max is exact: the order cannot change
+/// the result). NaN entries are skipped here; they still reach the output through exp.
+static inline float ember_row_max(const float* x, int64_t n) {
+    float lane[8] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff(),
+                     -__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+    float m = -__builtin_inff();
+    for (int l = 0; l < 8; l++) m = lane[l] > m ? lane[l] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/// Sum of a row in 8 float lanes combined in a fixed order, then in double: vectorises, and
+/// is the same for any thread count (a single serial double chain was latency-bound).
+static inline double ember_row_sum(const float* x, int64_t n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] += x[i + l];
+    double s = 0.0;
+    for (int l = 0; l < 8; l++) s += lane[l];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
 /// exp(x) for float in a form the compiler vectorises (libm's expf is a scalar call, and the
 /// softmax kernels spend most of their time there). Cephes' expf: Cody–Waite reduction
 /// x = k·ln2 + r, a degree-6 polynomial on |r| <= ln2/2, then scaling by 2^k through the

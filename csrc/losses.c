@@ -28,11 +28,9 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
     EMBER_FOR(nt, i, N,
         const float* x = logits + i * C;
         float* p = probs + i * C;
-        float mx = -INFINITY;
-        for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
-        double s = 0.0;
+        const float mx = ember_row_max(x, C);
         for (int64_t c = 0; c < C; c++) p[c] = ember_expf(x[c] - mx);   // vectorises
-        for (int64_t c = 0; c < C; c++) s += p[c];                        // in order
+        const double s = ember_row_sum(p, C);
         const float inv = (float)(1.0 / s);
         for (int64_t c = 0; c < C; c++) p[c] *= inv;
         const double lse = (double)mx + log(s);
