@@ -184,49 +184,24 @@ public protocol IDXClassificationDataset: Dataset, BatchFetching where Sample ==
     static var classes: [String] { get }
 }
 
-// MARK: - FashionMNIST
+// MARK: - The shared implementation
 
-/// Zalando's Fashion-MNIST: 28×28 grayscale clothing images in 10 classes, 60 000 for
-/// training and 10 000 for testing, with torchvision's semantics.
-///
-/// Files are read from `root/FashionMNIST/raw/*-ubyte.gz` (or the extracted `*-ubyte`).
-/// When they are missing, a verified local copy (Debian's `dataset-fashion-mnist` in
-/// `/usr/share/datasets/fashion-mnist`) is linked there; otherwise, with `download: true`,
-/// they are downloaded from `FashionMNIST.mirrors`, checked against torchvision's MD5s.
-///
-/// ```swift
-/// let train = try FashionMNIST(root: "data", train: true, download: true, transform: ToTensor())
-/// let (x, label) = train[0]   // x: [1, 28, 28] float32 in [0, 1]; FashionMNIST.classes[label]
-/// ```
-///
-/// With `ToTensor()` or `Compose([ToTensor(), Normalize(mean: [m], std: [s])])` and no target
-/// transform, the `DataLoader` decodes a whole batch in one kernel call; any other transform
-/// runs sample by sample.
-public final class FashionMNIST: IDXClassificationDataset {
-    public static let classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    /// Download mirrors, tried in order.
-    public static let mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
-    /// Directories searched for a local copy before downloading.
-    public static let localCopies = ["/usr/share/datasets/fashion-mnist"]
-
-    static let resources = IDXResources(
-        folder: "FashionMNIST", mirrors: mirrors,
-        files: [
-            .init(name: "train-images-idx3-ubyte.gz", md5: "8d4fb7e6c68d591d4c3dfef9ec88bf0d", rawMD5: "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-            .init(name: "train-labels-idx1-ubyte.gz", md5: "25c81989df183df01b3e8a0aad5dffbe", rawMD5: "9018921c3c673c538a1fc5bad174d6f9"),
-            .init(name: "t10k-images-idx3-ubyte.gz", md5: "bef4ecab320f06d8554ea6380940ec79", rawMD5: "8181f5470baa50b63fa0f6fddb340f0a"),
-            .init(name: "t10k-labels-idx1-ubyte.gz", md5: "bb300cfdad3c16e7a12a480ee83cd310", rawMD5: "15d484375f8d13e6eb1aabb0c3f46965"),
-        ],
-        localCopies: localCopies, classes: classes)
-
+/// An image-classification dataset stored as IDX files (MNIST's format). `FashionMNIST` and
+/// `MNIST` are this class with their own files, mirrors, checksums and class names; a
+/// subclass overriding `resources` and `classes` adds another such dataset.
+public class IDXImageClassification: IDXClassificationDataset {
     let store: IDXClassificationStore
     public let root: String
-    /// Training split (60 000) or test split (10 000).
+    /// Training split or test split.
     public let train: Bool
 
+    /// Folder, file names, checksums, mirrors and local copies of the dataset.
+    class var resources: IDXResources { fatalError("\(Self.self) must override resources") }
+    /// Class names, indexed by label.
+    public class var classes: [String] { resources.classes }
+
     /// - Parameters:
-    ///   - root: directory holding `FashionMNIST/raw/`.
+    ///   - root: directory holding `<Dataset>/raw/`.
     ///   - train: the training split if true, else the test split.
     ///   - download: fetch missing files from the mirrors (after looking for a local copy).
     ///   - transform: uint8 image → tensor (`ToTensor()`, `Compose([...])`, …).
@@ -248,6 +223,7 @@ public final class FashionMNIST: IDXClassificationDataset {
         try self.init(root: root, train: train, download: download, transform: ToTensor(), targetTransform: targetTransform)
     }
 
+    /// With explicit resources (tests point the mirrors at a local server).
     init(root: String, train: Bool, download: Bool, resources: IDXResources, progress: Bool) throws {
         self.root = root
         self.train = train
@@ -266,52 +242,70 @@ public final class FashionMNIST: IDXClassificationDataset {
     public var targets: [Int] { store.labels.map(Int.init) }
 }
 
+// MARK: - FashionMNIST
+
+/// Zalando's Fashion-MNIST: 28×28 grayscale clothing images in 10 classes, 60 000 for
+/// training and 10 000 for testing, with torchvision's semantics.
+///
+/// Files are read from `root/FashionMNIST/raw/*-ubyte.gz` (or the extracted `*-ubyte`).
+/// When they are missing, a verified local copy (Debian's `dataset-fashion-mnist` in
+/// `/usr/share/datasets/fashion-mnist`) is linked there; otherwise, with `download: true`,
+/// they are downloaded from `FashionMNIST.mirrors`, checked against torchvision's MD5s.
+///
+/// ```swift
+/// let train = try FashionMNIST(root: "data", train: true, download: true, transform: ToTensor())
+/// let (x, label) = train[0]   // x: [1, 28, 28] float32 in [0, 1]; FashionMNIST.classes[label]
+/// ```
+///
+/// With `ToTensor()` or `Compose([ToTensor(), Normalize(mean: [m], std: [s])])` and no target
+/// transform, the `DataLoader` decodes a whole batch in one kernel call; any other transform
+/// runs sample by sample.
+public final class FashionMNIST: IDXImageClassification {
+    public override class var classes: [String] {
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    }
+    /// Download mirrors, tried in order.
+    public static let mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    /// Directories searched for a local copy before downloading.
+    public static let localCopies = ["/usr/share/datasets/fashion-mnist"]
+
+    override class var resources: IDXResources {
+        IDXResources(
+            folder: "FashionMNIST", mirrors: mirrors,
+            files: [
+                .init(name: "train-images-idx3-ubyte.gz", md5: "8d4fb7e6c68d591d4c3dfef9ec88bf0d", rawMD5: "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+                .init(name: "train-labels-idx1-ubyte.gz", md5: "25c81989df183df01b3e8a0aad5dffbe", rawMD5: "9018921c3c673c538a1fc5bad174d6f9"),
+                .init(name: "t10k-images-idx3-ubyte.gz", md5: "bef4ecab320f06d8554ea6380940ec79", rawMD5: "8181f5470baa50b63fa0f6fddb340f0a"),
+                .init(name: "t10k-labels-idx1-ubyte.gz", md5: "bb300cfdad3c16e7a12a480ee83cd310", rawMD5: "15d484375f8d13e6eb1aabb0c3f46965"),
+            ],
+            localCopies: localCopies, classes: classes)
+    }
+}
+
 // MARK: - MNIST
 
 /// LeCun's handwritten digits, with the same interface as `FashionMNIST` (files in
 /// `root/MNIST/raw/`; mirrors as in torchvision).
-public final class MNIST: IDXClassificationDataset {
-    public static let classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-                                 "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+public final class MNIST: IDXImageClassification {
+    public override class var classes: [String] {
+        ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+         "8 - eight", "9 - nine"]
+    }
     public static let mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
     /// Debian packages no MNIST (only Fashion-MNIST), so there is no local copy to look for.
     public static let localCopies: [String] = []
 
-    static let resources = IDXResources(
-        folder: "MNIST", mirrors: mirrors,
-        files: [
-            .init(name: "train-images-idx3-ubyte.gz", md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873", rawMD5: "6bbc9ace898e44ae57da46a324031adb"),
-            .init(name: "train-labels-idx1-ubyte.gz", md5: "d53e105ee54ea40749a09fcbcd1e9432", rawMD5: "a25bea736e30d166cdddb491f175f624"),
-            .init(name: "t10k-images-idx3-ubyte.gz", md5: "9fb629c4189551a2d022fa330f9573f3", rawMD5: "2646ac647ad5339dbf082846283269ea"),
-            .init(name: "t10k-labels-idx1-ubyte.gz", md5: "ec29112dd5afa0611ce80d1b7f02629c", rawMD5: "27ae3e4e09519cfbb04c329615203637"),
-        ],
-        localCopies: localCopies, classes: classes)
-
-    let store: IDXClassificationStore
-    public let root: String
-    public let train: Bool
-
-    /// See `FashionMNIST.init(root:train:download:transform:targetTransform:)`.
-    public init<T: Transform>(root: String, train: Bool = true, download: Bool = false, transform: T,
-                              targetTransform: (any Transform)? = nil) throws where T.Input == Image, T.Output == Tensor {
-        self.root = root
-        self.train = train
-        store = try IDXClassificationStore(root: root, train: train, download: download, resources: Self.resources,
-                                           transform: { try transform($0) }, affine: fusedAffine(transform),
-                                           targetTransform: targetClosure(targetTransform))
+    override class var resources: IDXResources {
+        IDXResources(
+            folder: "MNIST", mirrors: mirrors,
+            files: [
+                .init(name: "train-images-idx3-ubyte.gz", md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873", rawMD5: "6bbc9ace898e44ae57da46a324031adb"),
+                .init(name: "train-labels-idx1-ubyte.gz", md5: "d53e105ee54ea40749a09fcbcd1e9432", rawMD5: "a25bea736e30d166cdddb491f175f624"),
+                .init(name: "t10k-images-idx3-ubyte.gz", md5: "9fb629c4189551a2d022fa330f9573f3", rawMD5: "2646ac647ad5339dbf082846283269ea"),
+                .init(name: "t10k-labels-idx1-ubyte.gz", md5: "ec29112dd5afa0611ce80d1b7f02629c", rawMD5: "27ae3e4e09519cfbb04c329615203637"),
+            ],
+            localCopies: localCopies, classes: classes)
     }
-
-    public convenience init(root: String, train: Bool = true, download: Bool = false,
-                            targetTransform: (any Transform)? = nil) throws {
-        try self.init(root: root, train: train, download: download, transform: ToTensor(), targetTransform: targetTransform)
-    }
-
-    public var count: Int { store.count }
-    public subscript(index: Int) -> (Tensor, Int) { sampleOrStop(store, index) }
-    public func sample(at index: Int) throws -> (Tensor, Int) { try store.sample(at: index) }
-    public func fetchBatch(_ indices: [Int]) throws -> (Tensor, Tensor)? { store.fetchBatch(indices) }
-    public func image(at index: Int) -> Image { store.image(at: index) }
-    public var targets: [Int] { store.labels.map(Int.init) }
 }
 
 func sampleOrStop(_ store: IDXClassificationStore, _ index: Int) -> (Tensor, Int) {

@@ -27,6 +27,17 @@ func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, op: S
     }
 }
 
+/// The loss a class-target kernel reports for `reduction`, and the factor its backward
+/// applies to the incoming gradient (1, or 1/Σ weights for the weighted mean).
+private func reduced(_ losses: Tensor, total: Double, weightSum: Double,
+                     _ reduction: Reduction) -> (loss: Tensor, norm: Float) {
+    switch reduction {
+    case .none: return (losses, 1)
+    case .sum: return (Tensor(scalar: Float(total)), 1)
+    case .mean: return (Tensor(scalar: Float(total / weightSum)), Float(1 / weightSum))
+    }
+}
+
 /// Softmax + cross-entropy in one fused pass (csrc/losses.c): logits (N, C), class indices
 /// (N) as int64. Optional class `weight` (C) and `labelSmoothing` follow PyTorch's
 /// definitions; the mean is weighted by Σ weight[target].
@@ -43,13 +54,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     let eps = Float(labelSmoothing)
     let (total, weightSum) = Kernels.crossEntropyForward(losses.f32, probs.f32, logits.f32, target.i64,
                                                          weight?.f32, n: n, c: c, labelSmoothing: eps)
-    let out: Tensor
-    let norm: Float
-    switch reduction {
-    case .none: out = losses; norm = 1
-    case .sum: out = Tensor(scalar: Float(total)); norm = 1
-    case .mean: out = Tensor(scalar: Float(total / weightSum)); norm = Float(1 / weightSum)
-    }
+    let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
     return out.recorded("cross_entropy", [logits]) { g in
         let dx = Tensor(empty: [n, c])
         Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, g.f32,
@@ -66,13 +71,7 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
     let (n, c) = (logProbs.shape[0], logProbs.shape[1])
     let losses = Tensor(empty: [n])
     let (total, weightSum) = Kernels.nllForward(losses.f32, logProbs.f32, target.i64, weight?.f32, n: n, c: c)
-    let out: Tensor
-    let norm: Float
-    switch reduction {
-    case .none: out = losses; norm = 1
-    case .sum: out = Tensor(scalar: Float(total)); norm = 1
-    case .mean: out = Tensor(scalar: Float(total / weightSum)); norm = Float(1 / weightSum)
-    }
+    let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
     return out.recorded("nll_loss", [logProbs]) { g in
         let dx = Tensor(empty: [n, c])
         Kernels.nllBackward(dx.f32, target.i64, weight?.f32, g.f32, dlossStride: reduction == .none ? 1 : 0,
