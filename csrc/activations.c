@@ -23,6 +23,7 @@ void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t c
         float mx = ember_row_max(x, cols);
         if (mx == -INFINITY) mx = 0.0f;   // an all -inf row gives NaN below, as in PyTorch
         // exp into the output first (a loop that vectorises), then the sum.
+        _Pragma("clang loop vectorize(enable) interleave_count(4)")   // see losses.c
         for (int64_t c = 0; c < cols; c++) y[c] = ember_expf(x[c] - mx);
         const double s = ember_row_sum(y, cols);
         if (log) {
