@@ -144,6 +144,16 @@ func bandwidthTable(samples: Int) -> Table {
             }
         } } }
         row("softmax-cross-entropy fwd", 8 * count + 16 * rows, tCE)
+        // Its backward: read the kept probabilities, write dlogits (the mean's gradient).
+        let dloss: [Float] = [1]
+        let grad = Tensor.zeros([count])
+        let tCEBack = out.withUnsafeFloats { pp in grad.withUnsafeMutableFloats { pg in targets.withUnsafeInt64s { pt in
+            timePerCall(samples: samples) {
+                ember_cross_entropy_backward(pg.baseAddress, pp.baseAddress, pt.baseAddress, nil, dloss, 0,
+                                             1 / Float(rows), Int64(rows), Int64(cols), 0)
+            }
+        } } }
+        row("softmax-cross-entropy bwd", 8 * count + 8 * rows, tCEBack)
         // SGD (no momentum, the quickstart's): read p and g, write p.
         let tSGD = g.withUnsafeFloats { pg in p.withUnsafeMutableFloats { pp in
             timePerCall(samples: samples) {
