@@ -116,6 +116,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The softmax kernels use their own vectorised exp: check it across the float range and
+    /// at the edges (-inf → 0, overflow-free for huge logits, NaN propagates).
+    func testSoftmaxExpAcrossTheRangeAndEdges() {
+        // Row-wise softmax of [x, 0] is the logistic function of x, known in closed form.
+        let xs = stride(from: -80.0, through: 80.0, by: 0.37).map { $0 }
+        let pairs = Tensor(xs.flatMap { [$0, 0] }, shape: [xs.count, 2])
+        let p = doubles(pairs.softmax(dim: 1))
+        for (i, x) in xs.enumerated() {
+            let expected = 1 / (1 + Foundation.exp(-x))
+            XCTAssertEqual(p[2 * i], expected, accuracy: 2e-7 + 2e-6 * expected, "softmax([\(x), 0])")
+        }
+        let edge = Tensor([0, -Float.infinity, 1000, -1000, 3], shape: [1, 5]).softmax(dim: 1).toArray()
+        XCTAssertEqual(edge, [0, 0, 1, 0, 0])
+        XCTAssert(Tensor([1, Float.nan, 2], shape: [1, 3]).softmax(dim: 1).toArray().allSatisfy { $0.isNaN })
+        let loss = crossEntropy(Tensor([Float.nan, 0, 0], shape: [1, 3]), Tensor([1]))
+        XCTAssert(loss.item().isNaN)
+        // log-softmax of huge logits stays finite and exact: [0, -1e4].
+        XCTAssertEqual(Tensor([1e4, 0] as [Float], shape: [1, 2]).logSoftmax(dim: 1).toArray(), [0, -1e4])
+    }
+
     func testElementwiseAndReductions() {
         for n in sizes {
             let a = floats(n, seed: 12), b = floats(n, seed: 13).abs() + 0.5
