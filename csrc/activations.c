@@ -2,18 +2,21 @@
 #include "internal.h"
 #include <math.h>
 
+EMBER_SIMD
 void ember_relu_forward(float* out, const float* inp, int64_t n) {
     const int nt = ember_team(n);
     // Contiguous ranges per thread: a streaming pass.
     EMBER_FOR(nt, i, n, out[i] = inp[i] > 0.0f ? inp[i] : 0.0f; );
 }
 
+EMBER_SIMD
 void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
     const int nt = ember_team(n);
     // Both loads unconditional: a conditional load of dout kept this loop scalar (perf).
     EMBER_FOR(nt, i, n, const float g = dout[i]; dinp[i] = out[i] > 0.0f ? g : 0.0f;);
 }
 
+EMBER_SIMD
 void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log) {
     const int nt = ember_team(rows * cols);
     // Rows are independent; each row is computed by one thread in a fixed order.
@@ -36,6 +39,7 @@ void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t c
     );
 }
 
+EMBER_SIMD
 void ember_softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
                             int64_t cols, int log) {
     const int nt = ember_team(rows * cols);
@@ -54,6 +58,7 @@ void ember_softmax_backward(float* dinp, const float* dout, const float* out, in
     );
 }
 
+EMBER_SIMD
 void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n, float p,
                            uint64_t seed, uint64_t offset) {
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;

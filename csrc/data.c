@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
+EMBER_SIMD
 void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indices,
                             int64_t count, int64_t sample_size, float scale, float shift) {
     for (int64_t i = 0; i < count; i++) {

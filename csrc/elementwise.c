@@ -36,7 +36,7 @@ static int64_t row_offset(int64_t r, int ndim, const int64_t* shape, const int64
 }
 
 #define DEFINE_BROADCAST(NAME, TIN, TOUT, EXPR)                                                 \
-    static void NAME(TOUT* out, const TIN* a, const TIN* b, int ndim, const int64_t* shape,     \
+    EMBER_SIMD static void NAME(TOUT* out, const TIN* a, const TIN* b, int ndim, const int64_t* shape,     \
                      const int64_t* sa, const int64_t* sb) {                                    \
         const int64_t n = numel(ndim, shape);                                                   \
         const int nt = ember_team(n);                                                           \
@@ -153,7 +153,7 @@ void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b,
 }
 
 #define DEFINE_UNARY(NAME, EXPR)                                                   \
-    static void NAME(float* out, const float* inp, int64_t n) {                    \
+    EMBER_SIMD static void NAME(float* out, const float* inp, int64_t n) {                    \
         const int nt = ember_team(n);                                              \
         EMBER_FOR(nt, i, n, float x = inp[i]; out[i] = (EXPR););                   \
     }
@@ -177,6 +177,7 @@ void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
     }
 }
 
+EMBER_SIMD
 void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n) {
     const int nt = ember_team(n);
     if (!x) {
@@ -186,6 +187,7 @@ void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n) {
     EMBER_FOR(nt, i, n, out[i] = a * x[i] + b; );
 }
 
+EMBER_SIMD
 void ember_axpy_f32(float* y, const float* x, float alpha, int64_t n) {
     const int nt = ember_team(n);
     EMBER_FOR(nt, i, n, y[i] += alpha * x[i]; );
@@ -197,6 +199,7 @@ void ember_f32_to_i64(int64_t* out, const float* inp, int64_t n) {
 void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = (float)inp[i];
 }
+EMBER_SIMD
 void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift) {
     const int nt = ember_team(n);
     EMBER_FOR(nt, i, n, out[i] = (float)inp[i] * scale + shift; );

@@ -103,6 +103,7 @@ void ember_linear_forward(float* out, const float* inp, const float* weight, con
     gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias);
 }
 
+EMBER_SIMD
 void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate) {
     // Columns split across threads; rows summed in order within each column: deterministic.
     const int nt = ember_team(N * OUT);

@@ -16,6 +16,7 @@ static double sum_rows(const float* v, int64_t n) {
     return s;
 }
 
+EMBER_SIMD
 double ember_cross_entropy_forward(float* losses, float* probs, const float* logits,
                                    const int64_t* targets, const float* weights, int64_t N,
                                    int64_t C, float label_smoothing, double* weight_sum) {
@@ -54,6 +55,7 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
     return sum_rows(losses, N);
 }
 
+EMBER_SIMD
 void ember_cross_entropy_backward(float* dlogits, const float* probs, const int64_t* targets,
                                   const float* weights, const float* dloss, int64_t dloss_stride,
                                   float norm, int64_t N, int64_t C, float label_smoothing) {

@@ -3,6 +3,7 @@
 #include "internal.h"
 #include <math.h>
 
+EMBER_SIMD
 void ember_sgd_step(float* param, const float* grad, float* buf, int64_t n, float lr,
                     float momentum, float dampening, float weight_decay, int nesterov,
                     int first_step, int maximize) {
@@ -27,6 +28,7 @@ void ember_sgd_step(float* param, const float* grad, float* buf, int64_t n, floa
     );
 }
 
+EMBER_SIMD
 void ember_adam_step(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
                      float lr, float beta1, float beta2, float eps, float weight_decay,
                      int decoupled, int64_t step, int amsgrad, int maximize) {

@@ -7,6 +7,7 @@
 #define MAX_PARTIALS 256
 #define MIN_CHUNK 4096
 
+EMBER_SIMD
 double ember_sum_f32(const float* inp, int64_t n) {
     int64_t chunk = (n + MAX_PARTIALS - 1) / MAX_PARTIALS;
     if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
@@ -47,6 +48,7 @@ int64_t ember_count_u8(const uint8_t* inp, int64_t n) {
     return s;
 }
 
+EMBER_SIMD
 void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim, int64_t inner) {
     const int nt = ember_team(outer * dim * inner);
     if (inner == 1) {
