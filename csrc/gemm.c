@@ -13,9 +13,9 @@
 #define GEMM_MIN_PARALLEL_MACS (1 << 18)
 // Number of blocks a large GEMM is cut into. A function of nothing but this constant and
 // the shape, so the bits never depend on the thread count. Measured on the quickstart step
-// (`ember-bench step`, 2 cores): 2 blocks 3.9 ms, 8 blocks 5.1 ms, 4 blocks 5.5 ms,
-// unblocked 6.2 ms. Concurrent single-threaded OpenBLAS calls on smaller blocks lose more to
-// repacking the shared operand than a core gives back; on more cores, revisit.
+// (`ember-bench step`, 2 cores, rebuilt with each value): 2 blocks 3.9-4.1 ms, 8 blocks
+// 5.0-5.3 ms, 4 blocks 6.4-6.5 ms. Concurrent single-threaded OpenBLAS calls on smaller
+// blocks repack the shared operand more often; on more cores, revisit.
 #ifndef GEMM_BLOCKS
 #define GEMM_BLOCKS 2
 #endif
