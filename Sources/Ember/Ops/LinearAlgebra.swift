@@ -1,5 +1,17 @@
 /// Matrix products through OpenBLAS (csrc/gemm.c). Transposes are passed as flags to sgemm,
 /// never materialised.
+
+/// op(a)·op(b) for 2-D float32 tensors into a new (m, n) tensor, where op transposes when
+/// asked: the one place the ops call sgemm.
+func gemm(_ a: Tensor, _ b: Tensor, transposeA ta: Bool = false, transposeB tb: Bool = false) -> Tensor {
+    let m = ta ? a.shape[1] : a.shape[0], k = ta ? a.shape[0] : a.shape[1]
+    let n = tb ? b.shape[0] : b.shape[1]
+    let out = Tensor(empty: [m, n])
+    Kernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.f32, lda: a.shape[1],
+                  b: b.f32, ldb: b.shape[1], beta: 0, c: out.f32, ldc: n)
+    return out
+}
+
 extension Tensor {
     static func checkMatmul(_ a: [Int], _ b: [Int]) throws {
         guard a.count >= 1, b.count >= 1, a.count <= 2 || b.count <= 2 else {
@@ -32,26 +44,10 @@ extension Tensor {
             let lead = Array(shape.dropLast())
             return reshaped([-1, shape[ndim - 1]]).matmul(other).reshaped(lead + [other.shape[1]])
         }
-        let (m, k, n) = (shape[0], shape[1], other.shape[1])
-        let out = Tensor(empty: [m, n])
-        Kernels.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: f32, lda: k,
-                      b: other.f32, ldb: n, beta: 0, c: out.f32, ldc: n)
         let a = self, b = other
-        return out.recorded("matmul", [a, b]) { g in
-            var da: Tensor?, db: Tensor?
-            if a.requiresGrad {   // (m,n)·(k,n)ᵀ
-                let t = Tensor(empty: [m, k])
-                Kernels.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: g.f32, lda: n,
-                              b: b.f32, ldb: n, beta: 0, c: t.f32, ldc: k)
-                da = t
-            }
-            if b.requiresGrad {   // (m,k)ᵀ·(m,n)
-                let t = Tensor(empty: [k, n])
-                Kernels.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: a.f32, lda: k,
-                              b: g.f32, ldb: n, beta: 0, c: t.f32, ldc: n)
-                db = t
-            }
-            return [da, db]
+        return gemm(a, b).recorded("matmul", [a, b]) { g in
+            [a.requiresGrad ? gemm(g, b, transposeB: true) : nil,    // dA = g·Bᵀ
+             b.requiresGrad ? gemm(a, g, transposeA: true) : nil]    // dB = Aᵀ·g
         }
     }
 
@@ -86,24 +82,13 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tens
     Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return out.recorded("linear", inputs) { g in
-        var dx: Tensor?, dw: Tensor?, db: Tensor?
-        if x.requiresGrad {   // (n,out)·(out,in)
-            let t = Tensor(empty: [n, inF])
-            Kernels.sgemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: 1, a: g.f32, lda: outF,
-                          b: weight.f32, ldb: inF, beta: 0, c: t.f32, ldc: inF)
-            dx = t
-        }
-        if weight.requiresGrad {   // (n,out)ᵀ·(n,in)
-            let t = Tensor(empty: [outF, inF])
-            Kernels.sgemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: 1, a: g.f32, lda: outF,
-                          b: x.f32, ldb: inF, beta: 0, c: t.f32, ldc: inF)
-            dw = t
-        }
+        var db: Tensor?
         if let bias, bias.requiresGrad {
-            let t = Tensor(empty: [outF])
-            Kernels.biasBackward(t.f32, g.f32, n: n, outFeatures: outF, accumulate: false)
-            db = t
+            db = Tensor(empty: [outF])
+            Kernels.biasBackward(db!.f32, g.f32, n: n, outFeatures: outF, accumulate: false)
         }
+        let dx = x.requiresGrad ? gemm(g, weight) : nil                       // (n,out)·(out,in)
+        let dw = weight.requiresGrad ? gemm(g, x, transposeA: true) : nil      // (n,out)ᵀ·(n,in)
         return bias == nil ? [dx, dw] : [dx, dw, db]
     }
 }
