@@ -11,7 +11,18 @@ extern int64_t ember_threshold_;       // threads.c
 /// 64x10 floats: 0.7 -> 0.9 of memcpy, measured). FMA is deliberately not enabled and no
 /// loop relies on reassociation, so both versions round identically: results do not depend
 /// on the machine either.
+/// Not under the sanitizers: an ifunc resolver runs during relocation, before the TSan/ASan
+/// runtime is up, and the instrumented resolver crashes the process (seen with TSan).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define EMBER_NO_IFUNC 1
+#endif
+#endif
+#ifdef EMBER_NO_IFUNC
+#define EMBER_SIMD
+#else
 #define EMBER_SIMD __attribute__((target_clones("avx2", "default")))
+#endif
 
 /// Threads for a loop over `work` elements: 1 below the measured threshold (a fork/join
 /// costs more than the work there), else the budget.
