@@ -90,15 +90,11 @@ public func runDataLoaderBench(workers: [Int], epochs: Int, root: String, python
 
 /// Seconds for the quickstart model's forward and backward over the batches `feed` supplies.
 private func timeTraining(_ feed: (_ step: (Tensor, Tensor) -> Void) -> Void) -> Double {
-    manualSeed(0)
-    let w1 = Tensor.randn([512, 784], std: 0.03).requiringGrad(), b1 = Tensor.zeros([512]).requiringGrad()
-    let w2 = Tensor.randn([512, 512], std: 0.04).requiringGrad(), b2 = Tensor.zeros([512]).requiringGrad()
-    let w3 = Tensor.randn([10, 512], std: 0.04).requiringGrad(), b3 = Tensor.zeros([10]).requiringGrad()
-    let params = [w1, b1, w2, b2, w3, b3]
+    let model = quickstartModel()
+    let params = model.parameters()
     let t0 = DispatchTime.now().uptimeNanoseconds
     feed { X, y in
-        let h = linear(linear(linear(X.flattened(startDim: 1), w1, b1).relu(), w2, b2).relu(), w3, b3)
-        crossEntropy(h, y).backward()
+        crossEntropy(model(X), y).backward()
         for p in params { p.grad = nil }
     }
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CEmber
 import Ember
 import Foundation
 
@@ -29,26 +28,15 @@ struct StepCommand: ParsableCommand {
 }
 
 func measureSteps(_ steps: Int) -> (msPerStep: Double, faultsPerStep: Double, hitsPerStep: Double) {
+    let model = quickstartModel()
+    let optimizer = SGD(model.parameters(), lr: 1e-3)
+    let lossFn = CrossEntropyLoss()
     let g = Generator(seed: 0)
-    func layer(_ i: Int, _ o: Int) -> [Tensor] {
-        let b = Float(1 / Double(i).squareRoot())
-        return [Tensor.rand([o, i], low: -b, high: b, generator: g).requiringGrad(),
-                Tensor.rand([o], low: -b, high: b, generator: g).requiringGrad()]
-    }
-    let params = layer(784, 512) + layer(512, 512) + layer(512, 10)
     let x = Tensor.rand([64, 1, 28, 28], generator: g), y = Tensor.randint(0, 10, [64], generator: g)
     func step() {
-        var h = linear(x.flattened(startDim: 1), params[0], params[1]).relu()
-        h = linear(h, params[2], params[3]).relu()
-        let loss = crossEntropy(linear(h, params[4], params[5]), y)
-        loss.backward()
-        for p in params {
-            let grad = p.grad!
-            p.withUnsafeMutableFloats { pp in grad.withUnsafeFloats { pg in
-                ember_sgd_step(pp.baseAddress, pg.baseAddress, nil, Int64(pp.count), 1e-3, 0, 0, 0, 0, 0, 0)
-            } }
-            p.grad = nil
-        }
+        lossFn(model(x), y).backward()
+        optimizer.step()
+        optimizer.zeroGrad()
     }
     for _ in 0..<20 { step() }
     BufferCache.shared.resetCounters()
