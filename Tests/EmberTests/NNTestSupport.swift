@@ -39,7 +39,7 @@ enum NNModels {
 /// `ember` computes a scalar from the inputs with Ember (float32); `reference` computes the
 /// same scalar in Double from the inputs' values. The check asserts
 /// (1) the forward values agree, and (2) each element of each input's autograd gradient agrees
-/// with the central difference (f(v+h) − f(v−h)) / 2h of the Double reference, h = 1e-6:
+/// with the central difference of the Double reference (`centralDifferences`):
 /// |autograd − fd| ≤ atol + rtol·|fd|. Because the reference is Double, the difference is
 /// accurate to ~1e-9 and the tolerance only has to absorb Ember's float32 rounding.
 func checkGradients(_ inputs: [Tensor], atol: Double = 2e-5, rtol: Double = 1e-3,
@@ -49,23 +49,16 @@ func checkGradients(_ inputs: [Tensor], atol: Double = 2e-5, rtol: Double = 1e-3
     let out = ember(inputs)
     XCTAssertEqual(out.count, 1, "ember must return a scalar", file: file, line: line)
     out.backward()
-    var values = inputs.map { $0.toArray().map(Double.init) }
+    let values = inputs.map(doubles)
     let f0 = reference(values)
     XCTAssertEqual(out.item(), f0, accuracy: atol + 1e-5 * Swift.abs(f0), "forward", file: file, line: line)
-    let h = 1e-6
+    let numeric = centralDifferences(values, reference)
     for k in inputs.indices {
         guard let grad = inputs[k].grad?.toArray() else {
             XCTFail("input \(k) got no gradient", file: file, line: line)
             continue
         }
-        for j in values[k].indices {
-            let v = values[k][j]
-            values[k][j] = v + h
-            let fp = reference(values)
-            values[k][j] = v - h
-            let fm = reference(values)
-            values[k][j] = v
-            let fd = (fp - fm) / (2 * h)
+        for (j, fd) in numeric[k].enumerated() {
             XCTAssertEqual(Double(grad[j]), fd, accuracy: atol + rtol * Swift.abs(fd),
                            "input \(k) element \(j)", file: file, line: line)
         }
