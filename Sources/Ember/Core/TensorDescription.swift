@@ -28,13 +28,13 @@ private struct TensorFormatter {
     init(_ t: Tensor) {
         tensor = t
         summarize = t.count > Self.threshold
+        let shown = Self.shownIndices(t, summarize: summarize)
         switch t.dtype {
         case .bool:
             format = { t.u8[$0] != 0 ? "True" : "False" }
         case .int64:
             format = { String(t.i64[$0]) }
         case .float32:
-            let shown = Self.shownIndices(t, summarize: t.count > Self.threshold)
             let finite = shown.map { t.f32[$0] }.filter { $0.isFinite }
             let intMode = finite.allSatisfy { $0 == $0.rounded() }
             let nonzero = finite.map { Swift.abs($0) }.filter { $0 != 0 }
@@ -49,7 +49,7 @@ private struct TensorFormatter {
             }
         }
         let fmt = format
-        width = Self.shownIndices(t, summarize: summarize).map { fmt($0).count }.max() ?? 0
+        width = shown.map { fmt($0).count }.max() ?? 0
     }
 
     /// Flat indices of the elements that will be printed.
