@@ -6,6 +6,7 @@
 // blocks are shared out by OpenMP. Same blocks → same bits for any thread count.
 #include "internal.h"
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Below this many multiply-adds a GEMM runs as one call: a fork/join and the repeated
@@ -19,6 +20,30 @@
 #ifndef GEMM_BLOCKS
 #define GEMM_BLOCKS 2
 #endif
+
+// OpenBLAS gives each calling thread a 128 MB packing buffer (mmap'd, pages faulted in on
+// first use). When a thread's first products are small, only the start of that buffer gets
+// touched, and the products that follow run ~2.6x slower until some larger product happens
+// to touch more of it: `ember-bench step`, a forward pass under noGrad as the process's first
+// work, 3.7-3.9 ms per batch without this warm-up, 1.35-1.55 ms with it (a test pass before
+// any training: 0.55 s vs 0.22 s). Pre-faulting the buffer (MAP_POPULATE through an mmap
+// shim) removed the slowdown too, so the cause is the untouched pages just past the packed
+// panels, which the kernel's prefetches reach. One 64x1024x1024 product per thread, before
+// its first real one, touches the whole panel area: ~4 ms, once per thread, reading zero
+// pages (calloc), so the operands cost no resident memory.
+static _Thread_local int blas_buffer_warm;
+
+static void warm_blas_buffer(void) {
+    blas_buffer_warm = 1;
+    enum { WARM_M = 64, WARM_N = 1024, WARM_K = 1024 };
+    float* zeros = calloc((size_t)WARM_K * WARM_N, sizeof(float));
+    float* out = calloc((size_t)WARM_M * WARM_N, sizeof(float));
+    if (zeros && out)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, WARM_M, WARM_N, WARM_K, 1.0f, zeros,
+                    WARM_K, zeros, WARM_N, 1.0f, out, WARM_N);
+    free(zeros);
+    free(out);
+}
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -66,6 +91,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
             for (int64_t i = 0; i < m; i++) memset(Cb + i * ldc, 0, (size_t)n * sizeof(float));
             bbeta = 1.0f;
         }
+        if (!blas_buffer_warm) warm_blas_buffer();
         cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, Ab, (int)lda, Bb,
                     (int)ldb, bbeta, Cb, (int)ldc);
     );

@@ -45,8 +45,8 @@ let quickstartGemms = [
 
 /// GEMM throughput per shape, measured the way training calls them: each "step" runs the
 /// eight products in order and times every call; a shape's figure is its median over the
-/// steps. (Repeating one shape back to back is not what training does, and OpenBLAS's
-/// buffer reuse makes such loops unrepresentative in both directions.)
+/// steps. (Repeating one shape back to back is not what training does: the caches would hold
+/// exactly that product's operands.)
 func gemmTable(threads: Int, samples: Int) -> Table {
     let steps = max(50, samples * 10)
     let operands = quickstartGemms.map { s in
@@ -69,6 +69,13 @@ func gemmTable(threads: Int, samples: Int) -> Table {
     }
     // OpenBLAS's own threading at the same thread count: the floor Ember must match.
     ember_set_blas_threads(Int32(threads))
+    // Ember touches each thread's OpenBLAS packing buffer before its first product (see
+    // csrc/gemm.c); give OpenBLAS's own pool the same start with one large product.
+    let big = Tensor.zeros([1024 * 1024]), bigOut = Tensor.zeros([1024 * 1024])
+    big.withUnsafeFloats { p in bigOut.withUnsafeMutableFloats { c in
+        ember_cblas_sgemm(0, 0, 1024, 1024, 1024, 1, p.baseAddress!, 1024, p.baseAddress!, 1024, 0,
+                          c.baseAddress!, 1024)
+    } }
     let blas = medians { s, a, b, c in
         ember_cblas_sgemm(s.ta ? 1 : 0, s.tb ? 1 : 0, Int64(s.m), Int64(s.n), Int64(s.k), 1, a,
                           Int64(s.ta ? s.m : s.k), b, Int64(s.tb ? s.k : s.n), 0, c, Int64(s.n))
