@@ -165,7 +165,7 @@ public func runCompare(_ options: CompareOptions) throws {
     let floor = GemmFloor(threads: o.threads)
     floor.warmUp()
     var results = programs.map { ProgramResult(name: $0.name) }
-    var floorTimes: [Double] = []
+    var floorTimes: [Double] = [], testFloorTimes: [Double] = []
 
     for round in 1...o.rounds {
         for (i, program) in programs.enumerated() {
@@ -183,7 +183,9 @@ public func runCompare(_ options: CompareOptions) throws {
         }
         let t = floor.epoch()
         floorTimes.append(t)
-        print("round \(round)/\(o.rounds)  \(pad("GEMM floor", 20)) \(fmt(t, 3)) s  (\(fmt(GemmFloor.flopsPerEpoch / t / 1e9, 1)) GFLOP/s)")
+        let tt = floor.testPass()
+        testFloorTimes.append(tt)
+        print("round \(round)/\(o.rounds)  \(pad("GEMM floor", 20)) \(fmt(t, 3)) s  (\(fmt(GemmFloor.flopsPerEpoch / t / 1e9, 1)) GFLOP/s)  test pass \(fmt(tt, 3)) s")
         fflush(stdout)
     }
     let blas = floor.epochOpenBLASDirect()
@@ -203,6 +205,8 @@ public func runCompare(_ options: CompareOptions) throws {
     }
     let floorMedian = median(floorTimes)!   // rounds >= 1
     print("\(pad("GEMM floor (ember_sgemm, \(o.threads) thr)", 36)) \(lpad(sec(floorMedian), 12)) \(lpad("(\(fmt(floorTimes.min()!, 2))–\(fmt(floorTimes.max()!, 2)))", 16))   \(fmt(GemmFloor.flopsPerEpoch / floorMedian / 1e9, 1)) GFLOP/s, \(GemmFloor.callsPerEpoch) calls")
+    let testFloorMedian = median(testFloorTimes)!
+    print("\(pad("GEMM floor, test pass (forward only)", 36)) \(lpad("", 12)) \(lpad("(\(fmt(testFloorTimes.min()!, 3))–\(fmt(testFloorTimes.max()!, 3)))", 16)) \(lpad(sec(testFloorMedian), 10))   \(fmt(GemmFloor.flopsPerTestPass / testFloorMedian / 1e9, 1)) GFLOP/s, \(GemmFloor.testBatches.count * 3) calls")
     print("\(pad("  for reference: cblas_sgemm, 1 thr", 36)) \(lpad(sec(blas), 12)) \(lpad("", 16))   \(fmt(GemmFloor.flopsPerEpoch / blas / 1e9, 1)) GFLOP/s, one unblocked OpenBLAS call per GEMM")
 
     // Ratios with targets
@@ -223,6 +227,11 @@ public func runCompare(_ options: CompareOptions) throws {
     ratioLine("test:  Ember / torch quickstart", median(ember.test), tq.flatMap { median($0.test) }, 0.1)
     ratioLine("train: Ember / torch compute-only", median(ember.train), tc.flatMap { median($0.train) }, 1.0)
     ratioLine("train: Ember / GEMM floor", median(ember.train), floorMedian, 1.15)
+    // What the GEMMs alone would score against PyTorch: the part no overhead work can remove.
+    if let tq, let train = median(tq.train), let test = median(tq.test) {
+        print("\(pad("train: GEMM floor alone / torch quickstart", 42)) \(lpad(fmt(floorMedian / train, 3) + "×", 10))")
+        print("\(pad("test:  GEMM floor alone / torch quickstart", 42)) \(lpad(fmt(testFloorMedian / test, 3) + "×", 10))")
+    }
     let rssMB = Double(ember.peakKB) / 1024
     print("\(pad("peak RSS: Ember", 42)) \(lpad(ember.peakKB > 0 ? fmt(rssMB, 1) + " MB" : "—", 10)) \(lpad("≤ 200 MB", 10))  \(ember.peakKB == 0 ? "" : rssMB <= 200 ? "met" : "NOT met")")
     if let note = torchNote { print(note) }
@@ -363,6 +372,10 @@ private struct ProgramResult {
 private final class GemmFloor {
     static let steps: [Int] = Array(repeating: 64, count: 937) + [32]   // 60,000 samples
     static let callsPerEpoch = steps.count * 8
+    static let testBatches: [Int] = Array(repeating: 64, count: 156) + [16]   // 10,000 samples
+    static let flopsPerTestPass: Double = testBatches.reduce(0.0) { acc, b in
+        acc + 2 * Double(b) * (784 * 512 + 512 * 512 + 512 * 10)
+    }
     /// Multiply-adds ×2 for one epoch: forward and dW for 3 layers, dX for layers 2 and 3.
     static let flopsPerEpoch: Double = steps.reduce(0.0) { acc, b in
         let n = Double(b)
@@ -402,12 +415,16 @@ private final class GemmFloor {
     typealias Gemm = (Int32, Int32, Int64, Int64, Int64, Float, UnsafePointer<Float>, Int64,
                       UnsafePointer<Float>, Int64, Float, UnsafeMutablePointer<Float>, Int64) -> Void
 
-    /// One training step's GEMMs at batch `b` through `gemm` (row-major, op flags 0/1).
-    private func step(_ b: Int64, _ gemm: Gemm) {
-        // forward: h1 = x·W1ᵀ, h2 = h1·W2ᵀ, out = h2·W3ᵀ
+    /// The forward pass's GEMMs at batch `b`: h1 = x·W1ᵀ, h2 = h1·W2ᵀ, out = h2·W3ᵀ.
+    private func forward(_ b: Int64, _ gemm: Gemm) {
         gemm(0, 1, b, 512, 784, 1, x, 784, w1, 784, 0, h1, 512)
         gemm(0, 1, b, 512, 512, 1, h1, 512, w2, 512, 0, h2, 512)
         gemm(0, 1, b, 10, 512, 1, h2, 512, w3, 512, 0, out, 10)
+    }
+
+    /// One training step's GEMMs at batch `b` through `gemm` (row-major, op flags 0/1).
+    private func step(_ b: Int64, _ gemm: Gemm) {
+        forward(b, gemm)
         // layer 3: dW3 = doutᵀ·h2, dh2 = dout·W3
         gemm(1, 0, 10, 512, b, 1, dout, 10, h2, 512, 0, dw3, 512)
         gemm(0, 0, b, 512, 10, 1, dout, 10, w3, 512, 0, dh2, 512)
@@ -439,6 +456,14 @@ private final class GemmFloor {
     func epoch() -> Double {
         ember_set_num_threads(Int32(threads))
         return time(GemmFloor.steps, emberGemm)
+    }
+
+    /// Seconds for the test pass's forward GEMMs (10,000 samples) through `ember_sgemm`.
+    func testPass() -> Double {
+        ember_set_num_threads(Int32(threads))
+        let start = now()
+        for b in GemmFloor.testBatches { forward(Int64(b), emberGemm) }
+        return now() - start
     }
 
     /// Seconds for one epoch through plain `cblas_sgemm` (OpenBLAS at one thread, as Ember
