@@ -39,8 +39,8 @@ void ember_set_grad_enabled(int enabled);
 
 /// C(M,N) = alpha * op(A) * op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
 /// `trans_a`/`trans_b` read A/B transposed in place (no copies). lda/ldb/ldc are the row
-/// strides of the stored matrices. Deterministic for any thread count: the N columns are
-/// split into blocks whose size depends on the shape only.
+/// strides of the stored matrices. Deterministic for any thread count: C is cut into blocks
+/// of rows or columns whose size depends on the shape only.
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                  float beta, float* C, int64_t ldc);

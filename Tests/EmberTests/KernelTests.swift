@@ -41,6 +41,9 @@ final class KernelTests: XCTestCase {
         // product would take too long in a debug build).
         var shapes: [(Int, Int, Int)] = []
         for s in sizes { shapes += [(s, 65, 63), (63, s, 65), (65, 63, s)] }
+        // Large enough to be cut in blocks of columns (N > 2M over a long K; M < 32) — the
+        // shapes above are all cut in rows.
+        shapes += [(33, 130, 300), (7, 1000, 65)]
         for (m, n, k) in shapes {
             for ta in [false, true] {
                 for tb in [false, true] {
@@ -65,6 +68,20 @@ final class KernelTests: XCTestCase {
                       beta: 2, c: &c, ldc: n)
         let ref = naiveGemm(a, b, m: m, n: n, k: k, ta: false, tb: false)
         assertClose(c.map(Double.init), (0..<(m * n)).map { 0.5 * ref[$0] + 2 * Double(c0[$0]) }, atol: 1e-4, "alpha/beta")
+    }
+
+    func testLinearForwardBlockedBothWays() {
+        // (40, 300 → 130) is cut in column blocks, (64, 65 → 65) in row blocks: the fused bias
+        // must land on the right columns either way.
+        for (n, inF, outF) in [(40, 300, 130), (64, 65, 65)] {
+            let x = testValues(n * inF, seed: 12).map(Float.init), w = testValues(outF * inF, seed: 13).map(Float.init)
+            let bias = testValues(outF, seed: 14).map(Float.init)
+            var y = [Float](repeating: .nan, count: n * outF)
+            Kernels.linearForward(&y, x, w, bias, n: n, inFeatures: inF, outFeatures: outF)
+            let ref = naiveGemm(x, w, m: n, n: outF, k: inF, ta: false, tb: true)
+            assertClose(y.map(Double.init), (0..<(n * outF)).map { ref[$0] + Double(bias[$0 % outF]) },
+                        atol: 1e-4, "linear \(n)x\(inF)->\(outF)")
+        }
     }
 
     func testLinearForwardAndBiasBackward() {
