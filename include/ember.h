@@ -55,6 +55,11 @@ void ember_set_blas_threads(int n);
 void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                        float* C, int64_t ldc);
+/// Linear layer backward: dinp(N,IN) = dout(N,OUT)·weight(OUT,IN) and dweight(OUT,IN) =
+/// doutᵀ·inp(N,IN), both overwritten; either may be NULL (not needed). When both are needed
+/// they run side by side. Deterministic for any thread count.
+void ember_linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+                           const float* weight, int64_t N, int64_t IN, int64_t OUT);
 /// Bias gradient: dbias(OUT) = Σ_rows dout(N,OUT) (+= when accumulate).
 void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate);
 

@@ -84,6 +84,32 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testLinearBackward() {
+        // (64, 65 → 65) is large enough for dinp and dweight to run side by side; (7, 65 → 65)
+        // runs them one after the other; the last case needs dweight only (a first layer).
+        for (n, inF, outF, needInput) in [(64, 65, 65, true), (7, 65, 65, true), (64, 65, 65, false)] {
+            let dout = testValues(n * outF, seed: 15).map(Float.init)
+            let x = testValues(n * inF, seed: 16).map(Float.init), w = testValues(outF * inF, seed: 17).map(Float.init)
+            var dx = [Float](repeating: .nan, count: n * inF), dw = [Float](repeating: .nan, count: outF * inF)
+            dout.withUnsafeBufferPointer { pd in x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in
+                dx.withUnsafeMutableBufferPointer { pdx in dw.withUnsafeMutableBufferPointer { pdw in
+                    Kernels.linearBackward(dInput: needInput ? pdx.baseAddress! : nil, dWeight: pdw.baseAddress!,
+                                           dOut: pd.baseAddress!, input: px.baseAddress!, weight: pw.baseAddress!,
+                                           n: n, inFeatures: inF, outFeatures: outF)
+                } }
+            } } }
+            let label = "linear backward \(n)x\(inF)->\(outF)"
+            assertClose(dw.map(Double.init), naiveGemm(dout, x, m: outF, n: inF, k: n, ta: true, tb: false),
+                        atol: 1e-4, label + " dweight")
+            if needInput {
+                assertClose(dx.map(Double.init), naiveGemm(dout, w, m: n, n: inF, k: outF, ta: false, tb: false),
+                            atol: 1e-4, label + " dinp")
+            } else {
+                XCTAssertTrue(dx.allSatisfy(\.isNaN), label + ": dinp was not asked for and must stay untouched")
+            }
+        }
+    }
+
     func testLinearForwardAndBiasBackward() {
         for n in sizes {
             let (inF, outF) = (65, n == 1000 ? 130 : n)

@@ -28,6 +28,11 @@ enum Kernels {
                               n: Int, inFeatures: Int, outFeatures: Int) {
         ember_linear_forward(out, inp, weight, bias, Int64(n), Int64(inFeatures), Int64(outFeatures))
     }
+    static func linearBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                               dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                               weight: UnsafePointer<Float>, n: Int, inFeatures: Int, outFeatures: Int) {
+        ember_linear_backward(dInput, dWeight, dOut, input, weight, Int64(n), Int64(inFeatures), Int64(outFeatures))
+    }
     static func biasBackward(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                              n: Int, outFeatures: Int, accumulate: Bool) {
         ember_bias_backward(dbias, dout, Int64(n), Int64(outFeatures), accumulate ? 1 : 0)

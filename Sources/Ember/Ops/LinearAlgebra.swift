@@ -87,8 +87,10 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tens
             db = Tensor(empty: [outF])
             Kernels.biasBackward(db!.f32, g.f32, n: n, outFeatures: outF, accumulate: false)
         }
-        let dx = x.requiresGrad ? gemm(g, weight) : nil                       // (n,out)·(out,in)
-        let dw = weight.requiresGrad ? gemm(g, x, transposeA: true) : nil      // (n,out)ᵀ·(n,in)
+        let dx = x.requiresGrad ? Tensor(empty: [n, inF]) : nil               // (n,out)·(out,in)
+        let dw = weight.requiresGrad ? Tensor(empty: [outF, inF]) : nil        // (n,out)ᵀ·(n,in)
+        Kernels.linearBackward(dInput: dx?.f32, dWeight: dw?.f32, dOut: g.f32, input: x.f32,
+                               weight: weight.f32, n: n, inFeatures: inF, outFeatures: outF)
         return bias == nil ? [dx, dw] : [dx, dw, db]
     }
 }
