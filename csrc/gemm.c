@@ -45,6 +45,25 @@ static void warm_blas_buffer(void) {
     free(out);
 }
 
+// One single-threaded cblas_sgemm into C (m x n, row stride ldc). With `bias`, C is first
+// filled with it on every row and accumulated into; with beta = 0, C is zeroed first.
+static void sgemm_into(enum CBLAS_TRANSPOSE opA, enum CBLAS_TRANSPOSE opB, int64_t m, int64_t n,
+                       int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                       int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+    if (bias) {
+        for (int64_t i = 0; i < m; i++) memcpy(C + i * ldc, bias, (size_t)n * sizeof(float));
+        beta = 1.0f;
+    } else if (beta == 0.0f) {
+        // OpenBLAS handles beta = 0 with a separate scaling pass over C (sgemm_beta: 10%
+        // of a quickstart step in perf); memset + beta = 1 gives the same bits, faster.
+        for (int64_t i = 0; i < m; i++) memset(C + i * ldc, 0, (size_t)n * sizeof(float));
+        beta = 1.0f;
+    }
+    if (!blas_buffer_warm) warm_blas_buffer();
+    cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, A, (int)lda, B, (int)ldb,
+                beta, C, (int)ldc);
+}
+
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // Which way to cut C. A block of rows is one contiguous stretch of C, and both threads pack
@@ -90,22 +109,8 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
             Ab = ta ? A + s : A + s * lda;         // op(A)(s:s+len, :)
             Cb = C + s * ldc;
         }
-        float bbeta = beta;
-        if (bias) {                                // fused bias: prefill, then accumulate
-            for (int64_t i = 0; i < m; i++) {
-                const float* bsrc = split_cols ? bias + s : bias;
-                memcpy(Cb + i * ldc, bsrc, (size_t)n * sizeof(float));
-            }
-            bbeta = 1.0f;
-        } else if (beta == 0.0f) {
-            // OpenBLAS handles beta = 0 with a separate scaling pass over C (sgemm_beta: 10%
-            // of a quickstart step in perf); memset + beta = 1 gives the same bits, faster.
-            for (int64_t i = 0; i < m; i++) memset(Cb + i * ldc, 0, (size_t)n * sizeof(float));
-            bbeta = 1.0f;
-        }
-        if (!blas_buffer_warm) warm_blas_buffer();
-        cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)K, alpha, Ab, (int)lda, Bb,
-                    (int)ldb, bbeta, Cb, (int)ldc);
+        sgemm_into(opA, opB, m, n, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc,
+                   bias ? (split_cols ? bias + s : bias) : NULL);
     );
 }
 
@@ -159,15 +164,6 @@ void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT
     );
 }
 
-// One whole product on the calling thread: zero C, then accumulate (as gemm_blocked does).
-static void gemm_whole(int ta, int tb, int64_t M, int64_t N, int64_t K, const float* A,
-                       int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc) {
-    for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
-    if (!blas_buffer_warm) warm_blas_buffer();
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, 1.0f, C, (int)ldc);
-}
-
 void ember_linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                            const float* weight, int64_t N, int64_t IN, int64_t OUT) {
     // dinp = dout·W and dweight = doutᵀ·inp are independent and always the same number of
@@ -185,7 +181,9 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
     }
     const int nt = ember_threads_ > 1 ? 2 : 1;
     EMBER_FOR(nt, t, 2,
-        if (t == 0) gemm_whole(0, 0, N, IN, OUT, dout, OUT, weight, IN, dinp, IN);
-        else gemm_whole(1, 0, OUT, IN, N, dout, OUT, inp, IN, dweight, IN);
+        if (t == 0) sgemm_into(CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, weight, IN,
+                               0.0f, dinp, IN, NULL);
+        else sgemm_into(CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f,
+                        dweight, IN, NULL);
     );
 }
