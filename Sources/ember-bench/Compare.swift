@@ -373,17 +373,8 @@ private final class GemmFloor {
     static let steps: [Int] = Array(repeating: 64, count: 937) + [32]   // 60,000 samples
     static let callsPerEpoch = steps.count * 8
     static let testBatches: [Int] = Array(repeating: 64, count: 156) + [16]   // 10,000 samples
-    static let flopsPerTestPass: Double = testBatches.reduce(0.0) { acc, b in
-        acc + 2 * Double(b) * (784 * 512 + 512 * 512 + 512 * 10)
-    }
-    /// Multiply-adds ×2 for one epoch: forward and dW for 3 layers, dX for layers 2 and 3.
-    static let flopsPerEpoch: Double = steps.reduce(0.0) { acc, b in
-        let n = Double(b)
-        let forward = n * (784 * 512 + 512 * 512 + 512 * 10)
-        let dW = forward
-        let dX = n * (512 * 512 + 512 * 10)
-        return acc + 2 * (forward + dW + dX)
-    }
+    static let flopsPerTestPass = testBatches.reduce(0.0) { $0 + quickstartForwardFlops(batch: $1) }
+    static let flopsPerEpoch = steps.reduce(0.0) { $0 + quickstartStepFlops(batch: $1) }
 
     let threads: Int
     // Weights (OUT, IN), their gradients, activations (64, F) and their gradients.
@@ -435,9 +426,12 @@ private final class GemmFloor {
         gemm(1, 0, 512, 784, b, 1, dh1, 512, x, 784, 0, dw1, 784)
     }
 
-    private func time(_ steps: [Int], _ gemm: Gemm) -> Double {
+    /// Seconds for `pass` (a training step's GEMMs by default) over `batches`.
+    private func time(_ batches: [Int], _ gemm: Gemm,
+                      pass: (GemmFloor) -> (Int64, Gemm) -> Void = { $0.step }) -> Double {
+        let run = pass(self)
         let start = now()
-        for b in steps { step(Int64(b), gemm) }
+        for b in batches { run(Int64(b), gemm) }
         return now() - start
     }
 
@@ -461,9 +455,7 @@ private final class GemmFloor {
     /// Seconds for the test pass's forward GEMMs (10,000 samples) through `ember_sgemm`.
     func testPass() -> Double {
         ember_set_num_threads(Int32(threads))
-        let start = now()
-        for b in GemmFloor.testBatches { forward(Int64(b), emberGemm) }
-        return now() - start
+        return time(GemmFloor.testBatches, emberGemm, pass: { $0.forward })
     }
 
     /// Seconds for one epoch through plain `cblas_sgemm` (OpenBLAS at one thread, as Ember

@@ -107,7 +107,8 @@ func gemmTable(threads: Int, samples: Int) -> Table {
                   tensorCells[0], tensorCells[1])
     }
     let total = { (t: [Double]) in t.reduce(0, +) }
-    table.add("one step's 8 products", fmt(205.5e6 / total(blas) / 1e9), fmt(205.5e6 / total(ember) / 1e9),
+    let stepFlops = quickstartStepFlops(batch: 64)
+    table.add("one step's 8 products", fmt(stepFlops / total(blas) / 1e9), fmt(stepFlops / total(ember) / 1e9),
               fmt(total(blas) / total(ember), 2), "", "")
     return table
 }

@@ -19,7 +19,7 @@ struct StepCommand: ParsableCommand {
         print("quickstart MLP, batch 64, \(numThreads()) thread(s); \(machineLine())\n")
         let forward = measureForward(steps)
         var inference = Table("forward only (noGrad), first work in the process", "ms/batch", "GFLOP/s")
-        inference.add("784-512-512-10, batch 64", fmt(forward, 3), fmt(forwardFlops / forward / 1e6, 1))
+        inference.add("784-512-512-10, batch 64", fmt(forward, 3), fmt(quickstartForwardFlops(batch: 64) / forward / 1e6, 1))
         print(inference.render() + "\n")
         var table = Table("buffer cache", "ms/step", "minor page faults/step", "cache hits/step")
         for enabled in [true, false, true] {
@@ -32,9 +32,6 @@ struct StepCommand: ParsableCommand {
         print(table.render())
     }
 }
-
-/// Multiply-adds ×2 of one forward pass of the quickstart MLP at batch 64.
-let forwardFlops = 2.0 * 64 * Double(784 * 512 + 512 * 512 + 512 * 10)
 
 /// Milliseconds per forward pass under `noGrad`, the model's first use in the process.
 func measureForward(_ batches: Int) -> Double {
