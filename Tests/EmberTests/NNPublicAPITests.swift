@@ -1,23 +1,10 @@
 import XCTest
 import Ember   // not @testable: this file sees only the public API, as a user does
 
-/// The seed's model, loss, optimizer and save/load, written exactly as
-/// shared/design/quickstart.swift writes them, compiled against the public API only (a
-/// missing `open` or `public` fails the build here).
-private final class NeuralNetwork: Module {
-    let flatten = Flatten()
-    let linearReluStack = Sequential(
-        Linear(28 * 28, 512),
-        ReLU(),
-        Linear(512, 512),
-        ReLU(),
-        Linear(512, 10)
-    )
-
-    override func forward(_ x: Tensor) -> Tensor {
-        linearReluStack(flatten(x))
-    }
-}
+// The seed's loss, optimizer and save/load, written exactly as shared/design/quickstart.swift
+// writes them, compiled against the public API only (a missing `open` or `public` fails the
+// build here); its model, NNModels.NeuralNetwork, is declared the same way in SeedModel.swift.
+private typealias NeuralNetwork = NNModels.NeuralNetwork
 
 /// A user layer with its own parameter and a custom print, from outside the module.
 private final class Scale: Module {

@@ -4,21 +4,7 @@ import XCTest
 /// Models shared by the nn, optim and serialization tests, nested in a namespace so their
 /// type names (which `print(model)` shows) cannot clash with other test files.
 enum NNModels {
-    /// The seed's model, as shared/design/quickstart.swift writes it.
-    final class NeuralNetwork: Module {
-        let flatten = Flatten()
-        let linearReluStack = Sequential(
-            Linear(28 * 28, 512),
-            ReLU(),
-            Linear(512, 512),
-            ReLU(),
-            Linear(512, 10)
-        )
-
-        override func forward(_ x: Tensor) -> Tensor {
-            linearReluStack(flatten(x))
-        }
-    }
+    // NeuralNetwork, the seed's model, is in SeedModel.swift (public API only).
 
     /// The same architecture shrunk to 12 → 8 → 8 → 3 (scripts/make_fixtures.py).
     final class TinyNetwork: Module {
