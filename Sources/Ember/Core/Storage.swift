@@ -6,6 +6,9 @@ import Foundation
 final class Storage: @unchecked Sendable {
     let data: UnsafeMutableRawPointer
     let byteCount: Int
+    /// Parameters whose deferred gradient still reads this memory: they compute it before
+    /// anything writes here in place (DeferredGrad.swift). Empty almost always.
+    var deferredGradReaders: [WeakTensor] = []
 
     /// Uninitialised memory from the cache (callers overwrite every byte).
     init(byteCount: Int) {

@@ -20,7 +20,23 @@ public final class Tensor {
 
     /// The accumulated gradient of a leaf after `backward()`. It *adds up* across backward
     /// calls (PyTorch semantics) until cleared, usually by `optimizer.zeroGrad()`.
-    public var grad: Tensor?
+    public var grad: Tensor? {
+        get {
+            if deferredGrad != nil { materializeDeferredGrad() }
+            return accumulatedGrad
+        }
+        set {
+            dropDeferredGrad()
+            accumulatedGrad = newValue
+        }
+    }
+    /// `grad`'s value, when it has been computed.
+    var accumulatedGrad: Tensor?
+    /// `grad` kept as the two factors of a linear layer's weight gradient, not yet multiplied
+    /// (DeferredGrad.swift).
+    var deferredGrad: DeferredLinearGrad?
+    /// Set by an optimizer that can apply a deferred gradient itself (plain SGD).
+    var defersLinearGrad = false
 
     init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {
         self.storage = storage
@@ -233,6 +249,7 @@ extension Tensor {
     /// Runs `body` with mutable float32 elements: a write bypasses autograd (like `.data`).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(dtype == .float32, "withUnsafeMutableFloats: expected float32, got \(dtype)")
+        willWriteInPlace()
         return try body(UnsafeMutableBufferPointer(start: f32, count: count))
     }
 }
@@ -278,6 +295,7 @@ extension Tensor {
     public func copy_(_ other: Tensor) {
         precondition(other.shape == shape && other.dtype == dtype,
                      "copy_: expected \(dtype) \(shape), got \(other.dtype) \(other.shape)")
+        willWriteInPlace()
         raw.copyMemory(from: other.raw, byteCount: count * dtype.itemSize)
     }
 }

@@ -88,7 +88,11 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tens
             Kernels.biasBackward(db!.f32, g.f32, n: n, outFeatures: outF, accumulate: false)
         }
         let dx = x.requiresGrad ? Tensor(empty: [n, inF]) : nil               // (n,out)·(out,in)
-        let dw = weight.requiresGrad ? Tensor(empty: [outF, inF]) : nil        // (n,out)ᵀ·(n,in)
+        var dw: Tensor?                                                        // (n,out)ᵀ·(n,in)
+        if weight.requiresGrad {
+            // Plain SGD applies gᵀ·x to the weight itself, as one GEMM (DeferredGrad.swift).
+            if weight.canDeferGrad { weight.deferGrad(dOut: g, input: x) } else { dw = Tensor(empty: [outF, inF]) }
+        }
         Kernels.linearBackward(dInput: dx?.f32, dWeight: dw?.f32, dOut: g.f32, input: x.f32,
                                weight: weight.f32, n: n, inFeatures: inF, outFeatures: outF)
         return bias == nil ? [dx, dw] : [dx, dw, db]

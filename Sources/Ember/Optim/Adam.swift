@@ -42,7 +42,9 @@ public class Adam: Optimizer {
 
     public override func step() {
         for (i, p) in parameters.enumerated() {
+            p.defersLinearGrad = false
             guard let g = gradient(i) else { continue }
+            p.willWriteInPlace()
             let m = stateBuffer(i, "exp_avg"), v = stateBuffer(i, "exp_avg_sq")
             let vmax = amsgrad ? stateBuffer(i, "max_exp_avg_sq") : nil
             // The step count is a 0-d int64 tensor so that it saves with the other state.

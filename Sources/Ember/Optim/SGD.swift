@@ -7,7 +7,9 @@
 ///     p = p − lr · g
 ///
 /// Each parameter is updated by one fused C pass, in place; the momentum buffer (state
-/// `momentum_buffer`) is allocated on a parameter's first step.
+/// `momentum_buffer`) is allocated on a parameter's first step. Without momentum and weight
+/// decay, a linear layer's weight gradient is instead applied as one GEMM into the weight,
+/// never formed (DeferredGrad.swift); reading `grad` still gives it.
 ///
 /// ```swift
 /// let optimizer = SGD(model.parameters(), lr: 1e-3, momentum: 0.9)
@@ -32,10 +34,17 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
         self.maximize = maximize
         super.init(parameters, lr: lr)
+        for p in parameters { p.defersLinearGrad = momentum == 0 && weightDecay == 0 }
     }
 
     public override func step() {
+        // Plain SGD takes a linear layer's weight gradient unmultiplied and applies it as one
+        // GEMM into the weight (DeferredGrad.swift); the mark tells the next backward().
+        let plain = momentum == 0 && weightDecay == 0
         for (i, p) in parameters.enumerated() {
+            p.defersLinearGrad = plain
+            p.willWriteInPlace()
+            if plain, p.addDeferredGrad(scaledBy: Float(maximize ? lr : -lr)) { continue }
             guard let g = gradient(i) else { continue }
             var buffer: Tensor?
             var first = false
