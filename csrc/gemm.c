@@ -78,10 +78,21 @@ static int split_columns(int64_t M, int64_t N, int64_t K) {
     return N > 2 * M && K >= 256;
 }
 
-// C = alpha·op(A)·op(B) + beta·C (+ bias on every row), cut as split_columns says.
+// C = max(C, 0) on an m x n block: the relu epilogue of a linear layer, run by the thread
+// that just wrote the block, while it is still in that core's cache.
+EMBER_SIMD
+static void relu_block(float* C, int64_t m, int64_t n, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        float* row = C + i * ldc;
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+    }
+}
+
+// C = alpha·op(A)·op(B) + beta·C (+ bias on every row), cut as split_columns says, then
+// max(C, 0) when `relu`.
 static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                         float* C, int64_t ldc, const float* bias) {
+                         float* C, int64_t ldc, const float* bias, int relu) {
     const enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
     const enum CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
     const int split_cols = split_columns(M, N, K);
@@ -111,6 +122,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
         }
         sgemm_into(opA, opB, m, n, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc,
                    bias ? (split_cols ? bias + s : bias) : NULL);
+        if (relu) relu_block(Cb, m, n, ldc);
     );
 }
 
@@ -123,7 +135,7 @@ void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
-    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
 }
 
 void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
@@ -136,14 +148,17 @@ void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K
 }
 
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
-                          int64_t N, int64_t IN, int64_t OUT) {
+                          int64_t N, int64_t IN, int64_t OUT, int relu) {
     if (N == 0 || OUT == 0) return;
     if (IN == 0) {
         for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < OUT; j++) out[i * OUT + j] = bias ? bias[j] : 0.0f;
+            for (int64_t j = 0; j < OUT; j++) {
+                const float v = bias ? bias[j] : 0.0f;
+                out[i * OUT + j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+            }
         return;
     }
-    gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias);
+    gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias, relu);
 }
 
 EMBER_SIMD

@@ -44,10 +44,11 @@ void ember_set_grad_enabled(int enabled);
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                  float beta, float* C, int64_t ldc);
-/// Linear layer forward: out(N,OUT) = inp(N,IN) · weight(OUT,IN)ᵀ + bias(OUT).
-/// bias may be NULL.
+/// Linear layer forward: out(N,OUT) = inp(N,IN) · weight(OUT,IN)ᵀ + bias(OUT), then
+/// max(out, 0) when `relu` (applied to each block by the thread that computed it). bias may
+/// be NULL.
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
-                          int64_t N, int64_t IN, int64_t OUT);
+                          int64_t N, int64_t IN, int64_t OUT, int relu);
 /// The floor for benchmarks: cblas_sgemm called directly (no blocking), with OpenBLAS's own
 /// thread pool sized by ember_set_blas_threads (Ember itself keeps OpenBLAS at 1 thread:
 /// restore 1 after measuring).

@@ -19,9 +19,10 @@
 //   The table shows the largest over the rounds.
 // - The GEMM floor replays the quickstart MLP's GEMMs for one epoch (938 steps: 937 batches
 //   of 64 and one of 32) through `ember_sgemm`, the same blocked OpenBLAS call Ember's layers
-//   use, at the same thread count: forward for the three layers, dW for the three layers,
-//   dX for layers 2 and 3 (the input needs no gradient). Operands are cache-warm buffers of
-//   the right shapes; no activation, loss, optimizer or data work is included.
+//   use, at the same thread count: forward for the three layers, dX for layers 2 and 3 (the
+//   input needs no gradient), and the three weight updates W += −lr·gᵀx that plain SGD runs
+//   in place of forming dW. Operands are cache-warm buffers of the right shapes; no
+//   activation, loss, optimizer pass or data work is included.
 
 import ArgumentParser
 import CEmber
@@ -377,8 +378,8 @@ private final class GemmFloor {
     static let flopsPerEpoch = steps.reduce(0.0) { $0 + quickstartStepFlops(batch: $1) }
 
     let threads: Int
-    // Weights (OUT, IN), their gradients, activations (64, F) and their gradients.
-    let w1, w2, w3, dw1, dw2, dw3, x, h1, h2, out, dout, dh2, dh1: UnsafeMutablePointer<Float>
+    // Weights (OUT, IN), activations (64, F) and their gradients.
+    let w1, w2, w3, x, h1, h2, out, dout, dh2, dh1: UnsafeMutablePointer<Float>
     private var all: [UnsafeMutablePointer<Float>] = []
 
     init(threads: Int) {
@@ -395,7 +396,6 @@ private final class GemmFloor {
             return p
         }
         w1 = buffer(512 * 784); w2 = buffer(512 * 512); w3 = buffer(10 * 512)
-        dw1 = buffer(512 * 784); dw2 = buffer(512 * 512); dw3 = buffer(10 * 512)
         x = buffer(64 * 784); h1 = buffer(64 * 512); h2 = buffer(64 * 512); out = buffer(64 * 10)
         dout = buffer(64 * 10); dh2 = buffer(64 * 512); dh1 = buffer(64 * 512)
         self.all = all
@@ -413,18 +413,21 @@ private final class GemmFloor {
         gemm(0, 1, b, 10, 512, 1, h2, 512, w3, 512, 0, out, 10)
     }
 
-    /// One training step's GEMMs at batch `b` through `gemm` (row-major, op flags 0/1).
+    /// One training step's GEMMs at batch `b` through `gemm` (row-major, op flags 0/1), as
+    /// the quickstart makes them: backward computes the input gradients, and plain SGD
+    /// applies each weight gradient as one GEMM into the weight, W += −lr·gᵀ·x
+    /// (DeferredGrad.swift).
     private func step(_ b: Int64, _ gemm: Gemm) {
         forward(b, gemm)
-        // layer 3: dW3 = doutᵀ·h2, dh2 = dout·W3
-        gemm(1, 0, 10, 512, b, 1, dout, 10, h2, 512, 0, dw3, 512)
+        // backward: dh2 = dout·W3, dh1 = dh2·W2 (no dX for layer 1: the input needs none)
         gemm(0, 0, b, 512, 10, 1, dout, 10, w3, 512, 0, dh2, 512)
-        // layer 2: dW2 = dh2ᵀ·h1, dh1 = dh2·W2
-        gemm(1, 0, 512, 512, b, 1, dh2, 512, h1, 512, 0, dw2, 512)
         gemm(0, 0, b, 512, 512, 1, dh2, 512, w2, 512, 0, dh1, 512)
-        // layer 1: dW1 = dh1ᵀ·x (no dX: the input needs no gradient)
-        gemm(1, 0, 512, 784, b, 1, dh1, 512, x, 784, 0, dw1, 784)
+        // step: W1 −= lr·dh1ᵀ·x, W2 −= lr·dh2ᵀ·h1, W3 −= lr·doutᵀ·h2
+        gemm(1, 0, 512, 784, b, -lr, dh1, 512, x, 784, 1, w1, 784)
+        gemm(1, 0, 512, 512, b, -lr, dh2, 512, h1, 512, 1, w2, 512)
+        gemm(1, 0, 10, 512, b, -lr, dout, 10, h2, 512, 1, w3, 512)
     }
+    private let lr: Float = 1e-3
 
     /// Seconds for `pass` (a training step's GEMMs by default) over `batches`.
     private func time(_ batches: [Int], _ gemm: Gemm,

@@ -72,16 +72,24 @@ final class KernelTests: XCTestCase {
 
     func testLinearForwardBlockedBothWays() {
         // (40, 300 → 130) is cut in column blocks, (64, 65 → 65) in row blocks: the fused bias
-        // must land on the right columns either way.
+        // and the relu epilogue must land on the right elements either way.
         for (n, inF, outF) in [(40, 300, 130), (64, 65, 65)] {
             let x = testValues(n * inF, seed: 12).map(Float.init), w = testValues(outF * inF, seed: 13).map(Float.init)
             let bias = testValues(outF, seed: 14).map(Float.init)
-            var y = [Float](repeating: .nan, count: n * outF)
-            Kernels.linearForward(&y, x, w, bias, n: n, inFeatures: inF, outFeatures: outF)
             let ref = naiveGemm(x, w, m: n, n: outF, k: inF, ta: false, tb: true)
-            assertClose(y.map(Double.init), (0..<(n * outF)).map { ref[$0] + Double(bias[$0 % outF]) },
-                        atol: 1e-4, "linear \(n)x\(inF)->\(outF)")
+            let want = (0..<(n * outF)).map { ref[$0] + Double(bias[$0 % outF]) }
+            for relu in [false, true] {
+                var y = [Float](repeating: .nan, count: n * outF)
+                Kernels.linearForward(&y, x, w, bias, n: n, inFeatures: inF, outFeatures: outF, relu: relu)
+                assertClose(y.map(Double.init), relu ? want.map { max($0, 0) } : want, atol: 1e-4,
+                            "linear \(n)x\(inF)->\(outF) relu=\(relu)")
+            }
+            XCTAssertTrue(want.contains { $0 < -0.01 } && want.contains { $0 > 0.01 }, "both signs occur")
         }
+        // No inputs: the output is relu(bias).
+        var y = [Float](repeating: .nan, count: 6)
+        Kernels.linearForward(&y, [], [], [-1, 2, 0], n: 2, inFeatures: 0, outFeatures: 3, relu: true)
+        XCTAssertEqual(y, [0, 2, 0, 0, 2, 0])
     }
 
     func testLinearBackward() {

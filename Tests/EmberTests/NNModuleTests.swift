@@ -135,6 +135,34 @@ final class NNModuleTests: XCTestCase {
         XCTAssertEqual(seq(Tensor.zeros([5, 3])).shape, [5, 4])
     }
 
+    /// Sequential runs Linear + ReLU as one op (`linearReLU`): the same values and gradients
+    /// as the two layers one after the other, bit for bit.
+    func testSequentialFusesLinearReLUExactly() {
+        final class MyReLU: ReLU {}   // a subclass may override forward: never fused
+        let g = Generator(seed: 21)
+        let stack = Sequential(Linear(300, 130, generator: g), ReLU(), Linear(130, 65, generator: g), MyReLU(),
+                               Linear(65, 3, generator: g), ReLU())
+        let x = Tensor.randn([40, 300], generator: g).requiringGrad()
+        let y = stack(x)
+        XCTAssertEqual(y.gradFnName, "linear_relu", "the last pair is fused")
+        let fcs = [0, 2, 4].map { stack[$0] as! Linear }
+        let hidden = linear(linear(x, fcs[0].weight, fcs[0].bias).relu(), fcs[1].weight, fcs[1].bias)
+        XCTAssertEqual(stack[3](hidden).gradFnName, "relu")
+        let ref = linear(hidden.relu(), fcs[2].weight, fcs[2].bias).relu()
+        XCTAssertTrue(y.equal(ref))
+        XCTAssertTrue(y.toArray().contains(0) && y.toArray().contains { $0 > 0 }, "the relu clips something")
+
+        let upstream = Tensor.randn(y.shape, generator: g)
+        (y * upstream).sum().backward()
+        let fused = ([x] + stack.parameters()).map { $0.grad!.clone() }
+        x.grad = nil
+        stack.zeroGrad()
+        (ref * upstream).sum().backward()
+        for (i, (a, p)) in zip(fused, [x] + stack.parameters()).enumerated() {
+            XCTAssertTrue(a.equal(p.grad!), "gradient \(i) differs")
+        }
+    }
+
     func testZeroGradSetsNil() {
         let model = NNModels.TinyNetwork()
         crossEntropy(model(Tensor.randn([4, 12])), Tensor([0, 1, 2, 0])).backward()

@@ -25,8 +25,8 @@ enum Kernels {
     }
     static func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                               _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                              n: Int, inFeatures: Int, outFeatures: Int) {
-        ember_linear_forward(out, inp, weight, bias, Int64(n), Int64(inFeatures), Int64(outFeatures))
+                              n: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false) {
+        ember_linear_forward(out, inp, weight, bias, Int64(n), Int64(inFeatures), Int64(outFeatures), relu ? 1 : 0)
     }
     static func linearBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,

@@ -23,7 +23,20 @@ open class Sequential: Module, RandomAccessCollection {
 
     open override func forward(_ x: Tensor) -> Tensor {
         var y = x
-        for layer in layers { y = layer(y) }
+        var i = 0
+        while i < layers.count {
+            // A plain Linear followed by a plain ReLU runs as one op, the relu applied to each
+            // block of the GEMM output by the thread that wrote it (`linearReLU`): the same
+            // values and gradients. Subclasses may override forward, so only the exact types.
+            if i + 1 < layers.count, let fc = layers[i] as? Linear, type(of: fc) == Linear.self,
+               type(of: layers[i + 1]) == ReLU.self {
+                y = linearReLU(y, fc.weight, fc.bias)
+                i += 2
+            } else {
+                y = layers[i](y)
+                i += 1
+            }
+        }
         return y
     }
 

@@ -61,6 +61,18 @@ extension Tensor {
 /// x (N, IN) or (…, IN); weight (OUT, IN); bias (OUT) or nil.
 /// Backward: dx = g·W, dW = gᵀ·x, db = Σ_rows g — each computed only when needed.
 public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
+    linear(x, weight, bias, relu: false)
+}
+
+/// relu(x·Wᵀ + b) as one op: each thread applies the relu to the block of the output it has
+/// just computed, while the block is in its core's cache, instead of a second pass that
+/// reads the whole output back across cores. `Sequential` runs a `Linear` followed by a
+/// `ReLU` this way. The values and gradients are exactly those of `linear(x, W, b).relu()`.
+func linearReLU(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
+    linear(x, weight, bias, relu: true)
+}
+
+private func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, relu: Bool) -> Tensor {
     check {
         try expectDType(x, .float32, op: "linear")
         guard weight.ndim == 2, x.ndim >= 1, x.shape.last == weight.shape[1] else {
@@ -75,13 +87,19 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tens
     }
     if x.ndim != 2 {
         let lead = Array(x.shape.dropLast())
-        return linear(x.reshaped([-1, weight.shape[1]]), weight, bias).reshaped(lead + [weight.shape[0]])
+        return linear(x.reshaped([-1, weight.shape[1]]), weight, bias, relu: relu).reshaped(lead + [weight.shape[0]])
     }
     let (n, inF, outF) = (x.shape[0], weight.shape[1], weight.shape[0])
     let out = Tensor(empty: [n, outF])
-    Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF)
+    Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF, relu: relu)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    return out.recorded("linear", inputs) { g in
+    let y = relu ? out.detach() : nil   // relu's backward reads the output (saved without a cycle)
+    return out.recorded(relu ? "linear_relu" : "linear", inputs) { dOut in
+        var g = dOut
+        if let y {
+            g = Tensor(empty: [n, outF])
+            Kernels.reluBackward(g.f32, dOut.f32, y.f32, y.count)
+        }
         var db: Tensor?
         if let bias, bias.requiresGrad {
             db = Tensor(empty: [outF])
