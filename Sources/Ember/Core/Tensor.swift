@@ -20,6 +20,10 @@ public final class Tensor {
 
     /// The accumulated gradient of a leaf after `backward()`. It *adds up* across backward
     /// calls (PyTorch semantics) until cleared, usually by `optimizer.zeroGrad()`.
+    ///
+    /// For a linear layer's weight trained by plain SGD, backward leaves the gradient unformed
+    /// and `step()` applies it inside one GEMM; reading `grad` forms it then (one GEMM, the
+    /// same values) — see DeferredGrad.swift.
     public var grad: Tensor? {
         get {
             if deferredGrad != nil { materializeDeferredGrad() }
