@@ -102,7 +102,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     int64_t bs = round_up((extent + blocks - 1) / blocks, 16);
     if (bs < 16) bs = 16;
     blocks = (extent + bs - 1) / bs;
-    const int nt = (blocks > 1 && ember_threads_ > 1) ? ember_threads_ : 1;
+    const int nt = (blocks > 1 && ember_team_size() > 1) ? ember_team_size() : 1;
 
     // One block per iteration: block b always computes the same output, whoever runs it.
     EMBER_FOR(nt, b, blocks,
@@ -194,7 +194,7 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
         if (dweight) ember_sgemm(1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f, dweight, IN);
         return;
     }
-    const int nt = ember_threads_ > 1 ? 2 : 1;
+    const int nt = ember_team_size() > 1 ? 2 : 1;
     EMBER_FOR(nt, t, 2,
         if (t == 0) sgemm_into(CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, weight, IN,
                                0.0f, dinp, IN, NULL);

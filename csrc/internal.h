@@ -5,6 +5,11 @@
 
 extern int ember_threads_;             // threads.c
 extern int64_t ember_threshold_;       // threads.c
+extern _Thread_local int ember_serial_; // threads.c: set on DataLoader workers
+
+/// Threads a kernel may use from the calling thread: the budget, or 1 on a thread marked
+/// serial (DataLoader workers: a team of their own would fight the kernels' for the cores).
+static inline int ember_team_size(void) { return ember_serial_ ? 1 : ember_threads_; }
 
 /// Compiles a kernel twice, for AVX2 and for baseline x86-64, picked at load time (an ifunc):
 /// Ember needs no -march flag and runs anywhere, and AVX2 machines get 8-wide loops (relu on
@@ -27,7 +32,8 @@ extern int64_t ember_threshold_;       // threads.c
 /// Threads for a loop over `work` elements: 1 below the measured threshold (a fork/join
 /// costs more than the work there), else the budget.
 static inline int ember_team(int64_t work) {
-    return (work >= ember_threshold_ && ember_threads_ > 1) ? ember_threads_ : 1;
+    const int n = ember_team_size();
+    return (work >= ember_threshold_ && n > 1) ? n : 1;
 }
 
 /// `for (int64_t i = 0; i < n; i++) { body }` on a team of `nt` threads, each taking one

@@ -15,6 +15,7 @@ int ember_threads_ = 0;
 // on 2 threads first wins clearly (>10%) at 128K floats; at 64K it only breaks even.
 int64_t ember_threshold_ = 131072;
 static _Thread_local int grad_disabled_ = 0;
+_Thread_local int ember_serial_ = 0;
 
 __attribute__((constructor)) static void ember_threads_init(void) {
     openblas_set_num_threads(1);
@@ -36,4 +37,6 @@ int ember_get_num_threads(void) { return ember_threads_; }
 void ember_set_parallel_threshold(int64_t elements) { ember_threshold_ = elements > 1 ? elements : 1; }
 int64_t ember_get_parallel_threshold(void) { return ember_threshold_; }
 int ember_grad_enabled(void) { return !grad_disabled_; }
+void ember_set_thread_serial(int serial) { ember_serial_ = serial != 0; }
+int ember_thread_serial(void) { return ember_serial_; }
 void ember_set_grad_enabled(int enabled) { grad_disabled_ = !enabled; }

@@ -34,6 +34,10 @@ int64_t ember_get_parallel_threshold(void);
 /// Per-thread autograd switch (thread-local, so DataLoader threads never see `noGrad`).
 int ember_grad_enabled(void);
 void ember_set_grad_enabled(int enabled);
+/// Marks the calling thread serial: every kernel it calls runs on it alone, never forking a
+/// team (DataLoader workers, whose teams would fight the kernels' threads for the cores).
+void ember_set_thread_serial(int serial);
+int ember_thread_serial(void);
 
 // MARK: - GEMM (gemm.c)
 

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Runs the DataLoader tests under ThreadSanitizer (called from .ci/run).
 #
-# The selected tests (DataLoaderTests) build batches with the single-threaded gather
-# kernels and small per-sample tensors, all below the OpenMP parallel threshold, so no
-# OpenMP team is forked. Serial `#pragma omp parallel if(0)` regions still enter libomp,
+# The selected tests (DataLoaderTests) build batches on worker threads, which are marked
+# serial, or on the iterating thread from tensors below every kernel's parallel threshold
+# (the gather's included), so no OpenMP team is forked. Serial `#pragma omp parallel if(0)` regions still enter libomp,
 # which is not TSan-instrumented: scripts/tsan.supp silences reports from inside libomp
 # only (never from Ember's own code).
 set -eu

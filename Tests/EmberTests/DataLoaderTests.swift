@@ -151,6 +151,27 @@ final class DataLoaderTests: XCTestCase {
         it2 = nil
     }
 
+    func testWorkersNeverForkATeam() {
+        // Records, for every sample built, whether its thread may fork kernel teams.
+        final class ThreadProbe: Dataset, @unchecked Sendable {
+            private let lock = NSLock()
+            private var seen: [Bool] = []
+            var serial: [Bool] { lock.lock(); defer { lock.unlock() }; return seen }
+            var count: Int { 40 }
+            subscript(index: Int) -> (Tensor, Int) {
+                lock.lock(); seen.append(Kernels.threadIsSerial); lock.unlock()
+                return (Tensor([Float(index)]), index)
+            }
+        }
+        for workers in [0, 2] {
+            let probe = ThreadProbe()
+            let loader = DataLoader(probe, batchSize: 4, numWorkers: workers) { Collate.stack($0) }
+            for _ in loader {}
+            XCTAssertEqual(probe.serial, Array(repeating: workers > 0, count: 40), "workers=\(workers)")
+        }
+        XCTAssertFalse(Kernels.threadIsSerial, "the iterating thread keeps its team")
+    }
+
     func testWorkerErrorReachesCaller() {
         for workers in [0, 2] {
             let ds = CountingDataset(50, failAt: 23)

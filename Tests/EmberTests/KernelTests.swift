@@ -275,6 +275,16 @@ final class KernelTests: XCTestCase {
             let ref = idx.flatMap { i in (0..<sample).map { Double(src[Int(i) * sample + $0]) / 255 } }
             assertClose(out.map(Double.init), ref, atol: 1e-7, "gather n=\(n)")
         }
+        // A quickstart batch (64 x 784) is decoded on the team; any thread count gives the same.
+        let src = (0..<(100 * 784)).map { UInt8(($0 * 7) % 256) }
+        let idx: [Int64] = (0..<64).map { Int64(($0 * 37) % 100) }
+        let ref = idx.flatMap { i in (0..<784).map { Float(src[Int(i) * 784 + $0]) * 0.5 - 1 } }
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            var out = [Float](repeating: .nan, count: 64 * 784)
+            Kernels.gatherU8ToF32(&out, src, idx, count: 64, sampleSize: 784, scale: 0.5, shift: -1)
+            XCTAssertEqual(out, ref, "gather 64x784 on \(threads) thread(s)")
+        }
     }
 
     func testRandomNumbersHaveTheRightMoments() {

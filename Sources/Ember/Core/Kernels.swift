@@ -15,6 +15,11 @@ enum Kernels {
         get { ember_grad_enabled() != 0 }
         set { ember_set_grad_enabled(newValue ? 1 : 0) }
     }
+    /// Whether kernels called from this thread stay on it (set on DataLoader workers).
+    static var threadIsSerial: Bool {
+        get { ember_thread_serial() != 0 }
+        set { ember_set_thread_serial(newValue ? 1 : 0) }
+    }
 
     // MARK: GEMM
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -20,8 +20,9 @@ import Foundation
 ///
 /// **Workers.** With `numWorkers > 0`, that many threads build batches into a bounded queue
 /// holding at most `prefetchFactor × numWorkers` batches in flight. Leaving the loop early
-/// (break, return, throw) stops and joins them when the iterator is released. Workers call
-/// only single-threaded kernels, so they never fork OpenMP teams of their own.
+/// (break, return, throw) stops and joins them when the iterator is released. Workers are
+/// marked serial: every kernel they call runs on the worker alone, never forking an OpenMP
+/// team of its own.
 ///
 /// **Errors.** A failure while building a batch (a throwing transform, `Dataset.sample(at:)`)
 /// stops a plain `for` loop with its message; iterate `batches()` and `try next()` to catch it.
@@ -317,6 +318,7 @@ private func startThread(_ queue: BatchQueue) -> pthread_t {
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
         let q = Unmanaged<BatchQueue>.fromOpaque(arg!).takeRetainedValue()
+        Kernels.threadIsSerial = true   // its kernels never fork a team of their own
         q.work()
         return nil
     }, context)
