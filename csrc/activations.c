@@ -6,14 +6,14 @@ EMBER_SIMD
 void ember_relu_forward(float* out, const float* inp, int64_t n) {
     const int nt = ember_team(n);
     // Contiguous ranges per thread: a streaming pass.
-    EMBER_FOR(nt, i, n, out[i] = inp[i] > 0.0f ? inp[i] : 0.0f; );
+    EMBER_FOR(nt, i, n, out[i] = ember_relu(inp[i]); );
 }
 
 EMBER_SIMD
 void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
     const int nt = ember_team(n);
     // Both loads unconditional: a conditional load of dout kept this loop scalar (perf).
-    EMBER_FOR(nt, i, n, const float g = dout[i]; dinp[i] = out[i] > 0.0f ? g : 0.0f;);
+    EMBER_FOR(nt, i, n, dinp[i] = ember_relu_grad(out[i], dout[i]););
 }
 
 EMBER_SIMD

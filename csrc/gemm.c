@@ -84,7 +84,7 @@ EMBER_SIMD
 static void relu_block(float* C, int64_t m, int64_t n, int64_t ldc) {
     for (int64_t i = 0; i < m; i++) {
         float* row = C + i * ldc;
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+        for (int64_t j = 0; j < n; j++) row[j] = ember_relu(row[j]);
     }
 }
 
@@ -154,7 +154,7 @@ void ember_linear_forward(float* out, const float* inp, const float* weight, con
         for (int64_t i = 0; i < N; i++)
             for (int64_t j = 0; j < OUT; j++) {
                 const float v = bias ? bias[j] : 0.0f;
-                out[i * OUT + j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+                out[i * OUT + j] = relu ? ember_relu(v) : v;
             }
         return;
     }

@@ -50,6 +50,12 @@ static inline int ember_team(int64_t work) {
         }                                                                           \
     } while (0)
 
+/// max(x, 0) as PyTorch computes it (clamp_min): NaN and -0 pass through unchanged.
+static inline float ember_relu(float x) { return x < 0.0f ? 0.0f : x; }
+/// relu's gradient: g where the output is positive or NaN, 0 where it is ≤ 0 (PyTorch's
+/// threshold_backward).
+static inline float ember_relu_grad(float out, float g) { return out <= 0.0f ? 0.0f : g; }
+
 /// SplitMix64's finaliser: the counter-based generator behind rand, randn and dropout.
 static inline uint64_t ember_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

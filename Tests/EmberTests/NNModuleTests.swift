@@ -163,6 +163,34 @@ final class NNModuleTests: XCTestCase {
         }
     }
 
+    /// relu is clamp_min(x, 0) in PyTorch: NaN and -0 pass through, and the gradient flows
+    /// where the output is not ≤ 0. PyTorch 2.x: relu([-0., nan, -2., 3.]) = [-0., nan, 0., 3.],
+    /// gradient of its sum [0., 1., 0., 1.]. The fused Linear + ReLU epilogue must agree.
+    func testReluAtNaNAndNegativeZeroMatchesPyTorch() {
+        let x = Tensor([-0.0, .nan, -2, 3] as [Float]).requiringGrad()
+        let y = x.relu()
+        XCTAssertEqual(y.toArray().map(\.bitPattern), ([-0.0, .nan, 0, 3] as [Float]).map(\.bitPattern))
+        y.sum().backward()
+        XCTAssertEqual(x.grad!.toArray(), [0, 1, 0, 1])
+
+        // Through the fused op: an identity weight, the same values as the bias of a zero input,
+        // and a NaN row in a (40, 300 → 130) product, whose blocks are columns.
+        let fused = Sequential(Linear(4, 4), ReLU())
+        let fc = fused[0] as! Linear
+        fc.weight.copy_(Tensor.zeros([4, 4]))
+        fc.bias!.copy_(Tensor([-0.0, .nan, -2, 3] as [Float]))
+        let out = fused(Tensor.zeros([2, 4]))
+        XCTAssertEqual(out.gradFnName, "linear_relu")
+        // (−0 + 0·x is +0 before the relu sees it, in PyTorch's addmm as here.)
+        XCTAssertEqual(out.toArray().map(\.bitPattern), ([0, .nan, 0, 3, 0, .nan, 0, 3] as [Float]).map(\.bitPattern))
+        let big = Sequential(Linear(300, 130, generator: Generator(seed: 5)), ReLU())
+        var rows = Tensor.randn([40, 300], generator: Generator(seed: 6)).toArray()
+        rows[7 * 300 + 11] = .nan
+        let z = big(Tensor(rows, shape: [40, 300])).toArray()
+        XCTAssertTrue(z[(7 * 130)..<(8 * 130)].allSatisfy(\.isNaN), "a NaN input row stays NaN")
+        XCTAssertFalse(z[0..<(7 * 130)].contains { $0.isNaN })
+    }
+
     func testZeroGradSetsNil() {
         let model = NNModels.TinyNetwork()
         crossEntropy(model(Tensor.randn([4, 12])), Tensor([0, 1, 2, 0])).backward()
