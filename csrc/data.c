@@ -18,7 +18,7 @@
 EMBER_SIMD
 void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indices,
                             int64_t count, int64_t sample_size, float scale, float shift) {
-    const int nt = (count * sample_size >= GATHER_MIN_PARALLEL && ember_team_size() > 1) ? ember_team_size() : 1;
+    const int nt = ember_team_from(count * sample_size, GATHER_MIN_PARALLEL);
     EMBER_FOR(nt, i, count,
         const uint8_t* s = src + indices[i] * sample_size;
         float* o = out + i * sample_size;

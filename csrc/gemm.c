@@ -102,7 +102,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     int64_t bs = round_up((extent + blocks - 1) / blocks, 16);
     if (bs < 16) bs = 16;
     blocks = (extent + bs - 1) / bs;
-    const int nt = (blocks > 1 && ember_team_size() > 1) ? ember_team_size() : 1;
+    const int nt = blocks > 1 ? ember_team_size() : 1;
 
     // One block per iteration: block b always computes the same output, whoever runs it.
     EMBER_FOR(nt, b, blocks,

@@ -29,12 +29,14 @@ static inline int ember_team_size(void) { return ember_serial_ ? 1 : ember_threa
 #define EMBER_SIMD __attribute__((target_clones("avx2", "default")))
 #endif
 
+/// Threads for a loop over `work` elements: 1 below `min_work`, else the team size.
+static inline int ember_team_from(int64_t work, int64_t min_work) {
+    return work >= min_work ? ember_team_size() : 1;
+}
+
 /// Threads for a loop over `work` elements: 1 below the measured threshold (a fork/join
 /// costs more than the work there), else the budget.
-static inline int ember_team(int64_t work) {
-    const int n = ember_team_size();
-    return (work >= ember_threshold_ && n > 1) ? n : 1;
-}
+static inline int ember_team(int64_t work) { return ember_team_from(work, ember_threshold_); }
 
 /// `for (int64_t i = 0; i < n; i++) { body }` on a team of `nt` threads, each taking one
 /// contiguous range (static schedule). With nt == 1 the loop runs inline with no OpenMP call

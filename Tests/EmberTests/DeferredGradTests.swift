@@ -20,11 +20,11 @@ final class DeferredGradTests: XCTestCase {
         func loss() -> Tensor { crossEntropy(model(x), y) }
     }
 
-    func assertClose(_ a: Tensor, _ b: Tensor, _ tol: Float = 1e-6, _ message: String = "",
+    /// Same shape, and every element within `tol` of the expected one (absolute).
+    func assertClose(_ a: Tensor, _ b: Tensor, _ tol: Double = 1e-6, _ message: String = "",
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.shape, b.shape, file: file, line: line)
-        let worst = zip(a.toArray(), b.toArray()).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-        XCTAssertLessThanOrEqual(worst, tol, message, file: file, line: line)
+        EmberTests.assertClose(doubles(a), doubles(b), atol: tol, rtol: 0, message, file: file, line: line)
     }
 
     func testPlainSGDAppliesTheDeferredGradient() {

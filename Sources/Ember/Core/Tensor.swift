@@ -26,7 +26,7 @@ public final class Tensor {
     /// same values) — see DeferredGrad.swift.
     public var grad: Tensor? {
         get {
-            if deferredGrad != nil { materializeDeferredGrad() }
+            materializeDeferredGrad()   // no-op unless the gradient is deferred
             return accumulatedGrad
         }
         set {

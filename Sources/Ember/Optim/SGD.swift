@@ -34,13 +34,16 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
         self.maximize = maximize
         super.init(parameters, lr: lr)
-        for p in parameters { p.defersLinearGrad = momentum == 0 && weightDecay == 0 }
+        for p in parameters { p.defersLinearGrad = isPlain }
     }
 
+    /// No momentum and no weight decay: a linear layer's weight gradient can be applied as
+    /// one GEMM into the weight without ever being formed (DeferredGrad.swift).
+    private var isPlain: Bool { momentum == 0 && weightDecay == 0 }
+
     public override func step() {
-        // Plain SGD takes a linear layer's weight gradient unmultiplied and applies it as one
-        // GEMM into the weight (DeferredGrad.swift); the mark tells the next backward().
-        let plain = momentum == 0 && weightDecay == 0
+        // The mark tells the next backward() whether to defer (hyperparameters can change).
+        let plain = isPlain
         for (i, p) in parameters.enumerated() {
             p.defersLinearGrad = plain
             p.willWriteInPlace()
