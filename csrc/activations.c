@@ -3,24 +3,29 @@
 #include <math.h>
 
 EMBER_SIMD
+static void relu_forward_range(float* out, const float* inp, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = ember_relu(inp[i]);
+}
 void ember_relu_forward(float* out, const float* inp, int64_t n) {
-    const int nt = ember_team(n);
     // Contiguous ranges per thread: a streaming pass.
-    EMBER_FOR(nt, i, n, out[i] = ember_relu(inp[i]); );
+    EMBER_PARALLEL(ember_team(n), n, relu_forward_range, out, inp);
 }
 
 EMBER_SIMD
-void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
-    const int nt = ember_team(n);
+static void relu_backward_range(float* dinp, const float* dout, const float* out, int64_t lo,
+                                int64_t hi) {
     // Both loads unconditional: a conditional load of dout kept this loop scalar (perf).
-    EMBER_FOR(nt, i, n, dinp[i] = ember_relu_grad(out[i], dout[i]););
+    for (int64_t i = lo; i < hi; i++) dinp[i] = ember_relu_grad(out[i], dout[i]);
+}
+void ember_relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
+    EMBER_PARALLEL(ember_team(n), n, relu_backward_range, dinp, dout, out);
 }
 
+// Rows are independent; each row is computed by one thread in a fixed order.
 EMBER_SIMD
-void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log) {
-    const int nt = ember_team(rows * cols);
-    // Rows are independent; each row is computed by one thread in a fixed order.
-    EMBER_FOR(nt, r, rows,
+static void softmax_forward_rows(float* out, const float* inp, int64_t cols, int log,
+                                 int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
         const float* x = inp + r * cols;
         float* y = out + r * cols;
         float mx = ember_row_max(x, cols);
@@ -36,14 +41,16 @@ void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t c
             const float inv = (float)(1.0 / s);
             for (int64_t c = 0; c < cols; c++) y[c] *= inv;
         }
-    );
+    }
+}
+void ember_softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols, int log) {
+    EMBER_PARALLEL(ember_team(rows * cols), rows, softmax_forward_rows, out, inp, cols, log);
 }
 
 EMBER_SIMD
-void ember_softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
-                            int64_t cols, int log) {
-    const int nt = ember_team(rows * cols);
-    EMBER_FOR(nt, r, rows,
+static void softmax_backward_rows(float* dinp, const float* dout, const float* out,
+                                  int64_t cols, int log, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
         const float* g = dout + r * cols;
         const float* y = out + r * cols;
         float* d = dinp + r * cols;
@@ -55,18 +62,26 @@ void ember_softmax_backward(float* dinp, const float* dout, const float* out, in
             for (int64_t c = 0; c < cols; c++) s += (double)g[c] * y[c];
             for (int64_t c = 0; c < cols; c++) d[c] = y[c] * (g[c] - (float)s);
         }
-    );
+    }
+}
+void ember_softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
+                            int64_t cols, int log) {
+    EMBER_PARALLEL(ember_team(rows * cols), rows, softmax_backward_rows, dinp, dout, out, cols, log);
 }
 
+// Element i's draw depends on (seed, offset + i) only: any split gives the same mask.
 EMBER_SIMD
-void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n, float p,
-                           uint64_t seed, uint64_t offset) {
-    const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    const int nt = ember_team(n);
-    // Element i's draw depends on (seed, offset + i) only: any split gives the same mask.
-    EMBER_FOR(nt, i, n,
+static void dropout_forward_range(float* out, float* mask, const float* inp, float p,
+                                  float scale, uint64_t seed, uint64_t offset, int64_t lo,
+                                  int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         const float m = ember_uniform01(seed, offset + (uint64_t)i) >= p ? scale : 0.0f;
         mask[i] = m;
         out[i] = inp[i] * m;
-    );
+    }
+}
+void ember_dropout_forward(float* out, float* mask, const float* inp, int64_t n, float p,
+                           uint64_t seed, uint64_t offset) {
+    const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    EMBER_PARALLEL(ember_team(n), n, dropout_forward_range, out, mask, inp, p, scale, seed, offset);
 }

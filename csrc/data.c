@@ -16,14 +16,19 @@
 #define GATHER_MIN_PARALLEL 16384
 
 EMBER_SIMD
-void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indices,
-                            int64_t count, int64_t sample_size, float scale, float shift) {
-    const int nt = ember_team_from(count * sample_size, GATHER_MIN_PARALLEL);
-    EMBER_FOR(nt, i, count,
+static void gather_u8_to_f32_rows(float* out, const uint8_t* src, const int64_t* indices,
+                                  int64_t sample_size, float scale, float shift, int64_t lo,
+                                  int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         const uint8_t* s = src + indices[i] * sample_size;
         float* o = out + i * sample_size;
         for (int64_t j = 0; j < sample_size; j++) o[j] = (float)s[j] * scale + shift;
-    );
+    }
+}
+void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indices,
+                            int64_t count, int64_t sample_size, float scale, float shift) {
+    const int nt = ember_team_from(count * sample_size, GATHER_MIN_PARALLEL);
+    EMBER_PARALLEL(nt, count, gather_u8_to_f32_rows, out, src, indices, sample_size, scale, shift);
 }
 
 void ember_gather_u8_to_i64(int64_t* out, const uint8_t* src, const int64_t* indices,

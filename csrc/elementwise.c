@@ -35,36 +35,54 @@ static int64_t row_offset(int64_t r, int ndim, const int64_t* shape, const int64
     return off;
 }
 
+// Per op: one EMBER_SIMD range function per loop shape (both operands contiguous, one of
+// them a scalar, the general strided walk by output rows), and the dispatcher that picks
+// the shape and shares the range out (EMBER_PARALLEL: contiguous ranges per thread).
 #define DEFINE_BROADCAST(NAME, TIN, TOUT, EXPR)                                                 \
-    EMBER_SIMD static void NAME(TOUT* out, const TIN* a, const TIN* b, int ndim, const int64_t* shape,     \
-                     const int64_t* sa, const int64_t* sb) {                                    \
-        const int64_t n = numel(ndim, shape);                                                   \
-        const int nt = ember_team(n);                                                           \
-        if (ndim == 0 || (is_contiguous(ndim, shape, sa) && is_contiguous(ndim, shape, sb))) {  \
-            /* flat: contiguous ranges per thread */                                            \
-            EMBER_FOR(nt, i, n, TIN x = a[i]; TIN y = b[i]; out[i] = (EXPR););                  \
-            return;                                                                             \
-        }                                                                                       \
-        if (is_contiguous(ndim, shape, sa) && is_scalar(ndim, sb, shape)) {                     \
-            const TIN y = b[0];                                                                 \
-            EMBER_FOR(nt, i, n, TIN x = a[i]; out[i] = (EXPR););                                \
-            return;                                                                             \
-        }                                                                                       \
-        if (is_scalar(ndim, sa, shape) && is_contiguous(ndim, shape, sb)) {                     \
-            const TIN x = a[0];                                                                 \
-            EMBER_FOR(nt, i, n, TIN y = b[i]; out[i] = (EXPR););                                \
-            return;                                                                             \
-        }                                                                                       \
+    EMBER_SIMD static void NAME##_flat(TOUT* out, const TIN* a, const TIN* b, int64_t lo,       \
+                                       int64_t hi) {                                            \
+        for (int64_t i = lo; i < hi; i++) { TIN x = a[i]; TIN y = b[i]; out[i] = (EXPR); }      \
+    }                                                                                           \
+    EMBER_SIMD static void NAME##_scalar_b(TOUT* out, const TIN* a, TIN y, int64_t lo,          \
+                                           int64_t hi) {                                        \
+        for (int64_t i = lo; i < hi; i++) { TIN x = a[i]; out[i] = (EXPR); }                    \
+    }                                                                                           \
+    EMBER_SIMD static void NAME##_scalar_a(TOUT* out, TIN x, const TIN* b, int64_t lo,          \
+                                           int64_t hi) {                                        \
+        for (int64_t i = lo; i < hi; i++) { TIN y = b[i]; out[i] = (EXPR); }                    \
+    }                                                                                           \
+    EMBER_SIMD static void NAME##_rows(TOUT* out, const TIN* a, const TIN* b, int ndim,         \
+                                       const int64_t* shape, const int64_t* sa,                 \
+                                       const int64_t* sb, int64_t lo, int64_t hi) {             \
         const int64_t inner = shape[ndim - 1];                                                  \
-        const int64_t rows = inner ? n / inner : 0;                                             \
         const int64_t ia = sa[ndim - 1], ib = sb[ndim - 1];                                     \
-        /* general: one output row per iteration, rows split across threads */                 \
-        EMBER_FOR(nt, r, rows,                                                                  \
+        for (int64_t r = lo; r < hi; r++) {                                                     \
             const TIN* pa = a + row_offset(r, ndim, shape, sa);                                 \
             const TIN* pb = b + row_offset(r, ndim, shape, sb);                                 \
             TOUT* po = out + r * inner;                                                         \
             for (int64_t j = 0; j < inner; j++) { TIN x = pa[j * ia]; TIN y = pb[j * ib]; po[j] = (EXPR); } \
-        );                                                                                      \
+        }                                                                                       \
+    }                                                                                           \
+    static void NAME(TOUT* out, const TIN* a, const TIN* b, int ndim, const int64_t* shape,     \
+                     const int64_t* sa, const int64_t* sb) {                                    \
+        const int64_t n = numel(ndim, shape);                                                   \
+        const int nt = ember_team(n);                                                           \
+        if (ndim == 0 || (is_contiguous(ndim, shape, sa) && is_contiguous(ndim, shape, sb))) {  \
+            EMBER_PARALLEL(nt, n, NAME##_flat, out, a, b);                                      \
+            return;                                                                             \
+        }                                                                                       \
+        if (is_contiguous(ndim, shape, sa) && is_scalar(ndim, sb, shape)) {                     \
+            EMBER_PARALLEL(nt, n, NAME##_scalar_b, out, a, b[0]);                               \
+            return;                                                                             \
+        }                                                                                       \
+        if (is_scalar(ndim, sa, shape) && is_contiguous(ndim, shape, sb)) {                     \
+            EMBER_PARALLEL(nt, n, NAME##_scalar_a, out, a[0], b);                               \
+            return;                                                                             \
+        }                                                                                       \
+        const int64_t inner = shape[ndim - 1];                                                  \
+        const int64_t rows = inner ? n / inner : 0;                                             \
+        /* general: one output row per iteration, rows split across threads */                 \
+        EMBER_PARALLEL(nt, rows, NAME##_rows, out, a, b, ndim, shape, sa, sb);                  \
     }
 
 static inline int64_t ipow(int64_t x, int64_t y) {
@@ -152,10 +170,12 @@ void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b,
     }
 }
 
-#define DEFINE_UNARY(NAME, EXPR)                                                   \
-    EMBER_SIMD static void NAME(float* out, const float* inp, int64_t n) {                    \
-        const int nt = ember_team(n);                                              \
-        EMBER_FOR(nt, i, n, float x = inp[i]; out[i] = (EXPR););                   \
+#define DEFINE_UNARY(NAME, EXPR)                                                            \
+    EMBER_SIMD static void NAME##_range(float* out, const float* inp, int64_t lo, int64_t hi) { \
+        for (int64_t i = lo; i < hi; i++) { float x = inp[i]; out[i] = (EXPR); }               \
+    }                                                                                          \
+    static void NAME(float* out, const float* inp, int64_t n) {                                \
+        EMBER_PARALLEL(ember_team(n), n, NAME##_range, out, inp);                              \
     }
 DEFINE_UNARY(neg_f32, -x)
 DEFINE_UNARY(exp_f32, expf(x))
@@ -178,19 +198,26 @@ void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
 }
 
 EMBER_SIMD
+static void fill_f32_range(float* out, float value, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = value;
+}
+EMBER_SIMD
+static void affine_f32_range(float* out, const float* x, float a, float b, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = a * x[i] + b;
+}
 void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n) {
-    const int nt = ember_team(n);
-    if (!x) {
-        EMBER_FOR(nt, i, n, out[i] = b; );
-        return;
-    }
-    EMBER_FOR(nt, i, n, out[i] = a * x[i] + b; );
+    if (!x)
+        EMBER_PARALLEL(ember_team(n), n, fill_f32_range, out, b);
+    else
+        EMBER_PARALLEL(ember_team(n), n, affine_f32_range, out, x, a, b);
 }
 
 EMBER_SIMD
+static void axpy_f32_range(float* y, const float* x, float alpha, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) y[i] += alpha * x[i];
+}
 void ember_axpy_f32(float* y, const float* x, float alpha, int64_t n) {
-    const int nt = ember_team(n);
-    EMBER_FOR(nt, i, n, y[i] += alpha * x[i]; );
+    EMBER_PARALLEL(ember_team(n), n, axpy_f32_range, y, x, alpha);
 }
 
 void ember_f32_to_i64(int64_t* out, const float* inp, int64_t n) {
@@ -200,9 +227,12 @@ void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = (float)inp[i];
 }
 EMBER_SIMD
+static void u8_to_f32_range(float* out, const uint8_t* inp, float scale, float shift, int64_t lo,
+                            int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = (float)inp[i] * scale + shift;
+}
 void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift) {
-    const int nt = ember_team(n);
-    EMBER_FOR(nt, i, n, out[i] = (float)inp[i] * scale + shift; );
+    EMBER_PARALLEL(ember_team(n), n, u8_to_f32_range, out, inp, scale, shift);
 }
 void ember_f32_to_u8(uint8_t* out, const float* inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] != 0.0f;

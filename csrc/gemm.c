@@ -161,22 +161,28 @@ void ember_linear_forward(float* out, const float* inp, const float* weight, con
     gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias, relu);
 }
 
+// Columns in blocks of 256 across threads; rows summed in order within each column:
+// deterministic.
+#define BIAS_BLOCK 256
+
 EMBER_SIMD
-void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate) {
-    // Columns split across threads; rows summed in order within each column: deterministic.
-    const int nt = ember_team(N * OUT);
-    const int64_t cb = 256;
-    const int64_t nblocks = (OUT + cb - 1) / cb;
-    EMBER_FOR(nt, b, nblocks,
-        const int64_t j0 = b * cb, j1 = j0 + cb < OUT ? j0 + cb : OUT;
-        float acc[256];
+static void bias_backward_blocks(float* dbias, const float* dout, int64_t N, int64_t OUT,
+                                 int accumulate, int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t j0 = b * BIAS_BLOCK, j1 = j0 + BIAS_BLOCK < OUT ? j0 + BIAS_BLOCK : OUT;
+        float acc[BIAS_BLOCK];
         for (int64_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
         for (int64_t i = 0; i < N; i++) {
             const float* row = dout + i * OUT;
             for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
         }
         for (int64_t j = j0; j < j1; j++) dbias[j] = accumulate ? dbias[j] + acc[j - j0] : acc[j - j0];
-    );
+    }
+}
+
+void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate) {
+    const int64_t nblocks = (OUT + BIAS_BLOCK - 1) / BIAS_BLOCK;
+    EMBER_PARALLEL(ember_team(N * OUT), nblocks, bias_backward_blocks, dbias, dout, N, OUT, accumulate);
 }
 
 void ember_linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,

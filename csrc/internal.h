@@ -38,10 +38,19 @@ static inline int ember_team_from(int64_t work, int64_t min_work) {
 /// costs more than the work there), else the budget.
 static inline int ember_team(int64_t work) { return ember_team_from(work, ember_threshold_); }
 
+// Swift's clang ships no omp.h: declare what we call.
+int omp_get_num_procs(void);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+
 /// `for (int64_t i = 0; i < n; i++) { body }` on a team of `nt` threads, each taking one
 /// contiguous range (static schedule). With nt == 1 the loop runs inline with no OpenMP call
 /// at all: even a serialised parallel region costs ~1.3 µs in libomp (measured), more than a
 /// 64x10 kernel's whole work.
+/// The body of an OpenMP region is compiled into a function of its own, which does not
+/// inherit the enclosing function's target_clones: inside an EMBER_SIMD kernel, an
+/// EMBER_FOR body runs the baseline (SSE2) code on every thread. Use it for bodies that call
+/// out (BLAS, EMBER_SIMD helpers) or do scalar work; vector loops go through EMBER_PARALLEL.
 #define EMBER_FOR(nt, i, n, ...)                                                    \
     do {                                                                            \
         if ((nt) > 1) {                                                             \
@@ -49,6 +58,37 @@ static inline int ember_team(int64_t work) { return ember_team_from(work, ember_
             for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                       \
         } else {                                                                    \
             for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                       \
+        }                                                                           \
+    } while (0)
+
+/// The range [lo, hi) of [0, n) that the calling thread of the current team takes: one
+/// contiguous range per thread, the first n % T threads one element longer.
+static inline void ember_thread_range(int64_t n, int64_t* lo, int64_t* hi) {
+    const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+    const int64_t base = n / T, extra = n % T;
+    *lo = t * base + (t < extra ? t : extra);
+    *hi = *lo + base + (t < extra);
+}
+
+/// `fn(args..., lo, hi)` over [0, n): on a team of `nt` threads, one contiguous range each
+/// (ember_thread_range), or as one call fn(args..., 0, n) when nt == 1 (no OpenMP call).
+/// `fn` is an EMBER_SIMD function: called from the region it goes through its ifunc, so
+/// every thread runs the AVX2 clone where the machine has one. An inline body would not
+/// (see EMBER_FOR): the parallel paths of the vector kernels ran SSE2 code until this was
+/// found by disassembling them (no ymm register in any outlined region).
+#define EMBER_PARALLEL(nt, n, fn, ...)                                              \
+    do {                                                                            \
+        const int64_t n_ = (n);                                                     \
+        const int nt_ = (nt);                                                       \
+        if (nt_ > 1 && n_ > 1) {                                                    \
+            _Pragma("omp parallel num_threads(nt_)")                                \
+            {                                                                       \
+                int64_t lo_, hi_;                                                   \
+                ember_thread_range(n_, &lo_, &hi_);                                 \
+                if (lo_ < hi_) fn(__VA_ARGS__, lo_, hi_);                           \
+            }                                                                       \
+        } else if (n_ > 0) {                                                        \
+            fn(__VA_ARGS__, 0, n_);                                                 \
         }                                                                           \
     } while (0)
 

@@ -16,17 +16,12 @@ static double sum_rows(const float* v, int64_t n) {
     return s;
 }
 
+// One row per iteration: stable log-sum-exp, then the softmax kept for the backward.
 EMBER_SIMD
-double ember_cross_entropy_forward(float* losses, float* probs, const float* logits,
-                                   const int64_t* targets, const float* weights, int64_t N,
-                                   int64_t C, float label_smoothing, double* weight_sum) {
-    const float eps = label_smoothing;
-    double W = 0.0;
-    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
-    else W = (double)C;
-    const int nt = ember_team(N * C);
-    // One row per iteration: stable log-sum-exp, then the softmax kept for the backward.
-    EMBER_FOR(nt, i, N,
+static void cross_entropy_forward_rows(float* losses, float* probs, const float* logits,
+                                       const int64_t* targets, const float* weights, int64_t C,
+                                       float eps, double W, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         const float* x = logits + i * C;
         float* p = probs + i * C;
         const float mx = ember_row_max(x, C);
@@ -47,7 +42,17 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
             loss += (eps / (double)C) * (W * lse - wx);
         }
         losses[i] = (float)loss;
-    );
+    }
+}
+
+double ember_cross_entropy_forward(float* losses, float* probs, const float* logits,
+                                   const int64_t* targets, const float* weights, int64_t N,
+                                   int64_t C, float label_smoothing, double* weight_sum) {
+    double W = 0.0;
+    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
+    else W = (double)C;
+    EMBER_PARALLEL(ember_team(N * C), N, cross_entropy_forward_rows, losses, probs, logits,
+                   targets, weights, C, label_smoothing, W);
     double ws = 0.0;
     if (weights) for (int64_t i = 0; i < N; i++) ws += weights[targets[i]];
     else ws = (double)N;
@@ -56,15 +61,11 @@ double ember_cross_entropy_forward(float* losses, float* probs, const float* log
 }
 
 EMBER_SIMD
-void ember_cross_entropy_backward(float* dlogits, const float* probs, const int64_t* targets,
-                                  const float* weights, const float* dloss, int64_t dloss_stride,
-                                  float norm, int64_t N, int64_t C, float label_smoothing) {
-    const float eps = label_smoothing;
-    float W = 0.0f;
-    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
-    else W = (float)C;
-    const int nt = ember_team(N * C);
-    EMBER_FOR(nt, i, N,
+static void cross_entropy_backward_rows(float* dlogits, const float* probs,
+                                        const int64_t* targets, const float* weights,
+                                        const float* dloss, int64_t dloss_stride, float norm,
+                                        int64_t C, float eps, float W, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         const float s = dloss[i * dloss_stride] * norm;
         const int64_t t = targets[i];
         const float wt = weights ? weights[t] : 1.0f;
@@ -77,7 +78,17 @@ void ember_cross_entropy_backward(float* dlogits, const float* probs, const int6
             d[c] = s * g;
         }
         d[t] -= s * (1.0f - eps) * wt;
-    );
+    }
+}
+
+void ember_cross_entropy_backward(float* dlogits, const float* probs, const int64_t* targets,
+                                  const float* weights, const float* dloss, int64_t dloss_stride,
+                                  float norm, int64_t N, int64_t C, float label_smoothing) {
+    float W = 0.0f;
+    if (weights) for (int64_t c = 0; c < C; c++) W += weights[c];
+    else W = (float)C;
+    EMBER_PARALLEL(ember_team(N * C), N, cross_entropy_backward_rows, dlogits, probs, targets,
+                   weights, dloss, dloss_stride, norm, C, label_smoothing, W);
 }
 
 double ember_nll_forward(float* losses, const float* logp, const int64_t* targets,

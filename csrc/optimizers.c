@@ -3,42 +3,49 @@
 #include "internal.h"
 #include <math.h>
 
+// The quickstart's case (no momentum), kept branch-free so that it vectorises: a pure stream.
 EMBER_SIMD
-void ember_sgd_step(float* param, const float* grad, float* buf, int64_t n, float lr,
-                    float momentum, float dampening, float weight_decay, int nesterov,
-                    int first_step, int maximize) {
-    const int nt = ember_team(n);
-    const float sign = maximize ? -1.0f : 1.0f;
-    if (momentum == 0.0f) {
-        // The quickstart's case, kept branch-free so that it vectorises: a pure stream.
-        if (weight_decay == 0.0f) {
-            EMBER_FOR(nt, i, n, param[i] -= lr * (sign * grad[i]););
-        } else {
-            EMBER_FOR(nt, i, n, param[i] -= lr * (sign * grad[i] + weight_decay * param[i]););
-        }
-        return;
+static void sgd_plain_range(float* param, const float* grad, float lr, float sign,
+                            float weight_decay, int64_t lo, int64_t hi) {
+    if (weight_decay == 0.0f) {
+        for (int64_t i = lo; i < hi; i++) param[i] -= lr * (sign * grad[i]);
+    } else {
+        for (int64_t i = lo; i < hi; i++) param[i] -= lr * (sign * grad[i] + weight_decay * param[i]);
     }
-    EMBER_FOR(nt, i, n,
+}
+
+EMBER_SIMD
+static void sgd_momentum_range(float* param, const float* grad, float* buf, float lr,
+                               float sign, float momentum, float dampening, float weight_decay,
+                               int nesterov, int first_step, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         float g = sign * grad[i];
         if (weight_decay != 0.0f) g += weight_decay * param[i];
         // torch: buf = g on the first step, else buf = momentum*buf + (1-dampening)*g
         const float b = first_step ? g : momentum * buf[i] + (1.0f - dampening) * g;
         buf[i] = b;
         param[i] -= lr * (nesterov ? g + momentum * b : b);
-    );
+    }
+}
+
+void ember_sgd_step(float* param, const float* grad, float* buf, int64_t n, float lr,
+                    float momentum, float dampening, float weight_decay, int nesterov,
+                    int first_step, int maximize) {
+    const int nt = ember_team(n);
+    const float sign = maximize ? -1.0f : 1.0f;
+    if (momentum == 0.0f)
+        EMBER_PARALLEL(nt, n, sgd_plain_range, param, grad, lr, sign, weight_decay);
+    else
+        EMBER_PARALLEL(nt, n, sgd_momentum_range, param, grad, buf, lr, sign, momentum, dampening,
+                       weight_decay, nesterov, first_step);
 }
 
 EMBER_SIMD
-void ember_adam_step(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
-                     float lr, float beta1, float beta2, float eps, float weight_decay,
-                     int decoupled, int64_t step, int amsgrad, int maximize) {
-    const double bc1 = 1.0 - pow((double)beta1, (double)step);
-    const double bc2 = 1.0 - pow((double)beta2, (double)step);
-    const float step_size = (float)(lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
-    const int nt = ember_team(n);
-    EMBER_FOR(nt, i, n,
+static void adam_range(float* param, const float* grad, float* m, float* v, float* vmax,
+                       float beta1, float beta2, float eps, float weight_decay, int decoupled,
+                       float decay, float step_size, float bc2_sqrt, int amsgrad, int maximize,
+                       int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
         float g = maximize ? -grad[i] : grad[i];
         float p = param[i];
         if (decoupled) p *= decay;                               // AdamW
@@ -54,5 +61,17 @@ void ember_adam_step(float* param, const float* grad, float* m, float* v, float*
         }
         const float denom = sqrtf(vhat) / bc2_sqrt + eps;
         param[i] = p - step_size * (mi / denom);
-    );
+    }
+}
+
+void ember_adam_step(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
+                     float lr, float beta1, float beta2, float eps, float weight_decay,
+                     int decoupled, int64_t step, int amsgrad, int maximize) {
+    const double bc1 = 1.0 - pow((double)beta1, (double)step);
+    const double bc2 = 1.0 - pow((double)beta2, (double)step);
+    const float step_size = (float)(lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
+    EMBER_PARALLEL(ember_team(n), n, adam_range, param, grad, m, v, vmax, beta1, beta2, eps,
+                   weight_decay, decoupled, decay, step_size, bc2_sqrt, amsgrad, maximize);
 }

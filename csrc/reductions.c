@@ -7,15 +7,11 @@
 #define MAX_PARTIALS 256
 #define MIN_CHUNK 4096
 
+// Chunks [lo, hi) of `chunk` elements: each summed by one thread, in order, into partial[c].
 EMBER_SIMD
-double ember_sum_f32(const float* inp, int64_t n) {
-    int64_t chunk = (n + MAX_PARTIALS - 1) / MAX_PARTIALS;
-    if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
-    const int64_t chunks = (n + chunk - 1) / chunk;
-    double partial[MAX_PARTIALS];
-    const int nt = ember_team(n);
-    // Each chunk is summed by one thread, in order; partials are combined in order below.
-    EMBER_FOR(chunks > 1 ? nt : 1, c, chunks,
+static void sum_chunks(double* partial, const float* inp, int64_t n, int64_t chunk, int64_t lo,
+                       int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
         const int64_t s = c * chunk, e = s + chunk < n ? s + chunk : n;
         // Blocks of 256: 8 float lanes of 32 values each (vectorised, fixed lane order, small
         // rounding error), then into double.
@@ -30,7 +26,16 @@ double ember_sum_f32(const float* inp, int64_t n) {
             for (; i < be; i++) acc += inp[i];
         }
         partial[c] = acc;
-    );
+    }
+}
+
+double ember_sum_f32(const float* inp, int64_t n) {
+    int64_t chunk = (n + MAX_PARTIALS - 1) / MAX_PARTIALS;
+    if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    double partial[MAX_PARTIALS];
+    // Partials are combined in order below, whoever computed them.
+    EMBER_PARALLEL(ember_team(n), chunks, sum_chunks, partial, inp, n, chunk);
     double total = 0.0;
     for (int64_t c = 0; c < chunks; c++) total += partial[c];
     return total;
@@ -49,27 +54,31 @@ int64_t ember_count_u8(const uint8_t* inp, int64_t n) {
 }
 
 EMBER_SIMD
-void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim, int64_t inner) {
-    const int nt = ember_team(outer * dim * inner);
+static void sum_dim_rows(float* out, const float* inp, int64_t dim, int64_t inner, int64_t lo,
+                         int64_t hi) {
     if (inner == 1) {
         // One output per row, summed in order in double.
-        EMBER_FOR(nt, o, outer,
+        for (int64_t o = lo; o < hi; o++) {
             const float* p = inp + o * dim;
             double acc = 0.0;
             for (int64_t d = 0; d < dim; d++) acc += p[d];
             out[o] = (float)acc;
-        );
+        }
         return;
     }
     // Rows of the reduced dim are added in order into each output row (vectorised over inner).
-    EMBER_FOR(nt, o, outer,
+    for (int64_t o = lo; o < hi; o++) {
         float* q = out + o * inner;
         for (int64_t j = 0; j < inner; j++) q[j] = 0.0f;
         for (int64_t d = 0; d < dim; d++) {
             const float* p = inp + (o * dim + d) * inner;
             for (int64_t j = 0; j < inner; j++) q[j] += p[j];
         }
-    );
+    }
+}
+
+void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim, int64_t inner) {
+    EMBER_PARALLEL(ember_team(outer * dim * inner), outer, sum_dim_rows, out, inp, dim, inner);
 }
 
 #define DEFINE_MAX_DIM(NAME, T, ISNAN)                                                       \

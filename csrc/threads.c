@@ -7,8 +7,6 @@
 
 void openblas_set_num_threads(int num_threads);   // OpenBLAS, declared here to keep
                                                   // cblas.h out of this file
-// Swift's clang ships no omp.h: declare what we call.
-int omp_get_num_procs(void);
 
 int ember_threads_ = 0;
 // Measured with `ember-bench threshold` (README): a fork/join costs ~4 µs here, and a relu

@@ -118,7 +118,7 @@ func gemmTable(threads: Int, samples: Int) -> Table {
 /// cross-entropy sees them as (N, C) logits: (64, 512), (64, 10), (4096, 1024).
 func bandwidthTable(samples: Int) -> Table {
     var table = Table("kernel", "size", "bytes moved", "kernel GB/s", "memcpy GB/s", "kernel/memcpy")
-    for (label, rows, cols) in [("64x512", 64, 512), ("64x10", 64, 10), ("4M", 4096, 1024)] {
+    for (label, rows, cols) in [("64x512", 64, 512), ("64x10", 64, 10), ("256x1024", 256, 1024), ("4M", 4096, 1024)] {
         let count = rows * cols
         let x = Tensor.randn([count]), out = Tensor.zeros([count]), g = Tensor.randn([count])
         let p = Tensor.randn([count])

@@ -205,6 +205,19 @@ final class KernelTests: XCTestCase {
             // Row broadcast: (n,1) + (1,3)
             let col = a.reshaped([n, 1]), row = Tensor([1.0, 2.0, 3.0], shape: [1, 3])
             XCTAssertEqual((col + row).toArray(), xa.flatMap { x in [x + 1, x + 2, x + 3] })
+            // A scalar on either side (its own loops), floats and integers.
+            XCTAssertEqual((a * 3).toArray(), xa.map { $0 * 3 })
+            XCTAssertEqual((2 - a).toArray(), xa.map { 2 - $0 })
+            XCTAssertEqual((a >= 0).toIntArray(), xa.map { $0 >= 0 ? 1 : 0 })
+            let ints = Tensor((0..<n).map { $0 - n / 2 })
+            XCTAssertEqual((ints * 3).toIntArray(), (0..<n).map { ($0 - n / 2) * 3 })
+            // Sums along a dim: one output per row (inner 1) and per column (inner > 1).
+            let m = a.reshaped([n, 1]) + row                                  // (n, 3)
+            let xm = m.toArray()
+            assertClose(doubles(m.sum(dim: 1)), (0..<n).map { r in (0..<3).reduce(0.0) { $0 + Double(xm[r * 3 + $1]) } },
+                        atol: 1e-5, "sum dim 1 n=\(n)")
+            assertClose(doubles(m.sum(dim: 0)), (0..<3).map { c in (0..<n).reduce(0.0) { $0 + Double(xm[$1 * 3 + c]) } },
+                        atol: 1e-3, "sum dim 0 n=\(n)")
         }
     }
 
