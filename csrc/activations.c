@@ -21,25 +21,32 @@ void ember_relu_backward(float* dinp, const float* dout, const float* out, int64
     EMBER_PARALLEL(ember_team(n), n, relu_backward_range, dinp, dout, out);
 }
 
-// Rows are independent; each row is computed by one thread in a fixed order.
+// Rows are independent; each row is computed by one thread in a fixed order. Blocks of
+// ~1K floats as in the cross-entropy: the maxima, the block's exps, then each row's sum.
 EMBER_SIMD
 static void softmax_forward_rows(float* out, const float* inp, int64_t cols, int log,
                                  int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) {
-        const float* x = inp + r * cols;
-        float* y = out + r * cols;
-        float mx = ember_row_max(x, cols);
-        if (mx == -INFINITY) mx = 0.0f;   // an all -inf row gives NaN below, as in PyTorch
-        // exp into the output first (a loop that vectorises), then the sum.
-        _Pragma("clang loop vectorize(enable) interleave_count(4)")   // see losses.c
-        for (int64_t c = 0; c < cols; c++) y[c] = ember_expf(x[c] - mx);
-        const double s = ember_row_sum(y, cols);
-        if (log) {
-            const float lse = mx + (float)logf((float)s);
-            for (int64_t c = 0; c < cols; c++) y[c] = x[c] - lse;
-        } else {
-            const float inv = (float)(1.0 / s);
-            for (int64_t c = 0; c < cols; c++) y[c] *= inv;
+    const int64_t block = ember_exp_block_rows(cols);
+    float mx[EMBER_EXP_BLOCK];
+    for (int64_t r0 = lo; r0 < hi; r0 += block) {
+        const int64_t r1 = r0 + block < hi ? r0 + block : hi;
+        for (int64_t r = r0; r < r1; r++) {
+            const float m = ember_row_max(inp + r * cols, cols);
+            mx[r - r0] = m == -INFINITY ? 0.0f : m;   // an all -inf row gives NaN below, as in PyTorch
+        }
+        // exp into the output first (a loop that vectorises), then the sums.
+        ember_exp_shifted_rows(out + r0 * cols, inp + r0 * cols, mx, r1 - r0, cols);
+        for (int64_t r = r0; r < r1; r++) {
+            const float* x = inp + r * cols;
+            float* y = out + r * cols;
+            const double s = ember_row_sum(y, cols);
+            if (log) {
+                const float lse = mx[r - r0] + (float)logf((float)s);
+                for (int64_t c = 0; c < cols; c++) y[c] = x[c] - lse;
+            } else {
+                const float inv = (float)(1.0 / s);
+                for (int64_t c = 0; c < cols; c++) y[c] *= inv;
+            }
         }
     }
 }

@@ -162,4 +162,40 @@ static inline float ember_expf(float x) {
     return x != x ? x : y;
 }
 
+/// Below this many columns the row-wise softmax kernels take their exps a block of rows at a
+/// time; from it on, a row at a time (a row then fills the interleaved vector loop, and a
+/// separate pass for the shifts cost 10% at 4096x1024, `ember-bench kernels`).
+#define EMBER_EXP_ROW_MIN 32
+/// Rows per block: about 1K floats (4 KB, stays in L1).
+#define EMBER_EXP_BLOCK 1024
+static inline int64_t ember_exp_block_rows(int64_t cols) {
+    return cols > 0 && cols < EMBER_EXP_ROW_MIN ? EMBER_EXP_BLOCK / cols : 1;
+}
+
+/// y[r·cols + c] = exp(x[r·cols + c] − shift[r]) for `rows` rows (at most EMBER_EXP_BLOCK
+/// floats in all when cols < EMBER_EXP_ROW_MIN). For short rows the shifts go first, then
+/// one flat loop takes the exps: a loop per row vectorises across that row's columns only,
+/// so with the quickstart's 10 classes the polynomial ran scalar (cross-entropy forward at
+/// 64x10: 5.6 -> 4.1 µs). The exp sees the same float argument either way: the same bits.
+static inline void ember_exp_shifted_rows(float* y, const float* x, const float* shift,
+                                          int64_t rows, int64_t cols) {
+    if (cols >= EMBER_EXP_ROW_MIN) {
+        for (int64_t r = 0; r < rows; r++) {
+            const float* xr = x + r * cols;
+            float* yr = y + r * cols;
+            const float m = shift[r];
+            // The polynomial is a chain of dependent operations: interleaving 4 vectors
+            // hides its latency (27% faster than the default plan, measured).
+            _Pragma("clang loop vectorize(enable) interleave_count(4)")
+            for (int64_t c = 0; c < cols; c++) yr[c] = ember_expf(xr[c] - m);
+        }
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] - shift[r];
+    const int64_t n = rows * cols;
+    _Pragma("clang loop vectorize(enable) interleave_count(4)")
+    for (int64_t i = 0; i < n; i++) y[i] = ember_expf(y[i]);
+}
+
 #endif

@@ -16,32 +16,36 @@ static double sum_rows(const float* v, int64_t n) {
     return s;
 }
 
-// One row per iteration: stable log-sum-exp, then the softmax kept for the backward.
+// Rows [lo, hi) in blocks of ~1K floats: each row's max, the exps of the whole block
+// (ember_exp_shifted_rows), then per row the stable log-sum-exp, the softmax kept for the
+// backward, and the loss.
 EMBER_SIMD
 static void cross_entropy_forward_rows(float* losses, float* probs, const float* logits,
                                        const int64_t* targets, const float* weights, int64_t C,
                                        float eps, double W, int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-        const float* x = logits + i * C;
-        float* p = probs + i * C;
-        const float mx = ember_row_max(x, C);
-        // The exp polynomial is a chain of dependent operations: interleaving 4 vectors
-        // hides its latency (27% faster than the default plan, measured).
-        _Pragma("clang loop vectorize(enable) interleave_count(4)")
-        for (int64_t c = 0; c < C; c++) p[c] = ember_expf(x[c] - mx);
-        const double s = ember_row_sum(p, C);
-        const float inv = (float)(1.0 / s);
-        for (int64_t c = 0; c < C; c++) p[c] *= inv;
-        const double lse = (double)mx + log(s);
-        const int64_t t = targets[i];
-        const double wt = weights ? weights[t] : 1.0;
-        double loss = (1.0 - eps) * wt * (lse - x[t]);
-        if (eps != 0.0f) {
-            double wx = 0.0;
-            for (int64_t c = 0; c < C; c++) wx += (weights ? weights[c] : 1.0f) * (double)x[c];
-            loss += (eps / (double)C) * (W * lse - wx);
+    const int64_t block = ember_exp_block_rows(C);
+    float mx[EMBER_EXP_BLOCK];
+    for (int64_t r0 = lo; r0 < hi; r0 += block) {
+        const int64_t r1 = r0 + block < hi ? r0 + block : hi;
+        for (int64_t i = r0; i < r1; i++) mx[i - r0] = ember_row_max(logits + i * C, C);
+        ember_exp_shifted_rows(probs + r0 * C, logits + r0 * C, mx, r1 - r0, C);
+        for (int64_t i = r0; i < r1; i++) {
+            const float* x = logits + i * C;
+            float* p = probs + i * C;
+            const double s = ember_row_sum(p, C);
+            const float inv = (float)(1.0 / s);
+            for (int64_t c = 0; c < C; c++) p[c] *= inv;
+            const double lse = (double)mx[i - r0] + log(s);
+            const int64_t t = targets[i];
+            const double wt = weights ? weights[t] : 1.0;
+            double loss = (1.0 - eps) * wt * (lse - x[t]);
+            if (eps != 0.0f) {
+                double wx = 0.0;
+                for (int64_t c = 0; c < C; c++) wx += (weights ? weights[c] : 1.0f) * (double)x[c];
+                loss += (eps / (double)C) * (W * lse - wx);
+            }
+            losses[i] = (float)loss;
         }
-        losses[i] = (float)loss;
     }
 }
 
