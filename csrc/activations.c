@@ -22,7 +22,7 @@ void ember_relu_backward(float* dinp, const float* dout, const float* out, int64
 }
 
 // Rows are independent; each row is computed by one thread in a fixed order. Blocks of
-// ~1K floats as in the cross-entropy: the maxima, the block's exps, then each row's sum.
+// ~1K floats as in the cross-entropy: the block's maxima and exps, then each row's sum.
 EMBER_SIMD
 static void softmax_forward_rows(float* out, const float* inp, int64_t cols, int log,
                                  int64_t lo, int64_t hi) {
@@ -30,12 +30,9 @@ static void softmax_forward_rows(float* out, const float* inp, int64_t cols, int
     float mx[EMBER_EXP_BLOCK];
     for (int64_t r0 = lo; r0 < hi; r0 += block) {
         const int64_t r1 = r0 + block < hi ? r0 + block : hi;
-        for (int64_t r = r0; r < r1; r++) {
-            const float m = ember_row_max(inp + r * cols, cols);
-            mx[r - r0] = m == -INFINITY ? 0.0f : m;   // an all -inf row gives NaN below, as in PyTorch
-        }
-        // exp into the output first (a loop that vectorises), then the sums.
-        ember_exp_shifted_rows(out + r0 * cols, inp + r0 * cols, mx, r1 - r0, cols);
+        // exp into the output first (vectorised), then the sums. An all -inf row is shifted
+        // by 0 and gives NaN below, as in PyTorch.
+        ember_softmax_numerators(out + r0 * cols, mx, inp + r0 * cols, r1 - r0, cols, 1);
         for (int64_t r = r0; r < r1; r++) {
             const float* x = inp + r * cols;
             float* y = out + r * cols;

@@ -172,18 +172,24 @@ static inline int64_t ember_exp_block_rows(int64_t cols) {
     return cols > 0 && cols < EMBER_EXP_ROW_MIN ? EMBER_EXP_BLOCK / cols : 1;
 }
 
-/// y[r·cols + c] = exp(x[r·cols + c] − shift[r]) for `rows` rows (at most EMBER_EXP_BLOCK
-/// floats in all when cols < EMBER_EXP_ROW_MIN). For short rows the shifts go first, then
-/// one flat loop takes the exps: a loop per row vectorises across that row's columns only,
-/// so with the quickstart's 10 classes the polynomial ran scalar (cross-entropy forward at
-/// 64x10: 5.6 -> 4.1 µs). The exp sees the same float argument either way: the same bits.
-static inline void ember_exp_shifted_rows(float* y, const float* x, const float* shift,
-                                          int64_t rows, int64_t cols) {
+/// The softmax numerators of `rows` rows (at most EMBER_EXP_BLOCK floats in all when
+/// cols < EMBER_EXP_ROW_MIN): mx[r] = the row's max (0 for an all -inf row when
+/// `zero_neg_inf`), then y[r·cols + c] = exp(x[r·cols + c] − mx[r]). For short rows the
+/// shifts go first, then one flat loop takes the exps: a loop per row vectorises across that
+/// row's columns only, so with the quickstart's 10 classes the polynomial ran scalar
+/// (cross-entropy forward at 64x10: 5.6 -> 4.1 µs). The exp sees the same float argument
+/// either way: the same bits.
+static inline void ember_softmax_numerators(float* y, float* mx, const float* x, int64_t rows,
+                                            int64_t cols, int zero_neg_inf) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float m = ember_row_max(x + r * cols, cols);
+        mx[r] = zero_neg_inf && m == -__builtin_inff() ? 0.0f : m;
+    }
     if (cols >= EMBER_EXP_ROW_MIN) {
         for (int64_t r = 0; r < rows; r++) {
             const float* xr = x + r * cols;
             float* yr = y + r * cols;
-            const float m = shift[r];
+            const float m = mx[r];
             // The polynomial is a chain of dependent operations: interleaving 4 vectors
             // hides its latency (27% faster than the default plan, measured).
             _Pragma("clang loop vectorize(enable) interleave_count(4)")
@@ -192,7 +198,7 @@ static inline void ember_exp_shifted_rows(float* y, const float* x, const float*
         return;
     }
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] - shift[r];
+        for (int64_t c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] - mx[r];
     const int64_t n = rows * cols;
     _Pragma("clang loop vectorize(enable) interleave_count(4)")
     for (int64_t i = 0; i < n; i++) y[i] = ember_expf(y[i]);

@@ -16,8 +16,8 @@ static double sum_rows(const float* v, int64_t n) {
     return s;
 }
 
-// Rows [lo, hi) in blocks of ~1K floats: each row's max, the exps of the whole block
-// (ember_exp_shifted_rows), then per row the stable log-sum-exp, the softmax kept for the
+// Rows [lo, hi) in blocks of ~1K floats: the block's maxima and exps
+// (ember_softmax_numerators), then per row the stable log-sum-exp, the softmax kept for the
 // backward, and the loss.
 EMBER_SIMD
 static void cross_entropy_forward_rows(float* losses, float* probs, const float* logits,
@@ -27,8 +27,7 @@ static void cross_entropy_forward_rows(float* losses, float* probs, const float*
     float mx[EMBER_EXP_BLOCK];
     for (int64_t r0 = lo; r0 < hi; r0 += block) {
         const int64_t r1 = r0 + block < hi ? r0 + block : hi;
-        for (int64_t i = r0; i < r1; i++) mx[i - r0] = ember_row_max(logits + i * C, C);
-        ember_exp_shifted_rows(probs + r0 * C, logits + r0 * C, mx, r1 - r0, C);
+        ember_softmax_numerators(probs + r0 * C, mx, logits + r0 * C, r1 - r0, C, 0);
         for (int64_t i = r0; i < r1; i++) {
             const float* x = logits + i * C;
             float* p = probs + i * C;

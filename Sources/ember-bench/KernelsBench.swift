@@ -114,8 +114,9 @@ func gemmTable(threads: Int, samples: Int) -> Table {
 }
 
 /// relu, softmax-cross-entropy and the SGD update next to memcpy of the same bytes.
-/// Sizes: 64×512 and 64×10 (the quickstart's activations and logits) and 4M elements; the
-/// cross-entropy sees them as (N, C) logits: (64, 512), (64, 10), (4096, 1024).
+/// Sizes: 64×512 and 64×10 (the quickstart's activations and logits, one thread), 256×1024
+/// (1 MB, in cache, both threads) and 4M elements (from memory); the cross-entropy sees them
+/// as (N, C) logits: (64, 512), (64, 10), (256, 1024), (4096, 1024).
 func bandwidthTable(samples: Int) -> Table {
     var table = Table("kernel", "size", "bytes moved", "kernel GB/s", "memcpy GB/s", "kernel/memcpy")
     for (label, rows, cols) in [("64x512", 64, 512), ("64x10", 64, 10), ("256x1024", 256, 1024), ("4M", 4096, 1024)] {
