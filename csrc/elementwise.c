@@ -241,18 +241,3 @@ void ember_fill_i64(int64_t* out, int64_t value, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = value;
 }
 
-void ember_copy_strided_f32(float* out, const float* inp, int ndim, const int64_t* shape,
-                            const int64_t* strides) {
-    const int64_t n = numel(ndim, shape);
-    if (ndim == 0) { out[0] = inp[0]; return; }
-    if (is_contiguous(ndim, shape, strides)) { memcpy(out, inp, (size_t)n * sizeof(float)); return; }
-    const int64_t inner = shape[ndim - 1];
-    const int64_t rows = inner ? n / inner : 0;
-    const int64_t is = strides[ndim - 1];
-    const int nt = ember_team(n);
-    EMBER_FOR(nt, r, rows,
-        const float* p = inp + row_offset(r, ndim, shape, strides);
-        float* o = out + r * inner;
-        for (int64_t j = 0; j < inner; j++) o[j] = p[j * is];
-    );
-}

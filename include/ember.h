@@ -119,7 +119,8 @@ enum {
     EMBER_SIGMOID = 6,
 };
 
-#define EMBER_MAX_DIMS 8
+/// Dims a tensor may have (the strided kernels keep per-dim arrays on the stack).
+#define EMBER_MAX_DIMS 16
 /// Broadcast binary op. out has `ndim` dims of sizes `shape`; a_strides / b_strides are the
 /// element strides of a and b in that shape (0 along broadcast dims).
 void ember_binary_f32(int op, float* out, const float* a, const float* b, int ndim,
@@ -143,9 +144,30 @@ void ember_i64_to_f32(float* out, const int64_t* inp, int64_t n);
 void ember_u8_to_f32(float* out, const uint8_t* inp, int64_t n, float scale, float shift);
 void ember_f32_to_u8(uint8_t* out, const float* inp, int64_t n);   // != 0
 void ember_fill_i64(int64_t* out, int64_t value, int64_t n);
-/// Strided copy (materializes broadcasts and transposes): out is contiguous in `shape`.
-void ember_copy_strided_f32(float* out, const float* inp, int ndim, const int64_t* shape,
-                            const int64_t* strides);
+
+// MARK: - Strided copies (strided.c)
+
+/// dst = src elementwise over `shape`, each side through its own element strides (0 along
+/// broadcast dims of src; dst never overlaps itself). Elements of 1, 4 or 8 bytes. Contiguous
+/// runs go through memcpy; a transposed walk goes tile by tile.
+void ember_copy_strided(void* dst, const int64_t* dst_strides, const void* src,
+                        const int64_t* src_strides, int ndim, const int64_t* shape,
+                        int64_t itemsize);
+/// dst += src over `shape` through strides; serial and in index order, because dst may
+/// overlap itself (the gradient of overlapping windows), where the order decides the bits.
+void ember_add_strided_f32(float* dst, const int64_t* dst_strides, const float* src,
+                           const int64_t* src_strides, int ndim, const int64_t* shape);
+
+/// Advanced indexing: for each of the n offsets, the block of `shape` at src + offsets[p]
+/// (through `strides`) is copied to block p of dst (contiguous blocks, one after another).
+void ember_gather_blocks(void* dst, const void* src, const int64_t* offsets, int64_t n, int ndim,
+                         const int64_t* shape, const int64_t* strides, int64_t itemsize);
+/// The reverse: block p of src (contiguous) is written (or, float32 only, added when
+/// `accumulate`) to dst + offsets[p] through `strides`. Serial and in order: repeated
+/// offsets keep the last write, or add up in index order.
+void ember_scatter_blocks(void* dst, const int64_t* offsets, int64_t n, const void* src, int ndim,
+                          const int64_t* shape, const int64_t* strides, int64_t itemsize,
+                          int accumulate);
 
 // MARK: - Reductions (reductions.c)
 

@@ -12,12 +12,39 @@ final class Node {
     let backward: (Tensor) -> [Tensor?]
     /// The output's gradient, summed over its consumers during one backward pass.
     var pendingGrad: Tensor?
+    /// The tensors whose values `backward` reads, with their storage versions when recorded.
+    let saved: [SavedTensor]
+    /// Where each input's gradient goes, fixed when the op was recorded: the input's own node
+    /// then (an in-place op may give the tensor a newer one since), or nil for a leaf.
+    let edges: [Node?]
+    /// Whether each input wanted a gradient when the op was recorded.
+    let needsGrad: [Bool]
 
-    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+    init(op: String, inputs: [Tensor], saved: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.op = op
         self.inputs = inputs
+        self.edges = inputs.map(\.gradFn)
+        self.needsGrad = inputs.map(\.requiresGrad)
+        self.saved = saved.map { SavedTensor(storage: $0.storage, version: $0.storage.version, shape: $0.shape, dtype: $0.dtype) }
         self.backward = backward
     }
+
+    /// Fails, as PyTorch does, when a saved tensor was modified in place after it was saved.
+    func checkSavedVersions() throws {
+        for s in saved where s.storage.version != s.version {
+            throw EmberError.invalidArgument(op: "backward", message:
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                + "[\(s.dtype) \(s.shape)], saved by \(op), is at version \(s.storage.version); expected version \(s.version) instead")
+        }
+    }
+}
+
+/// What a node remembers of a tensor it saved: enough to tell that it was overwritten.
+struct SavedTensor {
+    let storage: Storage
+    let version: Int
+    let shape: [Int]
+    let dtype: DType
 }
 
 /// Whether operations on this thread are recorded for autograd.
@@ -46,11 +73,13 @@ public func withGradEnabled<R>(_ enabled: Bool, _ body: () throws -> R) rethrows
 extension Tensor {
     /// Records `self` as the output of `op` if any input requires a gradient and grad mode
     /// is on. Every differentiable op calls this right after its forward, with its backward
-    /// written inline beside it.
+    /// written inline beside it. `saved` lists the tensors whose values the backward reads
+    /// (nil: all inputs), so that backward can refuse to run on values overwritten in place.
     @discardableResult
-    func recorded(_ op: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    func recorded(_ op: String, _ inputs: [Tensor], saved: [Tensor]? = nil,
+                  backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard Kernels.gradEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
-        gradFn = Node(op: op, inputs: inputs, backward: backward)
+        gradFn = Node(op: op, inputs: inputs, saved: saved ?? inputs, backward: backward)
         return self
     }
 
@@ -61,15 +90,27 @@ extension Tensor {
     /// *adds* it into their `grad`. Without `gradient`, self must hold one element (a loss).
     /// Nodes run once each, in reverse topological order.
     public func backward(_ gradient: Tensor? = nil) {
-        precondition(requiresGrad,
-                     "backward: element 0 of tensors does not require grad and does not have a grad_fn")
+        check { try runBackward(gradient) }
+    }
+
+    /// `backward()`, with its errors thrown (tests read the messages).
+    func runBackward(_ gradient: Tensor? = nil) throws {
+        guard requiresGrad else {
+            throw EmberError.invalidArgument(op: "backward", message:
+                "element 0 of tensors does not require grad and does not have a grad_fn")
+        }
         let seed: Tensor
         if let gradient {
-            precondition(gradient.shape == shape,
-                         "backward: gradient shape \(gradient.shape) does not match tensor shape \(shape)")
+            guard gradient.shape == shape else {
+                throw EmberError.shapeMismatch(op: "backward", message:
+                    "gradient shape \(gradient.shape) does not match tensor shape \(shape)")
+            }
             seed = gradient
         } else {
-            precondition(count == 1, "backward: grad can be implicitly created only for scalar outputs (shape \(shape))")
+            guard count == 1 else {
+                throw EmberError.invalidArgument(op: "backward", message:
+                    "grad can be implicitly created only for scalar outputs (shape \(shape))")
+            }
             seed = Tensor.ones(shape)
         }
         guard let root = gradFn else {
@@ -86,7 +127,7 @@ extension Tensor {
             let (node, next) = stack[stack.count - 1]
             if next < node.inputs.count {
                 stack[stack.count - 1].next += 1
-                if let child = node.inputs[next].gradFn, visited.insert(ObjectIdentifier(child)).inserted {
+                if let child = node.edges[next], visited.insert(ObjectIdentifier(child)).inserted {
                     stack.append((child, 0))
                 }
             } else {
@@ -95,19 +136,22 @@ extension Tensor {
             }
         }
 
+        for node in order { try node.checkSavedVersions() }
         root.pendingGrad = seed
         noGrad {   // gradients are computed without recording (no double backward)
             for node in order.reversed() {
                 guard let g = node.pendingGrad else { continue }
                 node.pendingGrad = nil
-                let grads = node.backward(g)
-                for (input, grad) in zip(node.inputs, grads) {
-                    guard let grad, input.requiresGrad else { continue }
-                    if let fn = input.gradFn {
+                // Backward closures read their gradient flat: a view's gradient (an
+                // expanded or transposed g) is copied here, once.
+                let grads = node.backward(g.contiguous())
+                for (i, grad) in grads.enumerated() {
+                    guard let grad, node.needsGrad[i] else { continue }
+                    if let fn = node.edges[i] {
                         // Out of place: `grad` may be the very tensor handed to another input.
                         fn.pendingGrad = fn.pendingGrad.map { $0 + grad } ?? grad
                     } else {
-                        input.accumulateGrad(grad)
+                        node.inputs[i].accumulateGrad(grad)
                     }
                 }
             }
@@ -121,7 +165,9 @@ extension Tensor {
         if let existing = grad {
             grad = noGrad { existing + g }
         } else {
-            grad = g.gradFn == nil ? g : g.detach()
+            // Gradients of views arrive as views (a transposed g): a leaf's grad is flat.
+            let flat = noGrad { g.contiguous() }
+            grad = flat.gradFn == nil ? flat : flat.detach()
         }
     }
 }

@@ -81,9 +81,11 @@ extension Tensor {
         return true
     }
 
-    /// Every in-place write to this tensor's memory calls this first: deferred gradients
-    /// that read the memory are computed while it still holds what backward saw.
+    /// Every in-place write to this tensor's memory (through any view of it) calls this
+    /// first: it bumps the storage's version, and deferred gradients that read the memory
+    /// are computed while it still holds what backward saw.
     func willWriteInPlace() {
+        storage.version &+= 1
         guard !storage.deferredGradReaders.isEmpty else { return }
         for reader in storage.deferredGradReaders { reader.tensor?.materializeDeferredGrad() }
         storage.deferredGradReaders.removeAll()

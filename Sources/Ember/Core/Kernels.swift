@@ -145,9 +145,27 @@ enum Kernels {
     static func f32ToU8(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<Float>, _ n: Int) {
         ember_f32_to_u8(out, inp, Int64(n))
     }
-    static func copyStrided(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                            shape: [Int64], strides: [Int64]) {
-        ember_copy_strided_f32(out, inp, Int32(shape.count), shape, strides)
+    static func copyStrided(dst: UnsafeMutableRawPointer, dstStrides: [Int], src: UnsafeRawPointer,
+                            srcStrides: [Int], shape: [Int], itemSize: Int) {
+        ember_copy_strided(dst, dstStrides.map(Int64.init), src, srcStrides.map(Int64.init),
+                           Int32(shape.count), shape.map(Int64.init), Int64(itemSize))
+    }
+    /// dst += src through strides, serially (dst may overlap itself).
+    static func addStrided(dst: UnsafeMutablePointer<Float>, dstStrides: [Int], src: UnsafePointer<Float>,
+                           srcStrides: [Int], shape: [Int]) {
+        ember_add_strided_f32(dst, dstStrides.map(Int64.init), src, srcStrides.map(Int64.init),
+                              Int32(shape.count), shape.map(Int64.init))
+    }
+
+    static func gatherBlocks(dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, offsets: UnsafePointer<Int64>,
+                             count: Int, shape: [Int], strides: [Int], itemSize: Int) {
+        ember_gather_blocks(dst, src, offsets, Int64(count), Int32(shape.count), shape.map(Int64.init),
+                            strides.map(Int64.init), Int64(itemSize))
+    }
+    static func scatterBlocks(dst: UnsafeMutableRawPointer, offsets: UnsafePointer<Int64>, count: Int,
+                              src: UnsafeRawPointer, shape: [Int], strides: [Int], itemSize: Int, accumulate: Bool) {
+        ember_scatter_blocks(dst, offsets, Int64(count), src, Int32(shape.count), shape.map(Int64.init),
+                             strides.map(Int64.init), Int64(itemSize), accumulate ? 1 : 0)
     }
 
     // MARK: Reductions

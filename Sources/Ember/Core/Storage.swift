@@ -9,6 +9,9 @@ final class Storage: @unchecked Sendable {
     /// Parameters whose deferred gradient still reads this memory: they compute it before
     /// anything writes here in place (DeferredGrad.swift). Empty almost always.
     var deferredGradReaders: [WeakTensor] = []
+    /// Bumped by every in-place write to this memory (PyTorch's version counter, shared by
+    /// all views): backward checks that what an op saved was not overwritten since.
+    var version = 0
 
     /// Uninitialised memory from the cache (callers overwrite every byte).
     init(byteCount: Int) {

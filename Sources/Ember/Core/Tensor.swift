@@ -1,18 +1,32 @@
 /// An n-dimensional array of `float32`, `int64` or `bool` with reverse-mode autograd.
 ///
-/// Storage is always contiguous (row-major). `reshaped`, `flattened`, `unsqueezed` and
-/// slicing along dim 0 return views that share the storage; everything else allocates its
-/// result from the buffer cache. A `Tensor` is a reference type, like PyTorch's: a parameter
-/// updated in place by an optimizer is seen by every holder.
-public final class Tensor {
+/// A tensor is a window on a `Storage`: an offset, a shape and element strides, as PyTorch's.
+/// Views (`reshaped` where strides allow, `transposed`, `permuted`, `expanded`, `narrowed`,
+/// `select`, subscripts, …) share the storage: writes through one are seen by all. Ops read
+/// strided inputs directly or through a `contiguous()` copy, and always return contiguous
+/// results. A `Tensor` is a reference type, like PyTorch's: a parameter updated in place by an
+/// optimizer is seen by every holder.
+///
+/// Thread safety: a tensor may be read from any thread at once (ops, `toArray()`, passing it
+/// between tasks). Writes — in-place ops, `grad`, `requiresGrad`, backward — need the
+/// caller's ordering, as with any shared mutable buffer.
+public final class Tensor: @unchecked Sendable {
     /// The size of each dimension: `[64, 1, 28, 28]`.
     public let shape: [Int]
+    /// Element strides of each dimension in the storage (PyTorch's `stride()`); 0 along
+    /// expanded dims.
+    public let strides: [Int]
     public let dtype: DType
     let storage: Storage
-    /// Offset of the first element in `storage`, in elements.
-    let offset: Int
+    /// Offset of the first element in the storage, in elements (PyTorch's `storage_offset()`).
+    public let storageOffset: Int
     /// Number of elements.
     public let count: Int
+    /// Whether the elements lie in row-major order with no gaps (PyTorch's `is_contiguous()`).
+    public let isContiguous: Bool
+    /// Whether this tensor was made as a view of another (in-place writes through it reach
+    /// that tensor's memory).
+    let isView: Bool
 
     /// The recorded operation that produced this tensor (nil for leaves).
     var gradFn: Node?
@@ -42,12 +56,30 @@ public final class Tensor {
     /// Set by an optimizer that can apply a deferred gradient itself (plain SGD).
     var defersLinearGrad = false
 
-    init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {
+    /// A contiguous tensor over `storage` from `offset` on.
+    init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0, isView: Bool = false) {
+        precondition(shape.count <= maxDims, "Tensor: at most \(maxDims) dimensions are supported, got \(shape.count)")
         self.storage = storage
         self.shape = shape
+        self.strides = contiguousStrides(shape)
         self.dtype = dtype
-        self.offset = offset
+        self.storageOffset = offset
         self.count = shape.reduce(1, *)
+        self.isContiguous = true
+        self.isView = isView
+    }
+
+    /// A view with arbitrary strides (callers keep every reachable element inside `storage`).
+    init(storage: Storage, shape: [Int], strides: [Int], dtype: DType, offset: Int) {
+        precondition(shape.count <= maxDims, "Tensor: at most \(maxDims) dimensions are supported, got \(shape.count)")
+        self.storage = storage
+        self.shape = shape
+        self.strides = strides
+        self.dtype = dtype
+        self.storageOffset = offset
+        self.count = shape.reduce(1, *)
+        self.isContiguous = stridesAreContiguous(shape, strides)
+        self.isView = true
     }
 
     /// A tensor with uninitialised contents (every op overwrites them).
@@ -88,10 +120,43 @@ public final class Tensor {
 
     // MARK: Raw access (internal)
 
-    var raw: UnsafeMutableRawPointer { storage.data + offset * dtype.itemSize }
+    /// The first element, whatever the strides: for kernels that walk strides themselves.
+    var base: UnsafeMutableRawPointer { storage.data + storageOffset * dtype.itemSize }
+    /// The elements as one flat row-major buffer: only for contiguous tensors (ops call
+    /// `contiguous()` first), so a forgotten call stops here instead of reading wrong data.
+    var raw: UnsafeMutableRawPointer {
+        precondition(isContiguous, "internal error: flat access to a non-contiguous tensor \(shape) strides \(strides)")
+        return base
+    }
     var f32: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var i64: UnsafeMutablePointer<Int64> { raw.assumingMemoryBound(to: Int64.self) }
     var u8: UnsafeMutablePointer<UInt8> { raw.assumingMemoryBound(to: UInt8.self) }
+}
+
+/// The most dims a tensor may have (the C core's EMBER_MAX_DIMS).
+let maxDims = 16
+
+/// Row-major strides of a contiguous tensor of `shape`.
+func contiguousStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    var s = 1
+    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[d] = s
+        s *= Swift.max(shape[d], 1)
+    }
+    return strides
+}
+
+/// Whether `strides` walk `shape` in row-major order with no gaps (size-1 dims' strides
+/// do not matter, as in PyTorch).
+func stridesAreContiguous(_ shape: [Int], _ strides: [Int]) -> Bool {
+    var expect = 1
+    for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] != 1 {
+        if shape[d] == 0 { return true }
+        if strides[d] != expect { return false }
+        expect *= shape[d]
+    }
+    return true
 }
 
 // MARK: - Creation
@@ -214,45 +279,55 @@ extension Tensor {
         precondition(count == 1,
                      "item: a Tensor with \(count) elements cannot be converted to a scalar (shape \(shape))")
         switch dtype {
-        case .float32: return Double(f32[0])
-        case .int64: return Double(i64[0])
-        case .bool: return u8[0] != 0 ? 1 : 0
+        case .float32: return Double(base.assumingMemoryBound(to: Float.self)[0])
+        case .int64: return Double(base.assumingMemoryBound(to: Int64.self)[0])
+        case .bool: return base.assumingMemoryBound(to: UInt8.self)[0] != 0 ? 1 : 0
         }
     }
 
     /// The elements in row-major order as Floats (any dtype).
     public func toArray() -> [Float] {
+        let t = contiguous()
         switch dtype {
-        case .float32: return Array(UnsafeBufferPointer(start: f32, count: count))
-        case .int64: return (0..<count).map { Float(i64[$0]) }
-        case .bool: return (0..<count).map { Float(u8[$0]) }
+        case .float32: return Array(UnsafeBufferPointer(start: t.f32, count: count))
+        case .int64: return (0..<count).map { Float(t.i64[$0]) }
+        case .bool: return (0..<count).map { Float(t.u8[$0]) }
         }
     }
 
-    /// The elements of an int64 (or bool) tensor as Ints.
+    /// The elements as Ints (floats truncate toward zero).
     public func toIntArray() -> [Int] {
+        let t = contiguous()
         switch dtype {
-        case .float32: return (0..<count).map { Int(f32[$0]) }
-        case .int64: return (0..<count).map { Int(i64[$0]) }
-        case .bool: return (0..<count).map { Int(u8[$0]) }
+        case .float32: return (0..<count).map { Int(t.f32[$0]) }
+        case .int64: return (0..<count).map { Int(t.i64[$0]) }
+        case .bool: return (0..<count).map { Int(t.u8[$0]) }
         }
     }
 
-    /// Runs `body` with the float32 elements (read-only). Use for fast bulk reads.
+    /// The elements as Bools (`!= 0`).
+    public func toBoolArray() -> [Bool] { type(.bool).toIntArray().map { $0 != 0 } }
+
+    /// Runs `body` with the float32 elements in row-major order (read-only; a strided tensor
+    /// is copied first). Use for fast bulk reads.
     public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(dtype == .float32, "withUnsafeFloats: expected float32, got \(dtype)")
-        return try body(UnsafeBufferPointer(start: f32, count: count))
+        let t = contiguous()
+        return try withExtendedLifetime(t) { try body(UnsafeBufferPointer(start: t.f32, count: count)) }
     }
 
-    /// Runs `body` with the int64 elements (read-only).
+    /// Runs `body` with the int64 elements in row-major order (read-only).
     public func withUnsafeInt64s<R>(_ body: (UnsafeBufferPointer<Int64>) throws -> R) rethrows -> R {
         precondition(dtype == .int64, "withUnsafeInt64s: expected int64, got \(dtype)")
-        return try body(UnsafeBufferPointer(start: i64, count: count))
+        let t = contiguous()
+        return try withExtendedLifetime(t) { try body(UnsafeBufferPointer(start: t.i64, count: count)) }
     }
 
-    /// Runs `body` with mutable float32 elements: a write bypasses autograd (like `.data`).
+    /// Runs `body` with mutable float32 elements of a contiguous tensor: a write bypasses
+    /// autograd (like `.data`) but counts as an in-place write (versions, deferred gradients).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(dtype == .float32, "withUnsafeMutableFloats: expected float32, got \(dtype)")
+        precondition(isContiguous, "withUnsafeMutableFloats: the tensor is not contiguous (shape \(shape), strides \(strides)); write through copy_ or subscripts")
         willWriteInPlace()
         return try body(UnsafeMutableBufferPointer(start: f32, count: count))
     }
@@ -261,30 +336,38 @@ extension Tensor {
 // MARK: - Copies, dtype conversion, detach
 
 extension Tensor {
-    /// A copy with its own storage, not connected to the graph.
+    /// A contiguous copy with its own storage, not connected to the graph.
     public func clone() -> Tensor {
         let t = Tensor(empty: shape, dtype: dtype)
-        t.raw.copyMemory(from: raw, byteCount: count * dtype.itemSize)
+        t.writeElements(of: self)
         return t
+    }
+
+    /// The elements in row-major order in their own storage when self is not already so
+    /// (PyTorch's `contiguous()`: self when `isContiguous`). The gradient passes through.
+    public func contiguous() -> Tensor {
+        if isContiguous { return self }
+        return clone().recorded("contiguous", [self], saved: []) { g in [g] }
     }
 
     /// The same data, cut from the graph: no gradient flows through the result.
     public func detach() -> Tensor {
-        Tensor(storage: storage, shape: shape, dtype: dtype, offset: offset)
+        Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: storageOffset)
     }
 
     /// Converts to another dtype (PyTorch's `.type(torch.float)` / `.to(dtype)`); float → int
     /// truncates toward zero, anything → bool is `!= 0`. Not differentiable.
     public func type(_ dtype: DType) -> Tensor {
         if dtype == self.dtype { return self }
+        let src = contiguous()
         let t = Tensor(empty: shape, dtype: dtype)
         switch (self.dtype, dtype) {
-        case (.float32, .int64): Kernels.f32ToI64(t.i64, f32, count)
-        case (.int64, .float32): Kernels.i64ToF32(t.f32, i64, count)
-        case (.bool, .float32): Kernels.u8ToF32(t.f32, u8, count, 1, 0)
-        case (.bool, .int64): for i in 0..<count { t.i64[i] = Int64(u8[i]) }
-        case (.float32, .bool): Kernels.f32ToU8(t.u8, f32, count)
-        case (.int64, .bool): for i in 0..<count { t.u8[i] = i64[i] != 0 ? 1 : 0 }
+        case (.float32, .int64): Kernels.f32ToI64(t.i64, src.f32, count)
+        case (.int64, .float32): Kernels.i64ToF32(t.f32, src.i64, count)
+        case (.bool, .float32): Kernels.u8ToF32(t.f32, src.u8, count, 1, 0)
+        case (.bool, .int64): for i in 0..<count { t.i64[i] = Int64(src.u8[i]) }
+        case (.float32, .bool): Kernels.f32ToU8(t.u8, src.f32, count)
+        case (.int64, .bool): for i in 0..<count { t.u8[i] = src.i64[i] != 0 ? 1 : 0 }
         default: fatalError("unreachable")
         }
         return t
@@ -295,12 +378,24 @@ extension Tensor {
     /// Device moves are no-ops: Ember computes on the CPU.
     public func to(_ device: Device) -> Tensor { self }
 
-    /// Overwrites this tensor's elements with `other`'s (same shape and dtype), outside autograd.
+    /// Overwrites this tensor's elements with `other`'s, broadcast to this shape and converted
+    /// to this dtype (PyTorch's `copy_`). Writes through views. Not recorded by autograd: use
+    /// it on tensors that need no gradient, or under `noGrad`.
     public func copy_(_ other: Tensor) {
-        precondition(other.shape == shape && other.dtype == dtype,
-                     "copy_: expected \(dtype) \(shape), got \(other.dtype) \(other.shape)")
         willWriteInPlace()
-        raw.copyMemory(from: other.raw, byteCount: count * dtype.itemSize)
+        writeElements(of: other, op: "copy_")
+    }
+
+    /// Writes `src` (broadcast to self's shape, converted to self's dtype) into self's
+    /// elements through self's strides. No version bump: callers say it is a write.
+    func writeElements(of src: Tensor, op: String = "copy_") {
+        var src = src.type(dtype)
+        // A source sharing memory with the destination is read from a copy first.
+        if src.storage === storage { src = src.clone() }
+        var srcStrides: [Int] = []
+        check { srcStrides = try broadcastStrides(of: src, to: shape, op: op) }
+        Kernels.copyStrided(dst: base, dstStrides: strides, src: src.base, srcStrides: srcStrides,
+                            shape: shape, itemSize: dtype.itemSize)
     }
 }
 

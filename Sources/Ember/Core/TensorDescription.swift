@@ -26,6 +26,7 @@ private struct TensorFormatter {
     let width: Int
 
     init(_ t: Tensor) {
+        let t = t.contiguous()
         tensor = t
         summarize = t.count > Self.threshold
         let shown = Self.shownIndices(t, summarize: summarize)

@@ -60,6 +60,7 @@ public struct TensorDataset: Dataset, BatchFetching {
 
 /// Rows `indices` of `t` along dim 0, in one copy per row.
 func gatherRows(_ t: Tensor, _ indices: [Int]) -> Tensor {
+    let t = t.contiguous()
     let rowBytes = t.shape.dropFirst().reduce(1, *) * t.dtype.itemSize
     let out = Tensor(empty: [indices.count] + t.shape.dropFirst(), dtype: t.dtype)
     for (i, r) in indices.enumerated() {
@@ -92,7 +93,7 @@ public enum Collate {
         for (i, s) in samples.enumerated() {
             precondition(s.shape == first.shape && s.dtype == first.dtype,
                          "collate: stack expects each tensor to be equal size, but got \(first.shape) at entry 0 and \(s.shape) at entry \(i)")
-            out.raw.advanced(by: i * bytes).copyMemory(from: s.raw, byteCount: bytes)
+            out.raw.advanced(by: i * bytes).copyMemory(from: s.contiguous().raw, byteCount: bytes)
         }
         return out
     }

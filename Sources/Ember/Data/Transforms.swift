@@ -95,6 +95,7 @@ public struct Normalize: Transform, AffineFoldable {
             throw EmberError.invalidArgument(op: "Normalize", message: "\(mean.count) means for \(c) channels")
         }
         let plane = x.shape[x.ndim - 2] * x.shape[x.ndim - 1]
+        let x = x.contiguous()
         let out = Tensor(empty: x.shape)
         for p in 0..<(x.count / plane) {
             let ch = mean.count == 1 ? 0 : p % c
@@ -213,6 +214,7 @@ public struct RandomHorizontalFlip: Transform {
         }
         guard SampleRandom.uniform(generator) < p else { return x }
         let w = x.shape[x.ndim - 1]
+        let x = x.contiguous()
         let out = Tensor(empty: x.shape)
         for r in 0..<(x.count / w) {
             let src = x.f32 + r * w, dst = out.f32 + r * w
@@ -253,6 +255,7 @@ public struct RandomCrop: Transform {
         }
         let top = SampleRandom.int(below: ph - height + 1, generator)
         let left = SampleRandom.int(below: pw - width + 1, generator)
+        let x = x.contiguous()
         let out = Tensor(empty: Array(x.shape.dropLast(2)) + [height, width])
         for plane in 0..<(x.count / (h * w)) {
             let src = x.f32 + plane * h * w, dst = out.f32 + plane * height * width

@@ -4,9 +4,9 @@ extension Tensor {
     public func relu() -> Tensor {
         check { try expectDType(self, .float32, op: "relu") }
         let out = Tensor(empty: shape)
-        Kernels.reluForward(out.f32, f32, count)
+        Kernels.reluForward(out.f32, contiguous().f32, count)
         let y = out.detach()   // saved without a reference back to `out` (no cycle)
-        return out.recorded("relu", [self]) { g in
+        return out.recorded("relu", [self], saved: [y]) { g in
             let dx = Tensor(empty: y.shape)
             Kernels.reluBackward(dx.f32, g.f32, y.f32, y.count)
             return [dx]
@@ -23,18 +23,15 @@ extension Tensor {
         check { try expectDType(self, .float32, op: name) }
         let d = normalizeDim(dim, ndim, op: name)
         if ndim > 0 && d != ndim - 1 {
-            // Move `dim` last through a transpose of the 2-D view (outer·dim, inner).
-            let outer = shape[..<d].reduce(1, *), size = shape[d], inner = shape[(d + 1)...].reduce(1, *)
-            let moved = Tensor.stack((0..<outer).map { reshaped([outer, size, inner])[$0].transposed() })
-            let y = moved.softmaxImpl(dim: -1, log: log)
-            return Tensor.stack((0..<outer).map { y[$0].transposed() }).reshaped(shape)
+            // Move `dim` last, take the rows, move it back.
+            return transposed(d, -1).softmaxImpl(dim: -1, log: log).transposed(d, -1).contiguous()
         }
         let cols = ndim == 0 ? 1 : shape[ndim - 1]
         let rows = cols == 0 ? 0 : count / cols
         let out = Tensor(empty: shape)
-        Kernels.softmaxForward(out.f32, f32, rows: rows, cols: cols, log: log)
+        Kernels.softmaxForward(out.f32, contiguous().f32, rows: rows, cols: cols, log: log)
         let y = out.detach()
-        return out.recorded(name, [self]) { g in
+        return out.recorded(name, [self], saved: [y]) { g in
             let dx = Tensor(empty: y.shape)
             Kernels.softmaxBackward(dx.f32, g.f32, y.f32, rows: rows, cols: cols, log: log)
             return [dx]
@@ -48,8 +45,8 @@ extension Tensor {
         check { try expectDType(self, .float32, op: "dropout") }
         let out = Tensor(empty: shape), mask = Tensor(empty: shape)
         let (seed, offset) = generator.reserve(count)
-        Kernels.dropoutForward(out.f32, mask.f32, f32, count, p: Float(p), seed: seed, offset: offset)
-        return out.recorded("dropout", [self]) { g in [g * mask] }
+        Kernels.dropoutForward(out.f32, mask.f32, contiguous().f32, count, p: Float(p), seed: seed, offset: offset)
+        return out.recorded("dropout", [self], saved: []) { g in [g * mask] }
     }
 }
 

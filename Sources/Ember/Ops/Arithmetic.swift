@@ -2,13 +2,14 @@
 
 // MARK: - The broadcasting engine
 
-/// Operand strides for a binary kernel, with adjacent dims merged where both operands are
-/// contiguous across them (so most calls reach the kernel's flat loop).
-private func broadcastPlan(_ a: [Int], _ b: [Int], op: String)
+/// Operand strides for a binary kernel (each operand's own strides, 0 along broadcast dims),
+/// with adjacent dims merged where both operands walk them evenly (so most calls reach the
+/// kernel's flat loop). Strided operands are read in place, never copied.
+func broadcastPlan(_ a: Tensor, _ b: Tensor, op: String)
     -> (out: [Int], shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
     var out: [Int] = [], sa: [Int] = [], sb: [Int] = []
     check {
-        out = try broadcastShape(a, b, op: op)
+        out = try broadcastShape(a.shape, b.shape, op: op)
         sa = try broadcastStrides(of: a, to: out, op: op)
         sb = try broadcastStrides(of: b, to: out, op: op)
     }
@@ -34,12 +35,14 @@ private func binaryForward(_ op: Kernels.Binary, _ name: String, _ a: Tensor, _ 
     var dtype = promote(a, b)
     if op == .div { dtype = .float32 }   // true division, as PyTorch's `/`
     let a = a.type(dtype), b = b.type(dtype)
-    let plan = broadcastPlan(a.shape, b.shape, op: name)
+    let plan = broadcastPlan(a, b, op: name)
     let out = Tensor(empty: plan.out, dtype: dtype)
     if dtype == .float32 {
-        Kernels.binary(op, out.f32, a.f32, b.f32, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+        Kernels.binary(op, out.f32, a.base.assumingMemoryBound(to: Float.self), b.base.assumingMemoryBound(to: Float.self),
+                       shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
     } else {
-        Kernels.binary(op, out.i64, a.i64, b.i64, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+        Kernels.binary(op, out.i64, a.base.assumingMemoryBound(to: Int64.self), b.base.assumingMemoryBound(to: Int64.self),
+                       shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
     }
     return out
 }
@@ -47,12 +50,14 @@ private func binaryForward(_ op: Kernels.Binary, _ name: String, _ a: Tensor, _ 
 private func compareForward(_ op: Kernels.Compare, _ name: String, _ a: Tensor, _ b: Tensor) -> Tensor {
     let dtype = promote(a, b)
     let a = a.type(dtype), b = b.type(dtype)
-    let plan = broadcastPlan(a.shape, b.shape, op: name)
+    let plan = broadcastPlan(a, b, op: name)
     let out = Tensor(empty: plan.out, dtype: .bool)
     if dtype == .float32 {
-        Kernels.compare(op, out.u8, a.f32, b.f32, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+        Kernels.compare(op, out.u8, a.base.assumingMemoryBound(to: Float.self), b.base.assumingMemoryBound(to: Float.self),
+                        shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
     } else {
-        Kernels.compare(op, out.u8, a.i64, b.i64, shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+        Kernels.compare(op, out.u8, a.base.assumingMemoryBound(to: Int64.self), b.base.assumingMemoryBound(to: Int64.self),
+                        shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
     }
     return out
 }
@@ -68,13 +73,13 @@ private func scalar(_ v: Double, like t: Tensor) -> Tensor {
 extension Tensor {
     // d(a+b) = g, g
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binaryForward(.add, "add", a, b).recorded("add", [a, b]) { g in
+        binaryForward(.add, "add", a, b).recorded("add", [a, b], saved: []) { g in
             [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? g.sumTo(b.shape) : nil]
         }
     }
     // d(a-b) = g, -g
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binaryForward(.sub, "sub", a, b).recorded("sub", [a, b]) { g in
+        binaryForward(.sub, "sub", a, b).recorded("sub", [a, b], saved: []) { g in
             [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? (-g).sumTo(b.shape) : nil]
         }
     }
@@ -94,8 +99,8 @@ extension Tensor {
     public static prefix func - (a: Tensor) -> Tensor {
         if a.dtype != .float32 { return Tensor.zeros([], dtype: a.dtype) - a }
         let out = Tensor(empty: a.shape)
-        Kernels.unary(.neg, out.f32, a.f32, a.count)
-        return out.recorded("neg", [a]) { g in [-g] }
+        Kernels.unary(.neg, out.f32, a.contiguous().f32, a.count)
+        return out.recorded("neg", [a], saved: []) { g in [-g] }
     }
 
     public static func + (a: Tensor, b: Double) -> Tensor { a + scalar(b, like: a) }
@@ -116,7 +121,7 @@ extension Tensor {
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
         let out = binaryForward(.pow, "pow", a, e)
-        return out.recorded("pow", [a, e]) { g in
+        return out.recorded("pow", [a, e], saved: [a, e, out]) { g in
             [a.requiresGrad ? (g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
              e.requiresGrad ? (g * out.detach() * a.log()).sumTo(e.shape) : nil]
         }
@@ -191,14 +196,14 @@ extension Tensor {
     private func unary(_ op: Kernels.Unary, _ name: String) -> Tensor {
         check { try expectDType(self, .float32, op: name) }
         let out = Tensor(empty: shape)
-        Kernels.unary(op, out.f32, f32, count)
+        Kernels.unary(op, out.f32, contiguous().f32, count)
         return out
     }
 
     // d exp(x) = exp(x)
     public func exp() -> Tensor {
         let out = unary(.exp, "exp")
-        return out.recorded("exp", [self]) { g in [g * out.detach()] }
+        return out.recorded("exp", [self], saved: [out]) { g in [g * out.detach()] }
     }
     // d log(x) = 1/x
     public func log() -> Tensor {
@@ -207,7 +212,7 @@ extension Tensor {
     // d sqrt(x) = 1/(2 sqrt x)
     public func sqrt() -> Tensor {
         let out = unary(.sqrt, "sqrt")
-        return out.recorded("sqrt", [self]) { g in [g / (2 * out.detach())] }
+        return out.recorded("sqrt", [self], saved: [out]) { g in [g / (2 * out.detach())] }
     }
     // d |x| = sign(x)
     public func abs() -> Tensor {
@@ -218,12 +223,12 @@ extension Tensor {
     // d tanh(x) = 1 - tanh²
     public func tanh() -> Tensor {
         let out = unary(.tanh, "tanh")
-        return out.recorded("tanh", [self]) { g in let y = out.detach(); return [g * (1 - y * y)] }
+        return out.recorded("tanh", [self], saved: [out]) { g in let y = out.detach(); return [g * (1 - y * y)] }
     }
     // d σ(x) = σ(1-σ)
     public func sigmoid() -> Tensor {
         let out = unary(.sigmoid, "sigmoid")
-        return out.recorded("sigmoid", [self]) { g in let y = out.detach(); return [g * y * (1 - y)] }
+        return out.recorded("sigmoid", [self], saved: [out]) { g in let y = out.detach(); return [g * y * (1 - y)] }
     }
 }
 

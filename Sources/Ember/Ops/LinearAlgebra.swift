@@ -1,61 +1,114 @@
-/// Matrix products through OpenBLAS (csrc/gemm.c). Transposes are passed as flags to sgemm,
-/// never materialised.
+/// Matrix products through the GEMM (csrc/gemm.c). Transposed views are passed to sgemm as
+/// flags and row strides, never copied.
+
+/// How sgemm reads a 2-D view in place: row-major with a row stride, or transposed (a view
+/// whose rows are stride 1). Anything else is first copied.
+func gemmOperand(_ t: Tensor) -> (t: Tensor, trans: Bool, ld: Int) {
+    let (r, c) = (t.shape[t.ndim - 2], t.shape[t.ndim - 1])
+    let (s0, s1) = (t.strides[t.ndim - 2], t.strides[t.ndim - 1])
+    if s1 == 1 || c == 1, r == 1 || s0 >= Swift.max(c, 1) { return (t, false, r == 1 ? Swift.max(c, 1) : s0) }
+    if s0 == 1 || r == 1, c == 1 || s1 >= Swift.max(r, 1) { return (t, true, c == 1 ? Swift.max(r, 1) : s1) }
+    let copy = t.contiguous()
+    return (copy, false, Swift.max(c, 1))
+}
 
 /// op(a)·op(b) for 2-D float32 tensors into a new (m, n) tensor, where op transposes when
-/// asked: the one place the ops call sgemm.
+/// asked: the one place the ops call sgemm for plain products.
 func gemm(_ a: Tensor, _ b: Tensor, transposeA ta: Bool = false, transposeB tb: Bool = false) -> Tensor {
-    let m = ta ? a.shape[1] : a.shape[0], k = ta ? a.shape[0] : a.shape[1]
-    let n = tb ? b.shape[0] : b.shape[1]
-    let out = Tensor(empty: [m, n])
-    Kernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.f32, lda: a.shape[1],
-                  b: b.f32, ldb: b.shape[1], beta: 0, c: out.f32, ldc: n)
+    let a2 = ta ? a.transposed() : a, b2 = tb ? b.transposed() : b
+    let k = a2.shape[1]
+    let out = k == 0 ? Tensor.zeros([a2.shape[0], b2.shape[1]]) : Tensor(empty: [a2.shape[0], b2.shape[1]])
+    batchedGemm(a2, b2, into: out, batch: [])
     return out
+}
+
+/// out[i] = a[i]·b[i] over the batch dims `batch` (a and b already broadcast to them;
+/// out contiguous, zero-filled when k = 0).
+func batchedGemm(_ a: Tensor, _ b: Tensor, into out: Tensor, batch: [Int]) {
+    let m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1], n = b.shape[b.ndim - 1]
+    if m == 0 || n == 0 || k == 0 { return }
+    let (ao, ta, lda) = gemmOperand(a), (bo, tb, ldb) = gemmOperand(b)
+    let count = batch.reduce(1, *)
+    let pa = ao.base.assumingMemoryBound(to: Float.self), pb = bo.base.assumingMemoryBound(to: Float.self)
+    for i in 0..<count {
+        var r = i, offA = 0, offB = 0
+        for d in stride(from: batch.count - 1, through: 0, by: -1) {
+            let idx = r % batch[d]
+            r /= batch[d]
+            offA += idx * ao.strides[d]
+            offB += idx * bo.strides[d]
+        }
+        Kernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: pa + offA, lda: lda,
+                      b: pb + offB, ldb: ldb, beta: 0, c: out.f32 + i * m * n, ldc: n)
+    }
 }
 
 extension Tensor {
     static func checkMatmul(_ a: [Int], _ b: [Int]) throws {
-        guard a.count >= 1, b.count >= 1, a.count <= 2 || b.count <= 2 else {
-            throw EmberError.shapeMismatch(op: "matmul", message: "unsupported shapes \(a) and \(b)")
+        guard a.count >= 1, b.count >= 1 else {
+            throw EmberError.shapeMismatch(op: "matmul", message:
+                "both arguments to matmul need to be at least 1D, but they are \(a.count)D and \(b.count)D")
         }
         let k1 = a.last!, k2 = b.count == 1 ? b[0] : b[b.count - 2]
         if k1 != k2 {
             let m1 = a.count == 1 ? [1, a[0]] : [a.dropLast().reduce(1, *), k1]
-            let m2 = b.count == 1 ? [b[0], 1] : b
+            let m2 = b.count == 1 ? [b[0], 1] : [b[b.count - 2], b[b.count - 1]]
             throw EmberError.shapeMismatch(op: "matmul",
                 message: "mat1 and mat2 shapes cannot be multiplied (\(shapeString(m1)) and \(shapeString(m2)))")
         }
     }
 
-    /// Matrix product. 2-D × 2-D, 1-D on either side (as a row / column vector), and N-D × 2-D
-    /// (the leading dims are batch). d(A·B) = g·Bᵀ, Aᵀ·g.
+    /// Matrix product with PyTorch's `matmul` rules: 1-D·1-D is a dot product; a 1-D operand
+    /// is a row (left) or column (right) vector, its dim removed after; N-D operands are
+    /// batches of matrices whose batch dims broadcast. d(A·B) = g·Bᵀ, Aᵀ·g (summed over
+    /// broadcast batch dims).
     public func matmul(_ other: Tensor) -> Tensor {
         check {
             try expectDType(self, .float32, op: "matmul")
             try expectDType(other, .float32, op: "matmul")
             try Tensor.checkMatmul(shape, other.shape)
         }
+        if ndim == 1 && other.ndim == 1 { return unsqueezed(0).matmul(other.unsqueezed(1)).reshaped([]) }
         if ndim == 1 { return unsqueezed(0).matmul(other).squeezed(-2) }
         if other.ndim == 1 { return matmul(other.unsqueezed(1)).squeezed(-1) }
-        if other.ndim > 2 {
-            precondition(ndim == 2, "matmul: unsupported shapes \(shape) and \(other.shape)")
-            return other.transposedLast().matmul(transposed()).transposedLast()
-        }
-        if ndim > 2 {
+        if ndim > 2 && other.ndim == 2 && isContiguous {
+            // A batch against one matrix is one tall product.
             let lead = Array(shape.dropLast())
             return reshaped([-1, shape[ndim - 1]]).matmul(other).reshaped(lead + [other.shape[1]])
         }
         let a = self, b = other
-        return gemm(a, b).recorded("matmul", [a, b]) { g in
-            [a.requiresGrad ? gemm(g, b, transposeB: true) : nil,    // dA = g·Bᵀ
-             b.requiresGrad ? gemm(a, g, transposeA: true) : nil]    // dB = Aᵀ·g
+        let m = a.shape[a.ndim - 2], n = b.shape[b.ndim - 1], k = a.shape[a.ndim - 1]
+        var batch: [Int] = []
+        check { batch = try broadcastShape(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul") }
+        let out = k == 0 ? Tensor.zeros(batch + [m, n]) : Tensor(empty: batch + [m, n])
+        noGrad { batchedGemm(a.expanded(to: batch + [m, k]), b.expanded(to: batch + [k, n]), into: out, batch: batch) }
+        return out.recorded("matmul", [a, b]) { g in
+            [a.requiresGrad ? g.matmul(b.mT).sumTo(a.shape) : nil,    // dA = g·Bᵀ
+             b.requiresGrad ? a.mT.matmul(g).sumTo(b.shape) : nil]    // dB = Aᵀ·g
         }
     }
 
-    private func transposedLast() -> Tensor {
-        precondition(ndim == 3, "matmul: batched products support 3-D tensors")
-        return Tensor.stack((0..<shape[0]).map { self[$0].transposed() })
+    /// Batched matrix product of (B, n, k) and (B, k, m) tensors (PyTorch's `bmm`).
+    public func bmm(_ other: Tensor) -> Tensor {
+        precondition(ndim == 3 && other.ndim == 3 && shape[0] == other.shape[0],
+                     "bmm: expected two 3-D tensors with the same batch size, got \(shape) and \(other.shape)")
+        return matmul(other)
+    }
+
+    /// The outer product of two 1-D tensors (PyTorch's `outer`).
+    public func outer(_ other: Tensor) -> Tensor {
+        precondition(ndim == 1 && other.ndim == 1, "outer: expected 1-D tensors, got \(shape) and \(other.shape)")
+        return unsqueezed(1) * other.unsqueezed(0)
+    }
+
+    /// beta·self + alpha·(batch1 @ batch2) (PyTorch's `baddbmm`).
+    public func baddbmm(_ batch1: Tensor, _ batch2: Tensor, beta: Double = 1, alpha: Double = 1) -> Tensor {
+        let p = batch1.bmm(batch2)
+        return (beta == 1 ? self : self * beta) + (alpha == 1 ? p : p * alpha)
     }
 }
+
+public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor { a.matmul(b) }
 
 /// y = x·Wᵀ + b in one call (bias fused into the GEMM output), as PyTorch's `F.linear`.
 /// x (N, IN) or (…, IN); weight (OUT, IN); bias (OUT) or nil.
@@ -85,6 +138,7 @@ private func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, relu: Bool) 
                 "bias of shape \(bias.shape) does not match weight of shape \(weight.shape)")
         }
     }
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     if x.ndim != 2 {
         let lead = Array(x.shape.dropLast())
         return linear(x.reshaped([-1, weight.shape[1]]), weight, bias, relu: relu).reshaped(lead + [weight.shape[0]])

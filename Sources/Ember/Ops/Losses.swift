@@ -16,8 +16,9 @@ func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, op: S
             "expected target of shape [\(input.shape[0])] for input \(input.shape), got \(target.shape)")
     }
     let c = input.shape[1]
-    for i in 0..<target.count where target.i64[i] < 0 || target.i64[i] >= Int64(c) {
-        throw EmberError.invalidArgument(op: op, message: "target \(target.i64[i]) is out of bounds for \(c) classes")
+    let t = target.contiguous()
+    for i in 0..<t.count where t.i64[i] < 0 || t.i64[i] >= Int64(c) {
+        throw EmberError.invalidArgument(op: op, message: "target \(t.i64[i]) is out of bounds for \(c) classes")
     }
     if let weight {
         try expectDType(weight, .float32, op: op)
@@ -50,12 +51,13 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
         }
     }
     let (n, c) = (logits.shape[0], logits.shape[1])
+    let target = target.contiguous(), weight = weight?.contiguous()
     let losses = Tensor(empty: [n]), probs = Tensor(empty: [n, c])
     let eps = Float(labelSmoothing)
-    let (total, weightSum) = Kernels.crossEntropyForward(losses.f32, probs.f32, logits.f32, target.i64,
+    let (total, weightSum) = Kernels.crossEntropyForward(losses.f32, probs.f32, logits.contiguous().f32, target.i64,
                                                          weight?.f32, n: n, c: c, labelSmoothing: eps)
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
-    return out.recorded("cross_entropy", [logits]) { g in
+    return out.recorded("cross_entropy", [logits], saved: []) { g in
         let dx = Tensor(empty: [n, c])
         Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, g.f32,
                                      dlossStride: reduction == .none ? 1 : 0, norm: norm,
@@ -69,10 +71,11 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
                     reduction: Reduction = .mean) -> Tensor {
     check { try checkClassTargets(logProbs, target, weight: weight, op: "nll_loss") }
     let (n, c) = (logProbs.shape[0], logProbs.shape[1])
+    let target = target.contiguous(), weight = weight?.contiguous()
     let losses = Tensor(empty: [n])
-    let (total, weightSum) = Kernels.nllForward(losses.f32, logProbs.f32, target.i64, weight?.f32, n: n, c: c)
+    let (total, weightSum) = Kernels.nllForward(losses.f32, logProbs.contiguous().f32, target.i64, weight?.f32, n: n, c: c)
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
-    return out.recorded("nll_loss", [logProbs]) { g in
+    return out.recorded("nll_loss", [logProbs], saved: []) { g in
         let dx = Tensor(empty: [n, c])
         Kernels.nllBackward(dx.f32, target.i64, weight?.f32, g.f32, dlossStride: reduction == .none ? 1 : 0,
                             norm: norm, n: n, c: c)

@@ -1,19 +1,89 @@
-/// Shape-changing views (sharing storage) and copies that rearrange elements.
+/// Views: new shapes and strides over the same storage, O(1), no copy. A write through a
+/// view is seen by its base and by every other view of it (PyTorch's view semantics). Each
+/// view's gradient maps the view's gradient back to its input's shape.
 extension Tensor {
-    /// The same elements in a new shape (one dim may be -1 and is inferred). A view: shares
-    /// storage with self.
+    /// A view of this tensor's storage, recorded with `backward` (the gradient of the input
+    /// from the gradient of the view).
+    func makeView(_ op: String, shape: [Int], strides: [Int], offset: Int,
+                  backward: @escaping (Tensor) -> Tensor) -> Tensor {
+        Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: offset)
+            .recorded(op, [self], saved: []) { g in [backward(g)] }
+    }
+
+    /// The backward of a view that picks some of the input's elements, each at most once:
+    /// zeros of the input's shape with the gradient written through the same view.
+    static func scatterBackward(_ inputShape: [Int], _ view: @escaping (Tensor) -> Tensor) -> (Tensor) -> Tensor {
+        { g in
+            let dx = Tensor.zeros(inputShape)
+            view(dx).writeElements(of: g)
+            return dx
+        }
+    }
+
+    // MARK: Reshaping
+
+    /// The same elements in a new shape (one dim may be -1 and is inferred): a view when the
+    /// strides allow it (always for a contiguous tensor), otherwise a copy (PyTorch's `reshape`).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var resolved: [Int] = []
         check { resolved = try Tensor.inferShape(newShape, count: count) }
         if resolved == shape { return self }
         let original = shape
-        return Tensor(storage: storage, shape: resolved, dtype: dtype, offset: offset)
-            .recorded("reshape", [self]) { g in [g.reshaped(original)] }
+        if isContiguous {
+            return makeView("reshape", shape: resolved, strides: contiguousStrides(resolved), offset: storageOffset) {
+                $0.reshaped(original)
+            }
+        }
+        if let s = viewStrides(for: resolved) {
+            return makeView("reshape", shape: resolved, strides: s, offset: storageOffset) { $0.reshaped(original) }
+        }
+        return contiguous().reshaped(resolved)
     }
 
     public func reshaped(_ newShape: Int...) -> Tensor { reshaped(newShape) }
-    /// PyTorch's `view`: the same as `reshaped` (storage is always contiguous).
-    public func view(_ newShape: Int...) -> Tensor { reshaped(newShape) }
+
+    /// PyTorch's `view`: `reshaped`, but never a copy; stops when the strides cannot give the
+    /// new shape (use `reshaped` or `contiguous()` first, as PyTorch says).
+    public func view(_ newShape: [Int]) -> Tensor {
+        var resolved: [Int] = []
+        check {
+            resolved = try Tensor.inferShape(newShape, count: count)
+            if !isContiguous && viewStrides(for: resolved) == nil {
+                throw EmberError.shapeMismatch(op: "view", message:
+                    "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshaped(...) instead. (shape \(shape), strides \(strides), new shape \(resolved))")
+            }
+        }
+        return reshaped(resolved)
+    }
+    public func view(_ newShape: Int...) -> Tensor { view(newShape) }
+
+    /// Strides that read this tensor's elements in row-major order as `newShape`, or nil when
+    /// some new dim would span two runs that are not evenly strided.
+    func viewStrides(for newShape: [Int]) -> [Int]? {
+        if count == 0 || shape.isEmpty { return contiguousStrides(newShape) }
+        var out = [Int](repeating: 0, count: newShape.count)
+        var viewD = newShape.count - 1
+        // Walk the old dims from the last, in runs that are contiguous with each other.
+        var runStride = strides[shape.count - 1]
+        var runCount = 1, viewCount = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            runCount *= shape[d]
+            let runEnds = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != runCount * runStride)
+            guard runEnds else { continue }
+            while viewD >= 0 && (viewCount < runCount || newShape[viewD] == 1) {
+                out[viewD] = viewCount * runStride
+                viewCount *= newShape[viewD]
+                viewD -= 1
+            }
+            if viewCount != runCount { return nil }
+            if d > 0 {
+                runStride = strides[d - 1]
+                runCount = 1
+                viewCount = 1
+            }
+        }
+        return viewD == -1 ? out : nil
+    }
 
     static func inferShape(_ s: [Int], count: Int) throws -> [Int] {
         let unknown = s.indices.filter { s[$0] == -1 }
@@ -33,7 +103,7 @@ extension Tensor {
         return out
     }
 
-    /// Merges dims startDim...endDim into one (a view).
+    /// Merges dims startDim...endDim into one (a view where strides allow, as `reshaped`).
     public func flattened(startDim: Int = 0, endDim: Int = -1) -> Tensor {
         if ndim == 0 { return reshaped([1]) }
         let s = normalizeDim(startDim, ndim, op: "flatten"), e = normalizeDim(endDim, ndim, op: "flatten")
@@ -45,114 +115,204 @@ extension Tensor {
     /// Inserts a dim of size 1 at `dim` (a view): `x.unsqueezed(0)` makes a batch of one.
     public func unsqueezed(_ dim: Int) -> Tensor {
         let d = normalizeDim(dim, ndim + 1, op: "unsqueeze")
-        var s = shape
+        var s = shape, st = strides
         s.insert(1, at: d)
-        return reshaped(s)
+        st.insert(d < ndim ? strides[d] * shape[d] : 1, at: d)
+        return makeView("unsqueeze", shape: s, strides: st, offset: storageOffset) { $0.squeezed(d) }
     }
 
-    /// Removes dims of size 1 (all of them, or only `dim`).
+    /// Removes dims of size 1 (all of them, or only `dim`): a view.
     public func squeezed(_ dim: Int? = nil) -> Tensor {
+        let drop: [Int]
         if let dim {
             let d = normalizeDim(dim, ndim, op: "squeeze")
-            guard shape[d] == 1 else { return self }
-            var s = shape
-            s.remove(at: d)
-            return reshaped(s)
+            drop = ndim > 0 && shape[d] == 1 ? [d] : []
+        } else {
+            drop = shape.indices.filter { shape[$0] == 1 }
         }
-        return reshaped(shape.filter { $0 != 1 })
-    }
-
-    /// Rows `range` along dim 0 (a view).
-    public subscript(range: Range<Int>) -> Tensor {
-        precondition(ndim >= 1, "slice: cannot slice a 0-d tensor")
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[0],
-                     "slice: range \(range) out of bounds for dim 0 of size \(shape[0])")
-        let rowSize = shape.dropFirst().reduce(1, *)
-        var s = shape
-        s[0] = range.count
-        let full = shape
-        return Tensor(storage: storage, shape: s, dtype: dtype, offset: offset + range.lowerBound * rowSize)
-            .recorded("slice", [self]) { g in
-                let dx = Tensor.zeros(full)
-                dx.raw.advanced(by: range.lowerBound * rowSize * 4).copyMemory(from: g.raw, byteCount: g.count * 4)
-                return [dx]
-            }
-    }
-
-    /// Row `index` along dim 0, without that dim (a view). Negative indices count from the end.
-    public subscript(index: Int) -> Tensor {
-        precondition(ndim >= 1, "index: cannot index a 0-d tensor")
-        let i = index < 0 ? index + shape[0] : index
-        precondition(i >= 0 && i < shape[0], "index: index \(index) is out of bounds for dimension 0 with size \(shape[0])")
-        return self[i..<(i + 1)].reshaped(Array(shape.dropFirst()))
-    }
-
-    /// A 2-D transpose (a copy).
-    public func transposed() -> Tensor {
-        precondition(ndim == 2, "transposed: expects a 2-D tensor, got \(ndim)-D \(shape)")
-        precondition(dtype == .float32, "transposed: expected float32 but got \(dtype)")
-        let (r, c) = (shape[0], shape[1])
-        let out = Tensor(empty: [c, r])
-        Kernels.copyStrided(out.f32, f32, shape: [Int64(c), Int64(r)], strides: [1, Int64(c)])
-        return out.recorded("transpose", [self]) { g in [g.transposed()] }
-    }
-
-    /// PyTorch's `.T` / `.t()` for 2-D tensors.
-    public var T: Tensor { transposed() }
-
-    /// Materialises a broadcast of self to `target` (a copy).
-    public func expanded(to target: [Int]) -> Tensor {
-        if target == shape { return self }
-        var strides: [Int] = []
-        check { strides = try broadcastStrides(of: shape, to: target, op: "expand") }
-        if dtype != .float32 {   // integer and bool broadcasts: through the int64 add kernel
-            let asInt = type(.int64) + Tensor.zeros(target, dtype: .int64)
-            return asInt.type(dtype)
-        }
-        let out = Tensor(empty: target)
-        Kernels.copyStrided(out.f32, f32, shape: target.map(Int64.init), strides: strides.map(Int64.init))
+        if drop.isEmpty { return self }
+        let keep = shape.indices.filter { !drop.contains($0) }
         let original = shape
-        return out.recorded("expand", [self]) { g in [g.sumTo(original)] }
+        return makeView("squeeze", shape: keep.map { shape[$0] }, strides: keep.map { strides[$0] },
+                        offset: storageOffset) { $0.reshaped(original) }
     }
+
+    // MARK: Reordering dims
+
+    /// Swaps two dims (negative counts from the end): a view (PyTorch's `transpose`).
+    public func transposed(_ dim0: Int, _ dim1: Int) -> Tensor {
+        let a = normalizeDim(dim0, ndim, op: "transpose"), b = normalizeDim(dim1, ndim, op: "transpose")
+        if a == b || ndim < 2 { return self }
+        var s = shape, st = strides
+        s.swapAt(a, b)
+        st.swapAt(a, b)
+        return makeView("transpose", shape: s, strides: st, offset: storageOffset) { $0.transposed(a, b) }
+    }
+
+    /// The transpose of a 2-D tensor (a view; 0-D and 1-D tensors are returned as they are).
+    public func transposed() -> Tensor {
+        precondition(ndim <= 2, "t: expects a tensor with <= 2 dimensions, but self is \(ndim)D")
+        return ndim < 2 ? self : transposed(0, 1)
+    }
+
+    /// All dims reversed (PyTorch's `.T`): the matrix transpose for 2-D tensors.
+    public var T: Tensor { ndim < 2 ? self : permuted(Array((0..<ndim).reversed())) }
+    /// The last two dims swapped (PyTorch's `.mT`): a batch of transposed matrices.
+    public var mT: Tensor {
+        precondition(ndim >= 2, "mT: tensor.mT is only supported on matrices or batches of matrices. Got \(ndim)-D tensor.")
+        return transposed(-2, -1)
+    }
+
+    /// Reorders the dims: dim i of the result is dim `dims[i]` of self (a view).
+    public func permuted(_ dims: [Int]) -> Tensor {
+        let p = dims.map { normalizeDim($0, ndim, op: "permute") }
+        precondition(p.count == ndim && Set(p).count == ndim,
+                     "permute: dims \(dims) must be a permutation of the \(ndim) dims of a tensor of shape \(shape)")
+        var inverse = [Int](repeating: 0, count: ndim)
+        for (i, d) in p.enumerated() { inverse[d] = i }
+        return makeView("permute", shape: p.map { shape[$0] }, strides: p.map { strides[$0] },
+                        offset: storageOffset) { $0.permuted(inverse) }
+    }
+    public func permuted(_ dims: Int...) -> Tensor { permuted(dims) }
+
+    /// A view of self broadcast to `target` (stride 0 along the repeated dims; -1 keeps a
+    /// dim), as PyTorch's `expand`. Writing through it writes each element several times:
+    /// copy it (`contiguous()`) first.
+    public func expanded(to target: [Int]) -> Tensor {
+        let lead = target.count - ndim
+        let resolved = target.enumerated().map { i, n in n == -1 && i >= lead ? shape[i - lead] : n }
+        if resolved == shape { return self }
+        var st: [Int] = []
+        check { st = try broadcastStrides(of: self, to: resolved, op: "expand") }
+        let original = shape
+        return makeView("expand", shape: resolved, strides: st, offset: storageOffset) { $0.sumTo(original) }
+    }
+    public func expanded(to target: Int...) -> Tensor { expanded(to: target) }
+    /// `expanded(to: other.shape)` (PyTorch's `expand_as`).
+    public func expanded(as other: Tensor) -> Tensor { expanded(to: other.shape) }
 
     /// Sums a gradient of a broadcast result back to `target` (the operand's shape).
     func sumTo(_ target: [Int]) -> Tensor {
         if shape == target { return self }
-        var t = self
         let lead = ndim - target.count
-        for d in 0..<ndim {
-            let want = d < lead ? 1 : target[d - lead]
-            if want == 1 && shape[d] != 1 { t = t.sum(dim: d, keepDim: true) }
-        }
+        let dims = (0..<ndim).filter { d in (d < lead ? 1 : target[d - lead]) == 1 && shape[d] != 1 }
+        let t = dims.isEmpty ? self : sum(dims: dims, keepDim: true)
         return t.reshaped(target)
     }
 
-    /// Concatenates along dim 0.
-    public static func cat(_ tensors: [Tensor]) -> Tensor {
-        precondition(!tensors.isEmpty, "cat: expected a non-empty list of tensors")
-        let first = tensors[0]
-        let rest = Array(first.shape.dropFirst())
-        for t in tensors {
-            precondition(Array(t.shape.dropFirst()) == rest && t.dtype == first.dtype,
-                         "cat: sizes of tensors must match except in dimension 0: \(first.shape) vs \(t.shape)")
+    // MARK: Picking parts
+
+    /// `length` entries of `dim` from `start` on (a view; PyTorch's `narrow`).
+    public func narrowed(dim: Int, start: Int, length: Int) -> Tensor {
+        let d = normalizeDim(dim, ndim, op: "narrow")
+        let s = start < 0 ? start + shape[d] : start
+        precondition(s >= 0 && length >= 0 && s + length <= shape[d],
+                     "narrow: start (\(start)) + length (\(length)) exceeds dimension size (\(shape[d])) of dim \(dim) in a tensor of shape \(shape)")
+        return slice(dim: d, start: s, end: s + length, step: 1)
+    }
+
+    /// Every `step`-th entry of `dim` in [start, end) (a view; bounds already checked).
+    func slice(dim d: Int, start: Int, end: Int, step: Int) -> Tensor {
+        let n = Swift.max(0, (end - start + step - 1) / step)
+        if start == 0 && step == 1 && n == shape[d] { return self }
+        var s = shape, st = strides
+        s[d] = n
+        st[d] = strides[d] * step
+        let input = shape
+        return makeView("slice", shape: s, strides: st, offset: storageOffset + start * strides[d],
+                        backward: Tensor.scatterBackward(input) { $0.slice(dim: d, start: start, end: end, step: step) })
+    }
+
+    /// Entry `index` of `dim`, without that dim (a view; PyTorch's `select`). Negative
+    /// indices count from the end.
+    public func select(dim: Int, index: Int) -> Tensor {
+        let d = normalizeDim(dim, ndim, op: "select")
+        let i = index < 0 ? index + shape[d] : index
+        precondition(i >= 0 && i < shape[d],
+                     "select: index \(index) is out of bounds for dimension \(dim) with size \(shape[d])")
+        var s = shape, st = strides
+        s.remove(at: d)
+        st.remove(at: d)
+        let input = shape
+        return makeView("select", shape: s, strides: st, offset: storageOffset + i * strides[d],
+                        backward: Tensor.scatterBackward(input) { $0.select(dim: d, index: i) })
+    }
+
+    /// Windows of `size` entries along `dim`, `step` apart, as a new last dim (a view;
+    /// PyTorch's `unfold`). Windows may overlap: the gradient adds up where they do.
+    public func unfolded(dim: Int, size: Int, step: Int) -> Tensor {
+        let d = ndim == 0 ? 0 : normalizeDim(dim, ndim, op: "unfold")
+        let len = ndim == 0 ? 1 : shape[d]
+        precondition(size >= 0 && size <= len, "unfold: maximum size for tensor at dimension \(d) is \(len) but size is \(size)")
+        precondition(step > 0, "unfold: step is \(step) but must be > 0")
+        var s = shape, st = strides
+        let dimStride = ndim == 0 ? 1 : strides[d]
+        if ndim > 0 {
+            s[d] = (len - size) / step + 1
+            st[d] = dimStride * step
         }
-        let out = Tensor(empty: [tensors.map { $0.shape[0] }.reduce(0, +)] + rest, dtype: first.dtype)
-        var at = 0
-        for t in tensors {
-            let bytes = t.count * t.dtype.itemSize
-            out.raw.advanced(by: at).copyMemory(from: t.raw, byteCount: bytes)
-            at += bytes
-        }
-        let sizes = tensors.map { $0.shape[0] }
-        return out.recorded("cat", tensors) { g in
-            var start = 0
-            return sizes.map { n in defer { start += n }; return g[start..<(start + n)].clone() }
+        s.append(size)
+        st.append(dimStride)
+        let input = shape
+        return makeView("unfold", shape: s, strides: st, offset: storageOffset) { g in
+            let dx = Tensor.zeros(input)
+            let windows = dx.unfolded(dim: d, size: size, step: step)
+            let gc = g.contiguous()
+            Kernels.addStrided(dst: windows.base.assumingMemoryBound(to: Float.self), dstStrides: windows.strides,
+                               src: gc.f32, srcStrides: gc.strides, shape: windows.shape)
+            return dx
         }
     }
 
-    /// Stacks same-shape tensors along a new dim 0.
-    public static func stack(_ tensors: [Tensor]) -> Tensor {
-        cat(tensors.map { $0.unsqueezed(0) })
+    /// The diagonal of the 2-D planes spanned by `dim1` and `dim2`, `offset` above (> 0) or
+    /// below (< 0) the main one, as a new last dim (a view; PyTorch's `diagonal`).
+    public func diagonal(offset: Int = 0, dim1: Int = 0, dim2: Int = 1) -> Tensor {
+        let a = normalizeDim(dim1, ndim, op: "diagonal"), b = normalizeDim(dim2, ndim, op: "diagonal")
+        precondition(a != b, "diagonal: dimensions cannot be identical \(dim1), \(dim2)")
+        let len = offset >= 0 ? Swift.max(0, Swift.min(shape[a], shape[b] - offset))
+                              : Swift.max(0, Swift.min(shape[a] + offset, shape[b]))
+        var start = storageOffset
+        if len > 0 { start += offset >= 0 ? offset * strides[b] : -offset * strides[a] }
+        let keep = (0..<ndim).filter { $0 != a && $0 != b }
+        let input = shape
+        return makeView("diagonal", shape: keep.map { shape[$0] } + [len],
+                        strides: keep.map { strides[$0] } + [strides[a] + strides[b]], offset: start,
+                        backward: Tensor.scatterBackward(input) { $0.diagonal(offset: offset, dim1: a, dim2: b) })
+    }
+
+    /// Pieces of `size` entries along `dim` (the last may be shorter): views (PyTorch's
+    /// `split` with an int).
+    public func split(_ size: Int, dim: Int = 0) -> [Tensor] {
+        let d = normalizeDim(dim, ndim, op: "split")
+        precondition(size > 0 || shape[d] == 0, "split: split_size must be positive, got \(size)")
+        if shape[d] == 0 { return [self] }
+        return stride(from: 0, to: shape[d], by: size).map {
+            narrowed(dim: d, start: $0, length: Swift.min(size, shape[d] - $0))
+        }
+    }
+
+    /// Pieces of the given sizes along `dim`, which must add up to its size: views.
+    public func split(_ sizes: [Int], dim: Int = 0) -> [Tensor] {
+        let d = normalizeDim(dim, ndim, op: "split")
+        precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[d],
+                     "split_with_sizes: expects split_sizes to sum exactly to \(shape[d]) (input tensor's size at dimension \(dim)), but got split_sizes=\(sizes)")
+        var start = 0
+        return sizes.map { n in defer { start += n }; return narrowed(dim: d, start: start, length: n) }
+    }
+
+    /// `chunks` pieces of (nearly) equal size along `dim`: views (PyTorch's `chunk`, which
+    /// may return fewer pieces).
+    public func chunk(_ chunks: Int, dim: Int = 0) -> [Tensor] {
+        precondition(chunks > 0, "chunk: chunk expects `chunks` to be greater than 0, got: \(chunks)")
+        let d = normalizeDim(dim, ndim, op: "chunk")
+        let size = (shape[d] + chunks - 1) / chunks
+        return split(Swift.max(size, 1), dim: d)
+    }
+
+    /// The entries of `dim` as tensors without that dim: views (PyTorch's `unbind`).
+    public func unbind(dim: Int = 0) -> [Tensor] {
+        let d = normalizeDim(dim, ndim, op: "unbind")
+        return (0..<shape[d]).map { select(dim: d, index: $0) }
     }
 }
 
@@ -172,23 +332,23 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
     return out
 }
 
-/// Element strides of a contiguous tensor of `shape` read as `target` (0 along broadcast dims).
-func broadcastStrides(of shape: [Int], to target: [Int], op: String) throws -> [Int] {
+/// Element strides that read tensor `t` as `target` (its own strides, 0 along broadcast dims).
+func broadcastStrides(of t: Tensor, to target: [Int], op: String) throws -> [Int] {
+    let shape = t.shape
     let lead = target.count - shape.count
     guard lead >= 0 else {
         throw EmberError.shapeMismatch(op: op, message: "cannot broadcast \(shape) to \(target)")
     }
     var strides = [Int](repeating: 0, count: target.count)
-    var s = 1
-    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+    for d in 0..<shape.count {
         if shape[d] == target[d + lead] {
-            strides[d + lead] = shape[d] == 1 ? 0 : s
+            strides[d + lead] = shape[d] == 1 ? 0 : t.strides[d]
         } else if shape[d] == 1 {
             strides[d + lead] = 0
         } else {
-            throw EmberError.shapeMismatch(op: op, message: "cannot broadcast \(shape) to \(target)")
+            throw EmberError.shapeMismatch(op: op, message:
+                "the expanded size of the tensor (\(target[d + lead])) must match the existing size (\(shape[d])) at non-singleton dimension \(d + lead). Target sizes: \(target). Tensor sizes: \(shape)")
         }
-        s *= shape[d]
     }
     return strides
 }

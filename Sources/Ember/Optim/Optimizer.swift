@@ -49,7 +49,7 @@ open class Optimizer {
         guard let g = p.grad else { return nil }
         precondition(g.shape == p.shape && g.dtype == .float32,
                      "optimizer: gradient of shape \(g.shape) for parameter \(i) of shape \(p.shape)")
-        return g
+        return g.contiguous()
     }
 
     /// A zero-filled state tensor for parameter `i`, created on first use.

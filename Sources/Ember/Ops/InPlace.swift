@@ -1,0 +1,97 @@
+/// In-place ops, PyTorch's trailing-underscore methods. Each computes its result out of
+/// place and writes it through self's strides (so they work on views), bumping the storage's
+/// version. Under autograd a non-leaf tensor takes the op into its history, as in PyTorch;
+/// a leaf that requires grad must be updated under `noGrad`.
+extension Tensor {
+    /// Writes `compute(old)` into self, where `old` carries self's values and history.
+    @discardableResult
+    func applyInPlace(_ op: String, _ others: [Tensor] = [], _ compute: (Tensor) -> Tensor) -> Tensor {
+        let recording = isGradEnabled && (requiresGrad || others.contains { $0.requiresGrad })
+        guard recording else {
+            let r = noGrad { compute(self) }
+            willWriteInPlace()
+            writeElements(of: r, op: op)
+            return self
+        }
+        precondition(!(isLeaf && requiresGrad),
+                     "\(op): a leaf Variable that requires grad is being used in an in-place operation (shape \(shape)); update it under noGrad { }")
+        precondition(!isView,
+                     "\(op): in-place ops on a view are not recorded by autograd (shape \(shape)); use the out-of-place op or noGrad { }")
+        // `old` is a copy of self as it was, with its history: the op's saved values stay valid
+        // after self is overwritten.
+        let alias = detach()
+        alias.gradFn = gradFn
+        let old = alias.clone().recorded("clone", [alias], saved: []) { g in [g] }
+        let r = compute(old)
+        willWriteInPlace()
+        writeElements(of: r, op: op)
+        gradFn = r.gradFn
+        return self
+    }
+
+    /// Sets every element to `value` (PyTorch's `fill_`).
+    @discardableResult
+    public func fill_(_ value: Double) -> Tensor {
+        applyInPlace("fill_") { Tensor.full($0.shape, value, dtype: $0.dtype) }
+    }
+    /// Sets every element to zero (PyTorch's `zero_`).
+    @discardableResult
+    public func zero_() -> Tensor { fill_(0) }
+
+    /// self += alpha · other, other broadcast to self's shape (PyTorch's `add_`).
+    @discardableResult
+    public func add_(_ other: Tensor, alpha: Double = 1) -> Tensor {
+        applyInPlace("add_", [other]) { $0 + (alpha == 1 ? other : other * alpha) }
+    }
+    @discardableResult
+    public func add_(_ value: Double) -> Tensor { applyInPlace("add_") { $0 + value } }
+    @discardableResult
+    public func sub_(_ other: Tensor, alpha: Double = 1) -> Tensor {
+        applyInPlace("sub_", [other]) { $0 - (alpha == 1 ? other : other * alpha) }
+    }
+    @discardableResult
+    public func sub_(_ value: Double) -> Tensor { applyInPlace("sub_") { $0 - value } }
+    @discardableResult
+    public func mul_(_ other: Tensor) -> Tensor { applyInPlace("mul_", [other]) { $0 * other } }
+    @discardableResult
+    public func mul_(_ value: Double) -> Tensor { applyInPlace("mul_") { $0 * value } }
+    @discardableResult
+    public func div_(_ other: Tensor) -> Tensor { applyInPlace("div_", [other]) { $0 / other } }
+    @discardableResult
+    public func div_(_ value: Double) -> Tensor { applyInPlace("div_") { $0 / value } }
+    /// Clamps into [min, max] in place (PyTorch's `clamp_`).
+    @discardableResult
+    public func clamp_(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {
+        applyInPlace("clamp_") { $0.clamp(min: lo, max: hi) }
+    }
+    /// Sets the elements where `mask` is true to `value` (PyTorch's `masked_fill_`).
+    @discardableResult
+    public func maskedFill_(_ mask: Tensor, value: Double) -> Tensor {
+        applyInPlace("masked_fill_") { $0.maskedFill(mask, value: value) }
+    }
+    /// Adds `alpha · source` slices into the entries `index` of `dim` (PyTorch's `index_add_`).
+    @discardableResult
+    public func indexAdd_(dim: Int, index: Tensor, source: Tensor, alpha: Double = 1) -> Tensor {
+        applyInPlace("index_add_", [source]) { $0.indexAdd(dim: dim, index: index, source: alpha == 1 ? source : source * alpha) }
+    }
+    /// PyTorch's `scatter_`: self[index[i][j]][j] = src[i][j] for dim 0 (and so on).
+    @discardableResult
+    public func scatter_(dim: Int, index: Tensor, src: Tensor) -> Tensor {
+        applyInPlace("scatter_", [src]) { $0.scatter(dim: dim, index: index, src: src) }
+    }
+    /// PyTorch's `scatter_add_`: self[index[i][j]][j] += src[i][j] for dim 0 (and so on).
+    @discardableResult
+    public func scatterAdd_(dim: Int, index: Tensor, src: Tensor) -> Tensor {
+        applyInPlace("scatter_add_", [src]) { $0.scatterAdd(dim: dim, index: index, src: src) }
+    }
+    /// Fills with uniform values on [low, high) from `generator` (PyTorch's `uniform_`).
+    @discardableResult
+    public func uniform_(_ low: Double = 0, _ high: Double = 1, generator: Generator = .default) -> Tensor {
+        applyInPlace("uniform_") { Tensor.rand($0.shape, low: Float(low), high: Float(high), generator: generator) }
+    }
+    /// Fills with N(mean, std²) values from `generator` (PyTorch's `normal_`).
+    @discardableResult
+    public func normal_(mean: Double = 0, std: Double = 1, generator: Generator = .default) -> Tensor {
+        applyInPlace("normal_") { Tensor.randn($0.shape, mean: Float(mean), std: Float(std), generator: generator) }
+    }
+}
