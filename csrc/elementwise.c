@@ -184,6 +184,24 @@ DEFINE_UNARY(sqrt_f32, sqrtf(x))
 DEFINE_UNARY(abs_f32, fabsf(x))
 DEFINE_UNARY(tanh_f32, tanhf(x))
 DEFINE_UNARY(sigmoid_f32, 1.0f / (1.0f + expf(-x)))
+DEFINE_UNARY(sin_f32, sinf(x))
+DEFINE_UNARY(cos_f32, cosf(x))
+DEFINE_UNARY(rsqrt_f32, 1.0f / sqrtf(x))
+DEFINE_UNARY(reciprocal_f32, 1.0f / x)
+DEFINE_UNARY(square_f32, x * x)
+DEFINE_UNARY(sign_f32, x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x)))
+DEFINE_UNARY(floor_f32, floorf(x))
+DEFINE_UNARY(ceil_f32, ceilf(x))
+DEFINE_UNARY(round_f32, rintf(x))   // half to even, as torch.round
+DEFINE_UNARY(trunc_f32, truncf(x))
+DEFINE_UNARY(log1p_f32, log1pf(x))
+DEFINE_UNARY(expm1_f32, expm1f(x))
+DEFINE_UNARY(log2_f32, log2f(x))
+DEFINE_UNARY(erf_f32, erff(x))
+DEFINE_UNARY(gelu_f32, 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)))
+DEFINE_UNARY(gelu_tanh_f32, 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
+DEFINE_UNARY(silu_f32, x / (1.0f + expf(-x)))
+DEFINE_UNARY(mish_f32, x * tanhf(x > 20.0f ? x : log1pf(expf(x))))
 
 void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
     switch (op) {
@@ -194,6 +212,45 @@ void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
     case EMBER_ABS: abs_f32(out, inp, n); break;
     case EMBER_TANH: tanh_f32(out, inp, n); break;
     case EMBER_SIGMOID: sigmoid_f32(out, inp, n); break;
+    case EMBER_SIN: sin_f32(out, inp, n); break;
+    case EMBER_COS: cos_f32(out, inp, n); break;
+    case EMBER_RSQRT: rsqrt_f32(out, inp, n); break;
+    case EMBER_RECIPROCAL: reciprocal_f32(out, inp, n); break;
+    case EMBER_SQUARE: square_f32(out, inp, n); break;
+    case EMBER_SIGN: sign_f32(out, inp, n); break;
+    case EMBER_FLOOR: floor_f32(out, inp, n); break;
+    case EMBER_CEIL: ceil_f32(out, inp, n); break;
+    case EMBER_ROUND: round_f32(out, inp, n); break;
+    case EMBER_TRUNC: trunc_f32(out, inp, n); break;
+    case EMBER_LOG1P: log1p_f32(out, inp, n); break;
+    case EMBER_EXPM1: expm1_f32(out, inp, n); break;
+    case EMBER_LOG2: log2_f32(out, inp, n); break;
+    case EMBER_ERF: erf_f32(out, inp, n); break;
+    case EMBER_GELU: gelu_f32(out, inp, n); break;
+    case EMBER_GELU_TANH: gelu_tanh_f32(out, inp, n); break;
+    case EMBER_SILU: silu_f32(out, inp, n); break;
+    case EMBER_MISH: mish_f32(out, inp, n); break;
+    }
+}
+
+// Maps with two parameters a, b.
+#define DEFINE_UNARY2(NAME, EXPR)                                                               \
+    EMBER_SIMD static void NAME##_range(float* out, const float* inp, float a, float b,        \
+                                        int64_t lo, int64_t hi) {                               \
+        for (int64_t i = lo; i < hi; i++) { float x = inp[i]; out[i] = (EXPR); }               \
+    }
+DEFINE_UNARY2(leaky_relu_f32, x > 0.0f ? x : x * a)
+DEFINE_UNARY2(elu_f32, x > 0.0f ? x : a * expm1f(x))
+DEFINE_UNARY2(hardtanh_f32, x < a ? a : (x > b ? b : x))
+DEFINE_UNARY2(softplus_f32, x * a > b ? x : log1pf(expf(x * a)) / a)
+
+void ember_unary2_f32(int op, float* out, const float* inp, int64_t n, float a, float b) {
+    const int nt = ember_team(n);
+    switch (op) {
+    case EMBER_LEAKY_RELU: EMBER_PARALLEL(nt, n, leaky_relu_f32_range, out, inp, a, b); break;
+    case EMBER_ELU: EMBER_PARALLEL(nt, n, elu_f32_range, out, inp, a, b); break;
+    case EMBER_HARDTANH: EMBER_PARALLEL(nt, n, hardtanh_f32_range, out, inp, a, b); break;
+    case EMBER_SOFTPLUS: EMBER_PARALLEL(nt, n, softplus_f32_range, out, inp, a, b); break;
     }
 }
 

@@ -103,3 +103,82 @@ void ember_sum_dim_f32(float* out, const float* inp, int64_t outer, int64_t dim,
 #define I_ISNAN(x) 0
 DEFINE_MAX_DIM(ember_max_dim_f32, float, F_ISNAN)
 DEFINE_MAX_DIM(ember_max_dim_i64, int64_t, I_ISNAN)
+
+static float reduce_row(int op, const float* x, int64_t n, double param) {
+    switch (op) {
+    case EMBER_RED_SUM: return (float)ember_row_sum(x, n);
+    case EMBER_RED_PROD: {
+        double p = 1.0;
+        for (int64_t i = 0; i < n; i++) p *= x[i];
+        return (float)p;
+    }
+    case EMBER_RED_AMAX:
+    case EMBER_RED_AMIN: {
+        float m = op == EMBER_RED_AMAX ? -__builtin_inff() : __builtin_inff();
+        for (int64_t i = 0; i < n; i++) {
+            if (x[i] != x[i]) return x[i];
+            m = op == EMBER_RED_AMAX ? (x[i] > m ? x[i] : m) : (x[i] < m ? x[i] : m);
+        }
+        return m;
+    }
+    case EMBER_RED_VAR: {
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) s += x[i];
+        const double mean = s / (double)n;
+        double q = 0.0;
+        for (int64_t i = 0; i < n; i++) q += ((double)x[i] - mean) * ((double)x[i] - mean);
+        const double dof = (double)n - param;
+        return (float)(dof > 0 ? q / dof : (q == 0.0 || n == 0 ? NAN : q / 0.0));
+    }
+    case EMBER_RED_LOGSUMEXP: {
+        float m = -__builtin_inff();
+        for (int64_t i = 0; i < n; i++) {
+            if (x[i] != x[i]) return x[i];
+            m = x[i] > m ? x[i] : m;
+        }
+        if (m == __builtin_inff() || m == -__builtin_inff()) return m;
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) s += exp((double)x[i] - (double)m);
+        return (float)((double)m + log(s));
+    }
+    default: {   // EMBER_RED_NORM
+        const double p = param;
+        if (isinf(p)) {
+            double m = p > 0 ? 0.0 : INFINITY;
+            for (int64_t i = 0; i < n; i++) {
+                const double a = fabs((double)x[i]);
+                if (a != a) return (float)a;
+                m = p > 0 ? (a > m ? a : m) : (a < m ? a : m);
+            }
+            return (float)m;
+        }
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const double a = fabs((double)x[i]);
+            s += p == 0 ? (a != 0) : p == 1 ? a : p == 2 ? a * a : pow(a, p);
+        }
+        return (float)(p == 0 || p == 1 ? s : p == 2 ? sqrt(s) : pow(s, 1.0 / p));
+    }
+    }
+}
+
+void ember_reduce_rows_f32(int op, float* out, const float* inp, int64_t rows, int64_t cols,
+                           double param) {
+    const int nt = ember_team(rows * cols);
+    EMBER_FOR(nt, r, rows, out[r] = reduce_row(op, inp + r * cols, cols, param););
+}
+
+void ember_cumulative_f32(int op, float* out, const float* inp, int64_t outer, int64_t dim,
+                          int64_t inner) {
+    const int nt = ember_team(outer * dim * inner);
+    EMBER_FOR(nt, o, outer,
+        for (int64_t j = 0; j < inner; j++) {
+            double acc = op == 0 ? 0.0 : 1.0;
+            for (int64_t d = 0; d < dim; d++) {
+                const int64_t k = (o * dim + d) * inner + j;
+                acc = op == 0 ? acc + inp[k] : acc * inp[k];
+                out[k] = (float)acc;
+            }
+        }
+    );
+}

@@ -116,8 +116,11 @@ enum {
 enum { EMBER_EQ = 0, EMBER_NE = 1, EMBER_LT = 2, EMBER_LE = 3, EMBER_GT = 4, EMBER_GE = 5 };
 enum {
     EMBER_NEG = 0, EMBER_EXP = 1, EMBER_LOG = 2, EMBER_SQRT = 3, EMBER_ABS = 4, EMBER_TANH = 5,
-    EMBER_SIGMOID = 6,
+    EMBER_SIGMOID = 6, EMBER_SIN, EMBER_COS, EMBER_RSQRT, EMBER_RECIPROCAL, EMBER_SQUARE,
+    EMBER_SIGN, EMBER_FLOOR, EMBER_CEIL, EMBER_ROUND, EMBER_TRUNC, EMBER_LOG1P, EMBER_EXPM1,
+    EMBER_LOG2, EMBER_ERF, EMBER_GELU, EMBER_GELU_TANH, EMBER_SILU, EMBER_MISH,
 };
+enum { EMBER_LEAKY_RELU = 0, EMBER_ELU, EMBER_HARDTANH, EMBER_SOFTPLUS };
 
 /// Dims a tensor may have (the strided kernels keep per-dim arrays on the stack).
 #define EMBER_MAX_DIMS 16
@@ -134,6 +137,9 @@ void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b,
                        const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
 /// out = op(inp) elementwise.
 void ember_unary_f32(int op, float* out, const float* inp, int64_t n);
+/// out = op(inp; a, b): leaky_relu (slope a), elu (alpha a), hardtanh (min a, max b),
+/// softplus (beta a, threshold b).
+void ember_unary2_f32(int op, float* out, const float* inp, int64_t n, float a, float b);
 /// out = a * x + b (scalar affine; also fills when x is NULL: out = b).
 void ember_affine_f32(float* out, const float* x, float a, float b, int64_t n);
 /// y += alpha * x
@@ -183,6 +189,20 @@ void ember_max_dim_f32(float* values, int64_t* indices, const float* inp, int64_
                        int64_t dim, int64_t inner);
 void ember_max_dim_i64(int64_t* values, int64_t* indices, const int64_t* inp, int64_t outer,
                        int64_t dim, int64_t inner);
+
+/// One reduction per row of inp (rows, cols), each row in order (the same bits for any
+/// thread count), accumulated in double: sum, prod, amax / amin (NaN propagates), var (the
+/// `param` is the correction), logsumexp, norm (`param` is p; ±inf and 0 as PyTorch).
+enum {
+    EMBER_RED_SUM = 0, EMBER_RED_PROD, EMBER_RED_AMAX, EMBER_RED_AMIN, EMBER_RED_VAR,
+    EMBER_RED_LOGSUMEXP, EMBER_RED_NORM,
+};
+void ember_reduce_rows_f32(int op, float* out, const float* inp, int64_t rows, int64_t cols,
+                           double param);
+/// Running sum (op 0) or product (op 1) over the middle dim of (outer, dim, inner), in order,
+/// accumulated in double (as PyTorch's CPU kernels).
+void ember_cumulative_f32(int op, float* out, const float* inp, int64_t outer, int64_t dim,
+                          int64_t inner);
 
 // MARK: - Optimizers (optimizers.c)
 

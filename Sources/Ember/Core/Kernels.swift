@@ -97,7 +97,11 @@ enum Kernels {
     // MARK: Elementwise
     enum Binary: Int32 { case add = 0, sub, mul, div, pow, maximum, minimum }
     enum Compare: Int32 { case eq = 0, ne, lt, le, gt, ge }
-    enum Unary: Int32 { case neg = 0, exp, log, sqrt, abs, tanh, sigmoid }
+    enum Unary: Int32 {
+        case neg = 0, exp, log, sqrt, abs, tanh, sigmoid, sin, cos, rsqrt, reciprocal, square, sign, floor, ceil,
+             round, trunc, log1p, expm1, log2, erf, gelu, geluTanh, silu, mish
+    }
+    enum Unary2: Int32 { case leakyRelu = 0, elu, hardtanh, softplus }
 
     static func binary(_ op: Binary, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
                        _ b: UnsafePointer<Float>, shape: [Int64], aStrides: [Int64], bStrides: [Int64]) {
@@ -117,6 +121,10 @@ enum Kernels {
     }
     static func unary(_ op: Unary, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ n: Int) {
         ember_unary_f32(op.rawValue, out, inp, Int64(n))
+    }
+    static func unary2(_ op: Unary2, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ n: Int,
+                       a: Float, b: Float = 0) {
+        ember_unary2_f32(op.rawValue, out, inp, Int64(n), a, b)
     }
     /// out = a * x + b
     static func affine(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, a: Float, b: Float, _ n: Int) {
@@ -183,6 +191,19 @@ enum Kernels {
     static func maxDim(_ values: UnsafeMutablePointer<Int64>?, _ indices: UnsafeMutablePointer<Int64>?,
                        _ inp: UnsafePointer<Int64>, outer: Int, dim: Int, inner: Int) {
         ember_max_dim_i64(values, indices, inp, Int64(outer), Int64(dim), Int64(inner))
+    }
+
+    static let reduceSum = Int32(EMBER_RED_SUM), reduceProd = Int32(EMBER_RED_PROD)
+    static let reduceAmax = Int32(EMBER_RED_AMAX), reduceAmin = Int32(EMBER_RED_AMIN)
+    static let reduceVar = Int32(EMBER_RED_VAR), reduceLogSumExp = Int32(EMBER_RED_LOGSUMEXP)
+    static let reduceNorm = Int32(EMBER_RED_NORM)
+    static func reduceRows(_ op: Int32, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                           rows: Int, cols: Int, param: Double) {
+        ember_reduce_rows_f32(op, out, inp, Int64(rows), Int64(cols), param)
+    }
+    static func cumulative(_ op: Int32, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                           outer: Int, dim: Int, inner: Int) {
+        ember_cumulative_f32(op, out, inp, Int64(outer), Int64(dim), Int64(inner))
     }
 
     // MARK: Optimizers

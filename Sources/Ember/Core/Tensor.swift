@@ -205,6 +205,12 @@ extension Tensor {
     public convenience init(scalar: Float) {
         self.init([scalar], shape: [])
     }
+    /// A 0-dimensional float32 tensor (`Tensor(0.5)`, PyTorch's `torch.tensor(0.5)`).
+    public convenience init(_ value: Double) { self.init([Float(value)], shape: []) }
+    /// A 0-dimensional int64 tensor (`Tensor(0)`, PyTorch's `torch.tensor(0)`).
+    public convenience init(_ value: Int) { self.init([value], shape: []) }
+    /// A 0-dimensional bool tensor.
+    public convenience init(_ value: Bool) { self.init([value], shape: []) }
 
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         let n = shape.reduce(1, *)

@@ -1,0 +1,237 @@
+/// Elementwise maps beyond the basic ones (Arithmetic.swift): trigonometry, rounding,
+/// the activations transformers use (GELU, SiLU, Mish, …), clamps, lerp and logical ops —
+/// each forward one C kernel (csrc/elementwise.c), each backward beside it.
+extension Tensor {
+    private func map(_ op: Kernels.Unary, _ name: String) -> Tensor {
+        check { try expectDType(self, .float32, op: name) }
+        let out = Tensor(empty: shape)
+        Kernels.unary(op, out.f32, contiguous().f32, count)
+        return out
+    }
+
+    private func map2(_ op: Kernels.Unary2, _ name: String, _ a: Double, _ b: Double = 0) -> Tensor {
+        check { try expectDType(self, .float32, op: name) }
+        let out = Tensor(empty: shape)
+        Kernels.unary2(op, out.f32, contiguous().f32, count, a: Float(a), b: Float(b))
+        return out
+    }
+
+    /// A gradient that is zero everywhere (rounding, sign).
+    private func constantGrad(_ out: Tensor, _ name: String) -> Tensor {
+        let s = shape
+        return out.recorded(name, [self], saved: []) { _ in [Tensor.zeros(s)] }
+    }
+
+    // d sin = cos
+    public func sin() -> Tensor { map(.sin, "sin").recorded("sin", [self]) { g in [g * self.cos()] } }
+    // d cos = -sin
+    public func cos() -> Tensor { map(.cos, "cos").recorded("cos", [self]) { g in [-(g * self.sin())] } }
+    // d x^-1/2 = -1/2 · y³
+    public func rsqrt() -> Tensor {
+        let out = map(.rsqrt, "rsqrt")
+        return out.recorded("rsqrt", [self], saved: [out]) { g in let y = out.detach(); return [g * y * y * y * -0.5] }
+    }
+    // d 1/x = -y²
+    public func reciprocal() -> Tensor {
+        let out = map(.reciprocal, "reciprocal")
+        return out.recorded("reciprocal", [self], saved: [out]) { g in let y = out.detach(); return [-(g * y * y)] }
+    }
+    // d x² = 2x
+    public func square() -> Tensor { map(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
+    /// -1, 0 or 1 (NaN stays NaN); zero gradient.
+    public func sign() -> Tensor { constantGrad(map(.sign, "sign"), "sign") }
+    public func floor() -> Tensor { constantGrad(map(.floor, "floor"), "floor") }
+    public func ceil() -> Tensor { constantGrad(map(.ceil, "ceil"), "ceil") }
+    /// Rounds half to even, as `torch.round`.
+    public func round() -> Tensor { constantGrad(map(.round, "round"), "round") }
+    public func trunc() -> Tensor { constantGrad(map(.trunc, "trunc"), "trunc") }
+    // d log(1+x) = 1/(1+x)
+    public func log1p() -> Tensor { map(.log1p, "log1p").recorded("log1p", [self]) { g in [g / (self + 1)] } }
+    // d (e^x - 1) = y + 1
+    public func expm1() -> Tensor {
+        let out = map(.expm1, "expm1")
+        return out.recorded("expm1", [self], saved: [out]) { g in [g * (out.detach() + 1)] }
+    }
+    // d log2 x = 1/(x ln 2)
+    public func log2() -> Tensor {
+        map(.log2, "log2").recorded("log2", [self]) { g in [g / (self * 0.69314718055994530942)] }
+    }
+    // d erf = 2/√π · e^(-x²)
+    public func erf() -> Tensor {
+        map(.erf, "erf").recorded("erf", [self]) { g in [g * (-(self * self)).exp() * 1.12837916709551257390] }
+    }
+
+    /// How `gelu` computes Φ: exactly (erf), or with PyTorch's tanh approximation.
+    public enum GELUApproximation: String, Sendable { case none, tanh }
+
+    /// x·Φ(x) (PyTorch's `F.gelu`), exact or with `approximate: .tanh`.
+    public func gelu(approximate: GELUApproximation = .none) -> Tensor {
+        let x = self
+        switch approximate {
+        case .none:
+            // d = Φ(x) + x·φ(x)
+            return map(.gelu, "gelu").recorded("gelu", [self]) { g in
+                let cdf = ((x * 0.70710678118654752440).erf() + 1) * 0.5
+                let pdf = (x * x * -0.5).exp() * 0.39894228040143267794
+                return [g * (cdf + x * pdf)]
+            }
+        case .tanh:
+            // u = √(2/π)(x + 0.044715x³); d = ½(1 + tanh u) + ½x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)
+            return map(.geluTanh, "gelu").recorded("gelu_tanh", [self]) { g in
+                let k = 0.79788456080286535588
+                let t = ((x + x * x * x * 0.044715) * k).tanh()
+                let du = (x * x * (3 * 0.044715) + 1) * k
+                return [g * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * du)]
+            }
+        }
+    }
+
+    /// x·σ(x) (PyTorch's `F.silu`). d = σ(x)(1 + x(1 - σ(x))).
+    public func silu() -> Tensor {
+        let x = self
+        return map(.silu, "silu").recorded("silu", [self]) { g in
+            let s = x.sigmoid()
+            return [g * s * (x * (1 - s) + 1)]
+        }
+    }
+
+    /// x·tanh(softplus(x)) (PyTorch's `F.mish`).
+    public func mish() -> Tensor {
+        let x = self
+        return map(.mish, "mish").recorded("mish", [self]) { g in
+            let t = x.softplus().tanh()
+            return [g * (t + x * (1 - t * t) * x.sigmoid())]
+        }
+    }
+
+    /// log(1 + e^(βx))/β, linear above `threshold` (PyTorch's `F.softplus`). d = σ(βx).
+    public func softplus(beta: Double = 1, threshold: Double = 20) -> Tensor {
+        let x = self
+        return map2(.softplus, "softplus", beta, threshold).recorded("softplus", [self]) { g in
+            let z = x * beta
+            return [g * Tensor.where(z > threshold, Tensor(scalar: 1), z.sigmoid())]
+        }
+    }
+
+    /// x for x > 0, slope·x otherwise (PyTorch's `F.leaky_relu`).
+    public func leakyRelu(negativeSlope: Double = 0.01) -> Tensor {
+        let x = self
+        return map2(.leakyRelu, "leaky_relu", negativeSlope).recorded("leaky_relu", [self]) { g in
+            [g * Tensor.where(x > 0, Tensor(scalar: 1), Tensor(scalar: Float(negativeSlope)))]
+        }
+    }
+
+    /// x for x > 0, α(eˣ - 1) otherwise (PyTorch's `F.elu`).
+    public func elu(alpha: Double = 1) -> Tensor {
+        let out = map2(.elu, "elu", alpha)
+        let x = self
+        return out.recorded("elu", [self], saved: [self, out]) { g in
+            [g * Tensor.where(x > 0, Tensor(scalar: 1), out.detach() + alpha)]
+        }
+    }
+
+    /// x clamped into [minVal, maxVal] (PyTorch's `F.hardtanh`); gradient 1 strictly inside.
+    public func hardtanh(minVal: Double = -1, maxVal: Double = 1) -> Tensor {
+        let x = self
+        return map2(.hardtanh, "hardtanh", minVal, maxVal).recorded("hardtanh", [self]) { g in
+            [g * ((x > minVal).type(.float32) * (x < maxVal).type(.float32))]
+        }
+    }
+
+    /// Clamps into [min, max] given as tensors (broadcast), as PyTorch's `clamp(min=t, max=t)`.
+    public func clamp(min lo: Tensor? = nil, max hi: Tensor? = nil) -> Tensor {
+        var t = self
+        if let lo { t = Tensor.maximum(t, lo) }
+        if let hi { t = Tensor.minimum(t, hi) }
+        return t
+    }
+
+    /// self + weight·(end - self) (PyTorch's `lerp`).
+    public func lerp(_ end: Tensor, weight: Tensor) -> Tensor { self + weight * (end - self) }
+    public func lerp(_ end: Tensor, weight: Double) -> Tensor { self + (end - self) * weight }
+
+    /// self + value·t1·t2 (PyTorch's `addcmul`).
+    public func addcmul(_ t1: Tensor, _ t2: Tensor, value: Double = 1) -> Tensor {
+        self + (value == 1 ? t1 * t2 : t1 * t2 * value)
+    }
+    /// self + value·t1/t2 (PyTorch's `addcdiv`).
+    public func addcdiv(_ t1: Tensor, _ t2: Tensor, value: Double = 1) -> Tensor {
+        self + (value == 1 ? t1 / t2 : t1 / t2 * value)
+    }
+
+    // MARK: Logical ops (bool results)
+
+    /// Elementwise `a && b` of the truth values (PyTorch's `logical_and`), broadcast.
+    public func logicalAnd(_ other: Tensor) -> Tensor { (type(.bool).type(.int64) * other.type(.bool).type(.int64)) != 0 }
+    /// `a || b` (PyTorch's `logical_or`).
+    public func logicalOr(_ other: Tensor) -> Tensor { (type(.bool).type(.int64) + other.type(.bool).type(.int64)) != 0 }
+    /// `a != b` of the truth values (PyTorch's `logical_xor`).
+    public func logicalXor(_ other: Tensor) -> Tensor { type(.bool).type(.int64) != other.type(.bool).type(.int64) }
+    /// `!a` (PyTorch's `logical_not`).
+    public func logicalNot() -> Tensor { type(.bool).type(.int64) == 0 }
+
+    public static func && (a: Tensor, b: Tensor) -> Tensor { a.logicalAnd(b) }
+    public static func || (a: Tensor, b: Tensor) -> Tensor { a.logicalOr(b) }
+    public static prefix func ! (a: Tensor) -> Tensor { a.logicalNot() }
+
+    /// Where the elements are NaN.
+    public func isnan() -> Tensor { dtype == .float32 ? self != self : Tensor.zeros(shape, dtype: .bool) }
+    /// Where the elements are ±infinity.
+    public func isinf() -> Tensor { dtype == .float32 ? abs() == Double.infinity : Tensor.zeros(shape, dtype: .bool) }
+    /// Where the elements are finite numbers.
+    public func isfinite() -> Tensor { dtype == .float32 ? (isnan() || isinf()).logicalNot() : Tensor.ones(shape, dtype: .bool) }
+}
+
+public func sin(_ x: Tensor) -> Tensor { x.sin() }
+public func cos(_ x: Tensor) -> Tensor { x.cos() }
+public func gelu(_ x: Tensor, approximate: Tensor.GELUApproximation = .none) -> Tensor { x.gelu(approximate: approximate) }
+public func silu(_ x: Tensor) -> Tensor { x.silu() }
+
+// MARK: - Creation like another tensor, and structured tensors
+
+extension Tensor {
+    /// Zeros of `t`'s shape and dtype (PyTorch's `zeros_like`).
+    public static func zerosLike(_ t: Tensor) -> Tensor { zeros(t.shape, dtype: t.dtype) }
+    /// Ones of `t`'s shape and dtype.
+    public static func onesLike(_ t: Tensor) -> Tensor { ones(t.shape, dtype: t.dtype) }
+    /// `value` in `t`'s shape and dtype.
+    public static func fullLike(_ t: Tensor, _ value: Double) -> Tensor { full(t.shape, value, dtype: t.dtype) }
+    /// Uninitialised memory of `t`'s shape and dtype (PyTorch's `empty_like`): every element
+    /// must be written before it is read.
+    public static func emptyLike(_ t: Tensor) -> Tensor { Tensor(empty: t.shape, dtype: t.dtype) }
+    /// Uniform [0, 1) values of `t`'s shape.
+    public static func randLike(_ t: Tensor, generator: Generator = .default) -> Tensor { rand(t.shape, generator: generator) }
+    /// Standard normal values of `t`'s shape.
+    public static func randnLike(_ t: Tensor, generator: Generator = .default) -> Tensor { randn(t.shape, generator: generator) }
+
+    /// The n×m identity (PyTorch's `eye`).
+    public static func eye(_ n: Int, _ m: Int? = nil, dtype: DType = .float32) -> Tensor {
+        let cols = m ?? n
+        let t = zeros([n, cols], dtype: dtype)
+        noGrad { t.diagonal().fill_(1) }
+        return t
+    }
+
+    /// `steps` evenly spaced values from start to end inclusive (PyTorch's `linspace`).
+    public static func linspace(_ start: Double, _ end: Double, steps: Int) -> Tensor {
+        precondition(steps >= 0, "linspace: number of steps must be non-negative")
+        if steps == 1 { return Tensor([Float(start)]) }
+        let step = (end - start) / Double(steps - 1)
+        // Both halves count from their own end, as PyTorch does, so the last value is `end`.
+        return Tensor((0..<steps).map { i in Float(i < steps / 2 ? start + step * Double(i) : end - step * Double(steps - 1 - i)) })
+    }
+
+    /// The lower triangle (j ≤ i + diagonal) of the last two dims, zeros elsewhere
+    /// (PyTorch's `tril`; causal masks).
+    public func tril(_ diagonal: Int = 0) -> Tensor { triangle(diagonal, lower: true) }
+    /// The upper triangle (j ≥ i + diagonal).
+    public func triu(_ diagonal: Int = 0) -> Tensor { triangle(diagonal, lower: false) }
+
+    private func triangle(_ k: Int, lower: Bool) -> Tensor {
+        precondition(ndim >= 2, "\(lower ? "tril" : "triu"): input tensor must have at least 2 dimensions")
+        let (r, c) = (shape[ndim - 2], shape[ndim - 1])
+        var keep = [Bool](repeating: false, count: r * c)
+        for i in 0..<r { for j in 0..<c { keep[i * c + j] = lower ? j - i <= k : j - i >= k } }
+        return maskedFill(Tensor(keep, shape: [r, c]).logicalNot(), value: 0)
+    }
+}
