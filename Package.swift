@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "Ember",
             dependencies: ["CEmber"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
         // MARK: Executables
@@ -53,7 +53,7 @@ let package = Package(
                 "Ember",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
             name: "ember-bench",
@@ -62,7 +62,7 @@ let package = Package(
                 "CEmber",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
         // MARK: Tests
@@ -70,7 +70,7 @@ let package = Package(
             name: "EmberTests",
             dependencies: ["Ember"],
             resources: [.copy("Fixtures")],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]
 )

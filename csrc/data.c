@@ -130,3 +130,6 @@ void ember_md5(uint8_t digest[16], const uint8_t* data, int64_t len) {
     for (int k = 0; k < 4; k++)
         for (int j = 0; j < 4; j++) digest[4 * k + j] = (uint8_t)(h[k] >> (8 * j));
 }
+
+FILE* ember_stdout(void) { return stdout; }
+FILE* ember_stderr(void) { return stderr; }

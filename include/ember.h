@@ -241,6 +241,10 @@ void ember_gather_u8_to_i64(int64_t* out, const uint8_t* src, const int64_t* ind
 /// otherwise a negative code and a message in `err` (err_len bytes). *out must be free()d.
 int ember_gunzip_file(const char* path, uint8_t** out, int64_t* out_len, char* err,
                       int64_t err_len);
+/// The C library's standard streams (Swift 6 sees `stdout`/`stderr` as shared mutable state).
+#include <stdio.h>
+FILE* ember_stdout(void);
+FILE* ember_stderr(void);
 /// MD5 of a buffer (for download checks), 16 bytes into digest.
 void ember_md5(uint8_t digest[16], const uint8_t* data, int64_t len);
 

@@ -187,7 +187,7 @@ public func runCompare(_ options: CompareOptions) throws {
         let tt = floor.testPass()
         testFloorTimes.append(tt)
         print("round \(round)/\(o.rounds)  \(pad("GEMM floor", 20)) \(fmt(t, 3)) s  (\(fmt(GemmFloor.flopsPerEpoch / t / 1e9, 1)) GFLOP/s)  test pass \(fmt(tt, 3)) s")
-        fflush(stdout)
+        fflush(nil)
     }
     let blas = floor.epochOpenBLASDirect()
 

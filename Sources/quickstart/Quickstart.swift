@@ -48,9 +48,6 @@ struct Quickstart: ParsableCommand {
     var timings = false
 
     func run() throws {
-        // Line-buffered stdout: piped into a log, the lines keep their order with the
-        // progress bars on stderr and appear as they are printed.
-        setvbuf(stdout, nil, _IOLBF, 0)
         if let threads { setNumThreads(threads) }
         manualSeed(seed)
 

@@ -161,7 +161,7 @@ final class SerializationTests: XCTestCase {
     // MARK: Corrupt files
 
     func writeBytes(_ bytes: [UInt8], _ name: String) -> String {
-        FileManager.default.createFile(atPath: path(name), contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path(name), contents: Data(bytes))
         return path(name)
     }
 

@@ -6,7 +6,7 @@ import XCTest
 /// PyTorch): the same op spelled in Ember must give PyTorch's output and, for float inputs,
 /// PyTorch's gradients of L = Σ out·w.
 final class TensorOpsFixtureTests: XCTestCase {
-    typealias Op = ([Tensor]) -> Tensor
+    typealias Op = @Sendable ([Tensor]) -> Tensor
 
     /// The cases, by the fixture's names; each closure mirrors the Python lambda.
     static let ops: [String: Op] = {
@@ -73,7 +73,7 @@ final class TensorOpsFixtureTests: XCTestCase {
         o["any"] = { $0[0].any(dim: 0) }
         o["sum_int64_exact"] = { $0[0].sum() }
         // Elementwise
-        let maps: [String: (Tensor) -> Tensor] = [
+        let maps: [String: @Sendable (Tensor) -> Tensor] = [
             "sin": { $0.sin() }, "cos": { $0.cos() }, "square": { $0.square() }, "erf": { $0.erf() },
             "expm1": { $0.expm1() }, "sigmoid": { $0.sigmoid() }, "tanh": { $0.tanh() },
             "gelu": { $0.gelu() }, "gelu_tanh": { $0.gelu(approximate: .tanh) }, "silu": { $0.silu() },

@@ -269,6 +269,9 @@ enum Kernels {
     }
     struct GunzipError: Error { let message: String }
 
+    static var standardOutput: UnsafeMutablePointer<FILE> { ember_stdout() }
+    static var standardError: UnsafeMutablePointer<FILE> { ember_stderr() }
+
     static func md5(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 16)
         digest.withUnsafeMutableBufferPointer { d in

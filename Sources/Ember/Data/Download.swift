@@ -44,7 +44,7 @@ enum Downloader {
         for mirror in mirrors {
             let url = mirror + file
             print("Downloading \(url)")
-            fflush(stdout)   // the bar goes to stderr: keep the two in order when piped
+            fflush(Kernels.standardOutput)   // the bar goes to stderr: keep the two in order when piped
             do {
                 let bytes = try get(url, timeout: timeout, progress: progress)
                 let got = md5Hex(bytes)
@@ -53,7 +53,7 @@ enum Downloader {
                 return
             } catch let e as DownloadError {
                 print("Failed to download (trying next):\n\(e)\n")
-                fflush(stdout)
+                fflush(Kernels.standardOutput)
                 attempts.append(e)
             }
         }

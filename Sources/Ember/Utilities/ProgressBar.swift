@@ -29,16 +29,16 @@ public final class ProgressBar {
     ///   - unit: what is counted ("B" for bytes, "batch", …).
     ///   - unitScale: k/M/G prefixes on counts and rate (tqdm's `unit_scale=True`).
     ///   - description: text before the percentage.
-    ///   - output: `stderr` (default, as tqdm) or `stdout`.
+    ///   - output: where the bar goes; nil (the default) is standard error, as tqdm's.
     ///   - isTTY: force line redrawing on or off (default: whether `output` is a terminal).
     public init(total: Int?, unit: String = "it", unitScale: Bool = false, description: String = "",
-                output: UnsafeMutablePointer<FILE> = stderr, isTTY: Bool? = nil) {
+                output: UnsafeMutablePointer<FILE>? = nil, isTTY: Bool? = nil) {
         self.total = total
         self.unit = unit
         self.unitScale = unitScale
         self.description = description
-        self.output = output
-        self.isTTY = isTTY ?? (isatty(fileno(output)) != 0)
+        self.output = output ?? Kernels.standardError
+        self.isTTY = isTTY ?? (isatty(fileno(self.output)) != 0)
     }
 
     /// Advances by `n` and redraws (at most every 50 ms on a terminal).
@@ -61,6 +61,8 @@ public final class ProgressBar {
     }
 
     func emit(_ s: String, newline: Bool) {
+        // What was printed before the bar comes out before it, also when both are piped.
+        fflush(Kernels.standardOutput)
         fputs((isTTY ? "\r" : "") + s + (newline ? "\n" : ""), output)
         fflush(output)
     }
