@@ -98,6 +98,11 @@ final class StridedTensorTests: XCTestCase {
                           ("crossEntropy", { crossEntropy($0, Tensor([0, 1, 2, 3, 4, 0, 1])) })] {
             XCTAssertEqual(f(t).toArray(), f(flat).toArray(), "\(name) on a transposed view")
         }
+        // Same permuted layout on both sides: one flat pass, the result keeps the layout.
+        let square = t * t
+        XCTAssertEqual(square.strides, t.strides)
+        XCTAssertEqual(square.toArray(), (flat * flat).toArray())
+        XCTAssertEqual((t - t.detach().exp().T.T).toArray(), (flat - flat.exp()).toArray())
         let e = Tensor([1, 2, 3] as [Float], shape: [3, 1]).expanded(to: [3, 4])
         XCTAssertEqual(e.exp().toArray(), e.contiguous().exp().toArray())
         XCTAssertEqual(linear(e, Tensor.ones([2, 4])).toArray(), [4, 4, 8, 8, 12, 12])

@@ -70,7 +70,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A view with arbitrary strides (callers keep every reachable element inside `storage`).
-    init(storage: Storage, shape: [Int], strides: [Int], dtype: DType, offset: Int) {
+    init(storage: Storage, shape: [Int], strides: [Int], dtype: DType, offset: Int, isView: Bool = true) {
         precondition(shape.count <= maxDims, "Tensor: at most \(maxDims) dimensions are supported, got \(shape.count)")
         self.storage = storage
         self.shape = shape
@@ -79,7 +79,7 @@ public final class Tensor: @unchecked Sendable {
         self.storageOffset = offset
         self.count = shape.reduce(1, *)
         self.isContiguous = stridesAreContiguous(shape, strides)
-        self.isView = true
+        self.isView = isView
     }
 
     /// A tensor with uninitialised contents (every op overwrites them).
@@ -145,6 +145,18 @@ func contiguousStrides(_ shape: [Int]) -> [Int] {
         s *= Swift.max(shape[d], 1)
     }
     return strides
+}
+
+/// Whether the elements fill one gapless block of memory in some order of the dims (a
+/// transposed or permuted contiguous tensor): elementwise ops can then walk that block flat.
+func stridesAreDense(_ shape: [Int], _ strides: [Int]) -> Bool {
+    let dims = shape.indices.filter { shape[$0] != 1 }.sorted { strides[$0] < strides[$1] }
+    var expect = 1
+    for d in dims {
+        if strides[d] != expect { return false }
+        expect *= shape[d]
+    }
+    return true
 }
 
 /// Whether `strides` walk `shape` in row-major order with no gaps (size-1 dims' strides

@@ -35,6 +35,21 @@ private func binaryForward(_ op: Kernels.Binary, _ name: String, _ a: Tensor, _ 
     var dtype = promote(a, b)
     if op == .div { dtype = .float32 }   // true division, as PyTorch's `/`
     let a = a.type(dtype), b = b.type(dtype)
+    if !a.isContiguous && a.shape == b.shape && a.strides == b.strides && stridesAreDense(a.shape, a.strides) {
+        // Same permuted layout on both sides (x.T * x.T): one flat pass over memory, and the
+        // result keeps that layout, as PyTorch's does; walking it row-major read columns.
+        let out = Tensor(storage: Storage(byteCount: Swift.max(a.count, 1) * dtype.itemSize), shape: a.shape,
+                         strides: a.strides, dtype: dtype, offset: 0, isView: false)
+        let flat: [Int64] = [Int64(a.count)], unit: [Int64] = [1]
+        if dtype == .float32 {
+            Kernels.binary(op, out.base.assumingMemoryBound(to: Float.self), a.base.assumingMemoryBound(to: Float.self),
+                           b.base.assumingMemoryBound(to: Float.self), shape: flat, aStrides: unit, bStrides: unit)
+        } else {
+            Kernels.binary(op, out.base.assumingMemoryBound(to: Int64.self), a.base.assumingMemoryBound(to: Int64.self),
+                           b.base.assumingMemoryBound(to: Int64.self), shape: flat, aStrides: unit, bStrides: unit)
+        }
+        return out
+    }
     let plan = broadcastPlan(a, b, op: name)
     let out = Tensor(empty: plan.out, dtype: dtype)
     if dtype == .float32 {
