@@ -3,13 +3,15 @@
 /// The graph points only backwards: an output tensor holds its `Node`, the node holds the
 /// input tensors and whatever its backward closure saved — never the output itself (ops
 /// that need their output save a detached alias of its storage). So the graph has no
-/// reference cycles and is freed with the last tensor that refers to it.
+/// reference cycles and is freed with the last tensor that refers to it — without recursion
+/// (see GraphRelease), however deep it is.
 final class Node {
     let op: String
-    let inputs: [Tensor]
+    /// Vars only so that deinit can hand them to GraphRelease; set once, in init.
+    private(set) var inputs: [Tensor]
     /// Maps the gradient of the output to the gradients of `inputs` (nil where an input
-    /// needs none).
-    let backward: (Tensor) -> [Tensor?]
+    /// needs none). Nil only while the node is being freed.
+    private(set) var backward: ((Tensor) -> [Tensor?])?
     /// The output's gradient, summed over its consumers during one backward pass.
     var pendingGrad: Tensor?
 
@@ -18,6 +20,8 @@ final class Node {
         self.inputs = inputs
         self.backward = backward
     }
+
+    deinit { GraphRelease.release(inputs: &inputs, backward: &backward) }
 }
 
 /// Whether operations on this thread are recorded for autograd.
@@ -100,7 +104,7 @@ extension Tensor {
             for node in order.reversed() {
                 guard let g = node.pendingGrad else { continue }
                 node.pendingGrad = nil
-                let grads = node.backward(g)
+                let grads = node.backward!(g)
                 for (input, grad) in zip(node.inputs, grads) {
                     guard let grad, input.requiresGrad else { continue }
                     if let fn = input.gradFn {
