@@ -116,8 +116,10 @@ final class SerializationTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["m.safetensors"])
     }
 
-    /// For the check by hand that PyTorch loads an Ember file (scripts/check_ember_file.py):
-    /// with EMBER_EXPORT_DIR set, writes the seed model, an input and Ember's logits there.
+    /// For the checks by hand that PyTorch and the reference reader load Ember's files
+    /// (scripts/check_ember_file.py, scripts/check_reference_reader.py): with EMBER_EXPORT_DIR
+    /// set, writes the seed model, an input and Ember's logits there, a file of every dtype
+    /// with metadata, empty and 0-d tensors and escaped names, and a training checkpoint.
     func testExportForPyTorchCheck() throws {
         guard let out = ProcessInfo.processInfo.environment["EMBER_EXPORT_DIR"] else {
             throw XCTSkip("set EMBER_EXPORT_DIR to export files for scripts/check_ember_file.py")
@@ -126,6 +128,14 @@ final class SerializationTests: XCTestCase {
         let x = Tensor.randn([3, 1, 28, 28], generator: Generator(seed: 9))
         try model.save(to: out + "/ember_model.safetensors")
         try SafeTensors.write(["x": x, "logits": noGrad { model(x) }], to: out + "/ember_io.safetensors")
+        try SafeTensors.write(["f": Tensor([1.5, -2, 3.25], shape: [3]), "i": Tensor([7, -9], shape: [2, 1]),
+                               "b": Tensor([1.0, 0, 2], shape: [3]) > 0.5, "scalar": Tensor([Float(4)], shape: []),
+                               "empty": Tensor.zeros([0, 3]), "é \"quoted\"\n": Tensor([Float(1)], shape: [1])],
+                              metadata: ["format": "pt", "note": "ünïcode \\ \"q\""], to: out + "/ember_dtypes.safetensors")
+        let run = Run(initSeed: 1)
+        _ = try run.train(from: (2, 4))
+        try Checkpoint.save(to: out + "/ember_checkpoint.safetensors", model: run.model, optimizer: run.optimizer,
+                            scheduler: run.scheduler, generators: ["dropout": run.g], epoch: 2, batchIndex: 4)
     }
 
     // MARK: Strict loading
