@@ -355,6 +355,43 @@ final class SerializationTests: XCTestCase {
         }
     }
 
+    /// State the optimizers would read through raw pointers or convert to Int is checked
+    /// when a checkpoint loads: a float step count, an int64 moment, a negative or huge step,
+    /// a scheduler epoch past 2^53.
+    func testCheckpointRejectsStateTheOptimizerCannotUse() throws {
+        let run = Run(initSeed: 1)
+        _ = try run.train(from: (2, 5))
+        try Checkpoint.save(to: path("good.safetensors"), model: run.model, optimizer: run.optimizer,
+                            scheduler: run.scheduler, epoch: 0, batchIndex: 0)
+        let good = try SafeTensors.read(from: path("good.safetensors"))
+        func assertRejected(_ tensors: [String: Tensor], _ meta: [String: String], _ problem: String,
+                            line: UInt = #line) throws {
+            let file = path("bad-\(line).safetensors")
+            try SafeTensors.write(good.tensors.merging(tensors) { $1 }, metadata: good.metadata.merging(meta) { $1 }, to: file)
+            let other = Run(initSeed: 2)
+            XCTAssertThrowsError(try Checkpoint.load(from: file, model: other.model, optimizer: other.optimizer,
+                                                     scheduler: other.scheduler), line: line) { error in
+                XCTAssertEqual(error as? SerializationError, .stateDictMismatch(what: "checkpoint \(file)", problems: [problem]), line: line)
+            }
+        }
+        try assertRejected(["optimizer.state.0.step": Tensor([Float(3)], shape: [])], [:],
+                           "\"optimizer.state.0.step\" is float32, expected int64")
+        try assertRejected(["optimizer.state.1.exp_avg": Tensor.zeros([16], dtype: .int64)], [:],
+                           "\"optimizer.state.1.exp_avg\" is int64, expected float32")
+        try assertRejected(["optimizer.state.2.step": Tensor([-1], shape: [])], [:],
+                           "\"optimizer.state.2.step\" is -1, not a step count in 0...2^53")
+        try assertRejected(["optimizer.state.2.step": Tensor([Int(Int64.max)], shape: [])], [:],
+                           "\"optimizer.state.2.step\" is 9223372036854775807, not a step count in 0...2^53")
+        try assertRejected([:], ["scheduler.last_epoch": "1e300"], "invalid scheduler.last_epoch 1e300")
+        // 2^53 itself is a valid step count and epoch.
+        try SafeTensors.write(good.tensors.merging(["optimizer.state.2.step": Tensor([1 << 53], shape: [])]) { $1 },
+                              metadata: good.metadata, to: path("edge.safetensors"))
+        let other = Run(initSeed: 2)
+        _ = try Checkpoint.load(from: path("edge.safetensors"), model: other.model, optimizer: other.optimizer,
+                                scheduler: other.scheduler)
+        XCTAssertEqual(other.optimizer.state[2]?["step"]?.i64[0], 1 << 53)
+    }
+
     /// Checkpoint files are safetensors files: the same checks apply to them.
     func testCheckpointFilesGoThroughTheSameChecks() throws {
         let run = Run(initSeed: 1)
