@@ -1,22 +1,77 @@
 #!/bin/sh
-# Fuzzes the IDX parser with libFuzzer (+ AddressSanitizer) and merges what it found into the
-# regression corpus that IDXTests.testFuzzCorpusReplays replays.
-#   Fuzz/run.sh [seconds]     (default 180)
+# Fuzzes a reader of outside data with libFuzzer (+ AddressSanitizer) and merges what it found
+# into the regression corpus that the test suite replays:
+#   Fuzz/run.sh [target] [seconds]     target: idx (default), safetensors, checkpoint;
+#                                      seconds: default 180
+#   idx          IDX.parse* (Sources/Ember/Data/IDX.swift alone)   Fixtures/idx-corpus
+#   safetensors  SafeTensors.parse                                  Fixtures/safetensors-corpus
+#   checkpoint   SafeTensors.parse + Checkpoint.restore + a step    Fixtures/checkpoint-corpus
+# Extra arguments after the seconds go to libFuzzer (e.g. -jobs, -runs=N).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-secs=${1:-180}
-work=${TMPDIR:-/tmp}/ember-idx-fuzz
-corpus="$repo/Tests/EmberTests/Fixtures/idx-corpus"
+target=${1:-idx}
+secs=${2:-180}
+[ $# -ge 2 ] && shift 2 || shift $#
+work=${TMPDIR:-/tmp}/ember-$target-fuzz
+corpus="$repo/Tests/EmberTests/Fixtures/$target-corpus"
 mkdir -p "$work/corpus" "$work/crashes" "$corpus"
-swiftc -O -g -sanitize=fuzzer,address -parse-as-library \
-    "$repo/Sources/Ember/Data/IDX.swift" "$here/IDXFuzz.swift" -o "$work/idx-fuzz"
-# Seeds: tiny valid images and labels files (the real ones are too large to mutate usefully).
-printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\001\002\003\004\005\006\007\010' > "$work/corpus/seed-images"
-printf '\000\000\010\001\000\000\000\003\001\002\011' > "$work/corpus/seed-labels"
+bin="$work/$target-fuzz"
+
+# The safetensors and checkpoint targets need the whole Ember module and its C core.
+# SwiftPM cannot build them: `swift build --sanitize=fuzzer` instruments every target but
+# links no fuzzer main into a library, and a fuzz executable target would put
+# -sanitize=fuzzer in the package every consumer builds. So: the C core compiled by the
+# toolchain's clang with ASan (no target_clones under it, csrc/internal.h), a module map for
+# CEmber, and every Ember source plus the entry point in one swiftc invocation.
+build_ember() {
+    # Chunked runs reuse the binary while no source changed.
+    if [ -x "$bin" ] && [ -z "$(find "$repo/Sources/Ember" "$repo/csrc" "$repo/include" "$1" -newer "$bin" | head -1)" ]; then
+        return
+    fi
+    mkdir -p "$work/obj" "$work/module"
+    for c in "$repo"/csrc/*.c; do
+        /opt/swift/usr/bin/clang -c -O1 -g -fsanitize=address -fopenmp -fno-math-errno \
+            -I"$repo/include" "$c" -o "$work/obj/$(basename "$c" .c).o"
+    done
+    printf 'module CEmber {\n    header "%s/include/ember.h"\n    export *\n}\n' "$repo" > "$work/module/module.modulemap"
+    # shellcheck disable=SC2046
+    swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 5 -module-name Ember \
+        -I "$work/module" $(find "$repo/Sources/Ember" -name '*.swift' | sort) "$1" \
+        "$work"/obj/*.o -lopenblas -lomp5 -lz -o "$bin"
+}
+
+case "$target" in
+idx)
+    swiftc -O -g -sanitize=fuzzer,address -parse-as-library \
+        "$repo/Sources/Ember/Data/IDX.swift" "$here/IDXFuzz.swift" -o "$bin"
+    maxlen=256
+    # Seeds: tiny valid images and labels files (the real ones are too large to mutate usefully).
+    printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\001\002\003\004\005\006\007\010' > "$work/corpus/seed-images"
+    printf '\000\000\010\001\000\000\000\003\001\002\011' > "$work/corpus/seed-labels"
+    ;;
+safetensors)
+    build_ember "$here/SafeTensorsFuzz.swift"
+    maxlen=2048
+    # Seeds: the PyTorch-written fixtures (every dtype, a small model).
+    cp "$repo"/Tests/EmberTests/Fixtures/*.safetensors "$work/corpus/"
+    ;;
+checkpoint)
+    build_ember "$here/CheckpointFuzz.swift"
+    maxlen=8192
+    # Seed: a valid checkpoint of the harness's own model, written by the harness.
+    EMBER_FUZZ_SEED="$work/corpus/seed-checkpoint" "$bin" -runs=0 >/dev/null 2>&1
+    ;;
+*)
+    echo "unknown target $target (idx, safetensors, checkpoint)" >&2
+    exit 2
+    ;;
+esac
 cp "$corpus"/* "$work/corpus/" 2>/dev/null || true
-"$work/idx-fuzz" -max_total_time="$secs" -max_len=256 -artifact_prefix="$work/crashes/" \
-    -print_final_stats=1 "$work/corpus"
+# A crash is kept (and merged below) rather than stopping the script before the merge.
+"$bin" -max_total_time="$secs" -max_len="$maxlen" -artifact_prefix="$work/crashes/" \
+    -print_final_stats=1 "$@" "$work/corpus" || echo "fuzzer exited with $? (see $work/crashes)"
 # Keep a minimal corpus covering the same edges, plus any crash reproducers.
-"$work/idx-fuzz" -merge=1 "$corpus" "$work/corpus" "$work/crashes" 2>&1 | tail -2
+"$bin" -merge=1 "$corpus" "$work/corpus" 2>&1 | tail -2
+for f in "$work"/crashes/*; do [ -e "$f" ] && cp "$f" "$corpus/"; done
 echo "corpus: $(ls "$corpus" | wc -l) files in $corpus"

@@ -18,6 +18,8 @@ static inline int ember_team_size(void) { return ember_serial_ ? 1 : ember_threa
 /// on the machine either.
 /// Not under the sanitizers: an ifunc resolver runs during relocation, before the TSan/ASan
 /// runtime is up, and the instrumented resolver crashes the process (seen with TSan).
+/// UBSan needs nothing here (scripts/asan.sh adds it to ASan): it has no runtime to set
+/// up, and a target_clones function under -fsanitize=undefined alone resolves and reports.
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define EMBER_NO_IFUNC 1
@@ -144,8 +146,11 @@ static inline double ember_row_sum(const float* x, int64_t n) {
 /// NaN propagates, overflow gives +inf.
 static inline float ember_expf(float x) {
     const float xc = x < -87.33654f ? -87.33654f : (x > 88.37626f ? 88.37626f : x);
-    // Round x·log2(e) to nearest with the 1.5·2^23 trick (no SSE4.1 rounding needed).
-    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    // Round x·log2(e) to nearest with the 1.5·2^23 trick (no SSE4.1 rounding needed). The
+    // integer k is read from the sum's low mantissa bits, not converted from float: for a NaN
+    // x that conversion is undefined behaviour (UBSan), and unsigned arithmetic cannot overflow.
+    const union { float f; uint32_t u; } t = {xc * 1.44269504088896341f + 12582912.0f};
+    const float k = t.f - 12582912.0f;
     const float r = (xc - k * 0.693359375f) + k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -154,8 +159,8 @@ static inline float ember_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale;
-    scale.i = ((int32_t)k + 127) << 23;
+    union { uint32_t u; float f; } scale;
+    scale.u = (t.u - 0x4B400000u + 127u) << 23;   // (k + 127) << 23; 0x4B400000 = 1.5·2^23
     float y = p * scale.f;
     y = x < -87.33654f ? 0.0f : y;
     y = x > 88.72283f ? __builtin_inff() : y;

@@ -116,8 +116,10 @@ final class SerializationTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["m.safetensors"])
     }
 
-    /// For the check by hand that PyTorch loads an Ember file (scripts/check_ember_file.py):
-    /// with EMBER_EXPORT_DIR set, writes the seed model, an input and Ember's logits there.
+    /// For the checks by hand that PyTorch and the reference reader load Ember's files
+    /// (scripts/check_ember_file.py, scripts/check_reference_reader.py): with EMBER_EXPORT_DIR
+    /// set, writes the seed model, an input and Ember's logits there, a file of every dtype
+    /// with metadata, empty and 0-d tensors and escaped names, and a training checkpoint.
     func testExportForPyTorchCheck() throws {
         guard let out = ProcessInfo.processInfo.environment["EMBER_EXPORT_DIR"] else {
             throw XCTSkip("set EMBER_EXPORT_DIR to export files for scripts/check_ember_file.py")
@@ -126,6 +128,14 @@ final class SerializationTests: XCTestCase {
         let x = Tensor.randn([3, 1, 28, 28], generator: Generator(seed: 9))
         try model.save(to: out + "/ember_model.safetensors")
         try SafeTensors.write(["x": x, "logits": noGrad { model(x) }], to: out + "/ember_io.safetensors")
+        try SafeTensors.write(["f": Tensor([1.5, -2, 3.25], shape: [3]), "i": Tensor([7, -9], shape: [2, 1]),
+                               "b": Tensor([1.0, 0, 2], shape: [3]) > 0.5, "scalar": Tensor([Float(4)], shape: []),
+                               "empty": Tensor.zeros([0, 3]), "é \"quoted\"\n": Tensor([Float(1)], shape: [1])],
+                              metadata: ["format": "pt", "note": "ünïcode \\ \"q\""], to: out + "/ember_dtypes.safetensors")
+        let run = Run(initSeed: 1)
+        _ = try run.train(from: (2, 4))
+        try Checkpoint.save(to: out + "/ember_checkpoint.safetensors", model: run.model, optimizer: run.optimizer,
+                            scheduler: run.scheduler, generators: ["dropout": run.g], epoch: 2, batchIndex: 4)
     }
 
     // MARK: Strict loading
@@ -172,41 +182,234 @@ final class SerializationTests: XCTestCase {
         return writeBytes(bytes, name)
     }
 
-    func assertCorrupt(_ path: String, _ reasonContains: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// The read fails with exactly `reason` for `path` (and the message starts with the path).
+    func assertCorrupt(_ path: String, _ reason: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try SafeTensors.read(from: path), file: file, line: line) { error in
-            guard case SerializationError.corruptFile(let p, let reason) = error else {
-                return XCTFail("expected corruptFile, got \(error)", file: file, line: line)
-            }
-            XCTAssertEqual(p, path, file: file, line: line)
-            XCTAssertTrue(reason.contains(reasonContains), "reason: \(reason)", file: file, line: line)
-            XCTAssertTrue("\(error)".hasPrefix(path), file: file, line: line)
+            XCTAssertEqual(error as? SerializationError, .corruptFile(path: path, reason: reason), file: file, line: line)
+            XCTAssertEqual("\(error)", "\(path): not a valid safetensors file: \(reason)", file: file, line: line)
         }
     }
 
+    /// A header entry for a tensor.
+    func tensorEntry(_ name: String, _ shape: String, _ offsets: String, dtype: String = "F32") -> String {
+        "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":\(offsets)}"
+    }
+
     func testCorruptFilesAreClearErrors() throws {
-        assertCorrupt(writeBytes([1, 2, 3], "short"), "shorter than the 8-byte header length")
-        assertCorrupt(writeBytes([200, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D], "longheader"), "runs past the end of the file")
-        assertCorrupt(writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], "huge"), "too large")
-        assertCorrupt(fileWithHeader("{\"a\": {\"dtype\": ", dataBytes: 0, "badjson"), "not valid JSON")
-        assertCorrupt(fileWithHeader("[1, 2]", dataBytes: 0, "array"), "not a JSON object")
-        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 4, "pastend"),
-                      "past the end of the data")
-        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8, "dtype"),
-                      "unsupported dtype \"C64\"")
-        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8, "size"),
-                      "needs 12")
-        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4, "shape"),
-                      "invalid shape")
-        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}"#, dataBytes: 8, "offsets"),
-                      "invalid data_offsets")
-        assertCorrupt(fileWithHeader(#"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4, "nodtype"), "has no dtype")
+        assertCorrupt(writeBytes([1, 2, 3], "short"), "the file is 3 bytes long, shorter than the 8-byte header length")
+        assertCorrupt(writeBytes([200, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D], "longheader"),
+                      "header length 200 runs past the end of the file (10 bytes)")
+        assertCorrupt(writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], "huge"),
+                      "header length 18446744073709551615 is over the limit of 100000000 bytes")
+        assertCorrupt(writeBytes([0x01, 0xE1, 0xF5, 0x05, 0, 0, 0, 0], "justover"),
+                      "header length 100000001 is over the limit of 100000000 bytes")
+        assertCorrupt(fileWithHeader("{\"a\": {\"dtype\": ", dataBytes: 0, "badjson"),
+                      "the header is not valid JSON: unexpected end of the JSON at byte 16 of the header")
+        assertCorrupt(fileWithHeader("[1, 2]", dataBytes: 0, "array"), "the header does not start with '{'")
+        assertCorrupt(fileWithHeader("", dataBytes: 0, "empty"), "the header does not start with '{'")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[2]", "[0,8]") + "}", dataBytes: 4, "pastend"),
+                      "tensor \"a\": data_offsets [0, 8] run past the end of the data (4 bytes)")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[0,8]", dtype: "C64") + "}", dataBytes: 8, "dtype"),
+                      "tensor \"a\": unsupported dtype \"C64\"")
+        assertCorrupt(fileWithHeader(#"{"a":{"dtype":3,"shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8, "dtypenum"),
+                      "tensor \"a\": dtype is the number 3, not a string")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[3]", "[0,8]") + "}", dataBytes: 8, "size"),
+                      "tensor \"a\": data_offsets [0, 8] hold 8 bytes, but shape [3] of F32 needs 12")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[-1]", "[0,4]") + "}", dataBytes: 4, "shape"),
+                      "tensor \"a\": shape has -1, not a non-negative integer")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1.0]", "[0,4]") + "}", dataBytes: 4, "shapefloat"),
+                      "tensor \"a\": shape has 1.0, not a non-negative integer")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1e0]", "[0,4]") + "}", dataBytes: 4, "shapeexp"),
+                      "tensor \"a\": shape has 1e0, not a non-negative integer")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[\"1\"]", "[0,4]") + "}", dataBytes: 4, "shapestring"),
+                      "tensor \"a\": shape has the string \"1\", not a non-negative integer")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "4", "[0,4]") + "}", dataBytes: 4, "shapescalar"),
+                      "tensor \"a\": shape is the number 4, not an array")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[8,4]") + "}", dataBytes: 8, "offsets"),
+                      "tensor \"a\": data_offsets [8, 4] end before they begin")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[0,4,4]") + "}", dataBytes: 4, "threeoffsets"),
+                      "tensor \"a\": data_offsets [0, 4, 4] are not [begin, end]")
+        assertCorrupt(fileWithHeader(#"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4, "nodtype"), "tensor \"a\" has no \"dtype\"")
+        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","data_offsets":[0,4]}}"#, dataBytes: 4, "noshape"), "tensor \"a\" has no \"shape\"")
+        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","shape":[1]}}"#, dataBytes: 4, "nooffsets"),
+                      "tensor \"a\" has no \"data_offsets\"")
+        assertCorrupt(fileWithHeader(#"{"a":[1]}"#, dataBytes: 0, "entryarray"), "tensor \"a\" is an array, not an object")
         // A truncated copy of a real model file.
         let real = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("tiny_mlp"))))
-        assertCorrupt(writeBytes(Array(real.prefix(real.count - 10)), "truncated"), "past the end of the data")
+        assertCorrupt(writeBytes(Array(real.prefix(real.count - 10)), "truncated"),
+                      "tensor \"linear_relu_stack.4.weight\": data_offsets [716, 812] run past the end of the data (802 bytes)")
 
         XCTAssertThrowsError(try SafeTensors.read(from: path("missing.safetensors"))) { error in
             guard case SerializationError.io(let p, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(p, self.path("missing.safetensors"))
+        }
+    }
+
+    /// Sizes from the file use checked arithmetic: an overflow names the tensor and the
+    /// field with the numbers as written, never a wrapped product.
+    func testOverflowingSizesAreErrorsWithTheRealNumbers() {
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[4294967296,4294967296,2]", "[0,4]") + "}", dataBytes: 4, "product"),
+                      "tensor \"a\": shape [4294967296, 4294967296, 2] multiplies to more than 64 bits hold (4294967296 × 4294967296 × 2)")
+        // Wraps to exactly 0 bytes with unchecked arithmetic (2^64): must not load as empty.
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[4294967296,4294967296]", "[0,0]") + "}", dataBytes: 0, "wrapzero"),
+                      "tensor \"a\": shape [4294967296, 4294967296] multiplies to more than 64 bits hold (4294967296 × 4294967296)")
+        // An empty tensor whose other dimensions overflow is refused too.
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[0,1099511627776,1099511627776]", "[0,0]") + "}", dataBytes: 0, "emptyhuge"),
+                      "tensor \"a\": shape [0, 1099511627776, 1099511627776] multiplies to more than 64 bits hold (1099511627776 × 1099511627776)")
+        // 2^61 elements fit, their 2^64 bytes do not (and would wrap to 0).
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[2305843009213693952]", "[0,0]", dtype: "F64") + "}", dataBytes: 0, "bytes"),
+                      "tensor \"a\": shape [2305843009213693952] of F64 is 2305843009213693952 elements of 8 bytes, more bytes than 64 bits hold")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[0,99999999999999999999]") + "}", dataBytes: 4, "bigoffset"),
+                      "tensor \"a\": data_offsets has 99999999999999999999, more than 64 bits hold")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[9223372036854775808]", "[0,4]") + "}", dataBytes: 4, "bigdim"),
+                      "tensor \"a\": shape has 9223372036854775808, more than 64 bits hold")
+        // Offsets near Int.max: `end - begin` and `begin + 8 + header` must not wrap.
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[0]", "[9223372036854775807,9223372036854775807]") + "}", dataBytes: 4, "maxoffset"),
+                      "tensor \"a\": data_offsets [9223372036854775807, 9223372036854775807] run past the end of the data (4 bytes)")
+    }
+
+    /// The tensors' byte ranges must tile the data buffer: sorted by offset, each begins where
+    /// the previous ended and the last ends at the end of the file (as the reference reader).
+    func testDataLayoutMustCoverTheBufferExactly() throws {
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[2]", "[0,8]") + "," + tensorEntry("b", "[2]", "[4,12]") + "}", dataBytes: 12, "overlap"),
+                      "tensor \"b\": data_offsets [4, 12] overlap tensor \"a\"'s [0, 8]")
+        // The same bytes under two names (aliasing) are an overlap as well.
+        assertCorrupt(fileWithHeader("{" + tensorEntry("b", "[1]", "[0,4]") + "," + tensorEntry("a", "[1]", "[0,4]") + "}", dataBytes: 4, "alias"),
+                      "tensor \"a\": data_offsets [0, 4] overlap tensor \"b\"'s [0, 4]")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[0,4]") + "," + tensorEntry("b", "[1]", "[8,12]") + "}", dataBytes: 12, "gap"),
+                      "data bytes 4..<8 belong to no tensor (between tensors \"a\" and \"b\")")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[4,8]") + "}", dataBytes: 8, "leading"),
+                      "data bytes 0..<4 belong to no tensor (before tensor \"a\")")
+        assertCorrupt(fileWithHeader("{" + tensorEntry("a", "[1]", "[0,4]") + "}", dataBytes: 8, "trailing"),
+                      "the data buffer is 8 bytes but the tensors cover 4: bytes 4..<8 belong to no tensor")
+        assertCorrupt(fileWithHeader("{}", dataBytes: 3, "noTensors"),
+                      "the data buffer is 3 bytes but the tensors cover 0: bytes 0..<3 belong to no tensor")
+        // Valid: entries in any order, empty tensors at a shared offset, an empty file body.
+        let ok = fileWithHeader("{" + [tensorEntry("c", "[2,0]", "[4,4]"), tensorEntry("b", "[1]", "[0,4]"), tensorEntry("a", "[0]", "[0,0]"),
+                                      tensorEntry("d", "[]", "[4,12]", dtype: "I64")].joined(separator: ",") + "}", dataBytes: 12, "ok")
+        let contents = try SafeTensors.read(from: ok)
+        XCTAssertEqual(contents.tensors.keys.sorted(), ["a", "b", "c", "d"])
+        XCTAssertEqual(contents.tensors["c"]!.shape, [2, 0])
+        XCTAssertEqual(contents.tensors["d"]!.shape, [])
+        XCTAssertEqual(try SafeTensors.read(from: fileWithHeader("{}", dataBytes: 0, "empty")).tensors.count, 0)
+    }
+
+    func testHeaderMustBeStrictJSON() throws {
+        let twice = "{" + tensorEntry("a", "[1]", "[0,4]") + "," + tensorEntry("a", "[1]", "[0,4]") + "}"
+        let second = twice.utf8.count - tensorEntry("a", "[1]", "[0,4]").utf8.count - 1
+        assertCorrupt(fileWithHeader(twice, dataBytes: 4, "dupkey"),
+                      "the header is not valid JSON: key \"a\" appears twice at byte \(second) of the header")
+        // Within an entry too: two dtypes would let two readers see two different files.
+        assertCorrupt(fileWithHeader(#"{"a":{"dtype":"F32","dtype":"I64","shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4, "dupfield"),
+                      "the header is not valid JSON: key \"dtype\" appears twice at byte 20 of the header")
+        assertCorrupt(fileWithHeader(#"{"__metadata__":{"k":"1","k":"2"}}"#, dataBytes: 0, "dupmeta"),
+                      "the header is not valid JSON: key \"k\" appears twice at byte 25 of the header")
+        // Depth: the header object is level 1, so the 64th '[' opens level 65.
+        assertCorrupt(fileWithHeader("{\"m\":" + String(repeating: "[", count: 100_000), dataBytes: 0, "deep"),
+                      "the header is not valid JSON: JSON nested deeper than 64 levels at byte 68 of the header")
+        let sixtyFour = "{\"__metadata__\":{},\"m\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}"
+        assertCorrupt(fileWithHeader(sixtyFour, dataBytes: 0, "depth64"), "tensor \"m\" is an array, not an object")
+        assertCorrupt(writeBytes([6, 0, 0, 0, 0, 0, 0, 0] + Array("{\"".utf8) + [0xC3, 0x28] + Array("\"}".utf8), "utf8"),
+                      "the header is not valid JSON: a string is not valid UTF-8 at byte 4 of the header")
+        assertCorrupt(fileWithHeader(#"{"\ud800":1}"#, dataBytes: 0, "surrogate"),
+                      "the header is not valid JSON: unpaired surrogate \\ud800 in a string at byte 8 of the header")
+        assertCorrupt(fileWithHeader(#"{"\udc00x":1}"#, dataBytes: 0, "lowsurrogate"),
+                      "the header is not valid JSON: unpaired surrogate \\udc00 in a string at byte 8 of the header")
+        assertCorrupt(fileWithHeader("{\"a\tb\":1}", dataBytes: 0, "control"),
+                      "the header is not valid JSON: unescaped control character byte 0x9 in a string at byte 3 of the header")
+        assertCorrupt(fileWithHeader(#"{"a\qb":1}"#, dataBytes: 0, "escape"),
+                      "the header is not valid JSON: invalid escape \\'q' at byte 3 of the header")
+        assertCorrupt(fileWithHeader("{} x", dataBytes: 0, "trailing"),
+                      "the header is not valid JSON: unexpected 'x' after the end of the JSON value at byte 3 of the header")
+        assertCorrupt(fileWithHeader(#"{"a":01}"#, dataBytes: 0, "leadingzero"),
+                      "the header is not valid JSON: expected ',' or '}' at byte 6 of the header")
+        assertCorrupt(fileWithHeader(#"{"a":tru}"#, dataBytes: 0, "literal"),
+                      "the header is not valid JSON: invalid literal at byte 5 of the header")
+        assertCorrupt(fileWithHeader(#"{"a":1,}"#, dataBytes: 0, "trailingcomma"),
+                      "the header is not valid JSON: expected a string key at byte 7 of the header")
+        assertCorrupt(fileWithHeader(#"{"__metadata__":{"k":3}}"#, dataBytes: 0, "metanumber"),
+                      "metadata value for \"k\" is the number 3, not a string")
+        assertCorrupt(fileWithHeader(#"{"__metadata__":["k"]}"#, dataBytes: 0, "metaarray"),
+                      "\"__metadata__\" is an array, not an object of strings")
+
+        // Escapes decode (a surrogate pair included) and names round-trip through the writer.
+        let names = "{\"\\ud83d\\ude00 \\u00e9\\n\\\"\\/\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}, \"__metadata__\":{\"k\":\"v\\\\\"}}  "
+        let read = try SafeTensors.read(from: fileWithHeader(names, dataBytes: 4, "escapes"))
+        XCTAssertEqual(Array(read.tensors.keys), ["😀 é\n\"/"])
+        XCTAssertEqual(read.metadata, ["k": "v\\"])
+        try SafeTensors.write(read.tensors, metadata: read.metadata, to: path("rewritten"))
+        let again = try SafeTensors.read(from: path("rewritten"))
+        XCTAssertEqual(Array(again.tensors.keys), ["😀 é\n\"/"])
+        XCTAssertEqual(again.metadata, ["k": "v\\"])
+    }
+
+    /// The header parser on its own: every kind of value, numbers kept as written.
+    func testHeaderJSONParsesEveryKindOfValue() throws {
+        let text = #" {"o":{"a":[1,-2.5e+3,0,true,false,null,"s\u0041"],"e":{},"f":[]}} "#
+        let value = try Array(text.utf8).withUnsafeBytes { try HeaderJSON.parse($0) }
+        XCTAssertEqual(value, .object([("o", .object([
+            ("a", .array([.number("1"), .number("-2.5e+3"), .number("0"), .bool(true), .bool(false), .null, .string("sA")])),
+            ("e", .object([])), ("f", .array([]))]))]))
+        for bad in ["-", "1.", "1e", "--1", "[1 2]", "{\"a\" 1}", "\"abc", "[", "\"\\u12\"", "nul"] {
+            XCTAssertThrowsError(try Array(bad.utf8).withUnsafeBytes { try HeaderJSON.parse($0) }, bad)
+        }
+    }
+
+    /// State the optimizers would read through raw pointers or convert to Int is checked
+    /// when a checkpoint loads: a float step count, an int64 moment, a negative or huge step,
+    /// a scheduler epoch past 2^53.
+    func testCheckpointRejectsStateTheOptimizerCannotUse() throws {
+        let run = Run(initSeed: 1)
+        _ = try run.train(from: (2, 5))
+        try Checkpoint.save(to: path("good.safetensors"), model: run.model, optimizer: run.optimizer,
+                            scheduler: run.scheduler, epoch: 0, batchIndex: 0)
+        let good = try SafeTensors.read(from: path("good.safetensors"))
+        func assertRejected(_ tensors: [String: Tensor], _ meta: [String: String], _ problem: String,
+                            line: UInt = #line) throws {
+            let file = path("bad-\(line).safetensors")
+            try SafeTensors.write(good.tensors.merging(tensors) { $1 }, metadata: good.metadata.merging(meta) { $1 }, to: file)
+            let other = Run(initSeed: 2)
+            XCTAssertThrowsError(try Checkpoint.load(from: file, model: other.model, optimizer: other.optimizer,
+                                                     scheduler: other.scheduler), line: line) { error in
+                XCTAssertEqual(error as? SerializationError, .stateDictMismatch(what: "checkpoint \(file)", problems: [problem]), line: line)
+            }
+        }
+        try assertRejected(["optimizer.state.0.step": Tensor([Float(3)], shape: [])], [:],
+                           "\"optimizer.state.0.step\" is float32, expected int64")
+        try assertRejected(["optimizer.state.1.exp_avg": Tensor.zeros([16], dtype: .int64)], [:],
+                           "\"optimizer.state.1.exp_avg\" is int64, expected float32")
+        try assertRejected(["optimizer.state.2.step": Tensor([-1], shape: [])], [:],
+                           "\"optimizer.state.2.step\" is -1, not a step count in 0...2^53")
+        try assertRejected(["optimizer.state.2.step": Tensor([Int(Int64.max)], shape: [])], [:],
+                           "\"optimizer.state.2.step\" is 9223372036854775807, not a step count in 0...2^53")
+        try assertRejected([:], ["scheduler.last_epoch": "1e300"], "invalid scheduler.last_epoch 1e300")
+        // 2^53 itself is a valid step count and epoch.
+        try SafeTensors.write(good.tensors.merging(["optimizer.state.2.step": Tensor([1 << 53], shape: [])]) { $1 },
+                              metadata: good.metadata, to: path("edge.safetensors"))
+        let other = Run(initSeed: 2)
+        _ = try Checkpoint.load(from: path("edge.safetensors"), model: other.model, optimizer: other.optimizer,
+                                scheduler: other.scheduler)
+        XCTAssertEqual(other.optimizer.state[2]?["step"]?.i64[0], 1 << 53)
+    }
+
+    /// Checkpoint files are safetensors files: the same checks apply to them.
+    func testCheckpointFilesGoThroughTheSameChecks() throws {
+        let run = Run(initSeed: 1)
+        let ckpt = path("checked.safetensors")
+        try Checkpoint.save(to: ckpt, model: run.model, optimizer: run.optimizer, epoch: 0, batchIndex: 0)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ckpt)))
+        bytes.append(0)   // one byte no tensor owns
+        let damaged = writeBytes(bytes, "damaged.safetensors")
+        let dataSize = bytes.count - 8 - Int(bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        XCTAssertThrowsError(try Checkpoint.load(from: damaged, model: run.model, optimizer: run.optimizer)) { error in
+            XCTAssertEqual(error as? SerializationError, .corruptFile(
+                path: damaged, reason: "the data buffer is \(dataSize) bytes but the tensors cover \(dataSize - 1): bytes \(dataSize - 1)..<\(dataSize) belong to no tensor"))
+        }
+        // A metadata key given twice (epoch "0", then "7") must not resolve silently either way.
+        let header = #"{"__metadata__":{"format":"ember.checkpoint.v1","epoch":"0","epoch":"7","batch_index":"0"}}"#
+        let twice = fileWithHeader(header, dataBytes: 0, "twice.safetensors")
+        XCTAssertThrowsError(try Checkpoint.load(from: twice, model: Sequential())) { error in
+            XCTAssertEqual("\(error)", "\(twice): not a valid safetensors file: the header is not valid JSON: key \"epoch\" appears twice at byte 60 of the header")
         }
     }
 

@@ -3,20 +3,23 @@
 /// The graph points only backwards: an output tensor holds its `Node`, the node holds the
 /// input tensors and whatever its backward closure saved — never the output itself (ops
 /// that need their output save a detached alias of its storage). So the graph has no
-/// reference cycles and is freed with the last tensor that refers to it.
+/// reference cycles and is freed with the last tensor that refers to it — without recursion
+/// (see GraphRelease), however deep it is.
 final class Node {
     let op: String
-    let inputs: [Tensor]
+    /// Vars only so that deinit can hand them to GraphRelease; set once, in init.
+    private(set) var inputs: [Tensor]
     /// Maps the gradient of the output to the gradients of `inputs` (nil where an input
-    /// needs none).
-    let backward: (Tensor) -> [Tensor?]
+    /// needs none). Nil only while the node is being freed.
+    private(set) var backward: ((Tensor) -> [Tensor?])?
     /// The output's gradient, summed over its consumers during one backward pass.
     var pendingGrad: Tensor?
     /// The tensors whose values `backward` reads, with their storage versions when recorded.
     let saved: [SavedTensor]
     /// Where each input's gradient goes, fixed when the op was recorded: the input's own node
-    /// then (an in-place op may give the tensor a newer one since), or nil for a leaf.
-    let edges: [Node?]
+    /// then (an in-place op may give the tensor a newer one since), or nil for a leaf. A var
+    /// for the same reason as `inputs`.
+    private(set) var edges: [Node?]
     /// Whether each input wanted a gradient when the op was recorded.
     let needsGrad: [Bool]
 
@@ -28,6 +31,8 @@ final class Node {
         self.saved = saved.map { SavedTensor(storage: $0.storage, version: $0.storage.version, shape: $0.shape, dtype: $0.dtype) }
         self.backward = backward
     }
+
+    deinit { GraphRelease.release(inputs: &inputs, edges: &edges, backward: &backward) }
 
     /// Fails, as PyTorch does, when a saved tensor was modified in place after it was saved.
     func checkSavedVersions() throws {
@@ -144,7 +149,7 @@ extension Tensor {
                 node.pendingGrad = nil
                 // Backward closures read their gradient flat: a view's gradient (an
                 // expanded or transposed g) is copied here, once.
-                let grads = node.backward(g.contiguous())
+                let grads = node.backward!(g.contiguous())
                 for (i, grad) in grads.enumerated() {
                     guard let grad, node.needsGrad[i] else { continue }
                     if let fn = node.edges[i] {

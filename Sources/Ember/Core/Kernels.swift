@@ -262,7 +262,7 @@ enum Kernels {
         var err = [CChar](repeating: 0, count: 256)
         let rc = ember_gunzip_file(path, &out, &len, &err, 256)
         guard rc == 0, let out else {
-            throw GunzipError(message: String(cString: err))
+            throw GunzipError(message: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         defer { free(out) }
         return Array(UnsafeBufferPointer(start: out, count: Int(len)))

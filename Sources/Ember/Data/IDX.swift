@@ -40,7 +40,15 @@ public struct IDXError: Error, Equatable, CustomStringConvertible, Sendable {
         case .badMagic(let expected, let got):
             what = "bad magic number 0x\(hex(got)) (expected 0x\(hex(expected)))"
         case .badDimensions(let dims):
+            // The real sizes, never a wrapped product: say when they are too large to hold.
+            var product = 1, fits = true
+            for d in dims {
+                let (p, overflow) = product.multipliedReportingOverflow(by: d)
+                fits = fits && !overflow && p <= IDX.maxPayload
+                product = overflow ? product : p
+            }
             what = "invalid dimensions \(dims)"
+                + (fits ? "" : ": \(dims.map(String.init).joined(separator: " × ")) bytes is more than the \(IDX.maxPayload) an IDX file may hold")
         case .payloadLength(let expected, let got):
             what = "payload is \(got) bytes, header announces \(expected)"
         case .countMismatch(let images, let labels):
@@ -127,12 +135,14 @@ public enum IDX {
         return (0..<ndim).map { Int(be32(b, 4 + 4 * $0)) }
     }
 
+    /// Beyond 2^40 bytes no real file exists; the bound also keeps `start + size` from overflowing.
+    static let maxPayload = 1 << 40
+
     static func payloadSize(_ dims: [Int], file: String) throws -> Int {
         var size = 1
         for d in dims {
             let (p, overflow) = size.multipliedReportingOverflow(by: d)
-            // Beyond 2^40 bytes no real file exists; it also keeps `start + size` from overflowing.
-            if overflow || p > 1 << 40 { throw IDXError(file: file, problem: .badDimensions(dims)) }
+            if overflow || p > maxPayload { throw IDXError(file: file, problem: .badDimensions(dims)) }
             size = p
         }
         return size

@@ -55,7 +55,14 @@ public struct Checkpoint: Equatable {
     /// returns the position to resume from. The file must hold state for each object passed.
     public static func load(from path: String, model: Module, optimizer: Optimizer? = nil, scheduler: LRScheduler? = nil,
                             generators: [String: Generator] = [:]) throws -> Checkpoint {
-        let contents = try SafeTensors.read(from: path)
+        try restore(SafeTensors.read(from: path), path: path, model: model, optimizer: optimizer, scheduler: scheduler,
+                    generators: generators)
+    }
+
+    /// `load` after the file is read: the fuzz target (Fuzz/CheckpointFuzz.swift) calls it
+    /// on parsed bytes, with no file system in the loop.
+    static func restore(_ contents: SafeTensors.Contents, path: String, model: Module, optimizer: Optimizer?,
+                        scheduler: LRScheduler?, generators: [String: Generator]) throws -> Checkpoint {
         let meta = contents.metadata
         func bad(_ problems: [String]) -> SerializationError {
             .stateDictMismatch(what: "checkpoint \(path)", problems: problems)
@@ -87,6 +94,24 @@ public struct Checkpoint: Equatable {
             if k.hasPrefix("model.") { modelState[String(k.dropFirst(6))] = t }
             else if k.hasPrefix("optimizer.") { optimizerState[String(k.dropFirst(10))] = t }
             else { throw bad(["unexpected tensor \"\(k)\""]) }
+        }
+        // The optimizers read their state through raw float / int64 pointers and count steps
+        // in an Int: a state tensor of another dtype, or a step count that cannot grow, would
+        // be read as garbage or trap on the next step().
+        var stateProblems: [String] = []
+        for (k, t) in optimizerState.sorted(by: { $0.key < $1.key }) {
+            let isStep = k.hasSuffix(".step")
+            let want: DType = isStep ? .int64 : .float32
+            if t.dtype != want {
+                stateProblems.append("\"optimizer.\(k)\" is \(t.dtype), expected \(want)")
+            } else if isStep, t.count == 1, !(0...(Int64(1) << 53)).contains(t.i64[0]) {
+                stateProblems.append("\"optimizer.\(k)\" is \(t.i64[0]), not a step count in 0...2^53")
+            }
+        }
+        if !stateProblems.isEmpty { throw bad(stateProblems) }
+        // LRScheduler.loadStateDict converts last_epoch to an Int.
+        if let v = meta["scheduler.last_epoch"], let d = Double(v), !(d.magnitude <= 0x1p53) {
+            throw bad(["invalid scheduler.last_epoch \(v)"])
         }
         if let optimizer {
             let saved = meta["optimizer.type"], want = String(describing: type(of: optimizer))

@@ -69,20 +69,20 @@ public enum SafeTensors {
 
         var prefix: [UInt8] = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
         prefix += headerBytes
-        // Tensor bytes go from their storage straight to the file (no copy of the model in memory).
+        // Tensor bytes go from their storage straight to the file (no copy of the model in
+        // memory); only views that are not row-major are copied first.
+        let flat = names.map { tensors[$0]!.contiguous() }
         try prefix.withUnsafeBytes { head in
             var chunks = [head]
-            for name in names {
-                let t = tensors[name]!
-                chunks.append(UnsafeRawBufferPointer(start: t.raw, count: t.count * t.dtype.itemSize))
-            }
-            try writeAtomically(chunks, to: path)
+            for t in flat { chunks.append(UnsafeRawBufferPointer(start: t.raw, count: t.count * t.dtype.itemSize)) }
+            try withExtendedLifetime(flat) { try writeAtomically(chunks, to: path) }
         }
     }
 
-    /// Reads a safetensors file. Every structural problem (short file, bad JSON, offsets past
-    /// the end, sizes that do not match shapes, unknown dtypes) is a `SerializationError`
-    /// naming the file and the problem.
+    /// Reads a safetensors file. Every structural problem (short file, bad or duplicate-key
+    /// JSON, offsets that overlap, leave a hole or run past the end, sizes that do not match
+    /// shapes or overflow, unknown dtypes) is a `SerializationError.corruptFile` naming the
+    /// file, the tensor and the field.
     public static func read(from path: String) throws -> Contents {
         let data: Data
         do {
@@ -93,66 +93,146 @@ public enum SafeTensors {
         return try data.withUnsafeBytes { try parse($0, path: path) }
     }
 
+    /// One tensor's header entry, validated on its own (the buffer layout is checked later).
+    struct Entry {
+        let name: String
+        let source: SourceType
+        let shape: [Int]
+        let count: Int
+        let begin: Int
+        let end: Int
+    }
+
+    /// Validates as huggingface/safetensors does, and a little more: a header of bounded size
+    /// that is strict UTF-8 JSON (unique keys, bounded depth), known dtypes, shapes and offsets
+    /// of non-negative integers, every size computed with checked arithmetic, and the tensors'
+    /// byte ranges covering the data buffer exactly, in order, with no hole and no overlap.
+    /// Nothing is allocated before every entry passed, and a tensor's bytes never exceed the file's.
     static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Contents {
         func corrupt(_ reason: String) -> SerializationError { .corruptFile(path: path, reason: reason) }
         guard bytes.count >= 8 else {
             throw corrupt("the file is \(bytes.count) bytes long, shorter than the 8-byte header length")
         }
         let n64 = bytes.loadUnaligned(as: UInt64.self).littleEndian
-        guard n64 <= UInt64(maxHeaderSize) else { throw corrupt("header length \(n64) is too large") }
+        guard n64 <= UInt64(maxHeaderSize) else {
+            throw corrupt("header length \(n64) is over the limit of \(maxHeaderSize) bytes")
+        }
         let n = Int(n64)
-        guard 8 + n <= bytes.count else {
+        guard n <= bytes.count - 8 else {
             throw corrupt("header length \(n) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerData = Data(bytes[8..<(8 + n)])
-        let json: Any
+        let header = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + n)])
+        guard n > 0, header[0] == UInt8(ascii: "{") else { throw corrupt("the header does not start with '{'") }
+        let json: HeaderJSON
         do {
-            json = try JSONSerialization.jsonObject(with: headerData)
-        } catch {
-            throw corrupt("the header is not valid JSON")
+            json = try HeaderJSON.parse(header)
+        } catch let e as HeaderJSON.Failure {
+            throw corrupt("the header is not valid JSON: \(e.message)")
         }
-        guard let object = json as? [String: Any] else { throw corrupt("the header is not a JSON object") }
-        let dataStart = 8 + n
-        let dataSize = bytes.count - dataStart
+        guard case .object(let members) = json else { throw corrupt("the header is not a JSON object") }
+        let dataSize = bytes.count - 8 - n
 
-        var tensors: [String: Tensor] = [:]
+        var entries: [Entry] = []
         var metadata: [String: String] = [:]
-        for (name, value) in object {
+        for (name, value) in members {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw corrupt("\"__metadata__\" is not an object") }
+                guard case .object(let m) = value else {
+                    throw corrupt("\"__metadata__\" is \(value.kind), not an object of strings")
+                }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw corrupt("metadata value for \"\(k)\" is not a string") }
+                    guard case .string(let s) = v else {
+                        throw corrupt("metadata value for \(jsonString(k)) is \(v.kind), not a string")
+                    }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let entry = value as? [String: Any] else { throw corrupt("entry \"\(name)\" is not an object") }
-            guard let code = entry["dtype"] as? String else { throw corrupt("tensor \"\(name)\" has no dtype") }
-            guard let source = SourceType(rawValue: code) else {
-                throw corrupt("tensor \"\(name)\" has unsupported dtype \"\(code)\"")
+            let e = try entry(name, value, dataSize: dataSize, corrupt)
+            entries.append(e)
+        }
+
+        // Sorted by offsets, each tensor must begin where the previous one ended, and the
+        // last end at the end of the file: overlaps and holes are both refused.
+        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var covered = 0
+        var previous: Entry?
+        for e in entries {
+            if e.begin < covered, let p = previous {
+                throw corrupt("tensor \(jsonString(e.name)): data_offsets [\(e.begin), \(e.end)] overlap tensor \(jsonString(p.name))'s [\(p.begin), \(p.end)]")
             }
-            guard let shape = intArray(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
-                throw corrupt("tensor \"\(name)\" has an invalid shape")
+            if e.begin > covered {
+                let after = previous.map { " (between tensors \(jsonString($0.name)) and \(jsonString(e.name)))" } ?? " (before tensor \(jsonString(e.name)))"
+                throw corrupt("data bytes \(covered)..<\(e.begin) belong to no tensor\(after)")
             }
-            guard let offsets = intArray(entry["data_offsets"]), offsets.count == 2,
-                  offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw corrupt("tensor \"\(name)\" has invalid data_offsets")
-            }
-            guard offsets[1] <= dataSize else {
-                throw corrupt("tensor \"\(name)\" has data_offsets [\(offsets[0]), \(offsets[1])] past the end of the data (\(dataSize) bytes)")
-            }
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
-            }
-            let expectedBytes = count.multipliedReportingOverflow(by: source.itemSize)
-            guard !overflow, !expectedBytes.overflow, expectedBytes.partialValue == offsets[1] - offsets[0] else {
-                throw corrupt("tensor \"\(name)\" has \(offsets[1] - offsets[0]) bytes of data, but shape \(shape) of \(code) needs \(count * source.itemSize)")
-            }
-            let src = bytes.baseAddress! + dataStart + offsets[0]
-            tensors[name] = source.decode(src, count: count, shape: shape)
+            covered = e.end
+            previous = e
+        }
+        guard covered == dataSize else {
+            throw corrupt("the data buffer is \(dataSize) bytes but the tensors cover \(covered): bytes \(covered)..<\(dataSize) belong to no tensor")
+        }
+
+        var tensors: [String: Tensor] = [:]
+        for e in entries {
+            let src = bytes.baseAddress! + 8 + n + e.begin
+            tensors[e.name] = e.source.decode(src, count: e.count, shape: e.shape)
         }
         return Contents(tensors: tensors, metadata: metadata)
+    }
+
+    /// Checks one tensor's entry: its fields, and that its shape, dtype and offsets agree
+    /// and lie within the `dataSize` bytes of data.
+    static func entry(_ name: String, _ value: HeaderJSON, dataSize: Int,
+                      _ corrupt: (String) -> SerializationError) throws -> Entry {
+        let tensor = "tensor \(jsonString(name))"
+        guard case .object(let fields) = value else { throw corrupt("tensor \(jsonString(name)) is \(value.kind), not an object") }
+        func field(_ key: String) throws -> HeaderJSON {
+            guard let v = fields.first(where: { $0.key == key })?.value else { throw corrupt("\(tensor) has no \"\(key)\"") }
+            return v
+        }
+        // Non-negative integers as written (no sign, fraction or exponent), within Int.
+        func integers(_ key: String) throws -> [Int] {
+            guard case .array(let items) = try field(key) else { throw corrupt("\(tensor): \(key) is \(try field(key).kind), not an array") }
+            return try items.map { item in
+                guard case .number(let text) = item else { throw corrupt("\(tensor): \(key) has \(item.kind), not a non-negative integer") }
+                guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                    throw corrupt("\(tensor): \(key) has \(text), not a non-negative integer")
+                }
+                guard let v = Int(text) else { throw corrupt("\(tensor): \(key) has \(text), more than 64 bits hold") }
+                return v
+            }
+        }
+        guard case .string(let code) = try field("dtype") else { throw corrupt("\(tensor): dtype is \(try field("dtype").kind), not a string") }
+        guard let source = SourceType(rawValue: code) else { throw corrupt("\(tensor): unsupported dtype \(jsonString(code))") }
+        let shape = try integers("shape")
+        let offsets = try integers("data_offsets")
+        guard offsets.count == 2 else {
+            throw corrupt("\(tensor): data_offsets \(offsets) are not [begin, end]")
+        }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin <= end else { throw corrupt("\(tensor): data_offsets [\(begin), \(end)] end before they begin") }
+        guard end <= dataSize else {
+            throw corrupt("\(tensor): data_offsets [\(begin), \(end)] run past the end of the data (\(dataSize) bytes)")
+        }
+        // The product of the non-zero dimensions must fit too: an empty tensor of shape
+        // [0, 2^40, 2^40] has a valid count, but code that multiplies its sizes in another
+        // order would overflow.
+        var product = 1
+        for d in shape where d != 0 {
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw corrupt("\(tensor): shape \(shape) multiplies to more than 64 bits hold (\(shape.filter { $0 != 0 }.map(String.init).joined(separator: " × ")))")
+            }
+            product = p
+        }
+        let count = shape.contains(0) ? 0 : product
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: source.itemSize)
+        guard !overflow else {
+            throw corrupt("\(tensor): shape \(shape) of \(code) is \(count) elements of \(source.itemSize) bytes, more bytes than 64 bits hold")
+        }
+        guard byteCount == end - begin else {
+            throw corrupt("\(tensor): data_offsets [\(begin), \(end)] hold \(end - begin) bytes, but shape \(shape) of \(code) needs \(byteCount)")
+        }
+        return Entry(name: name, source: source, shape: shape, count: count, begin: begin, end: end)
     }
 
     // MARK: dtypes
@@ -227,19 +307,6 @@ public enum SafeTensors {
     }
 
     // MARK: Helpers
-
-    private static func intArray(_ value: Any?) -> [Int]? {
-        guard let array = value as? [Any] else { return nil }
-        var out: [Int] = []
-        for v in array {
-            // JSONSerialization gives NSNumber; reject non-integers.
-            guard let number = v as? NSNumber else { return nil }
-            let d = number.doubleValue
-            guard d == d.rounded(), let i = Int(exactly: number.int64Value), Double(i) == d else { return nil }
-            out.append(i)
-        }
-        return out
-    }
 
     static func jsonString(_ s: String) -> String {
         var out = "\""
