@@ -127,7 +127,7 @@ final class GEMMTests: XCTestCase {
     func testFusedBiasAndReluEpilogues() {
         let paths = runnablePaths()
         setNumThreads(2)
-        for (n, inF, outF) in [(7, 33, 17), (64, 300, 130), (64, 784, 10), (1, 1, 1)] {
+        for (n, inF, outF) in [(7, 33, 17), (64, 300, 130), (64, 784, 10), (1, 1, 1), (13, 40, 16)] {
             let x = testValues(n * inF, seed: 21).map(Float.init), w = testValues(outF * inF, seed: 22).map(Float.init)
             let bias = testValues(outF, seed: 23).map(Float.init)
             var want = [Double](repeating: 0, count: n * outF)
@@ -241,7 +241,8 @@ final class GEMMTests: XCTestCase {
     func testPrepackedOperandSameBits() {
         let paths = runnablePaths()
         setNumThreads(2)
-        let (m, n, k) = (64, 130, 300)
+        // N = 10 takes the AVX-512 path's narrow tile, N = 130 the wide one.
+        for (m, n, k) in [(64, 130, 300), (37, 10, 200)] {
         let a = testValues(m * k, seed: 41).map(Float.init), w = testValues(n * k, seed: 42).map(Float.init)
         let bias = testValues(n, seed: 43).map(Float.init)
         for packPath in paths {
@@ -260,6 +261,7 @@ final class GEMMTests: XCTestCase {
                 Kernels.linearForwardPacked(&yp, a, packed, bias, n: m, relu: true)
                 XCTAssertEqual(yp.map(\.bitPattern), y.map(\.bitPattern), "linear packed on \(packPath), run on \(path)")
             }
+        }
         }
     }
 

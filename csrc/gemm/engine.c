@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 // MARK: - Dispatch
 
@@ -143,7 +146,27 @@ static void pack_a(float* dst, const float* A, int64_t lda, int ta, int64_t i0, 
                 for (int r = (int)rows; r < mr; r++) d[p * mr + r] = 0.0f;
             }
         } else {
-            for (int r = 0; r < rows; r++) {
+            int r = 0;
+#ifdef __SSE2__
+            // 4 rows by 4 k at a time through an in-register transpose: one 16-byte store
+            // per k instead of four scalar ones (the quickstart's activations are A here).
+            for (; r + 4 <= rows; r += 4) {
+                const float* s = A + (r0 + r) * lda + p0;
+                int64_t p = 0;
+                for (; p + 4 <= kcur; p += 4) {
+                    __m128 x0 = _mm_loadu_ps(s + p), x1 = _mm_loadu_ps(s + lda + p);
+                    __m128 x2 = _mm_loadu_ps(s + 2 * lda + p), x3 = _mm_loadu_ps(s + 3 * lda + p);
+                    _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+                    _mm_storeu_ps(d + (p + 0) * mr + r, x0);
+                    _mm_storeu_ps(d + (p + 1) * mr + r, x1);
+                    _mm_storeu_ps(d + (p + 2) * mr + r, x2);
+                    _mm_storeu_ps(d + (p + 3) * mr + r, x3);
+                }
+                for (; p < kcur; p++)
+                    for (int q = 0; q < 4; q++) d[p * mr + r + q] = s[q * lda + p];
+            }
+#endif
+            for (; r < rows; r++) {
                 const float* s = A + (r0 + r) * lda + p0;
                 for (int64_t p = 0; p < kcur; p++) d[p * mr + r] = s[p];
             }
@@ -162,7 +185,9 @@ static void pack_b(float* dst, int64_t stride, const float* B, int64_t ldb, int 
         float* d = dst + jb * stride;
         const int64_t c0 = j0 + jb * nr;
         const int64_t cols = ncur - jb * nr < nr ? ncur - jb * nr : nr;
-        if (tb) {   // op(B)(p, j) = B[j·ldb + p]: read each stored row once, unit stride
+        if (tb && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
+            ember_pack_b_trans_avx2(d, B + c0 * ldb + p0, ldb, cols, kcur, nr);
+        } else if (tb) {   // op(B)(p, j) = B[j·ldb + p]: read each stored row once, unit stride
             for (int64_t j = 0; j < cols; j++) {
                 const float* s = B + (c0 + j) * ldb + p0;
                 for (int64_t p = 0; p < kcur; p++) d[p * nr + j] = s[p];
@@ -195,6 +220,7 @@ ember_packed_source ember_gemm_packed_source(const ember_packed_b* pb) { return 
 
 ember_packed_b* ember_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
     const ember_gemm_isa* isa = ember_gemm_current_isa();
+    if (isa->narrow && N <= isa->narrow->nr) isa = isa->narrow;   // as ember_gemm_run picks
     ember_packed_b* pb = malloc(sizeof *pb);
     if (!pb) return NULL;
     const int64_t panels = (N + isa->nr - 1) / isa->nr;
@@ -346,7 +372,8 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
                     int64_t ldb, const ember_packed_b* pb, float beta, float* C, int64_t ldc,
                     const float* bias, int relu) {
     if (M <= 0 || N <= 0) return;
-    if (pb && (pb->path != isa->path || pb->K != K || pb->N != N)) pb = NULL;
+    if (isa->narrow && N <= isa->narrow->nr) isa = isa->narrow;
+    if (pb && (pb->nr != isa->nr || pb->path != isa->path || pb->K != K || pb->N != N)) pb = NULL;
     job j = {isa, blocking_for(isa), ta, tb, relu, M, N, K, lda, ldb, ldc, alpha, beta,
              A, B, bias, pb, C, NULL, NULL};
     if (beta != 0.0f && K > j.bl.kc) {

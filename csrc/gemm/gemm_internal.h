@@ -20,13 +20,15 @@ typedef struct {
 typedef void (*ember_gemm_kernel)(int64_t kc, const float* a, const float* b, float* c,
                                   int64_t ldc, const ember_gemm_epi* e);
 
-typedef struct {
+typedef struct ember_gemm_isa {
     int path;              // EMBER_CPU_*
     const char* name;
     int mr, nr;
     ember_gemm_kernel kernel;
     /// `iters` rounds of register-only FMAs; returns the FLOPs done (for `ember-bench peak`).
     double (*peak)(int64_t iters);
+    /// A narrower tile for products whose N fits it (NULL: none): less padding.
+    const struct ember_gemm_isa* narrow;
 } ember_gemm_isa;
 
 extern const ember_gemm_isa ember_gemm_isa_avx512;   // kernel_avx512.c
@@ -46,6 +48,11 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
 /// path whose panels differ from the packing's multiply it directly.
 typedef struct { const float* data; int64_t ld; int trans; } ember_packed_source;
 ember_packed_source ember_gemm_packed_source(const struct ember_packed_b* pb);
+
+/// d[p·nr + j] = src[j·ldb + p] (j < cols, p < kcur), zero for cols <= j < nr (pack_x86.c;
+/// needs AVX2).
+void ember_pack_b_trans_avx2(float* d, const float* src, int64_t ldb, int64_t cols, int64_t kcur,
+                             int nr);
 
 /// The ISA the engine runs now (EMBER_CPU, ember_gemm_set_path and the hardware decide).
 const ember_gemm_isa* ember_gemm_current_isa(void);

@@ -69,7 +69,8 @@ static T256 double peak_avx2(int64_t iters) {
     return (double)iters * CHAINS * 8 * 2;
 }
 
-const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2};
+const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2,
+                                            NULL};
 #else
-const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0};
 #endif

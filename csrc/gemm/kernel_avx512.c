@@ -1,4 +1,4 @@
-// AVX-512 microkernel: a 12×32 tile of C in 24 zmm accumulators (two 16-float vectors per
+// AVX-512 microkernels: a 12×32 tile of C in 24 zmm accumulators (two 16-float vectors per
 // row). Per k: two vector loads of B, twelve broadcasts of A, 24 FMAs. Compiled for AVX-512
 // by function attribute only (no -march), so the library still loads on any x86-64; the
 // engine calls it only after cpuid said yes.
@@ -23,32 +23,46 @@ static inline T512 __m512 epilogue(__m512 r, const float* c, const ember_gemm_ep
     return r;
 }
 
-static T512 void kernel_12x32(int64_t kc, const float* restrict a, const float* restrict b,
-                              float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+// The tile body for NV vectors per row (a constant after inlining: the loops unroll and the
+// accumulators stay in registers).
+static inline __attribute__((always_inline)) T512 void
+tile_body(const int nv, int64_t kc, const float* restrict a, const float* restrict b,
+          float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
     __m512 acc[MR][NV];
     if (e->first) {
         for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
     } else {
         for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_loadu_ps(c + r * ldc + 16 * v);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_loadu_ps(c + r * ldc + 16 * v);
     }
     for (int64_t p = 0; p < kc; p++) {
         __m512 bv[NV];
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
         for (int r = 0; r < MR; r++) {
             const __m512 ar = _mm512_set1_ps(a[r]);
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
         a += MR;
-        b += NR;
+        b += 16 * nv;
     }
     if (e->last) {
         for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = epilogue(acc[r][v], c + r * ldc + 16 * v, e, v);
+            for (int v = 0; v < nv; v++) acc[r][v] = epilogue(acc[r][v], c + r * ldc + 16 * v, e, v);
     }
     for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
+}
+
+static T512 void kernel_12x32(int64_t kc, const float* restrict a, const float* restrict b,
+                              float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(2, kc, a, b, c, ldc, e);
+}
+
+// For N <= 16 (a classifier's 10 outputs): half the padding of a 32-wide tile.
+static T512 void kernel_12x16(int64_t kc, const float* restrict a, const float* restrict b,
+                              float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(1, kc, a, b, c, ldc, e);
 }
 
 // 24 independent chains (more than FMA latency × ports on any AVX-512 core), values fixed
@@ -76,8 +90,10 @@ static T512 double peak_avx512(int64_t iters) {
     return (double)iters * CHAINS * 16 * 2;
 }
 
+static const ember_gemm_isa narrow = {EMBER_CPU_AVX512, "avx512", MR, 16, kernel_12x16, peak_avx512,
+                                      NULL};
 const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", MR, NR, kernel_12x32,
-                                              peak_avx512};
+                                              peak_avx512, &narrow};
 #else
-const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0};
 #endif
