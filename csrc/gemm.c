@@ -145,9 +145,15 @@ void ember_gemm_set_backend(int backend) {
 
 const char* ember_openblas_corename(void) { return openblas_get_corename(); }
 
+// Below this many multiply-adds the engine runs a product on the calling thread. Its team
+// meets at a barrier per block, and on a shared machine a barrier waits for a descheduled
+// thread: the quickstart's 64x10x512 products took 17-28 µs on 1 thread and 140-330 µs on
+// 2 while another process kept the second core busy (the largest, 64x512x784, still gained).
+#define ENGINE_MIN_PARALLEL_MACS (1 << 21)
+
 // Threads for a product of M·N·K multiply-adds on the engine.
 static int engine_team(int64_t M, int64_t N, int64_t K) {
-    return M * N * K >= GEMM_MIN_PARALLEL_MACS ? ember_team_size() : 1;
+    return M * N * K >= ENGINE_MIN_PARALLEL_MACS ? ember_team_size() : 1;
 }
 
 // C = beta·C when there is nothing to sum (K = 0, or alpha = 0: BLAS reads neither A nor B).
@@ -268,14 +274,15 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
     // two whole single-threaded products instead of one after the other, each on the team:
     // no operand is packed by both threads and there is one join instead of several. Either
     // way each element's chain is the same (include/ember.h), so the bits do not depend on it.
-    const int pair = dinp && dweight && N > 0 && IN > 0 && OUT > 0 &&
-                     N * IN * OUT >= GEMM_MIN_PARALLEL_MACS && ember_team_size() > 1;
+    const int blas = ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS;
+    const int pair = dinp && dweight && N > 0 && IN > 0 && OUT > 0 && ember_team_size() > 1 &&
+                     N * IN * OUT >= (blas ? GEMM_MIN_PARALLEL_MACS : ENGINE_MIN_PARALLEL_MACS);
     if (!pair) {
         if (dinp) ember_sgemm(0, 0, N, IN, OUT, 1.0f, dout, OUT, weight, IN, 0.0f, dinp, IN);
         if (dweight) ember_sgemm(1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f, dweight, IN);
         return;
     }
-    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
+    if (blas) {
         const int nt = 2;
         EMBER_FOR(nt, t, 2,
             if (t == 0) sgemm_into(CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, weight, IN,
