@@ -274,8 +274,9 @@ static void tile(const job* j, const float* ap, const float* bp, int64_t i0, int
     const int64_t cols = j->N - j0 < nr ? j->N - j0 : nr;
     float* c = j->C + i0 * j->ldc + j0;
     ember_gemm_epi e = {first, last, j->relu, j->alpha, j->beta, j->bias ? j->bias + j0 : NULL};
-    if (rows == mr && cols == nr) {
-        j->isa->kernel(kcur, ap, bp, c, j->ldc, &e);
+    const ember_gemm_kernel kernel = rows <= 4 && j->isa->kernel_rows4 ? j->isa->kernel_rows4 : j->isa->kernel;
+    if (cols == nr && (rows == mr || (rows == 4 && kernel != j->isa->kernel))) {
+        kernel(kcur, ap, bp, c, j->ldc, &e);
         return;
     }
     _Alignas(64) float t[EMBER_GEMM_MAX_MR * EMBER_GEMM_MAX_NR];
@@ -288,7 +289,7 @@ static void tile(const job* j, const float* ap, const float* bp, int64_t i0, int
         for (int q = 0; q < nr; q++) bias[q] = q < cols ? e.bias[q] : 0.0f;
         e.bias = bias;
     }
-    j->isa->kernel(kcur, ap, bp, t, nr, &e);
+    kernel(kcur, ap, bp, t, nr, &e);
     for (int64_t r = 0; r < rows; r++) memcpy(c + r * j->ldc, t + r * nr, (size_t)cols * sizeof(float));
 }
 

@@ -70,7 +70,7 @@ static T256 double peak_avx2(int64_t iters) {
 }
 
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2,
-                                            NULL};
+                                            NULL, NULL};
 #else
-const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0, 0};
 #endif

@@ -23,23 +23,23 @@ static inline T512 __m512 epilogue(__m512 r, const float* c, const ember_gemm_ep
     return r;
 }
 
-// The tile body for NV vectors per row (a constant after inlining: the loops unroll and the
-// accumulators stay in registers).
+// The tile body for `rows` rows (of the MR in a packed A panel) and `nv` vectors per row,
+// constants after inlining: the loops unroll and the accumulators stay in registers.
 static inline __attribute__((always_inline)) T512 void
-tile_body(const int nv, int64_t kc, const float* restrict a, const float* restrict b,
+tile_body(const int rows, const int nv, int64_t kc, const float* restrict a, const float* restrict b,
           float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
     __m512 acc[MR][NV];
     if (e->first) {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
     } else {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_loadu_ps(c + r * ldc + 16 * v);
     }
     for (int64_t p = 0; p < kc; p++) {
         __m512 bv[NV];
         for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             const __m512 ar = _mm512_set1_ps(a[r]);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
@@ -47,22 +47,33 @@ tile_body(const int nv, int64_t kc, const float* restrict a, const float* restri
         b += 16 * nv;
     }
     if (e->last) {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < nv; v++) acc[r][v] = epilogue(acc[r][v], c + r * ldc + 16 * v, e, v);
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < rows; r++)
         for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
 }
 
 static T512 void kernel_12x32(int64_t kc, const float* restrict a, const float* restrict b,
                               float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
-    tile_body(2, kc, a, b, c, ldc, e);
+    tile_body(MR, 2, kc, a, b, c, ldc, e);
 }
 
 // For N <= 16 (a classifier's 10 outputs): half the padding of a 32-wide tile.
 static T512 void kernel_12x16(int64_t kc, const float* restrict a, const float* restrict b,
                               float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
-    tile_body(1, kc, a, b, c, ldc, e);
+    tile_body(MR, 1, kc, a, b, c, ldc, e);
+}
+
+// The first 4 rows of a panel, for a bottom edge of at most 4 rows (the quickstart's batch of
+// 64 is 5 full panels and 4 rows): a third of the FMAs of the full tile.
+static T512 void kernel_4x32(int64_t kc, const float* restrict a, const float* restrict b,
+                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(4, 2, kc, a, b, c, ldc, e);
+}
+static T512 void kernel_4x16(int64_t kc, const float* restrict a, const float* restrict b,
+                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(4, 1, kc, a, b, c, ldc, e);
 }
 
 // 24 independent chains (more than FMA latency × ports on any AVX-512 core), values fixed
@@ -91,9 +102,9 @@ static T512 double peak_avx512(int64_t iters) {
 }
 
 static const ember_gemm_isa narrow = {EMBER_CPU_AVX512, "avx512", MR, 16, kernel_12x16, peak_avx512,
-                                      NULL};
+                                      NULL, kernel_4x16};
 const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", MR, NR, kernel_12x32,
-                                              peak_avx512, &narrow};
+                                              peak_avx512, &narrow, kernel_4x32};
 #else
-const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0, 0};
 #endif
