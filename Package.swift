@@ -30,7 +30,11 @@ let package = Package(
             sources: ["csrc"],
             publicHeadersPath: "include",
             cSettings: [
-                .unsafeFlags(["-fopenmp", "-O3", "-fno-math-errno"]),
+                // -ffp-contract=off: the compiler may not fuse a*b+c into an FMA on its own.
+                // Ember's bits must not depend on the machine (include/ember.h): the GEMM
+                // kernels' FMAs are explicit (intrinsics, fmaf), and every other a*b+c rounds
+                // twice on every path, also in functions compiled for FMA targets.
+                .unsafeFlags(["-fopenmp", "-O3", "-fno-math-errno", "-ffp-contract=off"]),
             ],
             linkerSettings: [
                 .linkedLibrary("openblas"),

@@ -1,10 +1,14 @@
-// GEMM through OpenBLAS, parallelised by Ember on fixed blocks.
+// The GEMM entry points. By default they run Ember's own engine (csrc/gemm/: packing,
+// blocking, per-ISA microkernels), whose bits are the same on every path and thread count.
+// With EMBER_GEMM=openblas (or ember_gemm_set_backend) they go through OpenBLAS instead, as
+// below: the comparison column of the benchmarks, and the tests' second opinion.
 //
-// Why not OpenBLAS's own threads: its split depends on the thread count, so 1 and 2 threads
+// OpenBLAS route: why not OpenBLAS's own threads: its split depends on the thread count, so 1 and 2 threads
 // give different bits at every quickstart shape. Here the output is cut into blocks whose
 // size depends on the shape only; each block is one single-threaded cblas_sgemm, and the
 // blocks are shared out by OpenMP. Same blocks → same bits for any thread count.
 #include "internal.h"
+#include "gemm/gemm_internal.h"
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,16 +130,68 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     );
 }
 
+static int backend_ = -1;
+
+int ember_gemm_get_backend(void) {
+    if (backend_ < 0) {
+        const char* env = getenv("EMBER_GEMM");
+        backend_ = env && strcmp(env, "openblas") == 0 ? EMBER_GEMM_OPENBLAS : EMBER_GEMM_EMBER;
+    }
+    return backend_;
+}
+void ember_gemm_set_backend(int backend) {
+    backend_ = backend == EMBER_GEMM_OPENBLAS ? EMBER_GEMM_OPENBLAS : EMBER_GEMM_EMBER;
+}
+
+const char* ember_openblas_corename(void) { return openblas_get_corename(); }
+
+// Below this many multiply-adds the engine runs a product on the calling thread. Its team
+// meets at a barrier per block, and on a shared machine a barrier waits for a descheduled
+// thread: the quickstart's 64x10x512 products took 17-28 µs on 1 thread and 140-330 µs on
+// 2 while another process kept the second core busy (the largest, 64x512x784, still gained).
+#define ENGINE_MIN_PARALLEL_MACS (1 << 21)
+
+// Threads for a product of M·N·K multiply-adds on the engine.
+static int engine_team(int64_t M, int64_t N, int64_t K) {
+    return M * N * K >= ENGINE_MIN_PARALLEL_MACS ? ember_team_size() : 1;
+}
+
+// C = beta·C when there is nothing to sum (K = 0, or alpha = 0: BLAS reads neither A nor B).
+static void scale_only(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc) {
     if (M == 0 || N == 0) return;
-    if (K == 0) {   // OpenBLAS leaves C untouched for K == 0; define it as beta * C
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    if (K == 0 || alpha == 0.0f) {   // OpenBLAS leaves C untouched for K == 0; define it as beta * C
+        scale_only(M, N, beta, C, ldc);
         return;
     }
-    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
+    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
+        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
+        return;
+    }
+    ember_gemm_run(ember_gemm_current_isa(), engine_team(M, N, K), trans_a, trans_b, M, N, K, alpha,
+                   A, lda, B, ldb, NULL, beta, C, ldc, NULL, 0);
+}
+
+void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) {
+        scale_only(M, N, beta, C, ldc);
+        return;
+    }
+    const ember_packed_source src = ember_gemm_packed_source(B);
+    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
+        gemm_blocked(trans_a, src.trans, M, N, K, alpha, A, lda, src.data, src.ld, beta, C, ldc, NULL, 0);
+        return;
+    }
+    ember_gemm_run(ember_gemm_current_isa(), engine_team(M, N, K), trans_a, src.trans, M, N, K,
+                   alpha, A, lda, src.data, src.ld, B, beta, C, ldc, NULL, 0);
 }
 
 void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
@@ -147,18 +203,44 @@ void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+// out = relu?(bias) on every row: a linear layer with no inputs.
+static void bias_only(float* out, const float* bias, int64_t N, int64_t OUT, int relu) {
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < OUT; j++) {
+            const float v = bias ? bias[j] : 0.0f;
+            out[i * OUT + j] = relu ? ember_relu(v) : v;
+        }
+}
+
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                           int64_t N, int64_t IN, int64_t OUT, int relu) {
     if (N == 0 || OUT == 0) return;
     if (IN == 0) {
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < OUT; j++) {
-                const float v = bias ? bias[j] : 0.0f;
-                out[i * OUT + j] = relu ? ember_relu(v) : v;
-            }
+        bias_only(out, bias, N, OUT, relu);
         return;
     }
-    gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias, relu);
+    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
+        gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias, relu);
+        return;
+    }
+    ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, 1, N, OUT, IN, 1.0f, inp,
+                   IN, weight, IN, NULL, 0.0f, out, OUT, bias, relu);
+}
+
+void ember_linear_forward_packed(float* out, const float* inp, const ember_packed_b* weight,
+                                 const float* bias, int64_t N, int64_t IN, int64_t OUT, int relu) {
+    if (N == 0 || OUT == 0) return;
+    if (IN == 0) {
+        bias_only(out, bias, N, OUT, relu);
+        return;
+    }
+    const ember_packed_source src = ember_gemm_packed_source(weight);
+    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
+        gemm_blocked(0, src.trans, N, OUT, IN, 1.0f, inp, IN, src.data, src.ld, 0.0f, out, OUT, bias, relu);
+        return;
+    }
+    ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, src.trans, N, OUT, IN, 1.0f,
+                   inp, IN, src.data, src.ld, weight, 0.0f, out, OUT, bias, relu);
 }
 
 // Columns in blocks of 256 across threads; rows summed in order within each column:
@@ -189,22 +271,33 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
                            const float* weight, int64_t N, int64_t IN, int64_t OUT) {
     // dinp = dout·W and dweight = doutᵀ·inp are independent and always the same number of
     // multiply-adds (N·IN·OUT). When both are needed and large, they run side by side as
-    // two whole products (GEMM_BLOCKS = 2 blocks in all) instead of one after the other,
-    // each cut in two: no operand is packed twice and there is one join instead of two.
-    // `ember-bench step`, 8 alternating runs of one binary: faster in all 8, median 3.71 vs
-    // 3.78 ms per quickstart step. The cut depends on the shape only, not the thread count.
-    const int pair = dinp && dweight && N > 0 && IN > 0 && OUT > 0 &&
-                     N * IN * OUT >= GEMM_MIN_PARALLEL_MACS;
+    // two whole single-threaded products instead of one after the other, each on the team:
+    // no operand is packed by both threads and there is one join instead of several. Either
+    // way each element's chain is the same (include/ember.h), so the bits do not depend on it.
+    const int blas = ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS;
+    const int pair = dinp && dweight && N > 0 && IN > 0 && OUT > 0 && ember_team_size() > 1 &&
+                     N * IN * OUT >= (blas ? GEMM_MIN_PARALLEL_MACS : ENGINE_MIN_PARALLEL_MACS);
     if (!pair) {
         if (dinp) ember_sgemm(0, 0, N, IN, OUT, 1.0f, dout, OUT, weight, IN, 0.0f, dinp, IN);
         if (dweight) ember_sgemm(1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f, dweight, IN);
         return;
     }
-    const int nt = ember_team_size() > 1 ? 2 : 1;
+    if (blas) {
+        const int nt = 2;
+        EMBER_FOR(nt, t, 2,
+            if (t == 0) sgemm_into(CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, weight, IN,
+                                   0.0f, dinp, IN, NULL);
+            else sgemm_into(CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f,
+                            dweight, IN, NULL);
+        );
+        return;
+    }
+    const ember_gemm_isa* isa = ember_gemm_current_isa();
+    const int nt = 2;
     EMBER_FOR(nt, t, 2,
-        if (t == 0) sgemm_into(CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, weight, IN,
-                               0.0f, dinp, IN, NULL);
-        else sgemm_into(CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 0.0f,
-                        dweight, IN, NULL);
+        if (t == 0) ember_gemm_run(isa, 1, 0, 0, N, IN, OUT, 1.0f, dout, OUT, weight, IN, NULL, 0.0f,
+                                   dinp, IN, NULL, 0);
+        else ember_gemm_run(isa, 1, 1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, NULL, 0.0f, dweight,
+                            IN, NULL, 0);
     );
 }

@@ -39,20 +39,72 @@ void ember_set_grad_enabled(int enabled);
 void ember_set_thread_serial(int serial);
 int ember_thread_serial(void);
 
-// MARK: - GEMM (gemm.c)
+// MARK: - GEMM (gemm.c, gemm/)
+//
+// The rounding rule, the same on every path (avx512, avx2, generic) and thread count:
+// each output element is ONE float FMA chain over k in increasing order, starting at 0,
+//     acc = fma(op(A)[i,p], op(B)[p,j], acc)   for p = 0, 1, …, K-1,
+// then, once, the epilogue, each step rounded to float on its own (never fused):
+//     r = acc;  r = alpha·r (if alpha != 1);  r = r + beta·C[i,j] (if beta != 0);
+//     r = r + bias[j] (if bias);  r = max(r, 0) (if relu; NaN and -0 pass).
+// Cache blocking over k stores the float partial sum and continues the chain from it, and
+// OpenMP splits C's M×N tiles, never k: neither changes an element's chain. The generic
+// path uses fmaf (correctly rounded, so equal to a hardware FMA). The whole C core is built
+// with -ffp-contract=off (Package.swift): no compiler-made FMA anywhere, so no other kernel
+// rounds differently on an FMA machine either. EMBER_GEMM=openblas leaves this rule.
+
+/// ISA paths of the GEMM engine, in increasing order of capability.
+enum { EMBER_CPU_GENERIC = 0, EMBER_CPU_AVX2 = 1, EMBER_CPU_AVX512 = 2 };
+/// The best path this machine can run (cpuid; AVX-512 means F+VL+DQ, AVX2 means AVX2+FMA).
+int ember_cpu_hardware_path(void);
+/// The path the engine runs: the hardware's, capped by EMBER_CPU=avx512|avx2|generic
+/// (read on first use) or by ember_gemm_set_path.
+int ember_gemm_get_path(void);
+/// Caps the path (tests, benchmarks); returns the one that will run (never above the
+/// hardware's). Not thread-safe against GEMMs running at the time.
+int ember_gemm_set_path(int path);
+const char* ember_cpu_path_name(int path);
+/// Register-only FMA loop of `path` for `iters` rounds; returns the FLOPs it did (0 when the
+/// machine cannot run that path). Time it to get the path's peak.
+double ember_fma_peak(int path, int64_t iters);
+/// Cache blocking of the current path (from the cache sizes the OS reports), and an
+/// override for tuning (0 keeps the default). Blocking never changes the bits.
+void ember_gemm_get_blocking(int64_t* mc, int64_t* nc, int64_t* kc);
+void ember_gemm_set_blocking(int64_t mc, int64_t nc, int64_t kc);
+
+/// Which implementation the GEMM entry points call: EMBER_GEMM=openblas selects OpenBLAS
+/// (single-threaded calls on fixed blocks, its own rounding) for comparison.
+enum { EMBER_GEMM_EMBER = 0, EMBER_GEMM_OPENBLAS = 1 };
+int ember_gemm_get_backend(void);
+void ember_gemm_set_backend(int backend);
+/// openblas_get_corename(): the kernels OpenBLAS picked (OPENBLAS_CORETYPE can pin them).
+const char* ember_openblas_corename(void);
 
 /// C(M,N) = alpha * op(A) * op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
 /// `trans_a`/`trans_b` read A/B transposed in place (no copies). lda/ldb/ldc are the row
-/// strides of the stored matrices. Deterministic for any thread count: C is cut into blocks
-/// of rows or columns whose size depends on the shape only.
+/// strides of the stored matrices. beta = 0 never reads C. Rounds by the rule above.
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                  float beta, float* C, int64_t ldc);
+
+/// A pre-packed op(B) (K,N): packed once in the current path's panel layout, multiplied
+/// many times (a weight across a test pass). It also keeps a pointer to B itself (used by
+/// the OpenBLAS route and when the path has changed since packing), so B must stay alive
+/// and unchanged while the packing is used. Same bits as the unpacked call.
+typedef struct ember_packed_b ember_packed_b;
+ember_packed_b* ember_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float* B, int64_t ldb);
+void ember_gemm_packed_free(ember_packed_b* packed);
+int64_t ember_gemm_packed_bytes(const ember_packed_b* packed);
+/// ember_sgemm with a pre-packed B (K and N as packed).
+void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc);
 /// Linear layer forward: out(N,OUT) = inp(N,IN) · weight(OUT,IN)ᵀ + bias(OUT), then
-/// max(out, 0) when `relu` (applied to each block by the thread that computed it). bias may
-/// be NULL.
+/// max(out, 0) when `relu`, both in the GEMM's epilogue. bias may be NULL.
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                           int64_t N, int64_t IN, int64_t OUT, int relu);
+/// The same with the weight pre-packed: ember_gemm_pack_b(1, IN, OUT, weight, IN).
+void ember_linear_forward_packed(float* out, const float* inp, const ember_packed_b* weight,
+                                 const float* bias, int64_t N, int64_t IN, int64_t OUT, int relu);
 /// The floor for benchmarks: cblas_sgemm called directly (no blocking), with OpenBLAS's own
 /// thread pool sized by ember_set_blas_threads (Ember itself keeps OpenBLAS at 1 thread:
 /// restore 1 after measuring).
@@ -62,7 +114,7 @@ void ember_cblas_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K
                        float* C, int64_t ldc);
 /// Linear layer backward: dinp(N,IN) = dout(N,OUT)·weight(OUT,IN) and dweight(OUT,IN) =
 /// doutᵀ·inp(N,IN), both overwritten; either may be NULL (not needed). When both are needed
-/// they run side by side. Deterministic for any thread count.
+/// they run side by side. Rounds by the GEMM rule above.
 void ember_linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                            const float* weight, int64_t N, int64_t IN, int64_t OUT);
 /// Bias gradient: dbias(OUT) = Σ_rows dout(N,OUT) (+= when accumulate).

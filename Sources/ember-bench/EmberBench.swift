@@ -5,5 +5,6 @@ struct EmberBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ember-bench",
         abstract: "Ember's benchmarks. Build with -c release: `swift run -c release ember-bench kernels`.",
-        subcommands: [KernelsCommand.self, ThresholdCommand.self, StepCommand.self, CompareCommand.self, DataCommand.self, OpsCommand.self])
+        subcommands: [KernelsCommand.self, ThresholdCommand.self, StepCommand.self, CompareCommand.self, DataCommand.self,
+                      PeakCommand.self, GemmCommand.self, OpsCommand.self])
 }

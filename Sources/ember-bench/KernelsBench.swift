@@ -178,5 +178,6 @@ func machineLine() -> String {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }?
         .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-    return "\(cpu), \(numCores()) cores"
+    return "\(cpu), \(numCores()) cores, Ember GEMM path \(cpuCapability), OpenBLAS core "
+        + String(cString: ember_openblas_corename())
 }

@@ -2,10 +2,6 @@ import ArgumentParser
 import Ember
 import Foundation
 
-/// OpenBLAS's own name for the kernels it picked (linked through CEmber).
-@_silgen_name("openblas_get_corename")
-func openblasCoreName() -> UnsafeMutablePointer<CChar>
-
 /// Strided tensors: what views cost and how strided kernels compare with their contiguous
 /// counterparts and with memcpy, measured side by side in alternating rounds.
 struct OpsCommand: ParsableCommand {
@@ -22,7 +18,7 @@ struct OpsCommand: ParsableCommand {
         setNumThreads(n)
         let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
         print("Ember ops — \(n) thread(s), \(rounds) alternating rounds; \(machineLine()); "
-              + "elementwise path \(avx2 ? "avx2" : "baseline x86-64"); OpenBLAS core \(String(cString: openblasCoreName()))\n")
+              + "elementwise path \(avx2 ? "avx2" : "baseline x86-64")\n")
 
         let x = Tensor.randn([1024, 1024], generator: Generator(seed: 1))
         let t = x.T

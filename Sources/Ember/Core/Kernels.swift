@@ -22,6 +22,14 @@ enum Kernels {
     }
 
     // MARK: GEMM
+    static func cpuPathName(_ path: Int) -> UnsafePointer<CChar> { ember_cpu_path_name(Int32(path)) }
+    static func gemmPath() -> Int { Int(ember_gemm_get_path()) }
+    static func hardwarePath() -> Int { Int(ember_cpu_hardware_path()) }
+    static func setGemmPath(_ path: Int) -> Int { Int(ember_gemm_set_path(Int32(path))) }
+    static var gemmBackendIsOpenBLAS: Bool {
+        get { ember_gemm_get_backend() == Int32(EMBER_GEMM_OPENBLAS) }
+        set { ember_gemm_set_backend(Int32(newValue ? EMBER_GEMM_OPENBLAS : EMBER_GEMM_EMBER)) }
+    }
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -37,6 +45,27 @@ enum Kernels {
                                dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, n: Int, inFeatures: Int, outFeatures: Int) {
         ember_linear_backward(dInput, dWeight, dOut, input, weight, Int64(n), Int64(inFeatures), Int64(outFeatures))
+    }
+    /// A weight packed once for many products (`ember_gemm_pack_b`): op(B) is (k, n).
+    final class PackedB {
+        let handle: OpaquePointer
+        let k: Int, n: Int
+        init?(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int) {
+            guard let h = ember_gemm_pack_b(transB ? 1 : 0, Int64(k), Int64(n), b, Int64(ldb)) else { return nil }
+            (handle, self.k, self.n) = (h, k, n)
+        }
+        deinit { ember_gemm_packed_free(handle) }
+        var bytes: Int { Int(ember_gemm_packed_bytes(handle)) }
+    }
+    static func sgemmPacked(transA: Bool, m: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            b: PackedB, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        ember_sgemm_packed(transA ? 1 : 0, Int64(m), Int64(b.n), Int64(b.k), alpha, a, Int64(lda), b.handle,
+                           beta, c, Int64(ldc))
+    }
+    static func linearForwardPacked(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                                    _ weight: PackedB, _ bias: UnsafePointer<Float>?, n: Int, relu: Bool = false) {
+        ember_linear_forward_packed(out, inp, weight.handle, bias, Int64(n), Int64(weight.k), Int64(weight.n),
+                                    relu ? 1 : 0)
     }
     static func biasBackward(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                              n: Int, outFeatures: Int, accumulate: Bool) {

@@ -1,0 +1,52 @@
+// Packing helpers with x86 vector code: plain copies, so they give the packed panels' exact
+// bytes whatever the ISA; only their speed depends on it.
+#include "gemm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define T256 __attribute__((target("avx2")))
+
+// The transposed B panel, 8 rows of stored B by 8 k at a time (4 k per step): a scalar loop does one 4-byte
+// store per element into a panel row 4·NR bytes away, and that was a third of the time of
+// the quickstart's forward products (weights are stored (OUT, IN), read transposed).
+// d[p·nr + j] = src[j·ldb + p] for j < cols, p < kcur; columns past `cols` are zero.
+T256 void ember_pack_b_trans_avx2(float* d, const float* src, int64_t ldb, int64_t cols,
+                                  int64_t kcur, int nr) {
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        const float* s = src + j * ldb;
+        int64_t p = 0;
+        for (; p + 8 <= kcur; p += 8) {
+            // Rows r and r+4 share a register (low and high 128 bits): the lane-crossing step
+            // of the transpose is done by the loads (vinsertf128 from memory runs on the load
+            // ports), leaving 16 in-lane shuffles for the shuffle port.
+#define ROWS(r) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + (r) * ldb + p)), \
+                                     _mm_loadu_ps(s + ((r) + 4) * ldb + p), 1)
+#define ROWS_HI(r) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + (r) * ldb + p + 4)), \
+                                        _mm_loadu_ps(s + ((r) + 4) * ldb + p + 4), 1)
+            for (int h = 0; h < 2; h++) {   // k columns p..p+3, then p+4..p+7
+                const __m256 r0 = h ? ROWS_HI(0) : ROWS(0), r1 = h ? ROWS_HI(1) : ROWS(1);
+                const __m256 r2 = h ? ROWS_HI(2) : ROWS(2), r3 = h ? ROWS_HI(3) : ROWS(3);
+                // lanes: [row r, k 0..3 | row r+4, k 0..3] -> 4 vectors, one per k, holding
+                // rows 0..3 in the low lane and rows 4..7 in the high lane: 8 rows in order.
+                const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                float* o = d + (p + 4 * h) * nr + j;
+                _mm256_storeu_ps(o + 0 * nr, _mm256_shuffle_ps(t0, t2, 0x44));
+                _mm256_storeu_ps(o + 1 * nr, _mm256_shuffle_ps(t0, t2, 0xEE));
+                _mm256_storeu_ps(o + 2 * nr, _mm256_shuffle_ps(t1, t3, 0x44));
+                _mm256_storeu_ps(o + 3 * nr, _mm256_shuffle_ps(t1, t3, 0xEE));
+            }
+#undef ROWS
+#undef ROWS_HI
+        }
+        for (; p < kcur; p++)
+            for (int r = 0; r < 8; r++) d[p * nr + j + r] = s[r * ldb + p];
+    }
+    for (; j < cols; j++)
+        for (int64_t p = 0; p < kcur; p++) d[p * nr + j] = src[j * ldb + p];
+    for (; j < nr; j++)
+        for (int64_t p = 0; p < kcur; p++) d[p * nr + j] = 0.0f;
+}
+#endif
