@@ -136,6 +136,20 @@ final class StridedTensorTests: XCTestCase {
         XCTAssertEqual(b.grad!.toArray(), [1, 1])
     }
 
+    func testInPlaceOnALeafThatRequiresGradIsRefused() {
+        let w = Tensor([1, 2] as [Float]).requiringGrad()
+        assertThrowsMessage("add_: a leaf Variable that requires grad is being used in an in-place operation (shape [2]); update it under noGrad { }") {
+            try w.checkRecordableInPlace("add_")
+        }
+        assertThrowsMessage("mul_: in-place ops on a view are not recorded by autograd (shape [1]); use the out-of-place op or noGrad { }") {
+            try (w * 2)[0..<1].checkRecordableInPlace("mul_")
+        }
+        XCTAssertNoThrow(try (w * 2).checkRecordableInPlace("add_"))
+        noGrad { w.add_(1) }   // the optimizer's way: allowed, and no history
+        XCTAssertEqual(w.toArray(), [2, 3])
+        XCTAssertTrue(w.isLeaf)
+    }
+
     func testInPlaceOpsRecordHistoryOnNonLeavesAndWorkThroughViews() {
         let a = Tensor([1, 2, 3] as [Float]).requiringGrad()
         let h = a * 2

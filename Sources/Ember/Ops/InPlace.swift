@@ -13,10 +13,7 @@ extension Tensor {
             writeElements(of: r, op: op)
             return self
         }
-        precondition(!(isLeaf && requiresGrad),
-                     "\(op): a leaf Variable that requires grad is being used in an in-place operation (shape \(shape)); update it under noGrad { }")
-        precondition(!isView,
-                     "\(op): in-place ops on a view are not recorded by autograd (shape \(shape)); use the out-of-place op or noGrad { }")
+        check { try checkRecordableInPlace(op) }
         // `old` is a copy of self as it was, with its history: the op's saved values stay valid
         // after self is overwritten.
         let alias = detach()
@@ -27,6 +24,19 @@ extension Tensor {
         writeElements(of: r, op: op)
         gradFn = r.gradFn
         return self
+    }
+
+    /// Why autograd cannot take an in-place op on self (while it records): a leaf that
+    /// requires grad (PyTorch's rule), or a view (its base's history would need rewriting).
+    func checkRecordableInPlace(_ op: String) throws {
+        if isLeaf && requiresGrad {
+            throw EmberError.invalidArgument(op: op, message:
+                "a leaf Variable that requires grad is being used in an in-place operation (shape \(shape)); update it under noGrad { }")
+        }
+        if isView {
+            throw EmberError.invalidArgument(op: op, message:
+                "in-place ops on a view are not recorded by autograd (shape \(shape)); use the out-of-place op or noGrad { }")
+        }
     }
 
     /// Sets every element to `value` (PyTorch's `fill_`).
