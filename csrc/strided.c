@@ -131,14 +131,18 @@ void ember_add_strided_f32(float* dst, const int64_t* dst_strides, const float* 
     }
 }
 
+// The row-major strides of one block of `shape`, and its element count.
+static int64_t block_layout(int ndim, const int64_t* shape, int64_t* contiguous) {
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) { contiguous[d] = s; s *= shape[d]; }
+    return s;
+}
+
 // One block (ndim dims through `strides`) per offset: the core of advanced indexing.
 void ember_gather_blocks(void* dst, const void* src, const int64_t* offsets, int64_t n, int ndim,
                          const int64_t* shape, const int64_t* strides, int64_t itemsize) {
-    int64_t block = 1;
-    for (int d = 0; d < ndim; d++) block *= shape[d];
     int64_t contiguous[EMBER_MAX_DIMS];
-    int64_t s = 1;
-    for (int d = ndim - 1; d >= 0; d--) { contiguous[d] = s; s *= shape[d]; }
+    const int64_t block = block_layout(ndim, shape, contiguous);
     char* out = dst;
     const char* in = src;
     for (int64_t p = 0; p < n; p++) {
@@ -151,11 +155,8 @@ void ember_gather_blocks(void* dst, const void* src, const int64_t* offsets, int
 void ember_scatter_blocks(void* dst, const int64_t* offsets, int64_t n, const void* src, int ndim,
                           const int64_t* shape, const int64_t* strides, int64_t itemsize,
                           int accumulate) {
-    int64_t block = 1;
-    for (int d = 0; d < ndim; d++) block *= shape[d];
     int64_t contiguous[EMBER_MAX_DIMS];
-    int64_t s = 1;
-    for (int d = ndim - 1; d >= 0; d--) { contiguous[d] = s; s *= shape[d]; }
+    const int64_t block = block_layout(ndim, shape, contiguous);
     char* out = dst;
     const char* in = src;
     // In order: with repeated offsets the last write wins, or the sums run in index order.

@@ -208,7 +208,8 @@ extension Tensor {
 // MARK: - Elementwise maps
 
 extension Tensor {
-    private func unary(_ op: Kernels.Unary, _ name: String) -> Tensor {
+    /// op(self) elementwise into a new tensor (float32; a strided input is copied once).
+    func unary(_ op: Kernels.Unary, _ name: String) -> Tensor {
         check { try expectDType(self, .float32, op: name) }
         let out = Tensor(empty: shape)
         Kernels.unary(op, out.f32, contiguous().f32, count)

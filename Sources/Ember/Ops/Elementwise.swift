@@ -2,13 +2,6 @@
 /// the activations transformers use (GELU, SiLU, Mish, …), clamps, lerp and logical ops —
 /// each forward one C kernel (csrc/elementwise.c), each backward beside it.
 extension Tensor {
-    private func map(_ op: Kernels.Unary, _ name: String) -> Tensor {
-        check { try expectDType(self, .float32, op: name) }
-        let out = Tensor(empty: shape)
-        Kernels.unary(op, out.f32, contiguous().f32, count)
-        return out
-    }
-
     private func map2(_ op: Kernels.Unary2, _ name: String, _ a: Double, _ b: Double = 0) -> Tensor {
         check { try expectDType(self, .float32, op: name) }
         let out = Tensor(empty: shape)
@@ -23,42 +16,42 @@ extension Tensor {
     }
 
     // d sin = cos
-    public func sin() -> Tensor { map(.sin, "sin").recorded("sin", [self]) { g in [g * self.cos()] } }
+    public func sin() -> Tensor { unary(.sin, "sin").recorded("sin", [self]) { g in [g * self.cos()] } }
     // d cos = -sin
-    public func cos() -> Tensor { map(.cos, "cos").recorded("cos", [self]) { g in [-(g * self.sin())] } }
+    public func cos() -> Tensor { unary(.cos, "cos").recorded("cos", [self]) { g in [-(g * self.sin())] } }
     // d x^-1/2 = -1/2 · y³
     public func rsqrt() -> Tensor {
-        let out = map(.rsqrt, "rsqrt")
+        let out = unary(.rsqrt, "rsqrt")
         return out.recorded("rsqrt", [self], saved: [out]) { g in let y = out.detach(); return [g * y * y * y * -0.5] }
     }
     // d 1/x = -y²
     public func reciprocal() -> Tensor {
-        let out = map(.reciprocal, "reciprocal")
+        let out = unary(.reciprocal, "reciprocal")
         return out.recorded("reciprocal", [self], saved: [out]) { g in let y = out.detach(); return [-(g * y * y)] }
     }
     // d x² = 2x
-    public func square() -> Tensor { map(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
+    public func square() -> Tensor { unary(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
     /// -1, 0 or 1 (NaN stays NaN); zero gradient.
-    public func sign() -> Tensor { constantGrad(map(.sign, "sign"), "sign") }
-    public func floor() -> Tensor { constantGrad(map(.floor, "floor"), "floor") }
-    public func ceil() -> Tensor { constantGrad(map(.ceil, "ceil"), "ceil") }
+    public func sign() -> Tensor { constantGrad(unary(.sign, "sign"), "sign") }
+    public func floor() -> Tensor { constantGrad(unary(.floor, "floor"), "floor") }
+    public func ceil() -> Tensor { constantGrad(unary(.ceil, "ceil"), "ceil") }
     /// Rounds half to even, as `torch.round`.
-    public func round() -> Tensor { constantGrad(map(.round, "round"), "round") }
-    public func trunc() -> Tensor { constantGrad(map(.trunc, "trunc"), "trunc") }
+    public func round() -> Tensor { constantGrad(unary(.round, "round"), "round") }
+    public func trunc() -> Tensor { constantGrad(unary(.trunc, "trunc"), "trunc") }
     // d log(1+x) = 1/(1+x)
-    public func log1p() -> Tensor { map(.log1p, "log1p").recorded("log1p", [self]) { g in [g / (self + 1)] } }
+    public func log1p() -> Tensor { unary(.log1p, "log1p").recorded("log1p", [self]) { g in [g / (self + 1)] } }
     // d (e^x - 1) = y + 1
     public func expm1() -> Tensor {
-        let out = map(.expm1, "expm1")
+        let out = unary(.expm1, "expm1")
         return out.recorded("expm1", [self], saved: [out]) { g in [g * (out.detach() + 1)] }
     }
     // d log2 x = 1/(x ln 2)
     public func log2() -> Tensor {
-        map(.log2, "log2").recorded("log2", [self]) { g in [g / (self * 0.69314718055994530942)] }
+        unary(.log2, "log2").recorded("log2", [self]) { g in [g / (self * 0.69314718055994530942)] }
     }
     // d erf = 2/√π · e^(-x²)
     public func erf() -> Tensor {
-        map(.erf, "erf").recorded("erf", [self]) { g in [g * (-(self * self)).exp() * 1.12837916709551257390] }
+        unary(.erf, "erf").recorded("erf", [self]) { g in [g * (-(self * self)).exp() * 1.12837916709551257390] }
     }
 
     /// How `gelu` computes Φ: exactly (erf), or with PyTorch's tanh approximation.
@@ -70,14 +63,14 @@ extension Tensor {
         switch approximate {
         case .none:
             // d = Φ(x) + x·φ(x)
-            return map(.gelu, "gelu").recorded("gelu", [self]) { g in
+            return unary(.gelu, "gelu").recorded("gelu", [self]) { g in
                 let cdf = ((x * 0.70710678118654752440).erf() + 1) * 0.5
                 let pdf = (x * x * -0.5).exp() * 0.39894228040143267794
                 return [g * (cdf + x * pdf)]
             }
         case .tanh:
             // u = √(2/π)(x + 0.044715x³); d = ½(1 + tanh u) + ½x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)
-            return map(.geluTanh, "gelu").recorded("gelu_tanh", [self]) { g in
+            return unary(.geluTanh, "gelu").recorded("gelu_tanh", [self]) { g in
                 let k = 0.79788456080286535588
                 let t = ((x + x * x * x * 0.044715) * k).tanh()
                 let du = (x * x * (3 * 0.044715) + 1) * k
@@ -89,7 +82,7 @@ extension Tensor {
     /// x·σ(x) (PyTorch's `F.silu`). d = σ(x)(1 + x(1 - σ(x))).
     public func silu() -> Tensor {
         let x = self
-        return map(.silu, "silu").recorded("silu", [self]) { g in
+        return unary(.silu, "silu").recorded("silu", [self]) { g in
             let s = x.sigmoid()
             return [g * s * (x * (1 - s) + 1)]
         }
@@ -98,7 +91,7 @@ extension Tensor {
     /// x·tanh(softplus(x)) (PyTorch's `F.mish`).
     public func mish() -> Tensor {
         let x = self
-        return map(.mish, "mish").recorded("mish", [self]) { g in
+        return unary(.mish, "mish").recorded("mish", [self]) { g in
             let t = x.softplus().tanh()
             return [g * (t + x * (1 - t * t) * x.sigmoid())]
         }
