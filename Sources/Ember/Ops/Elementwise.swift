@@ -15,41 +15,44 @@ extension Tensor {
         return out.recorded(name, [self], saved: []) { _ in [Tensor.zeros(s)] }
     }
 
-    // d sin = cos
+    /// Sine (PyTorch's `sin`); d sin = cos.
     public func sin() -> Tensor { unary(.sin, "sin").recorded("sin", [self]) { g in [g * self.cos()] } }
-    // d cos = -sin
+    /// Cosine (PyTorch's `cos`); d cos = -sin.
     public func cos() -> Tensor { unary(.cos, "cos").recorded("cos", [self]) { g in [-(g * self.sin())] } }
-    // d x^-1/2 = -1/2 · y³
+    /// 1/√x (PyTorch's `rsqrt`); d = -½·y³.
     public func rsqrt() -> Tensor {
         let out = unary(.rsqrt, "rsqrt")
         return out.recorded("rsqrt", [self], saved: [out]) { g in let y = out.detach(); return [g * y * y * y * -0.5] }
     }
-    // d 1/x = -y²
+    /// 1/x (PyTorch's `reciprocal`); d = -y².
     public func reciprocal() -> Tensor {
         let out = unary(.reciprocal, "reciprocal")
         return out.recorded("reciprocal", [self], saved: [out]) { g in let y = out.detach(); return [-(g * y * y)] }
     }
-    // d x² = 2x
+    /// x² (PyTorch's `square`); d = 2x.
     public func square() -> Tensor { unary(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
     /// -1, 0 or 1 (NaN stays NaN); zero gradient.
     public func sign() -> Tensor { constantGrad(unary(.sign, "sign"), "sign") }
+    /// Rounds down (PyTorch's `floor`); zero gradient.
     public func floor() -> Tensor { constantGrad(unary(.floor, "floor"), "floor") }
+    /// Rounds up (PyTorch's `ceil`); zero gradient.
     public func ceil() -> Tensor { constantGrad(unary(.ceil, "ceil"), "ceil") }
     /// Rounds half to even, as `torch.round`.
     public func round() -> Tensor { constantGrad(unary(.round, "round"), "round") }
+    /// Rounds toward zero (PyTorch's `trunc`); zero gradient.
     public func trunc() -> Tensor { constantGrad(unary(.trunc, "trunc"), "trunc") }
-    // d log(1+x) = 1/(1+x)
+    /// log(1 + x), accurate near 0 (PyTorch's `log1p`); d = 1/(1+x).
     public func log1p() -> Tensor { unary(.log1p, "log1p").recorded("log1p", [self]) { g in [g / (self + 1)] } }
-    // d (e^x - 1) = y + 1
+    /// eˣ - 1, accurate near 0 (PyTorch's `expm1`); d = y + 1.
     public func expm1() -> Tensor {
         let out = unary(.expm1, "expm1")
         return out.recorded("expm1", [self], saved: [out]) { g in [g * (out.detach() + 1)] }
     }
-    // d log2 x = 1/(x ln 2)
+    /// Base-2 logarithm (PyTorch's `log2`); d = 1/(x ln 2).
     public func log2() -> Tensor {
         unary(.log2, "log2").recorded("log2", [self]) { g in [g / (self * 0.69314718055994530942)] }
     }
-    // d erf = 2/√π · e^(-x²)
+    /// The error function (PyTorch's `erf`); d = 2/√π · e^(-x²).
     public func erf() -> Tensor {
         unary(.erf, "erf").recorded("erf", [self]) { g in [g * (-(self * self)).exp() * 1.12837916709551257390] }
     }
@@ -163,8 +166,11 @@ extension Tensor {
     /// `!a` (PyTorch's `logical_not`).
     public func logicalNot() -> Tensor { type(.bool).type(.int64) == 0 }
 
+    /// `logicalAnd`, as an operator.
     public static func && (a: Tensor, b: Tensor) -> Tensor { a.logicalAnd(b) }
+    /// `logicalOr`, as an operator.
     public static func || (a: Tensor, b: Tensor) -> Tensor { a.logicalOr(b) }
+    /// `logicalNot`, as an operator.
     public static prefix func ! (a: Tensor) -> Tensor { a.logicalNot() }
 
     /// Where the elements are NaN.
@@ -175,6 +181,7 @@ extension Tensor {
     public func isfinite() -> Tensor { dtype == .float32 ? (isnan() || isinf()).logicalNot() : Tensor.ones(shape, dtype: .bool) }
 }
 
+/// `x.sin()` as a free function, as `torch.sin`.
 public func sin(_ x: Tensor) -> Tensor { x.sin() }
 public func cos(_ x: Tensor) -> Tensor { x.cos() }
 public func gelu(_ x: Tensor, approximate: Tensor.GELUApproximation = .none) -> Tensor { x.gelu(approximate: approximate) }

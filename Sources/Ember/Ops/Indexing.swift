@@ -261,4 +261,5 @@ extension Tensor {
     }
 }
 
+/// `t.oneHot(numClasses:)` as a free function, as `F.one_hot`.
 public func oneHot(_ t: Tensor, numClasses: Int = -1) -> Tensor { t.oneHot(numClasses: numClasses) }

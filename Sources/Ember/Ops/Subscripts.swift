@@ -62,6 +62,7 @@ extension Tensor: TensorIndexConvertible {
 }
 
 extension Tensor {
+    /// `x[i, j, …]` as PyTorch's `x[i, j, …]` (see the top of this file); assignment writes through.
     public subscript(_ indices: any TensorIndexConvertible...) -> Tensor {
         get { index(indices.map(\.tensorIndex)) }
         set { indexPut(indices.map(\.tensorIndex), newValue) }
