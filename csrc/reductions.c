@@ -106,7 +106,6 @@ DEFINE_MAX_DIM(ember_max_dim_i64, int64_t, I_ISNAN)
 
 static float reduce_row(int op, const float* x, int64_t n, double param) {
     switch (op) {
-    case EMBER_RED_SUM: return (float)ember_row_sum(x, n);
     case EMBER_RED_PROD: {
         double p = 1.0;
         for (int64_t i = 0; i < n; i++) p *= x[i];

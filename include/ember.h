@@ -243,10 +243,10 @@ void ember_max_dim_i64(int64_t* values, int64_t* indices, const int64_t* inp, in
                        int64_t dim, int64_t inner);
 
 /// One reduction per row of inp (rows, cols), each row in order (the same bits for any
-/// thread count), accumulated in double: sum, prod, amax / amin (NaN propagates), var (the
+/// thread count), accumulated in double: prod, amax / amin (NaN propagates), var (the
 /// `param` is the correction), logsumexp, norm (`param` is p; ±inf and 0 as PyTorch).
 enum {
-    EMBER_RED_SUM = 0, EMBER_RED_PROD, EMBER_RED_AMAX, EMBER_RED_AMIN, EMBER_RED_VAR,
+    EMBER_RED_PROD = 0, EMBER_RED_AMAX, EMBER_RED_AMIN, EMBER_RED_VAR,
     EMBER_RED_LOGSUMEXP, EMBER_RED_NORM,
 };
 void ember_reduce_rows_f32(int op, float* out, const float* inp, int64_t rows, int64_t cols,

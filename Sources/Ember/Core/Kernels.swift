@@ -222,7 +222,7 @@ enum Kernels {
         ember_max_dim_i64(values, indices, inp, Int64(outer), Int64(dim), Int64(inner))
     }
 
-    static let reduceSum = Int32(EMBER_RED_SUM), reduceProd = Int32(EMBER_RED_PROD)
+    static let reduceProd = Int32(EMBER_RED_PROD)
     static let reduceAmax = Int32(EMBER_RED_AMAX), reduceAmin = Int32(EMBER_RED_AMIN)
     static let reduceVar = Int32(EMBER_RED_VAR), reduceLogSumExp = Int32(EMBER_RED_LOGSUMEXP)
     static let reduceNorm = Int32(EMBER_RED_NORM)

@@ -57,7 +57,7 @@ public final class Tensor: @unchecked Sendable {
     var defersLinearGrad = false
 
     /// A contiguous tensor over `storage` from `offset` on.
-    init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0, isView: Bool = false) {
+    init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {
         precondition(shape.count <= maxDims, "Tensor: at most \(maxDims) dimensions are supported, got \(shape.count)")
         self.storage = storage
         self.shape = shape
@@ -66,7 +66,7 @@ public final class Tensor: @unchecked Sendable {
         self.storageOffset = offset
         self.count = shape.reduce(1, *)
         self.isContiguous = true
-        self.isView = isView
+        self.isView = false
     }
 
     /// A view with arbitrary strides (callers keep every reachable element inside `storage`).
@@ -370,7 +370,7 @@ extension Tensor {
 
     /// The same data, cut from the graph: no gradient flows through the result.
     public func detach() -> Tensor {
-        Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: storageOffset)
+        Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: storageOffset, isView: isView)
     }
 
     /// Converts to another dtype (PyTorch's `.type(torch.float)` / `.to(dtype)`); float → int

@@ -85,7 +85,7 @@ extension Tensor {
         for k in 0..<index.ndim where index.shape[k] < s.shape[k] { s = s.narrowed(dim: k, start: 0, length: index.shape[k]) }
         let values = s.contiguous()
         if accumulate && dtype != .float32 {
-            for (p, o) in offs.enumerated() { out.i64ish(Int(o), add: values, at: p) }
+            for (p, o) in offs.enumerated() { out.addInteger(at: Int(o), values, p) }
         } else {
             offs.withUnsafeBufferPointer { o in
                 Kernels.scatterBlocks(dst: out.base, offsets: o.baseAddress!, count: o.count, src: values.base, shape: [],
@@ -99,8 +99,8 @@ extension Tensor {
         }
     }
 
-    /// Integer scatter-add of element p of `values` at storage offset o (int64 and bool).
-    private func i64ish(_ o: Int, add values: Tensor, at p: Int) {
+    /// Integer scatter-add of element p of `values` at storage offset o (int64 adds, bool ors).
+    private func addInteger(at o: Int, _ values: Tensor, _ p: Int) {
         if dtype == .int64 { i64[o] += values.i64[p] } else { u8[o] = (u8[o] != 0 || values.u8[p] != 0) ? 1 : 0 }
     }
 

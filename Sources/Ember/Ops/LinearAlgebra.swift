@@ -12,16 +12,6 @@ func gemmOperand(_ t: Tensor) -> (t: Tensor, trans: Bool, ld: Int) {
     return (copy, false, Swift.max(c, 1))
 }
 
-/// op(a)·op(b) for 2-D float32 tensors into a new (m, n) tensor, where op transposes when
-/// asked: the one place the ops call sgemm for plain products.
-func gemm(_ a: Tensor, _ b: Tensor, transposeA ta: Bool = false, transposeB tb: Bool = false) -> Tensor {
-    let a2 = ta ? a.transposed() : a, b2 = tb ? b.transposed() : b
-    let k = a2.shape[1]
-    let out = k == 0 ? Tensor.zeros([a2.shape[0], b2.shape[1]]) : Tensor(empty: [a2.shape[0], b2.shape[1]])
-    batchedGemm(a2, b2, into: out, batch: [])
-    return out
-}
-
 /// out[i] = a[i]·b[i] over the batch dims `batch` (a and b already broadcast to them;
 /// out contiguous, zero-filled when k = 0).
 func batchedGemm(_ a: Tensor, _ b: Tensor, into out: Tensor, batch: [Int]) {

@@ -298,17 +298,17 @@ extension Tensor {
     /// Whether every element is nonzero, over `dims` (all when nil): bool (PyTorch's `all`).
     public func all(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let n = (dims.map { $0.map { normalizeDim($0, ndim, op: "all") } } ?? Array(0..<ndim)).reduce(1) { $0 * shape[$1] }
-        return sum(dims: dims ?? Array(0..<ndim), keepDim: keepDim, counting: true) == Double(n)
+        return nonzeroCount(dims: dims ?? Array(0..<ndim), keepDim: keepDim) == Double(n)
     }
     /// Whether any element is nonzero, over `dims` (PyTorch's `any`).
     public func any(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
-        sum(dims: dims ?? Array(0..<ndim), keepDim: keepDim, counting: true) > 0
+        nonzeroCount(dims: dims ?? Array(0..<ndim), keepDim: keepDim) > 0
     }
     public func all(dim: Int, keepDim: Bool = false) -> Tensor { all(dims: [dim], keepDim: keepDim) }
     public func any(dim: Int, keepDim: Bool = false) -> Tensor { any(dims: [dim], keepDim: keepDim) }
 
     /// The count of nonzero elements over dims (int64, exact).
-    private func sum(dims: [Int], keepDim: Bool, counting: Bool) -> Tensor {
+    private func nonzeroCount(dims: [Int], keepDim: Bool) -> Tensor {
         let nz = noGrad { type(.bool).type(.int64) }
         return dims.isEmpty ? nz : nz.sum(dims: dims, keepDim: keepDim)
     }
