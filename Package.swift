@@ -7,7 +7,8 @@
 //   be consumed by version (`.package(url:…, from:)`); older tools reject it.
 // - The C core (`CEmber`) is an internal detail: no stable API. It links Debian's OpenBLAS
 //   (`libopenblas-dev`), LLVM's OpenMP runtime (`libomp-dev`, which installs it as
-//   `libomp5.so`, not `libomp.so`) and zlib (`zlib1g-dev`).
+//   `libomp5.so`, not `libomp.so`), zlib (`zlib1g-dev`) and libarchive (`libarchive-dev`,
+//   zip and tar readers for checkpoints and dataset archives).
 // - The C core is always compiled with -O3, also in debug builds: the debug test suite runs
 //   real training steps and must stay fast.
 import PackageDescription
@@ -40,6 +41,7 @@ let package = Package(
                 .linkedLibrary("openblas"),
                 .linkedLibrary("omp5"),
                 .linkedLibrary("z"),
+                .linkedLibrary("archive"),
             ]
         ),
 

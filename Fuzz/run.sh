@@ -38,7 +38,7 @@ build_ember() {
     # shellcheck disable=SC2046
     swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 5 -module-name Ember \
         -I "$work/module" $(find "$repo/Sources/Ember" -name '*.swift' | sort) "$1" \
-        "$work"/obj/*.o -lopenblas -lomp5 -lz -o "$bin"
+        "$work"/obj/*.o -lopenblas -lomp5 -lz -larchive -o "$bin"
 }
 
 case "$target" in

@@ -300,6 +300,28 @@ FILE* ember_stderr(void);
 /// MD5 of a buffer (for download checks), 16 bytes into digest.
 void ember_md5(uint8_t digest[16], const uint8_t* data, int64_t len);
 
+// MARK: - Archives (archive.c, libarchive)
+//
+// Sequential reading of zip, tar and compressed tar files. Every call reports failure with a
+// return value and a message (never aborts); reads are capped by the caller.
+
+typedef struct ember_archive ember_archive;
+/// Opens an archive file (any format and filter libarchive reads). NULL with a message in
+/// `err` on failure.
+ember_archive* ember_archive_open_file(const char* path, char* err, int64_t err_len);
+/// Same over a buffer that must outlive the archive.
+ember_archive* ember_archive_open_memory(const void* data, int64_t len, char* err,
+                                         int64_t err_len);
+/// Advances to the next entry: 1 with its name (valid until the next call), its declared size
+/// (-1 if the header has none) and whether it is a regular file; 0 at the end; -1 on error
+/// (ember_archive_error).
+int ember_archive_next(ember_archive* ar, const char** name, int64_t* size, int* is_file);
+/// Reads up to `cap` bytes of the current entry into buf: the number read (less than cap at
+/// the entry's end), or -1 on error (ember_archive_error).
+int64_t ember_archive_read(ember_archive* ar, void* buf, int64_t cap);
+const char* ember_archive_error(const ember_archive* ar);
+void ember_archive_close(ember_archive* ar);
+
 #ifdef __cplusplus
 }
 #endif

@@ -298,6 +298,39 @@ enum Kernels {
     }
     struct GunzipError: Error { let message: String }
 
+    // MARK: Archives (libarchive; see ArchiveReader)
+    static func archiveOpen(path: String) -> (OpaquePointer?, String) {
+        var err = [CChar](repeating: 0, count: 256)
+        let ar = ember_archive_open_file(path, &err, 256)
+        return (ar, cString(err))
+    }
+    static func archiveOpen(memory: UnsafeRawBufferPointer) -> (OpaquePointer?, String) {
+        var err = [CChar](repeating: 0, count: 256)
+        let ar = ember_archive_open_memory(memory.baseAddress, Int64(memory.count), &err, 256)
+        return (ar, cString(err))
+    }
+    /// (name, declared size or -1, is a regular file); nil at the end; throws the message.
+    static func archiveNext(_ ar: OpaquePointer) -> Result<(String, Int, Bool)?, ArchiveFailure> {
+        var name: UnsafePointer<CChar>?
+        var size: Int64 = -1
+        var isFile: Int32 = 0
+        switch ember_archive_next(ar, &name, &size, &isFile) {
+        case 0: return .success(nil)
+        case 1: return .success((String(cString: name!), Int(size), isFile != 0))
+        default: return .failure(ArchiveFailure(message: String(cString: ember_archive_error(ar))))
+        }
+    }
+    static func archiveRead(_ ar: OpaquePointer, into buf: UnsafeMutableRawBufferPointer) -> Result<Int, ArchiveFailure> {
+        let n = ember_archive_read(ar, buf.baseAddress, Int64(buf.count))
+        if n < 0 { return .failure(ArchiveFailure(message: String(cString: ember_archive_error(ar)))) }
+        return .success(Int(n))
+    }
+    static func archiveClose(_ ar: OpaquePointer) { ember_archive_close(ar) }
+    struct ArchiveFailure: Error { let message: String }
+    private static func cString(_ chars: [CChar]) -> String {
+        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static var standardOutput: UnsafeMutablePointer<FILE> { ember_stdout() }
     static var standardError: UnsafeMutablePointer<FILE> { ember_stderr() }
 
