@@ -94,9 +94,9 @@ static void relu_block(float* C, int64_t m, int64_t n, int64_t ldc) {
 
 // C = alpha·op(A)·op(B) + beta·C (+ bias on every row), cut as split_columns says, then
 // max(C, 0) when `relu`.
-static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                         float* C, int64_t ldc, const float* bias, int relu) {
+static void gemm_blocked_on(int team, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                            float* C, int64_t ldc, const float* bias, int relu) {
     const enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
     const enum CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
     const int split_cols = split_columns(M, N, K);
@@ -106,7 +106,7 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     int64_t bs = round_up((extent + blocks - 1) / blocks, 16);
     if (bs < 16) bs = 16;
     blocks = (extent + bs - 1) / bs;
-    const int nt = blocks > 1 ? ember_team_size() : 1;
+    const int nt = blocks > 1 ? team : 1;
 
     // One block per iteration: block b always computes the same output, whoever runs it.
     EMBER_FOR(nt, b, blocks,
@@ -128,6 +128,12 @@ static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
                    bias ? (split_cols ? bias + s : bias) : NULL);
         if (relu) relu_block(Cb, m, n, ldc);
     );
+}
+
+static void gemm_blocked(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                         float* C, int64_t ldc, const float* bias, int relu) {
+    gemm_blocked_on(ember_team_size(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu);
 }
 
 static int backend_ = -1;
@@ -176,6 +182,22 @@ void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
     }
     ember_gemm_run(ember_gemm_current_isa(), engine_team(M, N, K), trans_a, trans_b, M, N, K, alpha,
                    A, lda, B, ldb, NULL, beta, C, ldc, NULL, 0);
+}
+
+void ember_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                        float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) {
+        scale_only(M, N, beta, C, ldc);
+        return;
+    }
+    // The same blocks (OpenBLAS) or chains (engine) as ember_sgemm, all on this thread.
+    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS)
+        gemm_blocked_on(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
+    else
+        ember_gemm_run(ember_gemm_current_isa(), 1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+                       NULL, beta, C, ldc, NULL, 0);
 }
 
 void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

@@ -94,6 +94,12 @@ static inline void ember_thread_range(int64_t n, int64_t* lo, int64_t* hi) {
         }                                                                           \
     } while (0)
 
+/// ember_sgemm on the calling thread alone, with the same bits: for kernels that share their
+/// own work out over the threads and multiply inside the parallel region (convolution).
+void ember_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                        float* C, int64_t ldc);
+
 /// max(x, 0) as PyTorch computes it (clamp_min): NaN and -0 pass through unchanged.
 static inline float ember_relu(float x) { return x < 0.0f ? 0.0f : x; }
 /// relu's gradient: g where the output is positive or NaN, 0 where it is ≤ 0 (PyTorch's

@@ -120,6 +120,75 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
 /// Bias gradient: dbias(OUT) = Σ_rows dout(N,OUT) (+= when accumulate).
 void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT, int accumulate);
 
+// MARK: - Convolution (conv.c)
+
+/// The geometry of a 2-D convolution over NCHW input (N, C, H, W), weight (OC, C/G, KH, KW)
+/// and output (N, OC, OH, OW): strides SH/SW, zero padding PH/PW, dilation DH/DW, G groups.
+/// 1-D convolutions are the H = KH = OH = 1 case.
+typedef struct {
+    int64_t N, C, H, W, OC, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G;
+} ember_conv2d_shape;
+/// out = conv(inp, weight) + bias (bias may be NULL): im2col + one GEMM per image and group.
+void ember_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
+                          const ember_conv2d_shape* s);
+/// dinp, dweight and dbias (each may be NULL: not wanted), all overwritten. The weight and
+/// bias sums over images run over a fixed number of shards added in shard order.
+void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, const ember_conv2d_shape* s);
+
+// MARK: - Pooling and interpolation (pool.c)
+
+/// Pooling windows over `planes` planes (N·C) of H × W into OH × OW: kernel KH × KW, stride,
+/// padding, dilation (max only); average: count_include_pad, divisor (> 0 overrides).
+typedef struct {
+    int64_t planes, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, count_include_pad, divisor;
+} ember_pool2d_shape;
+/// out and the flat index (h·W + w) in its plane of each maximum (NaN wins, ties: first).
+void ember_maxpool2d_forward(float* out, int64_t* indices, const float* inp,
+                             const ember_pool2d_shape* s);
+/// dinp = 0, then dinp[plane, indices] += dout: max pooling's (and adaptive max's) backward.
+void ember_index_pool_backward(float* dinp, const float* dout, const int64_t* indices,
+                               int64_t planes, int64_t in_plane, int64_t out_plane);
+void ember_avgpool2d_forward(float* out, const float* inp, const ember_pool2d_shape* s);
+/// dinp overwritten.
+void ember_avgpool2d_backward(float* dinp, const float* dout, const ember_pool2d_shape* s);
+/// Adaptive pooling (max when `max`, indices then written; else average): output i covers
+/// input [floor(i·H/OH), ceil((i+1)·H/OH)).
+void ember_adaptive_pool2d_forward(int max, float* out, int64_t* indices, const float* inp,
+                                   int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW);
+void ember_adaptive_avgpool2d_backward(float* dinp, const float* dout, int64_t planes, int64_t H,
+                                       int64_t W, int64_t OH, int64_t OW);
+/// Nearest or bilinear resampling of planes (H, W) → (OH, OW), as PyTorch's upsample_*2d:
+/// source = scale·o (nearest, align_corners) or scale·(o + ½) − ½ (bilinear). With
+/// `backward`, out is dinp (H, W, overwritten) and inp is dout (OH, OW).
+void ember_interpolate2d(float* out, const float* inp, int64_t planes, int64_t H, int64_t W,
+                         int64_t OH, int64_t OW, int bilinear, int align_corners, float scale_h,
+                         float scale_w, int backward);
+
+// MARK: - Normalisation (norm.c)
+
+/// Per-channel mean and biased variance of inp (N, C, S), in double.
+void ember_batchnorm_stats(float* mean, float* var, const float* inp, int64_t N, int64_t C,
+                           int64_t S);
+/// out = (inp − mean)·invstd·weight + bias per channel (weight/bias may be NULL).
+void ember_batchnorm_forward(float* out, const float* inp, const float* mean, const float* invstd,
+                             const float* weight, const float* bias, int64_t N, int64_t C,
+                             int64_t S);
+/// Gradients (each may be NULL), overwritten. `training`: mean/invstd are the batch's own
+/// statistics (so depend on inp); else fixed (running) ones.
+void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                              const float* inp, const float* mean, const float* invstd,
+                              const float* weight, int64_t N, int64_t C, int64_t S, int training);
+/// Normalises each row of inp (rows, D) by its own mean and 1/√(var + eps), then ·weight
+/// + bias (each (D) or NULL); mean and rstd (rows) kept for the backward (may be NULL).
+void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                             const float* weight, const float* bias, int64_t rows, int64_t D,
+                             float eps);
+/// dinp (rows, D), dweight and dbias (D): each may be NULL, all overwritten.
+void ember_layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                              const float* inp, const float* mean, const float* rstd,
+                              const float* weight, int64_t rows, int64_t D);
+
 // MARK: - Activations (activations.c)
 
 /// out = max(inp, 0)

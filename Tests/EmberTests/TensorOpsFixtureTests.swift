@@ -125,8 +125,8 @@ final class TensorOpsFixtureTests: XCTestCase {
         let cases: [Case]
     }
 
-    static func load() throws -> Fixture {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "tensor_ops", withExtension: "json", subdirectory: "Fixtures"))
+    static func load(_ name: String = "tensor_ops") throws -> Fixture {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return try decoder.decode(Fixture.self, from: Data(contentsOf: url))
@@ -142,22 +142,27 @@ final class TensorOpsFixtureTests: XCTestCase {
     }
 
     func testEveryCaseMatchesPyTorch() throws {
-        let fixture = try Self.load()
-        XCTAssertEqual(Set(fixture.cases.map(\.name)), Set(Self.ops.keys), "fixture cases and Ember ops differ")
+        try Self.checkAgainstPyTorch(try Self.load(), Self.ops)
+    }
+
+    /// Every case of `fixture` run through `ops` (keyed by case name) against PyTorch's
+    /// output and gradients.
+    static func checkAgainstPyTorch(_ fixture: Fixture, _ ops: [String: Op], file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(Set(fixture.cases.map(\.name)), Set(ops.keys), "fixture cases and Ember ops differ", file: file, line: line)
         for c in fixture.cases {
-            guard let op = Self.ops[c.name] else { continue }
+            guard let op = ops[c.name] else { continue }
             let inputs = c.inputs.map(Self.make)
             for (t, v) in zip(inputs, c.inputs) where v.dtype == "float32" && c.grads != nil { t.requiresGrad = true }
             let out = op(inputs)
-            XCTAssertEqual(out.shape, c.output.shape, "\(c.name): shape")
-            XCTAssertEqual(out.dtype.rawValue, c.output.dtype, "\(c.name): dtype")
-            assertClose(doubles(out), c.output.values, atol: 1e-5, rtol: 1e-5, "\(c.name): values")
+            XCTAssertEqual(out.shape, c.output.shape, "\(c.name): shape", file: file, line: line)
+            XCTAssertEqual(out.dtype.rawValue, c.output.dtype, "\(c.name): dtype", file: file, line: line)
+            assertClose(doubles(out), c.output.values, atol: 1e-5, rtol: 1e-5, "\(c.name): values", file: file, line: line)
             guard let grads = c.grads, let w = c.weights else { continue }
             (out * Tensor(w, shape: out.shape)).sum().backward()
             for (i, g) in grads.enumerated() {
                 guard let g else { continue }
-                let got = try XCTUnwrap(inputs[i].grad, "\(c.name): input \(i) got no gradient")
-                assertClose(doubles(got), g, atol: 1e-5, rtol: 1e-4, "\(c.name): gradient of input \(i)")
+                let got = try XCTUnwrap(inputs[i].grad, "\(c.name): input \(i) got no gradient", file: file, line: line)
+                assertClose(doubles(got), g, atol: 1e-5, rtol: 1e-4, "\(c.name): gradient of input \(i)", file: file, line: line)
             }
         }
     }
@@ -165,21 +170,27 @@ final class TensorOpsFixtureTests: XCTestCase {
     /// Central differences of Ember's own float32 forward against its autograd, for every
     /// smooth case: catches a backward that is wrong in the same way as nothing else.
     func testFiniteDifferenceGradients() throws {
-        let fixture = try Self.load()
         let nonSmooth: Set<String> = ["sign", "floor", "ceil", "round", "trunc", "hardtanh", "leaky_relu", "elu",
                                       "clamp_tensors", "sort_desc", "topk", "max_dim", "min_dim", "amax", "amin_ties",
                                       "norm_inf", "norm1", "masked_fill", "where", "prod_with_zero", "cumprod"]
+        try Self.checkFiniteDifferences(try Self.load(), Self.ops, skipping: nonSmooth)
+    }
+
+    /// Ember's autograd against central differences (step `h`) of its own forward, for every
+    /// case of `fixture` with gradients whose name is not in `skipping`.
+    static func checkFiniteDifferences(_ fixture: Fixture, _ ops: [String: Op], skipping nonSmooth: Set<String>,
+                                       h: Double = 1e-2, tolerance: Double = 2e-2,
+                                       file: StaticString = #filePath, line: UInt = #line) throws {
         for c in fixture.cases where c.grads != nil && !nonSmooth.contains(c.name) {
-            guard let op = Self.ops[c.name] else { continue }
+            guard let op = ops[c.name] else { continue }
             let base = c.inputs.map(Self.make)
             let w = Tensor(c.weights!, shape: c.output.shape)
             for (i, v) in c.inputs.enumerated() where v.dtype == "float32" {
                 let inputs = base.map { $0.clone() }
                 inputs[i].requiresGrad = true
                 (op(inputs) * w).sum().backward()
-                let analytic = doubles(try XCTUnwrap(inputs[i].grad))
+                let analytic = doubles(try XCTUnwrap(inputs[i].grad, file: file, line: line))
                 var values = v.values
-                let h = 1e-2
                 var numeric: [Double] = []
                 for j in values.indices {
                     let x0 = values[j]
@@ -192,7 +203,7 @@ final class TensorOpsFixtureTests: XCTestCase {
                     numeric.append((loss(x0 + h) - loss(x0 - h)) / (2 * h))
                     values[j] = x0
                 }
-                assertClose(analytic, numeric, atol: 2e-2, rtol: 2e-2, "\(c.name): finite differences of input \(i)")
+                assertClose(analytic, numeric, atol: tolerance, rtol: tolerance, "\(c.name): finite differences of input \(i)", file: file, line: line)
             }
         }
     }

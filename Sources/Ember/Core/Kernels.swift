@@ -123,6 +123,89 @@ enum Kernels {
         ember_nll_backward(dlogp, targets, weights, dloss, Int64(dlossStride), norm, Int64(n), Int64(c))
     }
 
+    // MARK: Convolution, pooling, normalisation (conv.c, pool.c, norm.c)
+    private static func cShape(_ g: ConvGeometry) -> ember_conv2d_shape {
+        ember_conv2d_shape(N: Int64(g.n), C: Int64(g.c), H: Int64(g.h), W: Int64(g.w), OC: Int64(g.oc),
+                           KH: Int64(g.kh), KW: Int64(g.kw), OH: Int64(g.oh), OW: Int64(g.ow),
+                           SH: Int64(g.sh), SW: Int64(g.sw), PH: Int64(g.ph), PW: Int64(g.pw),
+                           DH: Int64(g.dh), DW: Int64(g.dw), G: Int64(g.groups))
+    }
+    static func conv2dForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                              _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ g: ConvGeometry) {
+        var s = cShape(g)
+        ember_conv2d_forward(out, inp, weight, bias, &s)
+    }
+    static func conv2dBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                               dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                               input: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ g: ConvGeometry) {
+        var s = cShape(g)
+        ember_conv2d_backward(dInput, dWeight, dBias, dOut, input, weight, &s)
+    }
+    private static func cShape(_ g: PoolGeometry) -> ember_pool2d_shape {
+        ember_pool2d_shape(planes: Int64(g.planes), H: Int64(g.h), W: Int64(g.w), OH: Int64(g.oh), OW: Int64(g.ow),
+                           KH: Int64(g.kh), KW: Int64(g.kw), SH: Int64(g.sh), SW: Int64(g.sw), PH: Int64(g.ph),
+                           PW: Int64(g.pw), DH: Int64(g.dh), DW: Int64(g.dw),
+                           count_include_pad: g.countIncludePad ? 1 : 0, divisor: Int64(g.divisor ?? 0))
+    }
+    static func maxPool2dForward(_ out: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int64>,
+                                 _ inp: UnsafePointer<Float>, _ g: PoolGeometry) {
+        var s = cShape(g)
+        ember_maxpool2d_forward(out, indices, inp, &s)
+    }
+    static func indexPoolBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                                  _ indices: UnsafePointer<Int64>, planes: Int, inPlane: Int, outPlane: Int) {
+        ember_index_pool_backward(dInput, dOut, indices, Int64(planes), Int64(inPlane), Int64(outPlane))
+    }
+    static func avgPool2dForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ g: PoolGeometry) {
+        var s = cShape(g)
+        ember_avgpool2d_forward(out, inp, &s)
+    }
+    static func avgPool2dBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>, _ g: PoolGeometry) {
+        var s = cShape(g)
+        ember_avgpool2d_backward(dInput, dOut, &s)
+    }
+    static func adaptivePool2dForward(max: Bool, _ out: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int64>?,
+                                      _ inp: UnsafePointer<Float>, planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        ember_adaptive_pool2d_forward(max ? 1 : 0, out, indices, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
+    }
+    static func adaptiveAvgPool2dBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                                          planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        ember_adaptive_avgpool2d_backward(dInput, dOut, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
+    }
+    static func interpolate2d(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, planes: Int,
+                              h: Int, w: Int, oh: Int, ow: Int, bilinear: Bool, alignCorners: Bool,
+                              scaleH: Float, scaleW: Float, backward: Bool) {
+        ember_interpolate2d(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow), bilinear ? 1 : 0,
+                            alignCorners ? 1 : 0, scaleH, scaleW, backward ? 1 : 0)
+    }
+    static func batchNormStats(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                               _ inp: UnsafePointer<Float>, n: Int, c: Int, s: Int) {
+        ember_batchnorm_stats(mean, variance, inp, Int64(n), Int64(c), Int64(s))
+    }
+    static func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                                 mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                 weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, n: Int, c: Int, s: Int) {
+        ember_batchnorm_forward(out, inp, mean, invstd, weight, bias, Int64(n), Int64(c), Int64(s))
+    }
+    static func batchNormBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                  dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                                  input: UnsafePointer<Float>, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                  weight: UnsafePointer<Float>?, n: Int, c: Int, s: Int, training: Bool) {
+        ember_batchnorm_backward(dInput, dWeight, dBias, dOut, input, mean, invstd, weight, Int64(n), Int64(c),
+                                 Int64(s), training ? 1 : 0)
+    }
+    static func layerNormForward(_ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+                                 rstd: UnsafeMutablePointer<Float>?, _ inp: UnsafePointer<Float>,
+                                 weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, rows: Int, d: Int, eps: Float) {
+        ember_layernorm_forward(out, mean, rstd, inp, weight, bias, Int64(rows), Int64(d), eps)
+    }
+    static func layerNormBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                  dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                                  input: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                  weight: UnsafePointer<Float>?, rows: Int, d: Int) {
+        ember_layernorm_backward(dInput, dWeight, dBias, dOut, input, mean, rstd, weight, Int64(rows), Int64(d))
+    }
+
     // MARK: Elementwise
     enum Binary: Int32 { case add = 0, sub, mul, div, pow, maximum, minimum }
     enum Compare: Int32 { case eq = 0, ne, lt, le, gt, ge }

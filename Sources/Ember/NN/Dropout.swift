@@ -28,3 +28,24 @@ open class Dropout: Module {
 
     open override var extraDescription: String { "p=\(p), inplace=False" }
 }
+
+/// Zeroes whole channels of (N, C, H, W) input with probability `p` in training (PyTorch's
+/// `nn.Dropout2d`), scaling the rest by 1/(1−p); passes through in evaluation.
+open class Dropout2d: Module {
+    public let p: Double
+    public let generator: Generator
+
+    public init(p: Double = 0.5, generator: Generator = .default) {
+        precondition(p >= 0 && p <= 1, "Dropout2d: probability has to be between 0 and 1, but got \(p)")
+        self.p = p
+        self.generator = generator
+        super.init()
+    }
+
+    open override func forward(_ x: Tensor) -> Tensor {
+        guard isTraining && p > 0 else { return x }
+        return x.dropout2d(p: p, generator: generator)
+    }
+
+    open override var extraDescription: String { "p=\(p), inplace=False" }
+}

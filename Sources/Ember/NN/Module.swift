@@ -51,6 +51,11 @@ open class Module: CustomStringConvertible {
     /// reflects over `Tensor`-typed stored properties.
     open func namedDirectParameters() -> [(name: String, tensor: Tensor)] { reflectMembers().parameters }
 
+    /// This module's own buffers (PyTorch's `register_buffer`): `@Buffer` properties, with
+    /// whether each is persistent (saved in `stateDict()`). Nil buffers are skipped, as
+    /// PyTorch skips None. The default reflects over stored properties.
+    open func namedDirectBuffers() -> [(name: String, tensor: Tensor, persistent: Bool)] { reflectMembers().buffers }
+
     /// The type name printed by `description` (`Linear`, `NeuralNetwork`).
     open var typeName: String { String(describing: type(of: self)) }
 
@@ -67,7 +72,8 @@ open class Module: CustomStringConvertible {
     /// Stored properties from the most basic subclass down to the most derived, skipping
     /// `Module`'s own.
     private func reflectMembers() -> (children: [(name: String, module: Module)],
-                                      parameters: [(name: String, tensor: Tensor)]) {
+                                      parameters: [(name: String, tensor: Tensor)],
+                                      buffers: [(name: String, tensor: Tensor, persistent: Bool)]) {
         var mirrors: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
         while let m = mirror, ObjectIdentifier(m.subjectType) != ObjectIdentifier(Module.self) {
@@ -76,6 +82,7 @@ open class Module: CustomStringConvertible {
         }
         var children: [(name: String, module: Module)] = []
         var parameters: [(name: String, tensor: Tensor)] = []
+        var buffers: [(name: String, tensor: Tensor, persistent: Bool)] = []
         for m in mirrors.reversed() {
             for child in m.children {
                 guard var label = child.label else { continue }
@@ -87,10 +94,14 @@ open class Module: CustomStringConvertible {
                     children.append((label, module))
                 } else if let tensor = child.value as? Tensor {
                     parameters.append((label, tensor))
+                } else if let buffer = child.value as? any ReflectedBuffer {
+                    // `@Buffer var x` is stored as `_x`.
+                    if label.hasPrefix("_") { label.removeFirst() }
+                    if let t = buffer.tensor { buffers.append((label, t, buffer.persistent)) }
                 }
             }
         }
-        return (children, parameters)
+        return (children, parameters, buffers)
     }
 
     /// Every module in the tree, self first (depth-first, declaration order), each once,
@@ -138,7 +149,60 @@ open class Module: CustomStringConvertible {
         return out
     }
 
+    /// All buffers of the tree with dotted Swift names (`bn1.runningMean`), persistent or
+    /// not, in PyTorch's order (PyTorch's `named_buffers()`).
+    public func namedBuffers() -> [(name: String, tensor: Tensor)] {
+        collectBuffers(stateDictNames: false, persistentOnly: false).map { ($0.name, $0.tensor) }
+    }
+
+    /// All buffers of the tree.
+    public func buffers() -> [Tensor] { namedBuffers().map(\.tensor) }
+
+    func collectBuffers(stateDictNames: Bool, persistentOnly: Bool) -> [(name: String, tensor: Tensor)] {
+        var out: [(name: String, tensor: Tensor)] = []
+        for (path, module) in namedModules(stateDictNames: stateDictNames) {
+            for (name, tensor, persistent) in module.namedDirectBuffers() where persistent || !persistentOnly {
+                let part = stateDictNames ? module.stateDictName(for: name) : name
+                out.append((path.isEmpty ? part : path + "." + part, tensor))
+            }
+        }
+        return out
+    }
+
+    /// The state-dict entries in PyTorch's order: each module's parameters, then its
+    /// persistent buffers, module by module (depth-first).
+    func collectState() -> [(name: String, tensor: Tensor)] {
+        var out: [(name: String, tensor: Tensor)] = []
+        var seen = Set<ObjectIdentifier>()
+        for (path, module) in namedModules(stateDictNames: true) {
+            let own = module.namedDirectParameters().map { ($0.name, $0.tensor) }
+                + module.namedDirectBuffers().filter(\.persistent).map { ($0.name, $0.tensor) }
+            for (name, tensor) in own where seen.insert(ObjectIdentifier(tensor)).inserted {
+                let part = module.stateDictName(for: name)
+                out.append((path.isEmpty ? part : path + "." + part, tensor))
+            }
+        }
+        return out
+    }
+
     // MARK: Modes and devices
+
+    /// Calls `fn` on every submodule (children first, recursively) and then on self
+    /// (PyTorch's `apply`), e.g. to initialise weights.
+    @discardableResult
+    public func apply(_ fn: (Module) -> Void) -> Self {
+        for child in children() { child.apply(fn) }
+        fn(self)
+        return self
+    }
+
+    /// Sets `requiresGrad` on every parameter (PyTorch's `requires_grad_`): `false` freezes
+    /// the module — backward computes no gradient for it and optimizers skip it.
+    @discardableResult
+    public func requiresGrad_(_ requiresGrad: Bool = true) -> Self {
+        for p in parameters() { p.requiresGrad = requiresGrad }
+        return self
+    }
 
     /// Puts this module and all its descendants in training mode (`mode: false` is `eval()`).
     @discardableResult
@@ -202,4 +266,42 @@ open class Module: CustomStringConvertible {
         }
         return out
     }
+}
+
+/// Marks a module's tensor as a buffer (PyTorch's `register_buffer`): part of the module's
+/// state, saved in `stateDict()` (unless `persistent: false`) and loaded by
+/// `loadStateDict`, but not a parameter — optimizers never see it. BatchNorm's running
+/// statistics are buffers.
+///
+/// ```swift
+/// final class Scaler: Module {
+///     @Buffer var scale = Tensor.ones([3])
+///     @Buffer(persistent: false) var cache: Tensor? = nil
+///     override func forward(_ x: Tensor) -> Tensor { x * scale }
+/// }
+/// ```
+@propertyWrapper
+public final class Buffer<Value: BufferValue> {
+    public var wrappedValue: Value
+    public let persistent: Bool
+    public init(wrappedValue: Value, persistent: Bool = true) {
+        self.wrappedValue = wrappedValue
+        self.persistent = persistent
+    }
+}
+
+/// What a `@Buffer` may hold: a tensor, or an optional one (nil: not registered, as None).
+public protocol BufferValue {
+    var bufferTensor: Tensor? { get }
+}
+extension Tensor: BufferValue { public var bufferTensor: Tensor? { self } }
+extension Optional: BufferValue where Wrapped == Tensor { public var bufferTensor: Tensor? { self } }
+
+/// Reflection's view of any `Buffer<Value>`.
+protocol ReflectedBuffer {
+    var tensor: Tensor? { get }
+    var persistent: Bool { get }
+}
+extension Buffer: ReflectedBuffer {
+    var tensor: Tensor? { wrappedValue.bufferTensor }
 }

@@ -2,16 +2,17 @@
 public typealias StateDict = [String: Tensor]
 
 extension Module {
-    /// The parameters by PyTorch-style key: dotted paths whose parts pass through
-    /// `stateDictName(for:)` (camelCase → snake_case by default), so the keys equal PyTorch's
-    /// for the same architecture: `linear_relu_stack.0.weight`. The tensors are the parameters
-    /// themselves (not copies), as in PyTorch; `clone()` them to keep a snapshot.
+    /// The parameters and persistent buffers by PyTorch-style key: dotted paths whose parts
+    /// pass through `stateDictName(for:)` (camelCase → snake_case by default), so the keys
+    /// equal PyTorch's for the same architecture: `linear_relu_stack.0.weight`,
+    /// `bn1.running_mean`. The tensors share storage with the module's (not copies), as in
+    /// PyTorch; `clone()` them to keep a snapshot.
     public func stateDict() -> StateDict {
-        Dictionary(uniqueKeysWithValues: collectParameters(stateDictNames: true).map { ($0.name, $0.tensor.detach()) })
+        Dictionary(uniqueKeysWithValues: collectState().map { ($0.name, $0.tensor.detach()) })
     }
 
-    /// The state-dict keys in parameter order.
-    public func stateDictKeys() -> [String] { collectParameters(stateDictNames: true).map(\.name) }
+    /// The state-dict keys in PyTorch's order (each module's parameters, then its buffers).
+    public func stateDictKeys() -> [String] { collectState().map(\.name) }
 
     /// Copies `stateDict` into the parameters, in place (so optimizers holding them see the
     /// new values). Every problem is collected first and reported in one error: keys the model
@@ -23,7 +24,7 @@ extension Module {
     @discardableResult
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws
         -> (missingKeys: [String], unexpectedKeys: [String]) {
-        let params = collectParameters(stateDictNames: true)
+        let params = collectState()
         let expected = Set(params.map(\.name))
         let missing = params.map(\.name).filter { stateDict[$0] == nil }
         let unexpected = stateDict.keys.filter { !expected.contains($0) }.sorted()

@@ -1,0 +1,222 @@
+// Convolution lowered onto the GEMM engine, one image at a time (NCHW):
+//   forward     out[n,g] (OCg × OHW) = W[g] (OCg × Kg) · col(x[n,g]) (Kg × OHW) + bias
+//   input grad  dcol = W[g]ᵀ · dY[n,g], scattered back by col2im
+//   weight grad dW[g] = Σ_n dY[n,g] · col(x[n,g])ᵀ, over fixed shards of images
+// where Kg = Cg·KH·KW and col is im2col's patch matrix. Images are shared out over the
+// threads and each product is a single-threaded GEMM (ember_sgemm_serial), so no product
+// is split and the bits never depend on the thread count. The weight gradient's sum over
+// images runs inside each of CONV_SHARDS shards (a function of N only), then the shards are
+// added in shard order. docs/DESIGN.md says why im2col rather than direct convolution.
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Shards of the weight-gradient sum: fixed, so the summation order depends on N alone.
+// 8 covers 2 and 4 threads evenly; more would cost an extra partial product per shard.
+#define CONV_SHARDS 8
+
+typedef struct { float* p; size_t cap; } scratch;
+static _Thread_local scratch col_buf_, dcol_buf_;
+static _Thread_local scratch partial_buf_;
+
+static float* reserve(scratch* s, size_t floats) {
+    if (s->cap < floats) {
+        free(s->p);
+        s->p = malloc(floats * sizeof(float));
+        s->cap = s->p ? floats : 0;
+        if (!s->p) abort();   // the C core's kernels do not fail; Swift checked the sizes
+    }
+    return s->p;
+}
+
+static int is_pointwise(const ember_conv2d_shape* s) {
+    return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
+}
+
+// col(Kg × OHW) from one group of one image: x is (Cg, H, W).
+EMBER_SIMD
+static void im2col(float* col, const float* x, const ember_conv2d_shape* s, int64_t Cg) {
+    const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t kh = 0; kh < s->KH; kh++)
+            for (int64_t kw = 0; kw < s->KW; kw++) {
+                float* row = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                const float* plane = x + c * H * W;
+                for (int64_t oh = 0; oh < OH; oh++) {
+                    float* dst = row + oh * OW;
+                    const int64_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    if (ih < 0 || ih >= H) {
+                        memset(dst, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    const float* src = plane + ih * W;
+                    const int64_t off = kw * s->DW - s->PW;
+                    if (s->SW == 1) {
+                        // iw = ow + off: zeros, a contiguous run, zeros.
+                        int64_t lo = off < 0 ? -off : 0, hi = W - off < OW ? W - off : OW;
+                        if (hi < lo) hi = lo;
+                        for (int64_t ow = 0; ow < lo && ow < OW; ow++) dst[ow] = 0.0f;
+                        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof(float));
+                        for (int64_t ow = hi > lo ? hi : lo; ow < OW; ow++) dst[ow] = 0.0f;
+                    } else {
+                        for (int64_t ow = 0; ow < OW; ow++) {
+                            const int64_t iw = ow * s->SW + off;
+                            dst[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+// dx(Cg, H, W) += col2im(dcol): the reverse of im2col, in a fixed order (overlapping
+// windows add up in row order of dcol).
+EMBER_SIMD
+static void col2im(float* dx, const float* dcol, const ember_conv2d_shape* s, int64_t Cg) {
+    const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t kh = 0; kh < s->KH; kh++)
+            for (int64_t kw = 0; kw < s->KW; kw++) {
+                const float* row = dcol + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                float* plane = dx + c * H * W;
+                for (int64_t oh = 0; oh < OH; oh++) {
+                    const int64_t ih = oh * s->SH - s->PH + kh * s->DH;
+                    if (ih < 0 || ih >= H) continue;
+                    const float* src = row + oh * OW;
+                    float* dst = plane + ih * W;
+                    const int64_t off = kw * s->DW - s->PW;
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        const int64_t iw = ow * s->SW + off;
+                        if (iw >= 0 && iw < W) dst[iw] += src[ow];
+                    }
+                }
+            }
+}
+
+// One image's forward through every group, GEMMs on `nt` threads (1 inside the image loop).
+static void forward_image(float* out, const float* x, const float* weight, const float* bias,
+                          const ember_conv2d_shape* s, int nt) {
+    const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
+    const int64_t OHW = s->OH * s->OW;
+    float* col = is_pointwise(s) ? NULL : reserve(&col_buf_, (size_t)(Kg * OHW));
+    for (int64_t g = 0; g < G; g++) {
+        const float* xg = x + g * Cg * s->H * s->W;
+        const float* B = xg;
+        if (col) {
+            im2col(col, xg, s, Cg);
+            B = col;
+        }
+        float* og = out + g * OCg * OHW;
+        const float* Wg = weight + g * OCg * Kg;
+        if (nt > 1) ember_sgemm(0, 0, OCg, OHW, Kg, 1.0f, Wg, Kg, B, OHW, 0.0f, og, OHW);
+        else ember_sgemm_serial(0, 0, OCg, OHW, Kg, 1.0f, Wg, Kg, B, OHW, 0.0f, og, OHW);   // same bits
+        if (bias)
+            for (int64_t o = 0; o < OCg; o++) {
+                const float b = bias[g * OCg + o];
+                float* row = og + o * OHW;
+                for (int64_t i = 0; i < OHW; i++) row[i] = row[i] + b;
+            }
+    }
+}
+
+void ember_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
+                          const ember_conv2d_shape* s) {
+    const int64_t in_image = s->C * s->H * s->W, out_image = s->OC * s->OH * s->OW;
+    const int nt = ember_team_size();
+    if (s->N >= nt && nt > 1) {
+        EMBER_FOR(nt, n, s->N,
+            forward_image(out + n * out_image, inp + n * in_image, weight, bias, s, 1);
+        );
+    } else {
+        // Fewer images than threads: the threads share each image's products instead.
+        for (int64_t n = 0; n < s->N; n++)
+            forward_image(out + n * out_image, inp + n * in_image, weight, bias, s, nt);
+    }
+}
+
+// Images [lo, hi) of the backward: dx for each, and the shard's Σ dY·colᵀ into dw_part and
+// Σ dY into db_part (either NULL when not wanted).
+static void backward_shard(float* dinp, float* dw_part, double* db_part, const float* dout,
+                           const float* inp, const float* weight, const ember_conv2d_shape* s,
+                           int64_t lo, int64_t hi) {
+    const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
+    const int pointwise = is_pointwise(s);
+    float* col = pointwise ? NULL : reserve(&col_buf_, (size_t)(Kg * OHW));
+    float* dcol = pointwise ? NULL : reserve(&dcol_buf_, (size_t)(Kg * OHW));
+    if (db_part)
+        for (int64_t o = 0; o < s->OC; o++) db_part[o] = 0.0;
+    for (int64_t n = lo; n < hi; n++) {
+        const float* x = inp + n * s->C * HW;
+        const float* dy = dout + n * s->OC * OHW;
+        for (int64_t g = 0; g < G; g++) {
+            const float* dyg = dy + g * OCg * OHW;
+            const float* Wg = weight + g * OCg * Kg;
+            if (dw_part) {
+                const float* B = x + g * Cg * HW;
+                if (col) {
+                    im2col(col, B, s, Cg);
+                    B = col;
+                }
+                ember_sgemm_serial(0, 1, OCg, Kg, OHW, 1.0f, dyg, OHW, B, OHW, n == lo ? 0.0f : 1.0f,
+                                   dw_part + g * OCg * Kg, Kg);
+            }
+            if (dinp) {
+                float* dxg = dinp + n * s->C * HW + g * Cg * HW;
+                if (pointwise) {
+                    ember_sgemm_serial(1, 0, Kg, OHW, OCg, 1.0f, Wg, Kg, dyg, OHW, 0.0f, dxg, OHW);
+                } else {
+                    ember_sgemm_serial(1, 0, Kg, OHW, OCg, 1.0f, Wg, Kg, dyg, OHW, 0.0f, dcol, OHW);
+                    memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
+                    col2im(dxg, dcol, s, Cg);
+                }
+            }
+        }
+        if (db_part)
+            for (int64_t o = 0; o < s->OC; o++) {
+                const float* row = dy + o * OHW;
+                double acc = 0.0;
+                for (int64_t i = 0; i < OHW; i++) acc += row[i];
+                db_part[o] += acc;
+            }
+    }
+}
+
+void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, const ember_conv2d_shape* s) {
+    const int64_t wsize = s->OC * (s->C / s->G) * s->KH * s->KW;
+    if (s->N == 0) {
+        if (dweight) memset(dweight, 0, (size_t)wsize * sizeof(float));
+        if (dbias) memset(dbias, 0, (size_t)s->OC * sizeof(float));
+        return;
+    }
+    const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
+    // Partials: shards × weight floats, then shards × OC doubles for the bias.
+    const int64_t dw_floats = dweight ? (shards * wsize + 1) / 2 * 2 : 0;   // doubles stay aligned
+    const int64_t db_floats = dbias ? shards * s->OC * 2 : 0;               // a double is two floats
+    float* part = reserve(&partial_buf_, (size_t)(dw_floats + db_floats));
+    float* dw_parts = dweight ? part : NULL;
+    double* db_parts = dbias ? (double*)(void*)(part + dw_floats) : NULL;
+    int nt = ember_team_size();
+    if (nt > shards) nt = (int)shards;
+    EMBER_FOR(nt, sh, shards,
+        const int64_t lo = sh * s->N / shards, hi = (sh + 1) * s->N / shards;
+        backward_shard(dinp, dw_parts ? dw_parts + sh * wsize : NULL,
+                       db_parts ? db_parts + sh * s->OC : NULL, dout, inp, weight, s, lo, hi);
+    );
+    if (dweight) {
+        // Shards added in shard order, element by element.
+        const int nt = ember_team(wsize);   // (shadows: EMBER_FOR's pragma names `nt`)
+        EMBER_FOR(nt, i, wsize,
+            float acc = dw_parts[i];
+            for (int64_t k = 1; k < shards; k++) acc = acc + dw_parts[k * wsize + i];
+            dweight[i] = acc;
+        );
+    }
+    if (dbias)
+        for (int64_t o = 0; o < s->OC; o++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < shards; k++) acc += db_parts[k * s->OC + o];
+            dbias[o] = (float)acc;
+        }
+}

@@ -1,0 +1,182 @@
+// Normalisation layers. Statistics are accumulated in double, each channel (BatchNorm) or
+// row (LayerNorm) by one thread in index order; sums across rows (LayerNorm's weight and
+// bias gradients) go through fixed row shards added in shard order. So the bits never
+// depend on the thread count.
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: BatchNorm over (N, C, S): statistics per channel c over N·S values
+
+void ember_batchnorm_stats(float* mean, float* var, const float* inp, int64_t N, int64_t C,
+                           int64_t S) {
+    const int nt = ember_team(N * C * S);
+    EMBER_FOR(nt, c, C,
+        double sum = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float* x = inp + (n * C + c) * S;
+            for (int64_t i = 0; i < S; i++) sum += x[i];
+        }
+        const double m = sum / (double)(N * S);
+        double sq = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float* x = inp + (n * C + c) * S;
+            for (int64_t i = 0; i < S; i++) {
+                const double d = x[i] - m;
+                sq += d * d;
+            }
+        }
+        mean[c] = (float)m;
+        var[c] = (float)(sq / (double)(N * S));
+    );
+}
+
+void ember_batchnorm_forward(float* out, const float* inp, const float* mean, const float* invstd,
+                             const float* weight, const float* bias, int64_t N, int64_t C,
+                             int64_t S) {
+    const int nt = ember_team(N * C * S);
+    EMBER_FOR(nt, nc, N * C,
+        const int64_t c = nc % C;
+        // y = x·α + β with α = invstd·w, β = b − mean·α (as PyTorch's CPU kernel).
+        const float alpha = weight ? invstd[c] * weight[c] : invstd[c];
+        const float beta = (bias ? bias[c] : 0.0f) - mean[c] * alpha;
+        const float* x = inp + nc * S;
+        float* y = out + nc * S;
+        for (int64_t i = 0; i < S; i++) y[i] = x[i] * alpha + beta;
+    );
+}
+
+void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                              const float* inp, const float* mean, const float* invstd,
+                              const float* weight, int64_t N, int64_t C, int64_t S, int training) {
+    const int nt = ember_team(N * C * S);
+    const double M = (double)(N * S);
+    EMBER_FOR(nt, c, C,
+        double sum_dy = 0.0, dot = 0.0;
+        const double m = mean[c];
+        for (int64_t n = 0; n < N; n++) {
+            const float* x = inp + (n * C + c) * S;
+            const float* g = dout + (n * C + c) * S;
+            for (int64_t i = 0; i < S; i++) {
+                sum_dy += g[i];
+                dot += (x[i] - m) * g[i];
+            }
+        }
+        const double is = invstd[c], w = weight ? weight[c] : 1.0;
+        if (dweight) dweight[c] = (float)(dot * is);
+        if (dbias) dbias[c] = (float)sum_dy;
+        if (dinp) {
+            // Training: the batch statistics depend on x too.
+            //   dx = (dy − Σdy/M − (x−mean)·invstd²·Σ(x−mean)dy/M) · invstd·w
+            const double k = training ? dot * is * is / M : 0.0;
+            const double gm = training ? sum_dy / M : 0.0;
+            const double scale = is * w;
+            for (int64_t n = 0; n < N; n++) {
+                const float* x = inp + (n * C + c) * S;
+                const float* g = dout + (n * C + c) * S;
+                float* dx = dinp + (n * C + c) * S;
+                for (int64_t i = 0; i < S; i++)
+                    dx[i] = (float)((g[i] - gm - (x[i] - m) * k) * scale);
+            }
+        }
+    );
+}
+
+// MARK: LayerNorm over rows of D values (also GroupNorm's core, without the affine)
+
+void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                             const float* weight, const float* bias, int64_t rows, int64_t D,
+                             float eps) {
+    const int nt = ember_team(rows * D);
+    EMBER_FOR(nt, r, rows,
+        const float* x = inp + r * D;
+        float* y = out + r * D;
+        double sum = 0.0;
+        for (int64_t i = 0; i < D; i++) sum += x[i];
+        const double m = D > 0 ? sum / (double)D : 0.0;
+        double sq = 0.0;
+        for (int64_t i = 0; i < D; i++) {
+            const double d = x[i] - m;
+            sq += d * d;
+        }
+        const double is = 1.0 / sqrt((D > 0 ? sq / (double)D : 0.0) + (double)eps);
+        const float mf = (float)m, isf = (float)is;
+        for (int64_t i = 0; i < D; i++) {
+            float v = (x[i] - mf) * isf;
+            if (weight) v = v * weight[i];
+            if (bias) v = v + bias[i];
+            y[i] = v;
+        }
+        if (mean) mean[r] = mf;
+        if (rstd) rstd[r] = isf;
+    );
+}
+
+// Row shards of LayerNorm's weight and bias gradient sums (a function of `rows` only).
+#define NORM_SHARDS 8
+
+static _Thread_local struct { double* p; size_t cap; } norm_partials_;
+
+void ember_layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                              const float* inp, const float* mean, const float* rstd,
+                              const float* weight, int64_t rows, int64_t D) {
+    int nt = ember_team(rows * D);
+    if (dinp) {
+        EMBER_FOR(nt, r, rows,
+            const float* x = inp + r * D;
+            const float* g = dout + r * D;
+            float* dx = dinp + r * D;
+            const double m = mean[r], is = rstd[r];
+            // dx = rstd·(w·dy − mean(w·dy) − x̂·mean(w·dy·x̂))
+            double a = 0.0, b = 0.0;
+            for (int64_t i = 0; i < D; i++) {
+                const double wg = weight ? (double)weight[i] * g[i] : g[i];
+                a += wg;
+                b += wg * (x[i] - m) * is;
+            }
+            a /= (double)D;
+            b /= (double)D;
+            for (int64_t i = 0; i < D; i++) {
+                const double wg = weight ? (double)weight[i] * g[i] : g[i];
+                dx[i] = (float)(is * (wg - a - (x[i] - m) * is * b));
+            }
+        );
+    }
+    if (!dweight && !dbias) return;
+    if (nt > NORM_SHARDS) nt = NORM_SHARDS;
+    const int64_t shards = rows < NORM_SHARDS ? (rows > 0 ? rows : 1) : NORM_SHARDS;
+    const size_t need = (size_t)(shards * 2 * D);
+    if (norm_partials_.cap < need) {
+        free(norm_partials_.p);
+        norm_partials_.p = malloc(need * sizeof(double));
+        norm_partials_.cap = norm_partials_.p ? need : 0;
+        if (!norm_partials_.p) abort();
+    }
+    double* part = norm_partials_.p;
+    EMBER_FOR(nt, sh, shards,
+        double* pw = part + sh * 2 * D;
+        double* pb = pw + D;
+        for (int64_t i = 0; i < 2 * D; i++) pw[i] = 0.0;
+        const int64_t lo = sh * rows / shards, hi = (sh + 1) * rows / shards;
+        for (int64_t r = lo; r < hi; r++) {
+            const float* x = inp + r * D;
+            const float* g = dout + r * D;
+            const double m = mean[r], is = rstd[r];
+            for (int64_t i = 0; i < D; i++) {
+                pw[i] += g[i] * ((x[i] - m) * is);
+                pb[i] += g[i];
+            }
+        }
+    );
+    for (int64_t i = 0; i < D; i++) {
+        double w = 0.0, b = 0.0;
+        for (int64_t sh = 0; sh < shards; sh++) {
+            w += part[sh * 2 * D + i];
+            b += part[sh * 2 * D + D + i];
+        }
+        if (dweight) dweight[i] = (float)w;
+        if (dbias) dbias[i] = (float)b;
+    }
+}
