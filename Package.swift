@@ -17,7 +17,9 @@ let package = Package(
     name: "Ember",
     products: [
         .library(name: "Ember", targets: ["Ember"]),
+        .library(name: "EmberModels", targets: ["EmberModels"]),
         .executable(name: "quickstart", targets: ["quickstart"]),
+        .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "ember-bench", targets: ["ember-bench"]),
     ],
     dependencies: [
@@ -52,11 +54,35 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
+        // Models with torchvision's and pytorch/examples' state-dict keys (ResNet-18, the
+        // MNIST CNN), for the examples, the benchmarks and users.
+        .target(
+            name: "EmberModels",
+            dependencies: ["Ember"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
         // MARK: Executables
+        // What the examples share that is not the library's business (the SVG learning curve).
+        .target(
+            name: "ExampleSupport",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "quickstart",
             dependencies: [
                 "Ember",
+                "ExampleSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "cnn",
+            dependencies: [
+                "Ember",
+                "EmberModels",
+                "ExampleSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -65,6 +91,7 @@ let package = Package(
             name: "ember-bench",
             dependencies: [
                 "Ember",
+                "EmberModels",
                 "CEmber",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -74,7 +101,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "EmberTests",
-            dependencies: ["Ember"],
+            dependencies: ["Ember", "EmberModels"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

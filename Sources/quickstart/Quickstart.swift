@@ -2,6 +2,7 @@
 // the seed has a line, on the real FashionMNIST. Flags only change the seed's settings.
 import ArgumentParser
 import Ember
+import ExampleSupport
 import Foundation
 
 final class NeuralNetwork: Module {
