@@ -19,7 +19,8 @@ struct CNN: ParsableCommand {
         discussion: "Conv2d(1,32,3) ReLU Conv2d(32,64,3) ReLU MaxPool2d(2) Dropout(0.25) Flatten Linear(9216,128) ReLU Dropout(0.5) Linear(128,10); --batch-norm adds a BatchNorm2d after each convolution.")
 
     @Option(help: "Training epochs.") var epochs = 5
-    @Option(help: "Samples per batch.") var batchSize = 64
+    @Option(help: "Samples per training batch.") var batchSize = 64
+    @Option(help: "Samples per test batch.") var testBatchSize = 250
     @Option(help: "Learning rate.") var lr = 1e-3
     @Option(help: "sgd, adam or adamw.") var optimizer: OptimizerChoice = .adam
     @Option(help: "Seed for weights, dropout and shuffling.") var seed: UInt64 = 1
@@ -31,7 +32,7 @@ struct CNN: ParsableCommand {
     @Flag(help: "Add a BatchNorm2d after each convolution.") var batchNorm = false
     @Flag(help: "Keep the training set in order (default: shuffled every epoch).") var noShuffle = false
     @Flag(help: "Show a progress bar per epoch (on a terminal).") var progress = false
-    @Flag(help: "Print `epoch_time train=..s test=..s` after each epoch.") var timings = false
+    @Flag(help: "Print `epoch_time train=..s test=..s rss=..MB` after each epoch.") var timings = false
 
     func run() throws {
         if let threads { setNumThreads(threads) }
@@ -39,7 +40,7 @@ struct CNN: ParsableCommand {
         let trainingData = try FashionMNIST(root: root, train: true, download: true, transform: ToTensor())
         let testData = try FashionMNIST(root: root, train: false, download: false, transform: ToTensor())
         let trainLoader = DataLoader(trainingData, batchSize: batchSize, shuffle: !noShuffle, numWorkers: workers, seed: seed)
-        let testLoader = DataLoader(testData, batchSize: 1000, numWorkers: workers)
+        let testLoader = DataLoader(testData, batchSize: testBatchSize, numWorkers: workers)
 
         let model = MNISTConvNet(batchNorm: batchNorm)
         print(model)
@@ -75,13 +76,20 @@ struct CNN: ParsableCommand {
             print(String(format: "Test Error: \n Accuracy: %.1f%%, Avg loss: %8f \n", 100 * accuracy, testLoss))
             curve.addTest(epoch: epoch + 1, accuracy: accuracy, loss: testLoss)
             if timings {
-                print(String(format: "epoch_time train=%.3fs test=%.3fs", trained.timeIntervalSince(start),
-                             Date().timeIntervalSince(trained)))
+                print(String(format: "epoch_time train=%.3fs test=%.3fs rss=%.1fMB", trained.timeIntervalSince(start),
+                             Date().timeIntervalSince(trained), residentMB()))
             }
             if let plot { try curve.write(to: plot) }
         }
         try model.save(to: save)
         print("Saved \(save)")
+    }
+
+    /// This process's resident set now (VmRSS), in MB.
+    func residentMB() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return (line?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
     }
 
     /// (accuracy in [0, 1], mean loss per batch) over the test set, in evaluation mode.

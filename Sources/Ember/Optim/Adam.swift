@@ -20,11 +20,18 @@ public class Adam: Optimizer {
 
     public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
                             eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false) {
-        self.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+        self.init([ParamGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
                   maximize: maximize, decoupled: false)
     }
 
-    init(_ parameters: [Tensor], lr: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
+    /// Parameter groups, each with its own `lr` and `weightDecay` where given.
+    public convenience init(_ groups: [ParamGroup], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                            eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false) {
+        self.init(groups, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+                  maximize: maximize, decoupled: false)
+    }
+
+    init(_ groups: [ParamGroup], lr: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
          amsgrad: Bool, maximize: Bool, decoupled: Bool) {
         precondition(betas.0 >= 0 && betas.0 < 1, "Invalid beta parameter at index 0: \(betas.0)")
         precondition(betas.1 >= 0 && betas.1 < 1, "Invalid beta parameter at index 1: \(betas.1)")
@@ -37,7 +44,7 @@ public class Adam: Optimizer {
         self.amsgrad = amsgrad
         self.maximize = maximize
         self.decoupled = decoupled
-        super.init(parameters, lr: lr)
+        super.init(groups, lr: lr)
     }
 
     public override func step() {
@@ -56,8 +63,8 @@ public class Adam: Optimizer {
                 state[i]!["step"] = stepTensor
             }
             stepTensor.i64[0] += 1
-            Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: Float(lr), beta1: Float(beta1),
-                             beta2: Float(beta2), eps: Float(eps), weightDecay: Float(weightDecay),
+            Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: Float(lr(i)), beta1: Float(beta1),
+                             beta2: Float(beta2), eps: Float(eps), weightDecay: Float(weightDecay(i, fallback: weightDecay)),
                              decoupled: decoupled, step: Int(stepTensor.i64[0]), amsgrad: amsgrad, maximize: maximize)
         }
     }
@@ -83,9 +90,17 @@ public class Adam: Optimizer {
 /// parameter shrinks by `lr · weightDecay` of itself before the Adam update, and the decay
 /// never enters the moments. Default weight decay 0.01, as in PyTorch.
 public final class AdamW: Adam {
-    public init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+    public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                            eps: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
+        self.init([ParamGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+                  maximize: maximize)
+    }
+
+    /// Parameter groups, each with its own `lr` and `weightDecay` where given (e.g. 0 for
+    /// biases and norms).
+    public init(_ groups: [ParamGroup], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
                 eps: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
-        super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+        super.init(groups, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
                    maximize: maximize, decoupled: true)
     }
 }

@@ -2,35 +2,48 @@ import Foundation
 
 /// Changes an optimizer's learning rate once per `step()` (usually once per epoch), as
 /// `torch.optim.lr_scheduler` does. Creating a scheduler sets the epoch-0 rate; each `step()`
-/// advances `lastEpoch` and writes the new rate into `optimizer.lr`.
+/// advances `lastEpoch` and writes the new rate into every parameter group, each from its
+/// own base rate.
 ///
 /// The rates follow PyTorch's recursive (chainable) formulas, each step computed from the
 /// current `optimizer.lr`, so they match PyTorch's to the last bit of a Double.
 open class LRScheduler {
     public let optimizer: Optimizer
-    /// The optimizer's learning rate when the scheduler was created.
-    public let baseLR: Double
+    /// Each parameter group's learning rate when the scheduler was created.
+    public let baseLRs: [Double]
+    /// The base rate of the group being scheduled (in `rate`), else of the first group.
+    public var baseLR: Double { baseLRs[activeGroup] }
+    private var activeGroup = 0
     /// Steps taken so far (0 after creation), PyTorch's `last_epoch`.
     public private(set) var lastEpoch: Int = 0
 
     public init(_ optimizer: Optimizer) {
         self.optimizer = optimizer
-        self.baseLR = optimizer.lr
+        self.baseLRs = optimizer.paramGroups.map { $0.lr ?? optimizer.lr }
     }
 
     /// Subclasses call this at the end of their init: it applies the epoch-0 rate.
-    public final func start() { optimizer.lr = rate(epoch: 0, current: optimizer.lr) }
+    public final func start() { applyRate(epoch: 0) }
 
-    /// The rate for `epoch`, given the rate now in the optimizer (for the recursive formulas).
+    /// The rate for `epoch`, given the group's current rate (for the recursive formulas);
+    /// `baseLR` is that group's.
     open func rate(epoch: Int, current: Double) -> Double { current }
 
-    /// Advances one epoch and sets the optimizer's learning rate.
+    /// Advances one epoch and sets every group's learning rate.
     public func step() {
         lastEpoch += 1
-        optimizer.lr = rate(epoch: lastEpoch, current: optimizer.lr)
+        applyRate(epoch: lastEpoch)
     }
 
-    /// The learning rate set by the last step (PyTorch's `get_last_lr()`).
+    private func applyRate(epoch: Int) {
+        for g in optimizer.paramGroups.indices {
+            activeGroup = g
+            optimizer.paramGroups[g].lr = rate(epoch: epoch, current: optimizer.paramGroups[g].lr ?? baseLRs[g])
+        }
+        activeGroup = 0
+    }
+
+    /// The learning rate set by the last step (PyTorch's `get_last_lr()`), of the first group.
     public var lastLR: Double { optimizer.lr }
 
     /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).

@@ -5,25 +5,60 @@
 /// (csrc/optimizers.c), updating the parameter's storage in place, so every holder of the
 /// tensor (the model, the optimizer) sees the new values.
 ///
-/// One parameter group: every parameter shares the hyperparameters.
+/// Parameters are in groups (PyTorch's `param_groups`), each with its own learning rate and
+/// weight decay, e.g. no decay on biases and norms:
+///
+/// ```swift
+/// let optimizer = AdamW([ParamGroup(decay, weightDecay: 0.1), ParamGroup(noDecay, weightDecay: 0)], lr: 3e-4)
+/// ```
 open class Optimizer {
-    /// The tensors being optimised, in the order given (state is keyed by this index).
+    /// The tensors being optimised, group after group, in the order given (state is keyed
+    /// by this index).
     public let parameters: [Tensor]
-    /// The learning rate of the next `step()`; LR schedulers write it.
-    public var lr: Double
+    /// The parameter groups with their resolved learning rates. Schedulers write each
+    /// group's `lr`; change `lr` or `weightDecay` here, not the parameter lists.
+    public var paramGroups: [ParamGroup]
+    /// Which group each entry of `parameters` belongs to.
+    let groupIndex: [Int]
     /// Per-parameter state by index into `parameters` (momentum buffers, Adam moments, step
     /// counts). Empty until the first step that sees a gradient for that parameter.
     public var state: [Int: [String: Tensor]] = [:]
 
-    public init(_ parameters: [Tensor], lr: Double) {
-        precondition(lr >= 0, "Invalid learning rate: \(lr)")
-        for (i, p) in parameters.enumerated() {
-            precondition(p.dtype == .float32 && p.isLeaf,
-                         "optimizer: parameter \(i) must be a float32 leaf tensor, got \(p.dtype)\(p.isLeaf ? "" : " (not a leaf)")")
-        }
-        self.parameters = parameters
-        self.lr = lr
+    public convenience init(_ parameters: [Tensor], lr: Double) {
+        self.init([ParamGroup(parameters)], lr: lr)
     }
+
+    /// Groups without their own `lr` take `lr`.
+    public init(_ groups: [ParamGroup], lr: Double) {
+        precondition(lr >= 0, "Invalid learning rate: \(lr)")
+        var all: [Tensor] = [], index: [Int] = [], seen = Set<ObjectIdentifier>()
+        for (g, group) in groups.enumerated() {
+            precondition((group.lr ?? lr) >= 0, "Invalid learning rate: \(group.lr ?? lr) in param group \(g)")
+            precondition((group.weightDecay ?? 0) >= 0, "Invalid weight_decay value: \(group.weightDecay ?? 0) in param group \(g)")
+            for p in group.params {
+                let i = all.count
+                precondition(p.dtype == .float32 && p.isLeaf,
+                             "optimizer: parameter \(i) must be a float32 leaf tensor, got \(p.dtype)\(p.isLeaf ? "" : " (not a leaf)")")
+                precondition(seen.insert(ObjectIdentifier(p)).inserted, "some parameters appear in more than one parameter group")
+                all.append(p)
+                index.append(g)
+            }
+        }
+        self.parameters = all
+        self.groupIndex = index
+        self.paramGroups = groups.map { var g = $0; g.lr = g.lr ?? lr; return g }
+    }
+
+    /// The learning rate of the first group. Setting it sets every group's (one group is
+    /// the common case; with several, schedulers change each group's own).
+    public var lr: Double {
+        get { paramGroups.first?.lr ?? 0 }
+        set { for g in paramGroups.indices { paramGroups[g].lr = newValue } }
+    }
+
+    /// Parameter `i`'s learning rate, and its weight decay (the group's, else `fallback`).
+    func lr(_ i: Int) -> Double { paramGroups[groupIndex[i]].lr ?? lr }
+    func weightDecay(_ i: Int, fallback: Double) -> Double { paramGroups[groupIndex[i]].weightDecay ?? fallback }
 
     /// Updates every parameter that has a gradient. Parameters without one are skipped.
     open func step() {
@@ -64,7 +99,8 @@ open class Optimizer {
 
     /// The optimizer's state as flat tensors plus hyperparameters, the layout of PyTorch's
     /// `optimizer.state_dict()` flattened: `state.<index>.<name>` (e.g. `state.0.exp_avg`)
-    /// and `param_groups.0.<name>`. The tensors are copies.
+    /// and `param_groups.0.<name>`, plus every group's `param_groups.<g>.lr` (and its own
+    /// `weight_decay`). The tensors are copies.
     public func stateDict() -> (tensors: [String: Tensor], hyperparameters: [String: Double]) {
         var tensors: [String: Tensor] = [:]
         for (i, entries) in state {
@@ -72,6 +108,10 @@ open class Optimizer {
         }
         var hyper: [String: Double] = [:]
         for (k, v) in hyperparameters { hyper["param_groups.0.\(k)"] = v }
+        for (g, group) in paramGroups.enumerated() {
+            hyper["param_groups.\(g).lr"] = group.lr
+            if let wd = group.weightDecay { hyper["param_groups.\(g).weight_decay"] = wd }
+        }
         return (tensors, hyper)
     }
 
@@ -92,9 +132,18 @@ open class Optimizer {
             newState[i, default: [:]][parts[2]] = t.clone()
         }
         var hyper: [String: Double] = [:]
+        var groups = paramGroups
         for (key, v) in hyperparameters {
-            guard key.hasPrefix("param_groups.0.") else { problems.append("unexpected key \"\(key)\""); continue }
-            hyper[String(key.dropFirst("param_groups.0.".count))] = v
+            let parts = key.split(separator: ".", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[0] == "param_groups", let g = Int(parts[1]), groups.indices.contains(g) else {
+                problems.append("unexpected key \"\(key)\""); continue
+            }
+            switch parts[2] {
+            case "lr": groups[g].lr = v
+            case "weight_decay" where g > 0 || groups[g].weightDecay != nil: groups[g].weightDecay = v
+            default:
+                if g == 0 { hyper[parts[2]] = v } else { problems.append("unexpected key \"\(key)\"") }
+            }
         }
         let unknown = Set(hyper.keys).subtracting(self.hyperparameters.keys)
         problems += unknown.sorted().map { "unknown hyperparameter \"\($0)\"" }
@@ -103,5 +152,20 @@ open class Optimizer {
         }
         state = newState
         self.hyperparameters = hyper
+        paramGroups = groups
+    }
+}
+
+/// A group of parameters with its own hyperparameters (an entry of PyTorch's
+/// `param_groups`); nil means the optimizer's value.
+public struct ParamGroup {
+    public let params: [Tensor]
+    public var lr: Double?
+    public var weightDecay: Double?
+
+    public init(_ params: [Tensor], lr: Double? = nil, weightDecay: Double? = nil) {
+        self.params = params
+        self.lr = lr
+        self.weightDecay = weightDecay
     }
 }

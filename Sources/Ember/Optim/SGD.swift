@@ -22,7 +22,14 @@ public final class SGD: Optimizer {
     public var nesterov: Bool
     public var maximize: Bool
 
-    public init(_ parameters: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+    public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+                            weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
+        self.init([ParamGroup(parameters)], lr: lr, momentum: momentum, dampening: dampening, weightDecay: weightDecay,
+                  nesterov: nesterov, maximize: maximize)
+    }
+
+    /// Parameter groups, each with its own `lr` and `weightDecay` where given.
+    public init(_ groups: [ParamGroup], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
                 weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
         precondition(momentum >= 0, "Invalid momentum value: \(momentum)")
         precondition(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
@@ -33,21 +40,21 @@ public final class SGD: Optimizer {
         self.weightDecay = weightDecay
         self.nesterov = nesterov
         self.maximize = maximize
-        super.init(parameters, lr: lr)
-        for p in parameters { p.defersLinearGrad = isPlain }
+        super.init(groups, lr: lr)
+        for i in parameters.indices { parameters[i].defersLinearGrad = isPlain(i) }
     }
 
     /// No momentum and no weight decay: a linear layer's weight gradient can be applied as
     /// one GEMM into the weight without ever being formed (DeferredGrad.swift).
-    private var isPlain: Bool { momentum == 0 && weightDecay == 0 }
+    private func isPlain(_ i: Int) -> Bool { momentum == 0 && weightDecay(i, fallback: weightDecay) == 0 }
 
     public override func step() {
-        // The mark tells the next backward() whether to defer (hyperparameters can change).
-        let plain = isPlain
         for (i, p) in parameters.enumerated() {
+            // The mark tells the next backward() whether to defer (hyperparameters can change).
+            let plain = isPlain(i), rate = self.lr(i), decay = self.weightDecay(i, fallback: self.weightDecay)
             p.defersLinearGrad = plain
             p.willWriteInPlace()
-            if plain, p.addDeferredGrad(scaledBy: Float(maximize ? lr : -lr)) { continue }
+            if plain, p.addDeferredGrad(scaledBy: Float(maximize ? rate : -rate)) { continue }
             guard let g = gradient(i) else { continue }
             var buffer: Tensor?
             var first = false
@@ -55,8 +62,8 @@ public final class SGD: Optimizer {
                 first = state[i]?["momentum_buffer"] == nil
                 buffer = stateBuffer(i, "momentum_buffer")
             }
-            Kernels.sgdStep(p.f32, g.f32, buffer?.f32, p.count, lr: Float(lr), momentum: Float(momentum),
-                            dampening: Float(dampening), weightDecay: Float(weightDecay), nesterov: nesterov,
+            Kernels.sgdStep(p.f32, g.f32, buffer?.f32, p.count, lr: Float(rate), momentum: Float(momentum),
+                            dampening: Float(dampening), weightDecay: Float(decay), nesterov: nesterov,
                             firstStep: first, maximize: maximize)
         }
     }
