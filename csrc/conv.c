@@ -1,4 +1,5 @@
-// Convolution lowered onto the GEMM engine, one image at a time (NCHW):
+// Convolution lowered onto the GEMM engine, an image (or, for small outputs, a block of
+// images side by side) at a time (NCHW):
 //   forward     out[n,g] (OCg × OHW) = W[g] (OCg × Kg) · col(x[n,g]) (Kg × OHW) + bias
 //   input grad  dcol = W[g]ᵀ · dY[n,g], scattered back by col2im
 //   weight grad dW[g] = Σ_n dY[n,g] · col(x[n,g])ᵀ, over fixed shards of images
@@ -34,14 +35,14 @@ static int is_pointwise(const ember_conv2d_shape* s) {
     return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
 }
 
-// col(Kg × OHW) from one group of one image: x is (Cg, H, W).
+// col(Kg × OHW, row stride ld) from one group of one image: x is (Cg, H, W).
 EMBER_SIMD
-static void im2col(float* col, const float* x, const ember_conv2d_shape* s, int64_t Cg) {
+static void im2col(float* col, int64_t ld, const float* x, const ember_conv2d_shape* s, int64_t Cg) {
     const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t kh = 0; kh < s->KH; kh++)
             for (int64_t kw = 0; kw < s->KW; kw++) {
-                float* row = col + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                float* row = col + ((c * s->KH + kh) * s->KW + kw) * ld;
                 const float* plane = x + c * H * W;
                 for (int64_t oh = 0; oh < OH; oh++) {
                     float* dst = row + oh * OW;
@@ -69,15 +70,15 @@ static void im2col(float* col, const float* x, const ember_conv2d_shape* s, int6
             }
 }
 
-// dx(Cg, H, W) += col2im(dcol): the reverse of im2col, in a fixed order (overlapping
-// windows add up in row order of dcol).
+// dx(Cg, H, W) += col2im(dcol, row stride ld): the reverse of im2col, in a fixed order
+// (overlapping windows add up in row order of dcol).
 EMBER_SIMD
-static void col2im(float* dx, const float* dcol, const ember_conv2d_shape* s, int64_t Cg) {
+static void col2im(float* dx, const float* dcol, int64_t ld, const ember_conv2d_shape* s, int64_t Cg) {
     const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t kh = 0; kh < s->KH; kh++)
             for (int64_t kw = 0; kw < s->KW; kw++) {
-                const float* row = dcol + ((c * s->KH + kh) * s->KW + kw) * OH * OW;
+                const float* row = dcol + ((c * s->KH + kh) * s->KW + kw) * ld;
                 float* plane = dx + c * H * W;
                 for (int64_t oh = 0; oh < OH; oh++) {
                     const int64_t ih = oh * s->SH - s->PH + kh * s->DH;
@@ -93,92 +94,130 @@ static void col2im(float* dx, const float* dcol, const ember_conv2d_shape* s, in
             }
 }
 
-// One image's forward through every group, GEMMs on `nt` threads (1 inside the image loop).
-static void forward_image(float* out, const float* x, const float* weight, const float* bias,
-                          const ember_conv2d_shape* s, int nt) {
+// Images per product: a small output plane (ResNet's 4×4 stage: 16 columns) makes a thin
+// GEMM, so several images' columns go side by side until a product has ~256 columns, within
+// a ~4 MB column buffer. Forward and input-gradient bits are unchanged by it (each output is
+// still one chain over Kg or OCg); the weight gradient's chain then runs over the images of a
+// block, which depends on the shape only.
+static int64_t images_per_product(const ember_conv2d_shape* s) {
+    const int64_t OHW = s->OH * s->OW, Kg = s->C / s->G * s->KH * s->KW;
+    if (OHW >= 256) return 1;
+    int64_t b = (256 + OHW - 1) / OHW;
+    const int64_t cap = (1 << 20) / (Kg * OHW);
+    if (b > cap) b = cap;
+    return b < 1 ? 1 : b;
+}
+
+// Images [n0, n0 + nb) of the forward, every group; GEMMs on `nt` threads (1 inside the
+// image loop). With nb > 1 their columns sit side by side (row stride nb·OHW).
+static void forward_block(float* out, const float* inp, const float* weight, const float* bias,
+                          const ember_conv2d_shape* s, int64_t n0, int64_t nb, int nt) {
     const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
-    const int64_t OHW = s->OH * s->OW;
-    float* col = is_pointwise(s) ? NULL : reserve(&col_buf_, (size_t)(Kg * OHW));
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW, ld = nb * OHW;
+    const int direct = nb == 1 && is_pointwise(s);
+    float* col = direct ? NULL : reserve(&col_buf_, (size_t)(Kg * ld));
+    float* tmp = nb > 1 ? reserve(&dcol_buf_, (size_t)(OCg * ld)) : NULL;
     for (int64_t g = 0; g < G; g++) {
-        const float* xg = x + g * Cg * s->H * s->W;
-        const float* B = xg;
+        const float* B = inp + n0 * s->C * HW + g * Cg * HW;
         if (col) {
-            im2col(col, xg, s, Cg);
+            for (int64_t b = 0; b < nb; b++)
+                im2col(col + b * OHW, ld, inp + (n0 + b) * s->C * HW + g * Cg * HW, s, Cg);
             B = col;
         }
-        float* og = out + g * OCg * OHW;
+        float* og = tmp ? tmp : out + n0 * s->OC * OHW + g * OCg * OHW;
         const float* Wg = weight + g * OCg * Kg;
-        if (nt > 1) ember_sgemm(0, 0, OCg, OHW, Kg, 1.0f, Wg, Kg, B, OHW, 0.0f, og, OHW);
-        else ember_sgemm_serial(0, 0, OCg, OHW, Kg, 1.0f, Wg, Kg, B, OHW, 0.0f, og, OHW);   // same bits
-        if (bias)
+        if (nt > 1) ember_sgemm(0, 0, OCg, ld, Kg, 1.0f, Wg, Kg, B, ld, 0.0f, og, ld);
+        else ember_sgemm_serial(0, 0, OCg, ld, Kg, 1.0f, Wg, Kg, B, ld, 0.0f, og, ld);   // same bits
+        for (int64_t b = 0; b < nb; b++)
             for (int64_t o = 0; o < OCg; o++) {
-                const float b = bias[g * OCg + o];
-                float* row = og + o * OHW;
-                for (int64_t i = 0; i < OHW; i++) row[i] = row[i] + b;
+                const float* src = og + o * ld + b * OHW;
+                float* row = out + (n0 + b) * s->OC * OHW + (g * OCg + o) * OHW;
+                const float bv = bias ? bias[g * OCg + o] : 0.0f;
+                if (bias) for (int64_t i = 0; i < OHW; i++) row[i] = src[i] + bv;
+                else if (row != src) memcpy(row, src, (size_t)OHW * sizeof(float));
             }
     }
 }
 
 void ember_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                           const ember_conv2d_shape* s) {
-    const int64_t in_image = s->C * s->H * s->W, out_image = s->OC * s->OH * s->OW;
+    const int64_t per = images_per_product(s), blocks = (s->N + per - 1) / per;
     const int nt = ember_team_size();
-    if (s->N >= nt && nt > 1) {
-        EMBER_FOR(nt, n, s->N,
-            forward_image(out + n * out_image, inp + n * in_image, weight, bias, s, 1);
+    if (blocks >= nt && nt > 1) {
+        EMBER_FOR(nt, k, blocks,
+            const int64_t n0 = k * per, nb = s->N - n0 < per ? s->N - n0 : per;
+            forward_block(out, inp, weight, bias, s, n0, nb, 1);
         );
     } else {
-        // Fewer images than threads: the threads share each image's products instead.
-        for (int64_t n = 0; n < s->N; n++)
-            forward_image(out + n * out_image, inp + n * in_image, weight, bias, s, nt);
+        // Fewer blocks than threads: the threads share each block's products instead.
+        for (int64_t k = 0; k < blocks; k++) {
+            const int64_t n0 = k * per, nb = s->N - n0 < per ? s->N - n0 : per;
+            forward_block(out, inp, weight, bias, s, n0, nb, nt);
+        }
     }
 }
 
-// Images [lo, hi) of the backward: dx for each, and the shard's Σ dY·colᵀ into dw_part and
-// Σ dY into db_part (either NULL when not wanted).
+static _Thread_local scratch dy_buf_;
+
+// Images [lo, hi) of the backward, in blocks of `per`: dx for each, and the shard's
+// Σ dY·colᵀ into dw_part and Σ dY into db_part (either NULL when not wanted).
 static void backward_shard(float* dinp, float* dw_part, double* db_part, const float* dout,
                            const float* inp, const float* weight, const ember_conv2d_shape* s,
-                           int64_t lo, int64_t hi) {
+                           int64_t lo, int64_t hi, int64_t per) {
     const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
     const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
     const int pointwise = is_pointwise(s);
-    float* col = pointwise ? NULL : reserve(&col_buf_, (size_t)(Kg * OHW));
-    float* dcol = pointwise ? NULL : reserve(&dcol_buf_, (size_t)(Kg * OHW));
     if (db_part)
         for (int64_t o = 0; o < s->OC; o++) db_part[o] = 0.0;
-    for (int64_t n = lo; n < hi; n++) {
-        const float* x = inp + n * s->C * HW;
-        const float* dy = dout + n * s->OC * OHW;
+    for (int64_t n0 = lo; n0 < hi; n0 += per) {
+        const int64_t nb = hi - n0 < per ? hi - n0 : per, ld = nb * OHW;
+        const int direct = nb == 1 && pointwise;
+        float* col = direct ? NULL : reserve(&col_buf_, (size_t)(Kg * ld));
+        float* dcol = direct ? NULL : reserve(&dcol_buf_, (size_t)(Kg * ld));
+        float* dyb = nb > 1 ? reserve(&dy_buf_, (size_t)(OCg * ld)) : NULL;
         for (int64_t g = 0; g < G; g++) {
-            const float* dyg = dy + g * OCg * OHW;
+            // dY of the block's images side by side: (OCg × nb·OHW).
+            const float* dyg = dout + n0 * s->OC * OHW + g * OCg * OHW;
+            if (dyb) {
+                for (int64_t b = 0; b < nb; b++)
+                    for (int64_t o = 0; o < OCg; o++)
+                        memcpy(dyb + o * ld + b * OHW, dout + (n0 + b) * s->OC * OHW + (g * OCg + o) * OHW,
+                               (size_t)OHW * sizeof(float));
+                dyg = dyb;
+            }
             const float* Wg = weight + g * OCg * Kg;
             if (dw_part) {
-                const float* B = x + g * Cg * HW;
+                const float* B = inp + n0 * s->C * HW + g * Cg * HW;
                 if (col) {
-                    im2col(col, B, s, Cg);
+                    for (int64_t b = 0; b < nb; b++)
+                        im2col(col + b * OHW, ld, inp + (n0 + b) * s->C * HW + g * Cg * HW, s, Cg);
                     B = col;
                 }
-                ember_sgemm_serial(0, 1, OCg, Kg, OHW, 1.0f, dyg, OHW, B, OHW, n == lo ? 0.0f : 1.0f,
+                ember_sgemm_serial(0, 1, OCg, Kg, ld, 1.0f, dyg, ld, B, ld, n0 == lo ? 0.0f : 1.0f,
                                    dw_part + g * OCg * Kg, Kg);
             }
             if (dinp) {
-                float* dxg = dinp + n * s->C * HW + g * Cg * HW;
-                if (pointwise) {
-                    ember_sgemm_serial(1, 0, Kg, OHW, OCg, 1.0f, Wg, Kg, dyg, OHW, 0.0f, dxg, OHW);
+                if (direct) {
+                    ember_sgemm_serial(1, 0, Kg, OHW, OCg, 1.0f, Wg, Kg, dyg, OHW, 0.0f,
+                                       dinp + n0 * s->C * HW + g * Cg * HW, OHW);
                 } else {
-                    ember_sgemm_serial(1, 0, Kg, OHW, OCg, 1.0f, Wg, Kg, dyg, OHW, 0.0f, dcol, OHW);
-                    memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
-                    col2im(dxg, dcol, s, Cg);
+                    ember_sgemm_serial(1, 0, Kg, ld, OCg, 1.0f, Wg, Kg, dyg, ld, 0.0f, dcol, ld);
+                    for (int64_t b = 0; b < nb; b++) {
+                        float* dxg = dinp + (n0 + b) * s->C * HW + g * Cg * HW;
+                        memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
+                        col2im(dxg, dcol + b * OHW, ld, s, Cg);
+                    }
                 }
             }
         }
         if (db_part)
-            for (int64_t o = 0; o < s->OC; o++) {
-                const float* row = dy + o * OHW;
-                double acc = 0.0;
-                for (int64_t i = 0; i < OHW; i++) acc += row[i];
-                db_part[o] += acc;
-            }
+            for (int64_t n = n0; n < n0 + nb; n++)
+                for (int64_t o = 0; o < s->OC; o++) {
+                    const float* row = dout + n * s->OC * OHW + o * OHW;
+                    double acc = 0.0;
+                    for (int64_t i = 0; i < OHW; i++) acc += row[i];
+                    db_part[o] += acc;
+                }
     }
 }
 
@@ -191,6 +230,7 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
         return;
     }
     const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
+    const int64_t per = images_per_product(s);
     // Partials: shards × weight floats, then shards × OC doubles for the bias.
     const int64_t dw_floats = dweight ? (shards * wsize + 1) / 2 * 2 : 0;   // doubles stay aligned
     const int64_t db_floats = dbias ? shards * s->OC * 2 : 0;               // a double is two floats
@@ -202,7 +242,7 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
     EMBER_FOR(nt, sh, shards,
         const int64_t lo = sh * s->N / shards, hi = (sh + 1) * s->N / shards;
         backward_shard(dinp, dw_parts ? dw_parts + sh * wsize : NULL,
-                       db_parts ? db_parts + sh * s->OC : NULL, dout, inp, weight, s, lo, hi);
+                       db_parts ? db_parts + sh * s->OC : NULL, dout, inp, weight, s, lo, hi, per);
     );
     if (dweight) {
         // Shards added in shard order, element by element.

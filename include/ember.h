@@ -128,7 +128,8 @@ void ember_bias_backward(float* dbias, const float* dout, int64_t N, int64_t OUT
 typedef struct {
     int64_t N, C, H, W, OC, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G;
 } ember_conv2d_shape;
-/// out = conv(inp, weight) + bias (bias may be NULL): im2col + one GEMM per image and group.
+/// out = conv(inp, weight) + bias (bias may be NULL): im2col + one GEMM per image and group
+/// (per block of images when the output plane is small).
 void ember_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                           const ember_conv2d_shape* s);
 /// dinp, dweight and dbias (each may be NULL: not wanted), all overwritten. The weight and

@@ -39,6 +39,7 @@ add("conv2d_dilation2_rect", lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=
 add("conv2d_groups", lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2), r(2, 4, 5, 5), r(6, 2, 3, 3), r(6))
 add("conv2d_depthwise", lambda x, w: F.conv2d(x, w, padding=1, groups=3), x, r(3, 1, 3, 3))
 add("conv2d_same_even", lambda x, w: F.conv2d(x, w, padding="same"), x, r(2, 3, 4, 4))
+add("conv2d_large_plane", lambda x, w, b: F.conv2d(x, w, b, padding=1), r(3, 2, 17, 16), r(3, 2, 3, 3), r(3))
 add("conv2d_pointwise", lambda x, w, b: F.conv2d(x, w, b), x, r(8, 3, 1, 1), r(8))
 add("conv2d_unbatched", lambda x, w: F.conv2d(x, w, padding=1), r(3, 5, 5), r(2, 3, 3, 3))
 add("conv2d_reflect", lambda x, w: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w), x, r(2, 3, 3, 3))

@@ -24,6 +24,7 @@ final class CNNTests: XCTestCase {
         o["conv2d_groups"] = { conv2d($0[0], $0[1], $0[2], padding: 1, groups: 2) }
         o["conv2d_depthwise"] = { conv2d($0[0], $0[1], padding: 1, groups: 3) }
         o["conv2d_same_even"] = { conv2d($0[0], $0[1], padding: .same) }
+        o["conv2d_large_plane"] = { conv2d($0[0], $0[1], $0[2], padding: 1) }   // one image per product
         o["conv2d_pointwise"] = { conv2d($0[0], $0[1], $0[2]) }
         o["conv2d_unbatched"] = { conv2d($0[0], $0[1], padding: 1) }
         o["conv2d_reflect"] = { conv2d($0[0].padded([1, 1, 1, 1], mode: .reflect), $0[1]) }
