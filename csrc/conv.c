@@ -86,9 +86,15 @@ static void col2im(float* dx, const float* dcol, int64_t ld, const ember_conv2d_
                     const float* src = row + oh * OW;
                     float* dst = plane + ih * W;
                     const int64_t off = kw * s->DW - s->PW;
-                    for (int64_t ow = 0; ow < OW; ow++) {
-                        const int64_t iw = ow * s->SW + off;
-                        if (iw >= 0 && iw < W) dst[iw] += src[ow];
+                    if (s->SW == 1) {
+                        // iw = ow + off: one contiguous run, which vectorises (same sums).
+                        const int64_t lo = off < 0 ? -off : 0, hi = W - off < OW ? W - off : OW;
+                        for (int64_t ow = lo; ow < hi; ow++) dst[ow + off] += src[ow];
+                    } else {
+                        for (int64_t ow = 0; ow < OW; ow++) {
+                            const int64_t iw = ow * s->SW + off;
+                            if (iw >= 0 && iw < W) dst[iw] += src[ow];
+                        }
                     }
                 }
             }

@@ -100,6 +100,8 @@ struct CNNCommand: ParsableCommand {
         return (times[times.count / 2] * 1e3, tests[2] * 1e3)
     }
 
+    /// The conv kernels' GFLOP/s in `rounds` rounds, each round timing the 2048³ GEMM and then
+    /// every shape, so each cell's ratio to the GEMM is taken within one round.
     func convTable(_ nt: Int) -> Table {
         struct Shape { let name: String; let n, c, h, oc, k, stride: Int }
         let shapes = [Shape(name: "MNIST conv1 1→32 28²", n: 64, c: 1, h: 28, oc: 32, k: 3, stride: 1),
@@ -113,24 +115,36 @@ struct CNNCommand: ParsableCommand {
         let m = 2048
         let a = [Float](repeating: 0.5, count: m * m), b = [Float](repeating: 0.25, count: m * m)
         var c = [Float](repeating: 0, count: m * m)
-        let tGemm = timePerCall(samples: 3) { ember_sgemm(0, 0, Int64(m), Int64(m), Int64(m), 1, a, Int64(m), b, Int64(m), 0, &c, Int64(m)) }
-        let gemm = 2 * pow(Double(m), 3) / tGemm / 1e9
-        var table = Table("conv kernel, \(nt) thread(s) (GFLOP/s; ratio to 2048³ GEMM \(fmt(gemm, 0)) GFLOP/s)",
-                          "forward", "input grad", "weight grad", "worst / GEMM")
-        for s in shapes {
-            let pad = 1, oh = (s.h + 2 * pad - s.k) / s.stride + 1
-            var geo = ember_conv2d_shape(N: Int64(s.n), C: Int64(s.c), H: Int64(s.h), W: Int64(s.h), OC: Int64(s.oc),
-                                         KH: Int64(s.k), KW: Int64(s.k), OH: Int64(oh), OW: Int64(oh), SH: Int64(s.stride),
-                                         SW: Int64(s.stride), PH: Int64(pad), PW: Int64(pad), DH: 1, DW: 1, G: 1)
-            let x = [Float](repeating: 0.1, count: s.n * s.c * s.h * s.h), w = [Float](repeating: 0.01, count: s.oc * s.c * s.k * s.k)
-            let dy = [Float](repeating: 0.2, count: s.n * s.oc * oh * oh)
-            var y = dy, dx = x, dw = w
-            let flops = 2 * Double(s.n * s.oc * oh * oh * s.c * s.k * s.k)
-            let tf = timePerCall(samples: 5) { ember_conv2d_forward(&y, x, w, nil, &geo) }
-            let ti = timePerCall(samples: 5) { ember_conv2d_backward(&dx, nil, nil, dy, x, w, &geo) }
-            let tw = timePerCall(samples: 5) { ember_conv2d_backward(nil, &dw, nil, dy, x, w, &geo) }
-            let rates = [tf, ti, tw].map { flops / $0 / 1e9 }
-            table.add(s.name, fmt(rates[0], 0), fmt(rates[1], 0), fmt(rates[2], 0), fmt(rates.min()! / gemm, 2) + "×")
+        var gemm: [Double] = []
+        // rates[shape][kernel][round]
+        var rates = [[[Double]]](repeating: [[], [], []], count: shapes.count)
+        for _ in 0..<rounds {
+            let tGemm = timePerCall(samples: 3) { ember_sgemm(0, 0, Int64(m), Int64(m), Int64(m), 1, a, Int64(m), b, Int64(m), 0, &c, Int64(m)) }
+            gemm.append(2 * pow(Double(m), 3) / tGemm / 1e9)
+            for (i, s) in shapes.enumerated() {
+                let pad = 1, oh = (s.h + 2 * pad - s.k) / s.stride + 1
+                var geo = ember_conv2d_shape(N: Int64(s.n), C: Int64(s.c), H: Int64(s.h), W: Int64(s.h), OC: Int64(s.oc),
+                                             KH: Int64(s.k), KW: Int64(s.k), OH: Int64(oh), OW: Int64(oh), SH: Int64(s.stride),
+                                             SW: Int64(s.stride), PH: Int64(pad), PW: Int64(pad), DH: 1, DW: 1, G: 1)
+                let x = [Float](repeating: 0.1, count: s.n * s.c * s.h * s.h), w = [Float](repeating: 0.01, count: s.oc * s.c * s.k * s.k)
+                let dy = [Float](repeating: 0.2, count: s.n * s.oc * oh * oh)
+                var y = dy, dx = x, dw = w
+                let flops = 2 * Double(s.n * s.oc * oh * oh * s.c * s.k * s.k)
+                let tf = timePerCall(samples: 5) { ember_conv2d_forward(&y, x, w, nil, &geo) }
+                let ti = timePerCall(samples: 5) { ember_conv2d_backward(&dx, nil, nil, dy, x, w, &geo) }
+                let tw = timePerCall(samples: 5) { ember_conv2d_backward(nil, &dw, nil, dy, x, w, &geo) }
+                for (k, t) in [tf, ti, tw].enumerated() { rates[i][k].append(flops / t / 1e9) }
+            }
+        }
+        func spread(_ xs: [Double], _ digits: Int) -> String {
+            let s = xs.sorted()
+            return "\(fmt(s[s.count / 2], digits)) (\(fmt(s.first!, digits))–\(fmt(s.last!, digits)))"
+        }
+        var table = Table("conv kernel, \(nt) thread(s), GFLOP/s median (min–max) of \(rounds) rounds; 2048³ GEMM \(spread(gemm, 0))",
+                          "forward", "input grad", "weight grad", "worst / GEMM (per round)")
+        for (i, s) in shapes.enumerated() {
+            let worst = (0..<rounds).map { r in rates[i].map { $0[r] }.min()! / gemm[r] }
+            table.add(s.name, spread(rates[i][0], 0), spread(rates[i][1], 0), spread(rates[i][2], 0), spread(worst, 2) + "×")
         }
         return table
     }
