@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "EmberModels", targets: ["EmberModels"]),
         .executable(name: "quickstart", targets: ["quickstart"]),
         .executable(name: "cnn", targets: ["cnn"]),
+        .executable(name: "gpt", targets: ["gpt"]),
         .executable(name: "ember-bench", targets: ["ember-bench"]),
     ],
     dependencies: [
@@ -79,6 +80,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "cnn",
+            dependencies: [
+                "Ember",
+                "EmberModels",
+                "ExampleSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "gpt",
             dependencies: [
                 "Ember",
                 "EmberModels",

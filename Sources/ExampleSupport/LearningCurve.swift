@@ -18,6 +18,9 @@ import Foundation
 public struct LearningCurve {
     /// The title drawn above the panels.
     public var title: String
+    /// The x axis's label: "epoch" unless the run counts in something else (the gpt example
+    /// plots evaluations every 100 steps).
+    public var xAxisLabel = "epoch"
     /// (epochs elapsed, loss) of the training batches recorded, in the order added.
     public private(set) var trainingLoss: [(epoch: Double, loss: Double)] = []
     /// (epoch number, accuracy as a fraction, average loss) of each test pass.
@@ -123,7 +126,7 @@ public struct LearningCurve {
         }
         if accs.isEmpty { out.append(noData(x: (plotLeft + plotRight) / 2, y: (C.accTop + C.accBottom) / 2)) }
 
-        out.append(#"<text x="\#(n((plotLeft + plotRight) / 2))" y="\#(n(C.accBottom + 44))" text-anchor="middle" font-size="13">epoch</text>"#)
+        out.append(#"<text x="\#(n((plotLeft + plotRight) / 2))" y="\#(n(C.accBottom + 44))" text-anchor="middle" font-size="13">\#(xAxisLabel)</text>"#)
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
     }
