@@ -24,16 +24,23 @@ void ember_embedding_forward(float* out, const float* weight, const int64_t* ind
     EMBER_FOR(nt, i, n, embedding_rows(out, weight, indices, D, i, i + 1););
 }
 
-// dweight[rows r0..r1, cols c0..c1] += dout at every index in that row range, in index order.
+// dweight[rows r0..r1, cols c0..c1] += dout (· row_scale) at every index in that row range,
+// in index order.
 static void embedding_backward_part(float* dweight, const float* dout, const int64_t* indices,
-                                    int64_t n, int64_t D, int64_t padding_idx, int64_t r0,
-                                    int64_t r1, int64_t c0, int64_t c1) {
+                                    const float* row_scale, int64_t n, int64_t D,
+                                    int64_t padding_idx, int64_t r0, int64_t r1, int64_t c0,
+                                    int64_t c1) {
     for (int64_t i = 0; i < n; i++) {
         const int64_t r = indices[i];
         if (r < r0 || r >= r1 || r == padding_idx) continue;
         float* dst = dweight + r * D;
         const float* src = dout + i * D;
-        for (int64_t c = c0; c < c1; c++) dst[c] += src[c];
+        if (row_scale) {
+            const float s = row_scale[r];
+            for (int64_t c = c0; c < c1; c++) dst[c] += src[c] * s;
+        } else {
+            for (int64_t c = c0; c < c1; c++) dst[c] += src[c];
+        }
     }
 }
 
@@ -42,11 +49,12 @@ static void embedding_backward_part(float* dweight, const float* dout, const int
 #define EMBEDDING_COL_BLOCK 16
 
 void ember_embedding_backward(float* dweight, const float* dout, const int64_t* indices,
-                              int64_t n, int64_t V, int64_t D, int64_t padding_idx) {
+                              const float* row_scale, int64_t n, int64_t V, int64_t D,
+                              int64_t padding_idx) {
     const int nt = ember_team(n * D);
     const int64_t col_blocks = (D + EMBEDDING_COL_BLOCK - 1) / EMBEDDING_COL_BLOCK;
     if (nt <= 1) {
-        embedding_backward_part(dweight, dout, indices, n, D, padding_idx, 0, V, 0, D);
+        embedding_backward_part(dweight, dout, indices, row_scale, n, D, padding_idx, 0, V, 0, D);
     } else if (col_blocks >= nt) {
         // Column blocks split over the threads; each walks every index in order.
         #pragma omp parallel num_threads(nt)
@@ -55,7 +63,7 @@ void ember_embedding_backward(float* dweight, const float* dout, const int64_t* 
             ember_thread_range(col_blocks, &lo, &hi);
             const int64_t c1 = hi * EMBEDDING_COL_BLOCK < D ? hi * EMBEDDING_COL_BLOCK : D;
             if (lo < hi)
-                embedding_backward_part(dweight, dout, indices, n, D, padding_idx, 0, V,
+                embedding_backward_part(dweight, dout, indices, row_scale, n, D, padding_idx, 0, V,
                                         lo * EMBEDDING_COL_BLOCK, c1);
         }
     } else {
@@ -65,7 +73,9 @@ void ember_embedding_backward(float* dweight, const float* dout, const int64_t* 
         {
             int64_t lo, hi;
             ember_thread_range(V, &lo, &hi);
-            if (lo < hi) embedding_backward_part(dweight, dout, indices, n, D, padding_idx, lo, hi, 0, D);
+            if (lo < hi)
+                embedding_backward_part(dweight, dout, indices, row_scale, n, D, padding_idx, lo, hi,
+                                        0, D);
         }
     }
 }

@@ -42,6 +42,7 @@ def add_embedding(name, weight, indices, **kw):
         "indices_shape": list(indices.shape), "indices": indices.reshape(-1).tolist(),
         "padding_idx": kw.get("padding_idx"), "max_norm": kw.get("max_norm"),
         "norm_type": str(kw.get("norm_type", 2.0)),   # "inf" (JSON has no infinity)
+        "scale_grad_by_freq": kw.get("scale_grad_by_freq", False),
         "output_shape": list(y.shape), "output": flat(y),
         "weight_after": flat(w), "weights": flat(g), "grad": flat(w.grad),
     })
@@ -58,6 +59,7 @@ add_embedding("max_norm", W * 3, torch.tensor([[1, 2, 4], [4, 1, 8]]), max_norm=
 add_embedding("max_norm_l1_padding", W * 3, torch.tensor([0, 3, 3, 6]), max_norm=2.0, norm_type=1.0, padding_idx=0)
 add_embedding("max_norm_inf", W * 3, torch.tensor([5, 7, 5]), max_norm=1.0, norm_type=math.inf)
 add_embedding("wide", torch.randn(6, 40), torch.tensor([5, 0, 5, 5, 2, 0, 1]))
+add_embedding("scale_grad_by_freq", W, torch.tensor([[3, 1, 3], [3, 0, 1]]), scale_grad_by_freq=True, padding_idx=0)
 out["embedding"] = emb
 
 # nn.Embedding's init: N(0, 1) with the padding row zeroed.
@@ -136,6 +138,9 @@ scheds["onecycle_linear"] = run(o, torch.optim.lr_scheduler.OneCycleLR(
 o = sgd(momentum=0.9, groups=2)
 scheds["onecycle_three_phase"] = run(o, torch.optim.lr_scheduler.OneCycleLR(
     o, max_lr=0.2, total_steps=23, three_phase=True, div_factor=10, final_div_factor=100), 23, momentum=sgd_m)
+o = sgd(momentum=0.9, groups=2)
+scheds["onecycle_max_lr_per_group"] = run(o, torch.optim.lr_scheduler.OneCycleLR(
+    o, max_lr=[0.1, 0.4], total_steps=10, pct_start=0.4), 10, momentum=sgd_m)
 o = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
 scheds["onecycle_adam"] = run(o, torch.optim.lr_scheduler.OneCycleLR(
     o, max_lr=3e-3, total_steps=12, base_momentum=0.8, max_momentum=0.9), 12, momentum=adam_b1)

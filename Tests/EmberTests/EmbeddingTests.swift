@@ -18,7 +18,7 @@ final class EmbeddingTests: XCTestCase {
         let name: String
         let weight_shape: [Int], weight: [Double]
         let indices_shape: [Int], indices: [Int]
-        let padding_idx: Int?, max_norm: Double?, norm_type: String
+        let padding_idx: Int?, max_norm: Double?, norm_type: String, scale_grad_by_freq: Bool
         let output_shape: [Int], output: [Double]
         let weight_after: [Double], weights: [Double], grad: [Double]
     }
@@ -32,11 +32,12 @@ final class EmbeddingTests: XCTestCase {
 
     func testForwardRenormAndGradientMatchPyTorch() throws {
         let cases = try Self.fixtures().embedding
-        XCTAssertEqual(cases.count, 9)
+        XCTAssertEqual(cases.count, 10)
         for c in cases {
             let w = Tensor(c.weight, shape: c.weight_shape).requiringGrad()
             let idx = Tensor(c.indices, shape: c.indices_shape)
-            let y = embedding(idx, weight: w, paddingIdx: c.padding_idx, maxNorm: c.max_norm, normType: Double(c.norm_type)!)
+            let y = embedding(idx, weight: w, paddingIdx: c.padding_idx, maxNorm: c.max_norm, normType: Double(c.norm_type)!,
+                              scaleGradByFreq: c.scale_grad_by_freq)
             XCTAssertEqual(y.shape, c.output_shape, c.name)
             // A lookup copies: exact, unless max_norm rescaled the rows (float rounding of the norm).
             let tol = c.max_norm == nil ? 0.0 : 1e-6
@@ -76,7 +77,7 @@ final class EmbeddingTests: XCTestCase {
             func run(_ threads: Int) -> ([Float], [Float]) {
                 setNumThreads(threads)
                 let w = weight.clone().requiringGrad()
-                let y = embedding(idx, weight: w, paddingIdx: 1)
+                let y = embedding(idx, weight: w, paddingIdx: 1, scaleGradByFreq: rows == 300)
                 y.backward(upstream)
                 return (y.toArray(), w.grad!.toArray())
             }
@@ -137,6 +138,16 @@ final class EmbeddingTests: XCTestCase {
             XCTAssertLessThanOrEqual(row.map { $0 * $0 }.reduce(0, +).squareRoot(), 1.0 + 1e-6)
         }
         XCTAssertGreaterThan(w.detach()[0].norm().item(), 1.0, "rows not looked up keep their norm")
+    }
+
+    func testIndicesChangedBeforeBackwardAreRefused() {
+        let w = Tensor.zeros([4, 2]).requiringGrad()
+        let idx = Tensor([1, 2] as [Int])
+        let y = embedding(idx, weight: w)
+        idx.fill_(3)
+        assertThrowsMessage("backward: one of the variables needed for gradient computation has been modified by an inplace operation: [int64 [2]], saved by embedding, is at version 1; expected version 0 instead") {
+            try y.sum().runBackward()
+        }
     }
 
     func testErrors() {

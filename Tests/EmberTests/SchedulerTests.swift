@@ -10,6 +10,7 @@ final class SchedulerTests: XCTestCase {
     struct Run: Decodable { let lrs: [[Double]]; let momenta: [Double]? }
     struct Schedulers: Decodable {
         let lambda_two_groups, lambda_one, onecycle_cos, onecycle_linear, onecycle_three_phase, onecycle_adam: Run
+        let onecycle_max_lr_per_group: Run
         let sequential_warmup_cosine, sequential_three, plateau_min_rel, plateau_max_abs, plateau_eps: Run
         let plateau_metrics: [Double]
     }
@@ -70,6 +71,9 @@ final class SchedulerTests: XCTestCase {
         o = Self.sgd(groups: 2, momentum: 0.9)
         assertSame(run(o, OneCycleLR(o, maxLR: 0.2, totalSteps: 23, divFactor: 10, finalDivFactor: 100, threePhase: true), 23,
                        momentum: sgdMomentum), f.onecycle_three_phase, "three phases, two groups")
+        o = Self.sgd(groups: 2, momentum: 0.9)
+        assertSame(run(o, OneCycleLR(o, maxLRs: [0.1, 0.4], totalSteps: 10, pctStart: 0.4), 10, momentum: sgdMomentum),
+                   f.onecycle_max_lr_per_group, "a peak rate per group")
         let adam = Adam([Tensor.zeros([1]).requiringGrad()], lr: 1e-3)
         assertSame(run(adam, OneCycleLR(adam, maxLR: 3e-3, totalSteps: 12, baseMomentum: 0.8, maxMomentum: 0.9), 12,
                        momentum: { ($0 as! Adam).beta1 }), f.onecycle_adam, "Adam's beta1")

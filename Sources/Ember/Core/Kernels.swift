@@ -433,8 +433,9 @@ extension Kernels {
         ember_embedding_forward(out, weight, indices, Int64(count), Int64(dim))
     }
     static func embeddingBackward(_ dWeight: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
-                                  _ indices: UnsafePointer<Int64>, count: Int, rows: Int, dim: Int, paddingIdx: Int) {
-        ember_embedding_backward(dWeight, dOut, indices, Int64(count), Int64(rows), Int64(dim), Int64(paddingIdx))
+                                  _ indices: UnsafePointer<Int64>, rowScale: UnsafePointer<Float>?, count: Int, rows: Int,
+                                  dim: Int, paddingIdx: Int) {
+        ember_embedding_backward(dWeight, dOut, indices, rowScale, Int64(count), Int64(rows), Int64(dim), Int64(paddingIdx))
     }
     static func embeddingRenorm(_ weight: UnsafeMutablePointer<Float>, rows: UnsafePointer<Int64>, count: Int, dim: Int,
                                 maxNorm: Double, normType: Double) {

@@ -13,6 +13,8 @@
 ///     `embedding_renorm_`: scale = maxNorm / (norm + 1e-7)), outside autograd. As in
 ///     PyTorch, a weight used elsewhere in the same graph must then be cloned first.
 ///   - normType: the p of the norm for `maxNorm` (default 2; `.infinity` allowed).
+///   - scaleGradByFreq: divide each looked-up row's gradient by how often its index occurs
+///     in `input` (PyTorch's `scale_grad_by_freq`).
 ///
 /// The gradient flows to `weight` only (indices are not differentiable).
 ///
@@ -21,14 +23,18 @@
 /// let rows = embedding(Tensor([1, 2, 4, 5] as [Int], shape: [2, 2]), weight: table)   // [2, 2, 3]
 /// ```
 public func embedding(_ input: Tensor, weight: Tensor, paddingIdx: Int? = nil, maxNorm: Double? = nil,
-                      normType: Double = 2) -> Tensor {
+                      normType: Double = 2, scaleGradByFreq: Bool = false) -> Tensor {
     var out: Tensor!
-    check { out = try embeddingChecked(input, weight: weight, paddingIdx: paddingIdx, maxNorm: maxNorm, normType: normType) }
+    check {
+        out = try embeddingChecked(input, weight: weight, paddingIdx: paddingIdx, maxNorm: maxNorm, normType: normType,
+                                   scaleGradByFreq: scaleGradByFreq)
+    }
     return out
 }
 
 /// `embedding` with its errors thrown (tests read the messages).
-func embeddingChecked(_ input: Tensor, weight: Tensor, paddingIdx: Int?, maxNorm: Double?, normType: Double) throws -> Tensor {
+func embeddingChecked(_ input: Tensor, weight: Tensor, paddingIdx: Int?, maxNorm: Double?, normType: Double,
+                      scaleGradByFreq: Bool = false) throws -> Tensor {
     let op = "embedding"
     guard weight.ndim == 2 else {
         throw EmberError.shapeMismatch(op: op, message: "'weight' must be 2-D, got shape \(weight.shape)")
@@ -67,9 +73,21 @@ func embeddingChecked(_ input: Tensor, weight: Tensor, paddingIdx: Int?, maxNorm
     let table = weight.contiguous()
     let out = Tensor(empty: input.shape + [dim])
     Kernels.embeddingForward(out.f32, table.f32, index.i64, count: n, dim: dim)
-    return out.recorded(op, [weight], saved: []) { g in
+    // The backward reads the indices (not the weight): an index tensor changed in place
+    // before backward() is refused.
+    return out.recorded(op, [weight], saved: [index]) { g in
         let dWeight = Tensor.zeros([rows, dim])
-        Kernels.embeddingBackward(dWeight.f32, g.f32, index.i64, count: n, rows: rows, dim: dim, paddingIdx: padding)
+        // scale_grad_by_freq: 1 / (occurrences of the row in this input), in float as PyTorch.
+        var scale: [Float] = []
+        if scaleGradByFreq {
+            var counts = [Int](repeating: 0, count: rows)
+            for i in 0..<n { counts[Int(index.i64[i])] += 1 }
+            scale = counts.map { $0 > 0 ? 1 / Float($0) : 0 }
+        }
+        scale.withUnsafeBufferPointer { s in
+            Kernels.embeddingBackward(dWeight.f32, g.f32, index.i64, rowScale: scaleGradByFreq ? s.baseAddress : nil, count: n,
+                                      rows: rows, dim: dim, paddingIdx: padding)
+        }
         return [dWeight]
     }
 }

@@ -51,7 +51,10 @@ public final class OneCycleLR: LRScheduler {
     public enum AnnealStrategy: Sendable { case cos, linear }
 
     public let totalSteps: Int
-    public let maxLR: Double
+    /// Each group's peak rate.
+    public let maxLRs: [Double]
+    /// The peak rate of the group being scheduled (in `rate`), else of the first group.
+    public var maxLR: Double { maxLRs[group] }
     public let pctStart: Double
     public let annealStrategy: AnnealStrategy
     public let cycleMomentum: Bool
@@ -70,10 +73,23 @@ public final class OneCycleLR: LRScheduler {
     private var phases: [Phase] = []
 
     /// Give `totalSteps`, or `epochs` and `stepsPerEpoch` (total = their product).
-    public init(_ optimizer: Optimizer, maxLR: Double, totalSteps: Int? = nil, epochs: Int? = nil,
+    public convenience init(_ optimizer: Optimizer, maxLR: Double, totalSteps: Int? = nil, epochs: Int? = nil,
+                            stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
+                            cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
+                            divFactor: Double = 25, finalDivFactor: Double = 1e4, threePhase: Bool = false) {
+        self.init(optimizer, maxLRs: Array(repeating: maxLR, count: optimizer.paramGroups.count), totalSteps: totalSteps,
+                  epochs: epochs, stepsPerEpoch: stepsPerEpoch, pctStart: pctStart, annealStrategy: annealStrategy,
+                  cycleMomentum: cycleMomentum, baseMomentum: baseMomentum, maxMomentum: maxMomentum,
+                  divFactor: divFactor, finalDivFactor: finalDivFactor, threePhase: threePhase)
+    }
+
+    /// One peak rate per parameter group (PyTorch's list `max_lr`).
+    public init(_ optimizer: Optimizer, maxLRs: [Double], totalSteps: Int? = nil, epochs: Int? = nil,
                 stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
                 cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
                 divFactor: Double = 25, finalDivFactor: Double = 1e4, threePhase: Bool = false) {
+        precondition(maxLRs.count == optimizer.paramGroups.count,
+                     "OneCycleLR: expected \(optimizer.paramGroups.count) values for max_lr, got \(maxLRs.count)")
         let total: Int
         if let totalSteps {
             precondition(totalSteps > 0, "OneCycleLR: Expected positive integer total_steps, but got \(totalSteps)")
@@ -88,11 +104,11 @@ public final class OneCycleLR: LRScheduler {
         precondition(pctStart >= 0 && pctStart <= 1, "OneCycleLR: Expected float between 0 and 1 pct_start, but got \(pctStart)")
         precondition(!cycleMomentum || optimizer is SGD || optimizer is Adam,
                      "OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-        (self.totalSteps, self.maxLR, self.pctStart, self.annealStrategy) = (total, maxLR, pctStart, annealStrategy)
+        (self.totalSteps, self.maxLRs, self.pctStart, self.annealStrategy) = (total, maxLRs, pctStart, annealStrategy)
         (self.cycleMomentum, self.baseMomentum, self.maxMomentum) = (cycleMomentum, baseMomentum, maxMomentum)
         (self.divFactor, self.finalDivFactor, self.threePhase) = (divFactor, finalDivFactor, threePhase)
         // PyTorch sets every group's initial_lr to maxLR / divFactor: the base rates.
-        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].initialLR = maxLR / divFactor }
+        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].initialLR = maxLRs[g] / divFactor }
         super.init(optimizer)
         let t = Double(total)
         if threePhase {
