@@ -66,6 +66,9 @@ final class ContainerTests: XCTestCase {
         // Reassigned elements are seen at once (reflection reads afresh).
         XCTAssertEqual(list.parameters().count, 6)
         XCTAssertEqual(ModuleList<Linear>().parameters().count, 0)
+        let literal: ModuleList<Linear> = [Linear(2, 3), Linear(3, 4)]
+        XCTAssertEqual(literal.map(\.outFeatures), [3, 4])
+        XCTAssertEqual(literal.stateDictKeys(), ["0.weight", "0.bias", "1.weight", "1.bias"])
     }
 
     func testModuleDictOperations() {

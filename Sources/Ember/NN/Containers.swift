@@ -18,7 +18,7 @@
 /// }
 /// // stateDict keys: blocks.0.fc.weight, …, blocks.5.fc.bias, norm.weight, norm.bias
 /// ```
-open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableCollection {
+open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral {
     /// The modules in order.
     public private(set) var elements: [Element]
 
@@ -28,6 +28,9 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
     }
 
     public convenience init(_ modules: Element...) { self.init(modules) }
+
+    /// `let heads: ModuleList<Linear> = [Linear(64, 10), Linear(64, 4)]`.
+    public required convenience init(arrayLiteral modules: Element...) { self.init(modules) }
 
     /// Adds a module at the end (PyTorch's `append`).
     public func append(_ module: Element) { elements.append(module) }
