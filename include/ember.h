@@ -392,6 +392,24 @@ int64_t ember_archive_read(ember_archive* ar, void* buf, int64_t cap);
 const char* ember_archive_error(const ember_archive* ar);
 void ember_archive_close(ember_archive* ar);
 
+// MARK: - Embedding (embedding.c)
+
+/// out(n, D) = weight(V, D)[indices(n)]: a row copy per index (indices checked in [0, V)).
+void ember_embedding_forward(float* out, const float* weight, const int64_t* indices, int64_t n,
+                             int64_t D);
+/// dweight(V, D) += dout(n, D) at rows indices(n), skipping padding_idx (-1: none), each row
+/// of dout times row_scale[index] when row_scale (V) is given (scale_grad_by_freq). The
+/// threads split dweight's columns (or rows), never the indices: every element receives its
+/// additions in index order, the same bits for any thread count.
+void ember_embedding_backward(float* dweight, const float* dout, const int64_t* indices,
+                              const float* row_scale, int64_t n, int64_t V, int64_t D,
+                              int64_t padding_idx);
+/// max_norm's renormalisation (PyTorch's embedding_renorm_): each of the `count` distinct
+/// rows of weight(V, D) whose norm_type-norm (> 0, inf allowed) exceeds max_norm is scaled
+/// in place by max_norm / (norm + 1e-7).
+void ember_embedding_renorm(float* weight, const int64_t* rows, int64_t count, int64_t D,
+                            double max_norm, double norm_type);
+
 #ifdef __cplusplus
 }
 #endif

@@ -425,3 +425,20 @@ enum Kernels {
         return digest
     }
 }
+
+// MARK: Embedding (csrc/embedding.c)
+extension Kernels {
+    static func embeddingForward(_ out: UnsafeMutablePointer<Float>, _ weight: UnsafePointer<Float>,
+                                 _ indices: UnsafePointer<Int64>, count: Int, dim: Int) {
+        ember_embedding_forward(out, weight, indices, Int64(count), Int64(dim))
+    }
+    static func embeddingBackward(_ dWeight: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                                  _ indices: UnsafePointer<Int64>, rowScale: UnsafePointer<Float>?, count: Int, rows: Int,
+                                  dim: Int, paddingIdx: Int) {
+        ember_embedding_backward(dWeight, dOut, indices, rowScale, Int64(count), Int64(rows), Int64(dim), Int64(paddingIdx))
+    }
+    static func embeddingRenorm(_ weight: UnsafeMutablePointer<Float>, rows: UnsafePointer<Int64>, count: Int, dim: Int,
+                                maxNorm: Double, normType: Double) {
+        ember_embedding_renorm(weight, rows, Int64(count), Int64(dim), maxNorm, normType)
+    }
+}

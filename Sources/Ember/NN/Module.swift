@@ -4,8 +4,24 @@
 /// `forward(_:)`. There is nothing to register: children (`Module`-typed properties, optional
 /// ones included) and parameters (`Tensor`-typed properties, optional ones included) are found
 /// by reflection, in declaration order (superclass properties first). Arrays of layers are
-/// not reflected (as a Python list is not registered in PyTorch): use `Sequential`, or
-/// override `namedChildren()`.
+/// not reflected (as a Python list is not registered in PyTorch): use `ModuleList`,
+/// `ModuleDict` or `Sequential`, or override `namedChildren()`.
+///
+/// A forward with several inputs or outputs (attention's query, key, value and mask) is a
+/// method of the subclass's own signature, with a `callAsFunction` to match; `forward(_:)`
+/// is then overridden only if the module also takes a single tensor (e.g. to sit in a
+/// `Sequential`). Containers keep the element type (`ModuleList<Block>`), so such calls need
+/// no casts:
+///
+/// ```swift
+/// final class Block: Module {
+///     let fc = Linear(64, 64)
+///     func callAsFunction(_ x: Tensor, mask: Tensor) -> (out: Tensor, gate: Tensor) {
+///         let gate = fc(x).sigmoid() * mask
+///         return (x + gate, gate)
+///     }
+/// }
+/// ```
 ///
 /// ```swift
 /// final class NeuralNetwork: Module {
@@ -31,10 +47,12 @@ open class Module: CustomStringConvertible {
 
     public init() {}
 
-    /// The computation of this module. Every subclass with its own computation overrides it;
-    /// call the module itself (`model(x)`) rather than `forward` directly.
+    /// The computation of this module on one tensor. Every subclass whose computation takes
+    /// one tensor overrides it; call the module itself (`model(x)`) rather than `forward`
+    /// directly. Modules with several inputs define their own call instead (see above).
     open func forward(_ x: Tensor) -> Tensor {
-        fatalError("Module [\(typeName)] is missing the required \"forward\" function")
+        fatalError("Module [\(typeName)] is missing the required \"forward\" function (a single-tensor forward; "
+                   + "modules with several inputs are called through their own callAsFunction)")
     }
 
     /// Runs `forward(_:)`.

@@ -9,50 +9,72 @@ import Foundation
 /// current `optimizer.lr`, so they match PyTorch's to the last bit of a Double.
 open class LRScheduler {
     public let optimizer: Optimizer
-    /// Each parameter group's learning rate when the scheduler was created.
+    /// Each parameter group's base rate: its `initialLR`, which the first scheduler built on
+    /// the optimizer sets to the group's rate at that time (PyTorch's `initial_lr`).
     public let baseLRs: [Double]
     /// The base rate of the group being scheduled (in `rate`), else of the first group.
-    public var baseLR: Double { baseLRs[activeGroup] }
-    private var activeGroup = 0
-    /// Steps taken so far (0 after creation), PyTorch's `last_epoch`.
-    public private(set) var lastEpoch: Int = 0
+    public var baseLR: Double { baseLRs[group] }
+    /// The group whose rate `rate(epoch:current:)` is computing (0 outside it).
+    public private(set) var group = 0
+    /// Steps taken so far (0 after creation), PyTorch's `last_epoch`. `SequentialLR` moves
+    /// its schedulers' back to −1 (not started).
+    public internal(set) var lastEpoch: Int = 0
 
     public init(_ optimizer: Optimizer) {
         self.optimizer = optimizer
-        self.baseLRs = optimizer.paramGroups.map { $0.lr ?? optimizer.lr }
+        for g in optimizer.paramGroups.indices where optimizer.paramGroups[g].initialLR == nil {
+            optimizer.paramGroups[g].initialLR = optimizer.paramGroups[g].lr ?? optimizer.lr
+        }
+        self.baseLRs = optimizer.paramGroups.map { $0.initialLR! }
     }
 
     /// Subclasses call this at the end of their init: it applies the epoch-0 rate.
-    public final func start() { applyRate(epoch: 0) }
+    public final func start() { apply(epoch: 0, closedForm: false) }
 
     /// The rate for `epoch`, given the group's current rate (for the recursive formulas);
     /// `baseLR` is that group's.
     open func rate(epoch: Int, current: Double) -> Double { current }
 
+    /// The rate for `epoch` from the base rate alone (PyTorch's `_get_closed_form_lr`), for
+    /// schedulers that have one; used when a schedule jumps to an epoch (`step(toEpoch:)`).
+    open func closedFormRate(epoch: Int) -> Double? { nil }
+
     /// Advances one epoch and sets every group's learning rate.
-    public func step() {
+    open func step() {
         lastEpoch += 1
-        applyRate(epoch: lastEpoch)
+        apply(epoch: lastEpoch, closedForm: false)
     }
 
-    private func applyRate(epoch: Int) {
+    /// Jumps to `epoch` and sets the rates from the closed form where the scheduler has one
+    /// (PyTorch's `step(epoch)`; `SequentialLR` restarts a scheduler with `step(toEpoch: 0)`).
+    public func step(toEpoch epoch: Int) {
+        lastEpoch = epoch
+        apply(epoch: epoch, closedForm: true)
+    }
+
+    /// Writes every group's rate for `epoch`. Subclasses that set more than the rate (the
+    /// momentum of `OneCycleLR`) override it and call super.
+    open func apply(epoch: Int, closedForm: Bool) {
         for g in optimizer.paramGroups.indices {
-            activeGroup = g
-            optimizer.paramGroups[g].lr = rate(epoch: epoch, current: optimizer.paramGroups[g].lr ?? baseLRs[g])
+            group = g
+            let current = optimizer.paramGroups[g].lr ?? baseLRs[g]
+            optimizer.paramGroups[g].lr = (closedForm ? closedFormRate(epoch: epoch) : nil) ?? rate(epoch: epoch, current: current)
         }
-        activeGroup = 0
+        group = 0
     }
 
     /// The learning rate set by the last step (PyTorch's `get_last_lr()`), of the first group.
     public var lastLR: Double { optimizer.lr }
+    /// Every group's learning rate after the last step (PyTorch's `get_last_lr()`).
+    public var lastLRs: [Double] { optimizer.paramGroups.map { $0.lr ?? optimizer.lr } }
 
     /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).
-    public func stateDict() -> [String: Double] { ["last_epoch": Double(lastEpoch), "base_lr": baseLR] }
+    open func stateDict() -> [String: Double] { ["last_epoch": Double(lastEpoch), "base_lr": baseLR] }
 
     /// Restores `stateDict()`. The base rate must match: it comes from the optimizer the
     /// scheduler was built on.
-    public func loadStateDict(_ dict: [String: Double]) throws {
-        guard let epoch = dict["last_epoch"], epoch >= 0, epoch == epoch.rounded() else {
+    open func loadStateDict(_ dict: [String: Double]) throws {
+        guard let epoch = dict["last_epoch"], epoch >= -1, epoch <= 0x1p53, epoch == epoch.rounded() else {
             throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: ["missing or invalid \"last_epoch\""])
         }
         guard dict["base_lr"] == baseLR else {
@@ -80,6 +102,10 @@ public final class StepLR: LRScheduler {
     public override func rate(epoch: Int, current: Double) -> Double {
         (epoch == 0 || epoch % stepSize != 0) ? current : current * gamma
     }
+
+    public override func closedFormRate(epoch: Int) -> Double? {
+        baseLR * pow(gamma, Double(epoch / stepSize))
+    }
 }
 
 /// Cosine annealing from the base rate down to `etaMin` over `tMax` epochs (PyTorch's
@@ -106,6 +132,10 @@ public final class CosineAnnealingLR: LRScheduler {
         }
         return (1 + cos(Double.pi * Double(epoch) / t)) / (1 + cos(Double.pi * Double(epoch - 1) / t))
             * (current - etaMin) + etaMin
+    }
+
+    public override func closedFormRate(epoch: Int) -> Double? {
+        etaMin + (baseLR - etaMin) * (1 + cos(Double.pi * Double(epoch) / Double(tMax))) / 2
     }
 }
 
@@ -135,5 +165,9 @@ public final class LinearLR: LRScheduler {
         if epoch > totalIters { return current }
         return current * (1 + (endFactor - startFactor)
             / (Double(totalIters) * startFactor + Double(epoch - 1) * (endFactor - startFactor)))
+    }
+
+    public override func closedFormRate(epoch: Int) -> Double? {
+        baseLR * (startFactor + (endFactor - startFactor) * Double(Swift.min(totalIters, epoch)) / Double(totalIters))
     }
 }

@@ -162,6 +162,10 @@ public struct ParamGroup {
     public let params: [Tensor]
     public var lr: Double?
     public var weightDecay: Double?
+    /// The group's rate before any scheduler changed it (PyTorch's `initial_lr`), set by the
+    /// first scheduler built on the optimizer: every later scheduler (the parts of a
+    /// `SequentialLR`) takes its base rate from here, not from the current rate.
+    public var initialLR: Double?
 
     public init(_ params: [Tensor], lr: Double? = nil, weightDecay: Double? = nil) {
         self.params = params

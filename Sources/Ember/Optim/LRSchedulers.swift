@@ -1,0 +1,377 @@
+import Foundation
+
+/// The rate is the base rate times a function of the epoch (PyTorch's `LambdaLR`):
+/// lr = baseLR · lrLambda(epoch), one function for every group or one per group.
+///
+/// ```swift
+/// let warmup = LambdaLR(optimizer) { step in min(1, Double(step + 1) / 100) }
+/// ```
+public final class LambdaLR: LRScheduler {
+    private let lambdas: [(Int) -> Double]
+
+    /// One function for every parameter group.
+    public init(_ optimizer: Optimizer, lrLambda: @escaping (Int) -> Double) {
+        lambdas = Array(repeating: lrLambda, count: optimizer.paramGroups.count)
+        super.init(optimizer)
+        start()
+    }
+
+    /// One function per parameter group, in order.
+    public init(_ optimizer: Optimizer, lrLambdas: [(Int) -> Double]) {
+        precondition(lrLambdas.count == optimizer.paramGroups.count,
+                     "LambdaLR: Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lrLambdas.count)")
+        lambdas = lrLambdas
+        super.init(optimizer)
+        start()
+    }
+
+    public override func rate(epoch: Int, current: Double) -> Double { baseLR * lambdas[group](epoch) }
+    public override func closedFormRate(epoch: Int) -> Double? { rate(epoch: epoch, current: baseLR) }
+}
+
+/// The 1cycle policy (Smith & Topin; PyTorch's `OneCycleLR`), stepped once per batch: the rate
+/// rises from maxLR/divFactor to maxLR over the first `pctStart` of `totalSteps`, then anneals
+/// to initial/finalDivFactor; with `threePhase`, it first comes back down to the initial rate
+/// symmetrically and anneals to the minimum in the last phase. Annealing is cosine or linear.
+///
+/// With `cycleMomentum` the momentum moves the other way, between `maxMomentum` and
+/// `baseMomentum`: SGD's `momentum`, or Adam's and AdamW's `beta1` (Ember's optimizers hold
+/// one momentum for all groups, and with scalar base and max momenta every group's cycle is
+/// the same). Any other optimizer stops with PyTorch's message.
+///
+/// The rates equal PyTorch's to the last bit of a Double: the same phase boundaries
+/// (`pctStart · totalSteps − 1`, …) and formulas. Stepping past `totalSteps` stops with
+/// PyTorch's message.
+///
+/// ```swift
+/// let schedule = OneCycleLR(optimizer, maxLR: 0.01, epochs: 10, stepsPerEpoch: loader.count)
+/// for batch in loader { …; optimizer.step(); schedule.step() }
+/// ```
+public final class OneCycleLR: LRScheduler {
+    public enum AnnealStrategy: Sendable { case cos, linear }
+
+    public let totalSteps: Int
+    /// Each group's peak rate.
+    public let maxLRs: [Double]
+    /// The peak rate of the group being scheduled (in `rate`), else of the first group.
+    public var maxLR: Double { maxLRs[group] }
+    public let pctStart: Double
+    public let annealStrategy: AnnealStrategy
+    public let cycleMomentum: Bool
+    public let baseMomentum: Double
+    public let maxMomentum: Double
+    public let divFactor: Double
+    public let finalDivFactor: Double
+    public let threePhase: Bool
+
+    /// One phase of the cycle: up to `endStep` (inclusive), from one rate / momentum to another.
+    private struct Phase {
+        let endStep: Double
+        let startLR: KeyPath<OneCycleLR, Double>, endLR: KeyPath<OneCycleLR, Double>
+        let startMomentum: Double, endMomentum: Double
+    }
+    private var phases: [Phase] = []
+
+    /// Give `totalSteps`, or `epochs` and `stepsPerEpoch` (total = their product).
+    public convenience init(_ optimizer: Optimizer, maxLR: Double, totalSteps: Int? = nil, epochs: Int? = nil,
+                            stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
+                            cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
+                            divFactor: Double = 25, finalDivFactor: Double = 1e4, threePhase: Bool = false) {
+        self.init(optimizer, maxLRs: Array(repeating: maxLR, count: optimizer.paramGroups.count), totalSteps: totalSteps,
+                  epochs: epochs, stepsPerEpoch: stepsPerEpoch, pctStart: pctStart, annealStrategy: annealStrategy,
+                  cycleMomentum: cycleMomentum, baseMomentum: baseMomentum, maxMomentum: maxMomentum,
+                  divFactor: divFactor, finalDivFactor: finalDivFactor, threePhase: threePhase)
+    }
+
+    /// One peak rate per parameter group (PyTorch's list `max_lr`).
+    public init(_ optimizer: Optimizer, maxLRs: [Double], totalSteps: Int? = nil, epochs: Int? = nil,
+                stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
+                cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
+                divFactor: Double = 25, finalDivFactor: Double = 1e4, threePhase: Bool = false) {
+        precondition(maxLRs.count == optimizer.paramGroups.count,
+                     "OneCycleLR: expected \(optimizer.paramGroups.count) values for max_lr, got \(maxLRs.count)")
+        let total: Int
+        if let totalSteps {
+            precondition(totalSteps > 0, "OneCycleLR: Expected positive integer total_steps, but got \(totalSteps)")
+            total = totalSteps
+        } else if let epochs, let stepsPerEpoch {
+            precondition(epochs > 0, "OneCycleLR: Expected positive integer epochs, but got \(epochs)")
+            precondition(stepsPerEpoch > 0, "OneCycleLR: Expected positive integer steps_per_epoch, but got \(stepsPerEpoch)")
+            total = epochs * stepsPerEpoch
+        } else {
+            preconditionFailure("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)")
+        }
+        precondition(pctStart >= 0 && pctStart <= 1, "OneCycleLR: Expected float between 0 and 1 pct_start, but got \(pctStart)")
+        precondition(!cycleMomentum || optimizer is SGD || optimizer is Adam,
+                     "OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+        (self.totalSteps, self.maxLRs, self.pctStart, self.annealStrategy) = (total, maxLRs, pctStart, annealStrategy)
+        (self.cycleMomentum, self.baseMomentum, self.maxMomentum) = (cycleMomentum, baseMomentum, maxMomentum)
+        (self.divFactor, self.finalDivFactor, self.threePhase) = (divFactor, finalDivFactor, threePhase)
+        // PyTorch sets every group's initial_lr to maxLR / divFactor: the base rates.
+        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].initialLR = maxLRs[g] / divFactor }
+        super.init(optimizer)
+        let t = Double(total)
+        if threePhase {
+            phases = [
+                Phase(endStep: pctStart * t - 1, startLR: \.initialRate, endLR: \.maxLR,
+                      startMomentum: maxMomentum, endMomentum: baseMomentum),
+                Phase(endStep: 2 * pctStart * t - 2, startLR: \.maxLR, endLR: \.initialRate,
+                      startMomentum: baseMomentum, endMomentum: maxMomentum),
+                Phase(endStep: t - 1, startLR: \.initialRate, endLR: \.minRate,
+                      startMomentum: maxMomentum, endMomentum: maxMomentum),
+            ]
+        } else {
+            phases = [
+                Phase(endStep: pctStart * t - 1, startLR: \.initialRate, endLR: \.maxLR,
+                      startMomentum: maxMomentum, endMomentum: baseMomentum),
+                Phase(endStep: t - 1, startLR: \.maxLR, endLR: \.minRate,
+                      startMomentum: baseMomentum, endMomentum: maxMomentum),
+            ]
+        }
+        start()
+    }
+
+    /// The scheduled group's starting and final rates.
+    private var initialRate: Double { baseLR }
+    private var minRate: Double { baseLR / finalDivFactor }
+
+    private func anneal(_ start: Double, _ end: Double, _ pct: Double) -> Double {
+        switch annealStrategy {
+        case .cos: return end + (start - end) / 2.0 * (cos(Double.pi * pct) + 1)
+        case .linear: return (end - start) * pct + start
+        }
+    }
+
+    /// The phase of `step` and how far into it (PyTorch's walk over the phases).
+    private func position(_ step: Int) -> (Phase, Double) {
+        var startStep = 0.0
+        for (i, phase) in phases.enumerated() {
+            if Double(step) <= phase.endStep || i == phases.count - 1 {
+                return (phase, (Double(step) - startStep) / (phase.endStep - startStep))
+            }
+            startStep = phase.endStep
+        }
+        fatalError("unreachable")
+    }
+
+    public override func rate(epoch: Int, current: Double) -> Double {
+        let (phase, pct) = position(epoch)
+        return anneal(self[keyPath: phase.startLR], self[keyPath: phase.endLR], pct)
+    }
+    public override func closedFormRate(epoch: Int) -> Double? { rate(epoch: epoch, current: baseLR) }
+
+    /// The momentum (SGD) or beta1 (Adam) for `step`.
+    public func momentum(at step: Int) -> Double {
+        let (phase, pct) = position(step)
+        return anneal(phase.startMomentum, phase.endMomentum, pct)
+    }
+
+    public override func step() {
+        precondition(lastEpoch + 1 <= totalSteps,
+                     "OneCycleLR: Tried to step \(lastEpoch + 1) times. The specified number of total steps is \(totalSteps)")
+        super.step()
+    }
+
+    public override func apply(epoch: Int, closedForm: Bool) {
+        super.apply(epoch: epoch, closedForm: closedForm)
+        guard cycleMomentum else { return }
+        let m = momentum(at: epoch)
+        if let sgd = optimizer as? SGD { sgd.momentum = m } else if let adam = optimizer as? Adam { adam.beta1 = m }
+    }
+}
+
+/// Runs schedulers one after another (PyTorch's `SequentialLR`): `schedulers[0]` until the
+/// first milestone, where `schedulers[1]` restarts from its epoch 0, and so on. The classic
+/// transformer schedule is a linear warm-up then a cosine decay:
+///
+/// ```swift
+/// let warmup = LinearLR(optimizer, startFactor: 0.01, totalIters: 100)
+/// let decay = CosineAnnealingLR(optimizer, tMax: 900)
+/// let schedule = SequentialLR(optimizer, schedulers: [warmup, decay], milestones: [100])
+/// ```
+///
+/// As in PyTorch, creating it resets the rates to the groups' initial rates, moves every
+/// scheduler back to "not started", and starts the first one.
+public final class SequentialLR: LRScheduler {
+    public let schedulers: [LRScheduler]
+    public let milestones: [Int]
+
+    public init(_ optimizer: Optimizer, schedulers: [LRScheduler], milestones: [Int]) {
+        precondition(!schedulers.isEmpty, "SequentialLR: expects at least one scheduler")
+        precondition(milestones.count == schedulers.count - 1,
+                     "SequentialLR: Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone points, but got number of schedulers \(schedulers.count) and the number of milestones to be equal to \(milestones.count)")
+        for (i, s) in schedulers.enumerated() {
+            precondition(!(s is ReduceLROnPlateau),
+                         "SequentialLR: does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`, but got one at index \(i) in the given schedulers sequence.")
+            precondition(s.optimizer === optimizer,
+                         "SequentialLR: Sequential Schedulers expects all schedulers to belong to the same optimizer, but got scheduler \(type(of: s)) at index \(i) with another optimizer")
+        }
+        precondition(zip(milestones, milestones.dropFirst()).allSatisfy { $0 < $1 } && (milestones.first ?? 1) > 0,
+                     "SequentialLR: milestones must be positive and increasing, got \(milestones)")
+        self.schedulers = schedulers
+        self.milestones = milestones
+        super.init(optimizer)
+        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].lr = optimizer.paramGroups[g].initialLR }
+        for s in schedulers { s.lastEpoch -= 1 }
+        schedulers[0].step()
+    }
+
+    /// The scheduler in charge at `epoch` (PyTorch's bisect_right over the milestones).
+    private func index(at epoch: Int) -> Int { milestones.firstIndex { $0 > epoch } ?? milestones.count }
+
+    public override func step() {
+        lastEpoch += 1
+        let i = index(at: lastEpoch)
+        if i > 0 && milestones[i - 1] == lastEpoch {
+            schedulers[i].step(toEpoch: 0)
+        } else {
+            schedulers[i].step()
+        }
+    }
+
+    /// Its own position and each scheduler's state under `schedulers.<i>.`.
+    public override func stateDict() -> [String: Double] {
+        var d = super.stateDict()
+        for (i, s) in schedulers.enumerated() {
+            for (k, v) in s.stateDict() { d["schedulers.\(i).\(k)"] = v }
+        }
+        return d
+    }
+
+    public override func loadStateDict(_ dict: [String: Double]) throws {
+        var own: [String: Double] = [:], parts = Array(repeating: [String: Double](), count: schedulers.count)
+        for (k, v) in dict {
+            let comps = k.split(separator: ".", maxSplits: 2).map(String.init)
+            if comps.count == 3, comps[0] == "schedulers", let i = Int(comps[1]), parts.indices.contains(i) {
+                parts[i][comps[2]] = v
+            } else {
+                own[k] = v
+            }
+        }
+        // Checked in full before anything changes: each part's load only validates then sets.
+        let saved = (lastEpoch, schedulers.map(\.lastEpoch))
+        do {
+            try super.loadStateDict(own)
+            for (s, d) in zip(schedulers, parts) { try s.loadStateDict(d) }
+        } catch {
+            lastEpoch = saved.0
+            for (s, e) in zip(schedulers, saved.1) { s.lastEpoch = e }
+            throw error
+        }
+    }
+}
+
+/// Lowers the rate when a metric has stopped improving (PyTorch's `ReduceLROnPlateau`): call
+/// `step(_ metric:)` once per epoch with the validation loss (mode `.min`) or accuracy
+/// (`.max`). After more than `patience` epochs without improvement each group's rate is
+/// multiplied by `factor` (not below its `minLR`; changes smaller than `eps` are skipped),
+/// then `cooldown` epochs pass before bad epochs count again.
+///
+/// Improvement means, with threshold t: `.rel` mode: metric < best·(1 − t) (min) or
+/// metric > best·(1 + t) (max); `.abs` mode: metric < best − t or metric > best + t.
+///
+/// ```swift
+/// let plateau = ReduceLROnPlateau(optimizer, mode: .min, factor: 0.5, patience: 2)
+/// plateau.step(validationLoss)
+/// ```
+public final class ReduceLROnPlateau: LRScheduler {
+    public enum Mode: Sendable { case min, max }
+    public enum ThresholdMode: Sendable { case rel, abs }
+
+    public let mode: Mode
+    public let factor: Double
+    public let patience: Int
+    public let threshold: Double
+    public let thresholdMode: ThresholdMode
+    public let cooldown: Int
+    /// Each group's lower bound.
+    public let minLRs: [Double]
+    public let eps: Double
+    /// The best metric so far (±infinity before the first step).
+    public private(set) var best: Double
+    /// Epochs since the last improvement.
+    public private(set) var numBadEpochs = 0
+    /// Epochs of cooldown left.
+    public private(set) var cooldownCounter = 0
+
+    /// `minLR` bounds every group; `minLRs` gives one bound per group instead.
+    public init(_ optimizer: Optimizer, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
+                threshold: Double = 1e-4, thresholdMode: ThresholdMode = .rel, cooldown: Int = 0,
+                minLR: Double = 0, minLRs: [Double]? = nil, eps: Double = 1e-8) {
+        precondition(factor < 1, "ReduceLROnPlateau: Factor should be < 1.0.")
+        precondition(patience >= 0 && cooldown >= 0, "ReduceLROnPlateau: patience and cooldown must be non-negative")
+        if let minLRs {
+            precondition(minLRs.count == optimizer.paramGroups.count,
+                         "ReduceLROnPlateau: expected \(optimizer.paramGroups.count) min_lrs, got \(minLRs.count)")
+        }
+        (self.mode, self.factor, self.patience, self.threshold) = (mode, factor, patience, threshold)
+        (self.thresholdMode, self.cooldown, self.eps) = (thresholdMode, cooldown, eps)
+        self.minLRs = minLRs ?? Array(repeating: minLR, count: optimizer.paramGroups.count)
+        best = mode == .min ? .infinity : -.infinity
+        super.init(optimizer)
+    }
+
+    /// Whether `metric` improves on `best`.
+    public func isBetter(_ metric: Double, than best: Double) -> Bool {
+        switch (mode, thresholdMode) {
+        case (.min, .rel): return metric < best * (1 - threshold)
+        case (.min, .abs): return metric < best - threshold
+        case (.max, .rel): return metric > best * (threshold + 1)
+        case (.max, .abs): return metric > best + threshold
+        }
+    }
+
+    /// One epoch with this value of the watched metric.
+    public func step(_ metric: Double) {
+        lastEpoch += 1
+        if isBetter(metric, than: best) {
+            best = metric
+            numBadEpochs = 0
+        } else {
+            numBadEpochs += 1
+        }
+        if cooldownCounter > 0 {
+            cooldownCounter -= 1
+            numBadEpochs = 0
+        }
+        if numBadEpochs > patience {
+            for g in optimizer.paramGroups.indices {
+                let old = optimizer.paramGroups[g].lr ?? optimizer.lr
+                let new = Swift.max(old * factor, minLRs[g])
+                if old - new > eps { optimizer.paramGroups[g].lr = new }
+            }
+            cooldownCounter = cooldown
+            numBadEpochs = 0
+        }
+    }
+
+    /// A plateau schedule needs the metric: use `step(_ metric:)`.
+    public override func step() {
+        preconditionFailure("ReduceLROnPlateau: step() needs the metric, call step(metric)")
+    }
+
+    public override func stateDict() -> [String: Double] {
+        var d = super.stateDict()
+        d["best"] = best
+        d["num_bad_epochs"] = Double(numBadEpochs)
+        d["cooldown_counter"] = Double(cooldownCounter)
+        return d
+    }
+
+    public override func loadStateDict(_ dict: [String: Double]) throws {
+        var problems: [String] = []
+        func count(_ key: String) -> Int? {
+            guard let v = dict[key], v >= 0, v <= 0x1p53, v == v.rounded() else {
+                problems.append("missing or invalid \"\(key)\"")
+                return nil
+            }
+            return Int(v)
+        }
+        let bad = count("num_bad_epochs"), cool = count("cooldown_counter")
+        let savedBest = dict["best"]
+        if savedBest == nil || savedBest!.isNaN { problems.append("missing or invalid \"best\"") }
+        if !problems.isEmpty { throw SerializationError.stateDictMismatch(what: "ReduceLROnPlateau", problems: problems) }
+        try super.loadStateDict(dict)
+        (best, numBadEpochs, cooldownCounter) = (savedBest!, bad!, cool!)
+    }
+}
