@@ -60,10 +60,10 @@ add("sdpa_bool_mask", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), q, k, v, bo
 add("sdpa_float_mask", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), q, k, v, r(2, 1, 5, 7))
 add("sdpa_float_mask_row", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), q, k, v, r(1, 7))
 # Several tiles (the kernel's are 64 × 64): ragged last tiles, causal skipping, a mask.
-add("sdpa_tiles", lambda q, k, v: sdpa(q, k, v), r(1, 2, 150, 8), r(1, 2, 130, 8), r(1, 2, 130, 4))
-add("sdpa_tiles_causal", lambda q, k, v: sdpa(q, k, v, is_causal=True), r(2, 140, 8), r(2, 140, 8), r(2, 140, 4))
-tile_mask = torch.rand(2, 1, 150, 130) > 0.3
-add("sdpa_tiles_mask", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), r(2, 2, 150, 8), r(2, 2, 130, 8), r(2, 2, 130, 4), tile_mask)
+add("sdpa_tiles", lambda q, k, v: sdpa(q, k, v), r(1, 2, 150, 4), r(1, 2, 130, 4), r(1, 2, 130, 3))
+add("sdpa_tiles_causal", lambda q, k, v: sdpa(q, k, v, is_causal=True), r(1, 140, 4), r(1, 140, 4), r(1, 140, 3))
+tile_mask = torch.rand(2, 1, 130, 70) > 0.3
+add("sdpa_tiles_mask", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), r(2, 2, 130, 4), r(2, 2, 70, 4), r(2, 2, 70, 3), tile_mask)
 
 modules = []
 
@@ -148,6 +148,12 @@ decoder = randomised(nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, dim_
 add_module("decoder", decoder, [r(2, 4, 8), r(2, 6, 8), nn.Transformer.generate_square_subsequent_mask(4)],
            lambda m, t, mem, mask: (m(t, mem, tgt_mask=mask),), 2)
 
+model = randomised(nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16, dropout=0.0,
+                                  batch_first=True))
+add_module("transformer", model, [r(2, 5, 8), r(2, 4, 8), nn.Transformer.generate_square_subsequent_mask(4), pad],
+           lambda m, src, tgt, mask, pad: (m(src, tgt, tgt_mask=mask, src_key_padding_mask=pad,
+                                             memory_key_padding_mask=pad),), 2)
+
 add_module("rms_norm", randomised(nn.RMSNorm(8)), [r(3, 4, 8)], lambda m, x: (m(x),), 1)
 add_module("rms_norm_2d_eps", randomised(nn.RMSNorm([4, 8], eps=1e-3)), [r(3, 4, 8)], lambda m, x: (m(x),), 1)
 add_module("rms_norm_plain", nn.RMSNorm(8, elementwise_affine=False), [r(3, 8)], lambda m, x: (m(x),), 1)
@@ -156,6 +162,8 @@ def finite_json(v):
     # JSON has no NaN or infinity: they go as the strings Swift's JSONDecoder reads back.
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    if isinstance(v, float):
+        return float("%.9g" % v)   # 9 digits give a float32 back exactly
     if isinstance(v, list):
         return [finite_json(x) for x in v]
     if isinstance(v, dict):

@@ -68,6 +68,10 @@ final class TransformerTests: XCTestCase {
             TransformerDecoder(TransformerDecoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true),
                                numLayers: 2, norm: LayerNorm(8))
         }, { m, x in [(m as! TransformerDecoder)(x[0], memory: x[1], tgtMask: x[2])] })
+        c["transformer"] = ({
+            Transformer(dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 16, dropout: 0,
+                        batchFirst: true)
+        }, { m, x in [(m as! Transformer)(x[0], x[1], tgtMask: x[2], srcKeyPaddingMask: x[3], memoryKeyPaddingMask: x[3])] })
         c["rms_norm"] = ({ RMSNorm(8) }, { m, x in [m(x[0])] })
         c["rms_norm_2d_eps"] = ({ RMSNorm([4, 8], eps: 1e-3) }, { m, x in [m(x[0])] })
         c["rms_norm_plain"] = ({ RMSNorm(8, elementwiseAffine: false) }, { m, x in [m(x[0])] })
@@ -126,6 +130,25 @@ final class TransformerTests: XCTestCase {
         XCTAssertEqual(Set(mha.outProj.bias!.toArray()), [0])
         XCTAssertEqual("\(mha)", "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=32, out_features=32, bias=True)\n)")
         XCTAssertEqual(MultiheadAttention(embedDim: 8, numHeads: 2, bias: false).stateDictKeys(), ["in_proj_weight", "out_proj.weight"])
+    }
+
+    /// nn.Transformer's keys and its xavier-uniform re-draw of every matrix (biases keep
+    /// their zeros); RMSNorm's print.
+    func testTransformerInitAndKeys() {
+        manualSeed(3)
+        let model = Transformer(dModel: 16, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 32)
+        let keys = model.stateDictKeys()
+        XCTAssertEqual(keys.first, "encoder.layers.0.self_attn.in_proj_weight")
+        XCTAssertEqual(keys.last, "decoder.norm.bias")
+        XCTAssertEqual(keys.count, 12 + 2 + 18 + 2)
+        // Xavier for linear1 (32, 16): √(6/48) ≈ 0.354, beyond Linear's own bound 1/√16 = 0.25.
+        let w = model.encoder.layers[0].linear1.weight.toArray().map(abs)
+        XCTAssert(w.allSatisfy { $0 <= Float((6.0 / 48).squareRoot()) })
+        XCTAssertGreaterThan(w.max()!, 0.3)
+        XCTAssertEqual(Set(model.decoder.layers[0].multiheadAttn.inProjBias!.toArray()), [0])
+        XCTAssertEqual(Set(model.encoder.norm!.namedDirectParameters()[0].tensor.toArray()), [1])
+        XCTAssertEqual("\(RMSNorm(8))", "RMSNorm((8,), eps=None, elementwise_affine=True)")
+        XCTAssertEqual("\(RMSNorm([4, 8], eps: 1e-3, elementwiseAffine: false))", "RMSNorm((4, 8), eps=0.001, elementwise_affine=False)")
     }
 
     /// The encoder's layers are copies: equal values at first, independent storage.

@@ -281,8 +281,87 @@ open class TransformerDecoder: Module {
     }
 }
 
-/// Namespace of PyTorch's `nn.Transformer` helpers.
-public enum Transformer {
+/// The encoder–decoder Transformer of "Attention Is All You Need" (PyTorch's
+/// `nn.Transformer`): a `TransformerEncoder` of `numEncoderLayers` layers and a
+/// `TransformerDecoder` of `numDecoderLayers`, each ending in a LayerNorm. Every parameter
+/// with more than one dim is re-drawn from xavier-uniform, as PyTorch's `_reset_parameters`
+/// does. State-dict keys are PyTorch's (`encoder.layers.0.self_attn.in_proj_weight`, …,
+/// `decoder.norm.bias`).
+///
+/// ```swift
+/// let model = Transformer(dModel: 64, nhead: 4, numEncoderLayers: 2, numDecoderLayers: 2, batchFirst: true)
+/// let tgtMask = Transformer.generateSquareSubsequentMask(12)
+/// let y = model(Tensor.randn([8, 10, 64]), Tensor.randn([8, 12, 64]), tgtMask: tgtMask)   // [8, 12, 64]
+/// ```
+open class Transformer: Module {
+    public let encoder: TransformerEncoder
+    public let decoder: TransformerDecoder
+    public let dModel: Int
+    public let nhead: Int
+    public let batchFirst: Bool
+
+    public init(dModel: Int = 512, nhead: Int = 8, numEncoderLayers: Int = 6, numDecoderLayers: Int = 6,
+                dimFeedforward: Int = 2048, dropout: Double = 0.1, activation: TransformerActivation = .relu,
+                layerNormEps: Double = 1e-5, batchFirst: Bool = false, normFirst: Bool = false, bias: Bool = true,
+                generator: Generator = .default) {
+        let encoderLayer = TransformerEncoderLayer(dModel: dModel, nhead: nhead, dimFeedforward: dimFeedforward,
+                                                   dropout: dropout, activation: activation, layerNormEps: layerNormEps,
+                                                   batchFirst: batchFirst, normFirst: normFirst, bias: bias,
+                                                   generator: generator)
+        encoder = TransformerEncoder(encoderLayer, numLayers: numEncoderLayers,
+                                     norm: LayerNorm(dModel, eps: layerNormEps, bias: bias))
+        let decoderLayer = TransformerDecoderLayer(dModel: dModel, nhead: nhead, dimFeedforward: dimFeedforward,
+                                                   dropout: dropout, activation: activation, layerNormEps: layerNormEps,
+                                                   batchFirst: batchFirst, normFirst: normFirst, bias: bias,
+                                                   generator: generator)
+        decoder = TransformerDecoder(decoderLayer, numLayers: numDecoderLayers,
+                                     norm: LayerNorm(dModel, eps: layerNormEps, bias: bias))
+        (self.dModel, self.nhead, self.batchFirst) = (dModel, nhead, batchFirst)
+        super.init()
+        noGrad {
+            for p in parameters() where p.ndim > 1 { _ = Init.xavierUniform_(p, generator: generator) }
+        }
+    }
+
+    /// Self-decoding is not meaningful: use `forward(_:_:…)` with a source and a target.
+    open override func forward(_ x: Tensor) -> Tensor { forward(x, x) }
+
+    /// Encodes `src`, then decodes `tgt` against it.
+    ///
+    /// - Parameters:
+    ///   - src: (S, N, E), or (N, S, E) with `batchFirst`; tgt: (T, N, E) likewise.
+    ///   - srcMask (S, S), tgtMask (T, T), memoryMask (T, S): attention masks.
+    ///   - srcKeyPaddingMask (N, S), tgtKeyPaddingMask (N, T), memoryKeyPaddingMask (N, S).
+    open func forward(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
+                      memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil, tgtKeyPaddingMask: Tensor? = nil,
+                      memoryKeyPaddingMask: Tensor? = nil, srcIsCausal: Bool = false, tgtIsCausal: Bool = false,
+                      memoryIsCausal: Bool = false) -> Tensor {
+        check {
+            let batchDim = batchFirst ? 0 : 1
+            if src.ndim == 3, tgt.ndim == 3, src.shape[batchDim] != tgt.shape[batchDim] {
+                throw EmberError.shapeMismatch(op: "Transformer", message:
+                    "the batch number of src and tgt must be equal, got src \(src.shape) and tgt \(tgt.shape)")
+            }
+            if src.shape.last != dModel || tgt.shape.last != dModel {
+                throw EmberError.shapeMismatch(op: "Transformer", message:
+                    "the feature number of src and tgt must be equal to d_model (\(dModel)), got src \(src.shape) and tgt \(tgt.shape)")
+            }
+        }
+        let memory = encoder.forward(src, mask: srcMask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: srcIsCausal)
+        return decoder.forward(tgt, memory: memory, tgtMask: tgtMask, memoryMask: memoryMask,
+                               tgtKeyPaddingMask: tgtKeyPaddingMask, memoryKeyPaddingMask: memoryKeyPaddingMask,
+                               tgtIsCausal: tgtIsCausal, memoryIsCausal: memoryIsCausal)
+    }
+
+    public func callAsFunction(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
+                               memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil,
+                               tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
+                               srcIsCausal: Bool = false, tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
+        forward(src, tgt, srcMask: srcMask, tgtMask: tgtMask, memoryMask: memoryMask, srcKeyPaddingMask: srcKeyPaddingMask,
+                tgtKeyPaddingMask: tgtKeyPaddingMask, memoryKeyPaddingMask: memoryKeyPaddingMask,
+                srcIsCausal: srcIsCausal, tgtIsCausal: tgtIsCausal, memoryIsCausal: memoryIsCausal)
+    }
+
     /// The causal mask for a sequence of `size` (PyTorch's
     /// `Transformer.generate_square_subsequent_mask`): a float (size, size) tensor, 0 on and
     /// below the diagonal and −inf above it, to pass as `attnMask`/`tgtMask`.
