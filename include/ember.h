@@ -410,6 +410,35 @@ void ember_embedding_backward(float* dweight, const float* dout, const int64_t* 
 void ember_embedding_renorm(float* weight, const int64_t* rows, int64_t count, int64_t D,
                             double max_norm, double norm_type);
 
+// MARK: - Attention (attention.c)
+
+/// Scaled dot-product attention over BH (batch·head) independent problems: q (BH, L, E),
+/// k (BH, S, E), v (BH, S, Ev), all contiguous. `mask` (may be NULL) is added to the scores:
+/// problem bh, query i, key j reads mask[mask_offsets[bh] + i·mask_row_stride +
+/// j·mask_col_stride] (strides 0 broadcast; −inf forbids). `causal`: key j > query i is
+/// forbidden.
+typedef struct {
+    int64_t BH, L, S, E, Ev;
+    float scale;
+    int causal;
+    const float* mask;
+    const int64_t* mask_offsets;   // (BH)
+    int64_t mask_row_stride, mask_col_stride;
+} ember_attention_shape;
+/// out (BH, L, Ev) = softmax(scale·q·kᵀ + mask)·v and lse (BH, L), each row's log-sum-exp of
+/// the scores for the backward (−inf for a row with no allowed key; its output is 0). Tiled:
+/// per thread a workspace of ember_attention_workspace_floats(0) floats, never L×S.
+void ember_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                             const ember_attention_shape* s);
+/// dq (BH, L, E), dk (BH, S, E), dv (BH, S, Ev), all overwritten, from dout (BH, L, Ev) and
+/// the forward's out and lse; `delta` (BH, L) is workspace. The scores are recomputed per
+/// tile (ember_attention_workspace_floats(1) floats per thread).
+void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, const float* dout,
+                              const float* q, const float* k, const float* v, const float* out,
+                              const float* lse, const ember_attention_shape* s);
+/// The per-thread workspace of the forward (0) or backward (1), in floats: a constant.
+int64_t ember_attention_workspace_floats(int backward);
+
 #ifdef __cplusplus
 }
 #endif

@@ -440,5 +440,40 @@ extension Kernels {
     static func embeddingRenorm(_ weight: UnsafeMutablePointer<Float>, rows: UnsafePointer<Int64>, count: Int, dim: Int,
                                 maxNorm: Double, normType: Double) {
         ember_embedding_renorm(weight, rows, Int64(count), Int64(dim), maxNorm, normType)
+// MARK: Attention
+extension Kernels {
+    /// The geometry of one attention call (ember_attention_shape); the mask pointer and its
+    /// per-problem offsets must outlive the kernel calls that use it.
+    struct AttentionShape {
+        var bh: Int, l: Int, s: Int, e: Int, ev: Int
+        var scale: Float
+        var causal: Bool
+        var mask: UnsafePointer<Float>?
+        var maskOffsets: UnsafePointer<Int64>?
+        var maskRowStride: Int, maskColStride: Int
+
+        var c: ember_attention_shape {
+            ember_attention_shape(BH: Int64(bh), L: Int64(l), S: Int64(s), E: Int64(e), Ev: Int64(ev), scale: scale,
+                                  causal: causal ? 1 : 0, mask: mask, mask_offsets: maskOffsets,
+                                  mask_row_stride: Int64(maskRowStride), mask_col_stride: Int64(maskColStride))
+        }
+    }
+    static func attentionForward(_ out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 _ shape: AttentionShape) {
+        var s = shape.c
+        ember_attention_forward(out, lse, q, k, v, &s)
+    }
+    static func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                  dv: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>,
+                                  dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                                  v: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
+                                  _ shape: AttentionShape) {
+        var s = shape.c
+        ember_attention_backward(dq, dk, dv, delta, dOut, q, k, v, out, lse, &s)
+    }
+    /// Floats of per-thread workspace the forward (or backward) uses: a constant, whatever L and S.
+    static func attentionWorkspaceFloats(backward: Bool) -> Int {
+        Int(ember_attention_workspace_floats(backward ? 1 : 0))
     }
 }

@@ -1,0 +1,177 @@
+/// Scaled dot-product attention (PyTorch's `F.scaled_dot_product_attention`) on the fused
+/// kernel in csrc/attention.c: the scores are computed a tile at a time with an online
+/// softmax, so memory grows with L + S, not L·S, and the backward recomputes them from each
+/// row's saved log-sum-exp.
+
+/// softmax(query·keyᵀ·scale + mask)·value over the last two dims, as PyTorch's
+/// `F.scaled_dot_product_attention`.
+///
+/// - Parameters:
+///   - query: (…, L, E).
+///   - key: (…, S, E), the same leading dims as `query`.
+///   - value: (…, S, Ev), the same leading dims as `query`.
+///   - attnMask: broadcastable to (…, L, S): a bool mask marks the positions that may be
+///     attended (true = allowed), a float mask is added to the scores (−inf forbids). It is
+///     treated as a constant (no gradient flows to it). A query row with no allowed key
+///     gives 0, as PyTorch's does.
+///   - dropoutP: dropout on the attention weights (then computed unfused, with the weights
+///     materialised); pass 0 outside training, as PyTorch's modules do.
+///   - isCausal: query i attends to keys j ≤ i (a lower-triangular mask); not with `attnMask`.
+///   - scale: the factor on the scores, 1/√E unless given.
+///   - generator: where dropout draws from.
+/// - Returns: (…, L, Ev).
+///
+/// ```swift
+/// let q = Tensor.randn([2, 4, 128, 32]), k = Tensor.randn([2, 4, 128, 32]), v = Tensor.randn([2, 4, 128, 32])
+/// let y = scaledDotProductAttention(query: q, key: k, value: v, isCausal: true)   // [2, 4, 128, 32]
+/// ```
+public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor? = nil,
+                                      dropoutP: Double = 0, isCausal: Bool = false, scale: Double? = nil,
+                                      generator: Generator = .default) -> Tensor {
+    var out: Tensor!
+    check {
+        out = try scaledDotProductAttentionChecked(query: query, key: key, value: value, attnMask: attnMask,
+                                                   dropoutP: dropoutP, isCausal: isCausal, scale: scale,
+                                                   generator: generator)
+    }
+    return out
+}
+
+private let sdpaOp = "scaled_dot_product_attention"
+
+/// The validated shapes of one attention call: batch dims, L, S, E, Ev.
+struct AttentionDims {
+    let batch: [Int]
+    let l: Int, s: Int, e: Int, ev: Int
+    var bh: Int { batch.reduce(1, *) }
+}
+
+func checkAttentionInputs(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?, dropoutP: Double,
+                          isCausal: Bool) throws -> AttentionDims {
+    for t in [query, key, value] { try expectDType(t, .float32, op: sdpaOp) }
+    guard query.ndim >= 2, key.ndim >= 2, value.ndim >= 2 else {
+        throw EmberError.shapeMismatch(op: sdpaOp, message:
+            "expected query, key and value of at least 2 dims (…, L, E), got query \(query.shape), key \(key.shape), value \(value.shape)")
+    }
+    let batch = Array(query.shape.dropLast(2))
+    guard Array(key.shape.dropLast(2)) == batch, Array(value.shape.dropLast(2)) == batch else {
+        throw EmberError.shapeMismatch(op: sdpaOp, message:
+            "expected query, key and value with the same leading dims, got query \(query.shape), key \(key.shape), value \(value.shape)")
+    }
+    let l = query.shape[query.ndim - 2], e = query.shape[query.ndim - 1]
+    let s = key.shape[key.ndim - 2], ev = value.shape[value.ndim - 1]
+    guard key.shape[key.ndim - 1] == e else {
+        throw EmberError.shapeMismatch(op: sdpaOp, message:
+            "query \(query.shape) and key \(key.shape) must have the same last dim (embedding size)")
+    }
+    guard value.shape[value.ndim - 2] == s else {
+        throw EmberError.shapeMismatch(op: sdpaOp, message:
+            "key \(key.shape) and value \(value.shape) must have the same sequence length (dim -2)")
+    }
+    guard dropoutP >= 0, dropoutP < 1 else {
+        throw EmberError.invalidArgument(op: sdpaOp, message: "dropout_p must be in [0, 1), got \(dropoutP)")
+    }
+    if let attnMask {
+        if isCausal {
+            throw EmberError.invalidArgument(op: sdpaOp, message: "Explicit attn_mask should not be set when is_causal=True")
+        }
+        guard attnMask.dtype == .bool || attnMask.dtype == .float32 else {
+            throw EmberError.dtypeMismatch(op: sdpaOp, expected: .float32, got: attnMask.dtype)
+        }
+        _ = try broadcastStrides(of: attnMask, to: batch + [l, s], op: sdpaOp)
+    }
+    return AttentionDims(batch: batch, l: l, s: s, e: e, ev: ev)
+}
+
+/// The mask as a float tensor to add (a bool mask becomes 0 / −inf), in its own shape: a
+/// broadcast mask is never expanded to (…, L, S).
+func additiveMask(_ mask: Tensor) -> Tensor {
+    noGrad {
+        mask.dtype == .bool
+            ? Tensor.where(mask, Tensor(scalar: 0), Tensor(scalar: -Float.infinity))
+            : mask.detach().contiguous()
+    }
+}
+
+func scaledDotProductAttentionChecked(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?,
+                                      dropoutP: Double, isCausal: Bool, scale: Double?,
+                                      generator: Generator) throws -> Tensor {
+    let dims = try checkAttentionInputs(query: query, key: key, value: value, attnMask: attnMask,
+                                        dropoutP: dropoutP, isCausal: isCausal)
+    let scale = scale ?? 1 / Double(dims.e).squareRoot()
+    if dropoutP > 0 {
+        return attentionWithWeights(query: query, key: key, value: value, attnMask: attnMask, dropoutP: dropoutP,
+                                    isCausal: isCausal, scale: scale, generator: generator).output
+    }
+    return try fusedAttention(query: query, key: key, value: value, attnMask: attnMask, isCausal: isCausal,
+                              scale: scale, dims: dims)
+}
+
+/// The fused kernel's path: q, k, v flattened to (BH, L, E) etc., the mask read in place
+/// through per-problem offsets and broadcast strides.
+private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?, isCausal: Bool,
+                            scale: Double, dims: AttentionDims) throws -> Tensor {
+    let q = query.contiguous(), k = key.contiguous(), v = value.contiguous()
+    let mask = attnMask.map(additiveMask)
+    var offsets: [Int64] = []
+    var rowStride = 0, colStride = 0
+    if let mask {
+        let strides = try broadcastStrides(of: mask, to: dims.batch + [dims.l, dims.s], op: sdpaOp)
+        rowStride = strides[strides.count - 2]
+        colStride = strides[strides.count - 1]
+        // Offsets of each (…) index, row-major over the batch dims.
+        offsets = [0]
+        for (d, n) in dims.batch.enumerated() {
+            offsets = offsets.flatMap { base in (0..<n).map { base + Int64($0 * strides[d]) } }
+        }
+    }
+    let out = Tensor(empty: dims.batch + [dims.l, dims.ev]), lse = Tensor(empty: [dims.bh, dims.l])
+    func run(_ body: (Kernels.AttentionShape) -> Void) {
+        offsets.withUnsafeBufferPointer { off in
+            body(Kernels.AttentionShape(bh: dims.bh, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev, scale: Float(scale),
+                                        causal: isCausal, mask: mask.map { UnsafePointer($0.f32) },
+                                        maskOffsets: mask == nil ? nil : off.baseAddress,
+                                        maskRowStride: rowStride, maskColStride: colStride))
+        }
+    }
+    run { Kernels.attentionForward(out.f32, lse: lse.f32, q: q.f32, k: k.f32, v: v.f32, $0) }
+    let y = out.detach()
+    return out.recorded("scaled_dot_product_attention", [q, k, v], saved: [q, k, v, y]) { g in
+        let dq = Tensor(empty: q.shape), dk = Tensor(empty: k.shape), dv = Tensor(empty: v.shape)
+        let delta = Tensor(empty: [dims.bh, dims.l])
+        run {
+            Kernels.attentionBackward(dq: dq.f32, dk: dk.f32, dv: dv.f32, delta: delta.f32, dOut: g.f32, q: q.f32,
+                                      k: k.f32, v: v.f32, out: y.f32, lse: lse.f32, $0)
+        }
+        return [q.requiresGrad ? dq : nil, k.requiresGrad ? dk : nil, v.requiresGrad ? dv : nil]
+    }
+}
+
+/// Attention with the weights materialised, from differentiable tensor ops: the path for
+/// dropout on the weights and for callers that need the weights (MultiheadAttention's
+/// `needWeights`). Returns the output (…, L, Ev) and the weights (…, L, S) that multiplied
+/// the values (after dropout, as PyTorch's MultiheadAttention returns them). The inputs are
+/// assumed checked.
+func attentionWithWeights(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?, dropoutP: Double,
+                          isCausal: Bool, scale: Double, generator: Generator) -> (output: Tensor, weights: Tensor) {
+    var scores = query.matmul(key.transposed(-2, -1)) * scale
+    if let attnMask { scores = scores + additiveMask(attnMask) }
+    if isCausal {
+        let l = query.shape[query.ndim - 2], s = key.shape[key.ndim - 2]
+        let allowed = Tensor.arange(s).reshaped([1, s]) <= Tensor.arange(l).reshaped([l, 1])
+        scores = scores + additiveMask(allowed)
+    }
+    // A row with no allowed key gives weights 0 (PyTorch's safe softmax), not NaN.
+    let rowMax = noGrad { scores.max(dim: -1, keepDim: true) }
+    var weights = scores.softmax(dim: -1)
+    let dead = noGrad { rowMax.values == -Double.infinity }
+    if noGrad({ dead.any().item() != 0 }) { weights = weights.maskedFill(dead, value: 0) }
+    let attended = dropoutP > 0 ? weights.dropout(p: dropoutP, generator: generator) : weights
+    return (attended.matmul(value), attended)
+}
+
+/// Bytes of scratch each thread of the fused attention kernel uses for the forward (or the
+/// backward): a constant, whatever the sequence lengths — the L×S scores are never stored.
+public func attentionWorkspaceBytes(backward: Bool) -> Int {
+    Kernels.attentionWorkspaceFloats(backward: backward) * MemoryLayout<Float>.size
+}
