@@ -440,6 +440,9 @@ extension Kernels {
     static func embeddingRenorm(_ weight: UnsafeMutablePointer<Float>, rows: UnsafePointer<Int64>, count: Int, dim: Int,
                                 maxNorm: Double, normType: Double) {
         ember_embedding_renorm(weight, rows, Int64(count), Int64(dim), maxNorm, normType)
+    }
+}
+
 // MARK: Attention
 extension Kernels {
     /// The geometry of one attention call (ember_attention_shape); the mask pointer and its
