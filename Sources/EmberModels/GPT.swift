@@ -63,7 +63,7 @@ public final class GPT: Module {
             for (name, p) in namedParameters() {
                 if name.hasSuffix("bias") {
                     Init.zeros_(p)
-                } else if p.dim == 2 {
+                } else if p.ndim == 2 {
                     let std = name.hasSuffix("cProj.weight") ? 0.02 / (2 * Double(config.nLayer)).squareRoot() : 0.02
                     Init.normal_(p, mean: 0, std: std, generator: generator)
                 }
@@ -81,7 +81,7 @@ public final class GPT: Module {
 
     /// Logits (B, T, vocabSize) for int64 token ids (B, T), T ≤ blockSize.
     public override func forward(_ idx: Tensor) -> Tensor {
-        precondition(idx.dim == 2, "GPT: expected token ids of shape (B, T), got \(idx.shape)")
+        precondition(idx.ndim == 2, "GPT: expected token ids of shape (B, T), got \(idx.shape)")
         let t = idx.shape[1]
         precondition(t <= config.blockSize, "GPT: sequence of length \(t) is longer than the block size \(config.blockSize)")
         let pos = Tensor.arange(0, t)

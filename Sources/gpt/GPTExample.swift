@@ -63,8 +63,8 @@ struct GPTExample: ParsableCommand {
 
         // Weight decay on matrices and embeddings, none on biases and LayerNorm (nanoGPT's groups).
         let named = model.namedParameters()
-        let optimizer = AdamW([ParamGroup(named.filter { $0.tensor.dim >= 2 }.map(\.tensor), weightDecay: weightDecay),
-                               ParamGroup(named.filter { $0.tensor.dim < 2 }.map(\.tensor), weightDecay: 0)],
+        let optimizer = AdamW([ParamGroup(named.filter { $0.tensor.ndim >= 2 }.map(\.tensor), weightDecay: weightDecay),
+                               ParamGroup(named.filter { $0.tensor.ndim < 2 }.map(\.tensor), weightDecay: 0)],
                               lr: lr, betas: (0.9, 0.99))
         let schedule = SequentialLR(optimizer, schedulers: [
             LinearLR(optimizer, startFactor: 1.0 / Double(max(warmup, 1)), endFactor: 1, totalIters: max(warmup, 1)),
@@ -109,7 +109,7 @@ struct GPTExample: ParsableCommand {
             let (x, y) = batch(train, batches)
             let l = loss(x, y)
             l.backward()
-            if gradClip > 0 { clipGradNorm_(model.parameters(), maxNorm: gradClip) }
+            if gradClip > 0 { _ = try clipGradNorm_(model.parameters(), maxNorm: gradClip) }
             optimizer.step()
             optimizer.zeroGrad()
             schedule.step()
