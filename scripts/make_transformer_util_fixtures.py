@@ -190,8 +190,11 @@ class Net(nn.Module):
 
 
 net = Net()
+stack = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4),
+                       nn.Sequential(nn.Linear(4, 8), nn.ReLU()), nn.Sequential(nn.Linear(4, 8), nn.ReLU())])
 out["containers"] = {"keys": list(net.state_dict().keys()),
-                     "shapes": [list(t.shape) for t in net.state_dict().values()]}
+                     "shapes": [list(t.shape) for t in net.state_dict().values()],
+                     "repr": repr(net), "list_repr": repr(stack)}
 
 path = os.path.join("Tests", "EmberTests", "Fixtures", "transformer_util.json")
 with open(path, "w") as f:

@@ -20,7 +20,7 @@ final class ContainerTests: XCTestCase {
         let finalNorm = LayerNorm([4])
     }
 
-    struct Keys: Decodable { let keys: [String]; let shapes: [[Int]] }
+    struct Keys: Decodable { let keys: [String]; let shapes: [[Int]]; let repr: String; let list_repr: String }
     struct File: Decodable { let containers: Keys }
 
     func testStateDictKeysEqualPyTorchs() throws {
@@ -32,6 +32,16 @@ final class ContainerTests: XCTestCase {
         XCTAssertEqual(torch.keys.map { state[$0]!.shape }, torch.shapes)
         XCTAssertTrue(torch.keys.contains("layers.2.mlp.2.bias"))
         XCTAssertTrue(torch.keys.contains("heads.box_reg.weight"), "ModuleDict keys are not snake-cased or changed")
+        // print(model) as PyTorch prints it, repeated blocks folded: "(0-2): 3 x Block(".
+        // (print uses the Swift property names; ModuleDict keys are as given.)
+        // (Ember's LayerNorm does not print PyTorch 2.1's "bias=True" yet.)
+        let swiftNames = [("(tok_embed)", "(tokEmbed)"), ("(self_attn)", "(selfAttn)"), ("(final_norm)", "(finalNorm)"),
+                          ("elementwise_affine=True, bias=True)", "elementwise_affine=True)")]
+        XCTAssertEqual(net.description, swiftNames.reduce(torch.repr) { $0.replacingOccurrences(of: $1.0, with: $1.1) })
+        let stack = ModuleList<Module>([Linear(4, 4), Linear(4, 4), ReLU(), Linear(4, 4),
+                                        Sequential(Linear(4, 8), ReLU()), Sequential(Linear(4, 8), ReLU())])
+        XCTAssertEqual(stack.description, torch.list_repr)
+        XCTAssertEqual(ModuleList<Linear>().description, "ModuleList()")
         // Parameters in the same order, and a round trip into a fresh model.
         XCTAssertEqual(net.namedParameters().count, net.parameters().count)
         let other = Net()
@@ -138,6 +148,6 @@ final class ContainerTests: XCTestCase {
         score.sum().backward()
         for (name, p) in model.namedParameters() { XCTAssertNotNil(p.grad, name) }
         // A module without a single-tensor forward still prints, lists and saves as any other.
-        XCTAssertTrue(model.description.hasPrefix("GatedStack(\n  (blocks): ModuleList(\n    (0): GatedBlock("))
+        XCTAssertTrue(model.description.hasPrefix("GatedStack(\n  (blocks): ModuleList(\n    (0-2): 3 x GatedBlock("))
     }
 }

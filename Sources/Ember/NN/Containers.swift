@@ -56,6 +56,22 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
 
     open override var typeName: String { "ModuleList" }
 
+    /// PyTorch's `ModuleList.__repr__`: runs of consecutive blocks that print the same fold
+    /// into one line, `(0-11): 12 x Block(...)`.
+    open override var description: String {
+        guard !elements.isEmpty else { return typeName + "()" }
+        var runs: [(start: Int, end: Int, text: String)] = []
+        for (i, m) in elements.enumerated() {
+            let text = m.description
+            if let last = runs.last, last.text == text { runs[runs.count - 1].end = i } else { runs.append((i, i, text)) }
+        }
+        let lines = runs.map { r in
+            (r.start == r.end ? "(\(r.start)): " : "(\(r.start)-\(r.end)): \(r.end - r.start + 1) x ")
+                + r.text.replacingOccurrences(of: "\n", with: "\n  ")
+        }
+        return typeName + "(\n  " + lines.joined(separator: "\n  ") + "\n)"
+    }
+
     // MARK: RandomAccessCollection, MutableCollection
     public var startIndex: Int { 0 }
     public var endIndex: Int { elements.count }

@@ -248,7 +248,8 @@ open class Module: CustomStringConvertible {
 
     /// PyTorch's `repr`: `Linear(in_features=784, out_features=512, bias=True)`, and for
     /// containers one `(name): Child(...)` line per child, indented by two spaces.
-    public var description: String {
+    /// (`ModuleList` overrides it to fold repeated blocks, as PyTorch's does.)
+    open var description: String {
         let extra = extraDescription
         let extraLines = extra.isEmpty ? [] : extra.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let childLines = namedChildren().map { name, child in
