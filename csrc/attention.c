@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Tile of queries (rows) and keys (columns): 64×64 scores (16 KB) stay in L1 with a tile of
-// dP beside them, and 64 is a whole number of the GEMM engine's panels on every path.
+// Tile of queries (rows) and keys (columns): 64×64 scores (16 KB) and the backward's tile of
+// dP beside them fit a 48 KB L1 data cache. The bits do not depend on the tile sizes' split
+// over threads, but they do on the sizes themselves (the online softmax's rescaling steps).
 #define ATT_BR 64
 #define ATT_BC 64
 
