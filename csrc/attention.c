@@ -11,15 +11,17 @@
 // same order whatever the thread count. The backward's sums over queries (dK, dV) and over
 // keys (dQ) are therefore two passes, one owning key tiles, one owning query tiles, each
 // recomputing the scores it needs, rather than one pass whose partial sums threads would
-// have to combine.
+// have to combine — unless there are enough batch·heads to give each thread whole ones, when
+// one pass per batch·head does both in the same order.
 #include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-// Tile of queries (rows) and keys (columns): 64×64 scores (16 KB) stay in L1 with a tile of
-// dP beside them, and 64 is a whole number of the GEMM engine's panels on every path.
+// Tile of queries (rows) and keys (columns): 64×64 scores (16 KB) and the backward's tile of
+// dP beside them fit a 48 KB L1 data cache. The bits do not depend on the tile sizes' split
+// over threads, but they do on the sizes themselves (the online softmax's rescaling steps).
 #define ATT_BR 64
 #define ATT_BC 64
 
@@ -156,9 +158,12 @@ static void dscores(float* dP, const float* P, const float* delta, int64_t rows,
     }
 }
 
-// dK and dV of one (batch·head, key tile): sums over the query tiles in order.
-static void dkdv_task(float* dk, float* dv, const float* dout, const float* q, const float* k,
-                      const float* v, const float* lse, const float* delta,
+// dK and dV of one (batch·head, key tile): sums over the query tiles in order. With `dq`
+// (the fused pass, key tiles of a batch·head in order on one thread) it also adds this key
+// tile's terms to dQ, whose rows then see the key tiles in the same order, and with the same
+// reduction lengths, as in dq_task: the same bits.
+static void dkdv_task(float* dk, float* dv, float* dq, const float* dout, const float* q,
+                      const float* k, const float* v, const float* lse, const float* delta,
                       const ember_attention_shape* s, int64_t task) {
     const int64_t tiles = (s->S + ATT_BC - 1) / ATT_BC;
     const int64_t bh = task / tiles, c0 = (task % tiles) * ATT_BC;
@@ -186,6 +191,12 @@ static void dkdv_task(float* dk, float* dv, const float* dout, const float* q, c
         dscores(dP, S, delta + bh * s->L + r0, rows, cols);
         ember_sgemm_serial(1, 0, cols, s->E, rows, s->scale, dP, ATT_BC, qb + r0 * s->E, s->E, 1.0f,
                            dkt, s->E);
+        if (dq) {
+            const int64_t end = key_end(r0, rows, s);
+            const int64_t qcols = end - c0 < cols ? end - c0 : cols;   // dq_task's tile width
+            ember_sgemm_serial(0, 0, rows, s->E, qcols, s->scale, dP, ATT_BC, kb + c0 * s->E, s->E,
+                               1.0f, dq + (bh * s->L + r0) * s->E, s->E);
+        }
     }
 }
 
@@ -232,17 +243,25 @@ void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, con
                               const float* lse, const ember_attention_shape* s) {
     delta_rows(delta, dout, out, s->BH * s->L, s->Ev);
     const int nt = ember_team(s->BH * s->L * s->S * (s->E + s->Ev));
-    const int64_t ktasks = s->BH * ((s->S + ATT_BC - 1) / ATT_BC);
+    const int64_t ktiles = (s->S + ATT_BC - 1) / ATT_BC;
+    const int64_t ktasks = s->BH * ktiles;
     const int64_t qtasks = s->BH * ((s->L + ATT_BR - 1) / ATT_BR);
-    if (nt > 1) {
+    // With enough batch·heads to go round, one pass per batch·head computes dQ with dK and
+    // dV (7 tile products per tile pair instead of 9); else two passes share out tiles.
+    // Both give the same bits (see dkdv_task).
+    const int fused = nt == 1 || (s->BH >= nt && (s->BH % nt == 0 || s->BH >= 4 * nt));
+    if (fused) {
+        EMBER_FOR(nt, bh, s->BH,   // one batch·head per iteration, contiguous ranges per thread
+            memset(dq + bh * s->L * s->E, 0, (size_t)(s->L * s->E) * sizeof(float));
+            for (int64_t j = 0; j < ktiles; j++)
+                dkdv_task(dk, dv, dq, dout, q, k, v, lse, delta, s, bh * ktiles + j);
+        );
+    } else {
         // One (batch·head, key tile) per task: each owns its rows of dK and dV.
         #pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int64_t t = 0; t < ktasks; t++) dkdv_task(dk, dv, dout, q, k, v, lse, delta, s, t);
+        for (int64_t t = 0; t < ktasks; t++) dkdv_task(dk, dv, NULL, dout, q, k, v, lse, delta, s, t);
         // One (batch·head, query tile) per task: each owns its rows of dQ.
         #pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int64_t t = 0; t < qtasks; t++) dq_task(dq, dout, q, k, v, lse, delta, s, t);
-    } else {
-        for (int64_t t = 0; t < ktasks; t++) dkdv_task(dk, dv, dout, q, k, v, lse, delta, s, t);
         for (int64_t t = 0; t < qtasks; t++) dq_task(dq, dout, q, k, v, lse, delta, s, t);
     }
 }
