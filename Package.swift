@@ -116,6 +116,7 @@ let package = Package(
                 "Ember",
                 "EmberModels",
                 "CEmber",
+                "EmberDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -86,8 +86,10 @@ struct QuickstartDistributed: ParsableCommand {
         let say: (String) -> Void = { if rank == 0 { print($0) } }
 
         // Data: each rank its share of every global batch.
-        let trainingData = try FashionMNIST(root: root, train: true, download: rank == 0, transform: ToTensor())
-        try group.barrier()   // rank 0 may have downloaded it
+        // Rank 0 fetches (or links) the files first; the others read them after the barrier.
+        if rank == 0 { _ = try FashionMNIST(root: root, train: true, download: true, transform: ToTensor()) }
+        try group.barrier()
+        let trainingData = try FashionMNIST(root: root, train: true, download: false, transform: ToTensor())
         let testData = try FashionMNIST(root: root, train: false, download: false, transform: ToTensor())
         let sampler = try DistributedSampler(trainingData, numReplicas: n, rank: rank, shuffle: shuffle, seed: seed)
         let trainDataloader = DataLoader(trainingData, batchSize: batchSize / n, sampler: sampler)
