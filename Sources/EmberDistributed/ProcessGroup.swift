@@ -261,17 +261,20 @@ struct UnsafeSendable<P>: @unchecked Sendable {
 /// `ReductionOrder.fixedTree` on the communication thread: slices of ceil(n / size) floats,
 /// all-to-all, a fixed-tree sum of the `size` slices received, all-gather.
 func fixedTreeAllReduce(_ data: UnsafeMutablePointer<Float>, _ n: Int64, size: Int, rank: Int) -> Int32 {
-    let slice = (Int(n) + size - 1) / size
-    var send = [Float](repeating: 0, count: slice * size)
-    var parts = [Float](repeating: 0, count: slice * size)
-    for i in 0..<Int(n) { send[i] = data[i] }
-    var rc = ember_mpi_alltoall(&parts, send, Int64(slice * 4))
+    let count = Int(n)
+    let slice = (count + size - 1) / size
+    let send = UnsafeMutablePointer<Float>.allocate(capacity: slice * size)
+    let parts = UnsafeMutablePointer<Float>.allocate(capacity: slice * size)
+    let mine = UnsafeMutablePointer<Float>.allocate(capacity: slice)
+    defer { send.deallocate(); parts.deallocate(); mine.deallocate() }
+    send.update(from: data, count: count)
+    (send + count).initialize(repeating: 0, count: slice * size - count)
+    var rc = ember_mpi_alltoall(parts, send, Int64(slice * 4))
     if rc != 0 { return rc }
-    var mine = [Float](repeating: 0, count: slice)
-    ember_mpi_tree_sum_f32(&mine, &parts, Int64(size), Int64(slice))
-    rc = ember_mpi_allgather(&send, mine, Int64(slice * 4))
+    ember_mpi_tree_sum_f32(mine, parts, Int64(size), Int64(slice))
+    rc = ember_mpi_allgather(send, mine, Int64(slice * 4))
     if rc != 0 { return rc }
-    for i in 0..<Int(n) { data[i] = send[i] }
+    data.update(from: send, count: count)
     return 0
 }
 
