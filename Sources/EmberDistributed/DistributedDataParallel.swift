@@ -91,7 +91,7 @@ public final class DistributedDataParallel: Module {
             }
             try syncBuffers()
         }
-        reducer?.install(owner: self)
+        reducer?.install()
     }
 
     public override func namedChildren() -> [(name: String, module: Module)] { [("module", module)] }
@@ -234,11 +234,16 @@ final class Reducer {
         for b in buckets.indices { buckets[b].buffer = Tensor.zeros([buckets[b].count]) }
     }
 
-    func install(owner: DistributedDataParallel) {
+    var hooks: [GradHookHandle] = []
+
+    func install() {
         for (i, p) in params.enumerated() {
-            p.registerPostAccumulateGradHook { [unowned self] _ in self.gradReady(i) }
+            hooks.append(p.registerPostAccumulateGradHook { [weak self] _ in self?.gradReady(i) })
         }
     }
+
+    /// The model may outlive its DDP wrapper: its parameters then train without hooks.
+    deinit { for h in hooks { h.remove() } }
 
     func prepare(sync: Bool) {
         self.sync = sync

@@ -16,7 +16,7 @@ private final class HalfUsed: Module {
 
 /// DistributedDataParallel in a world of one (multi-rank runs: scripts/mpi-test.sh).
 final class DistributedDataParallelTests: XCTestCase {
-    private func data(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
+    func data(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
         let g = Generator(seed: seed)
         return (Tensor.randn([n, 6], generator: g), Tensor((0..<n).map { $0 % 3 }))
     }
@@ -98,5 +98,22 @@ final class DistributedDataParallelTests: XCTestCase {
         XCTAssertThrowsError(try DistributedDataParallel(TwoLayer(), processGroup: group, bucketCapMB: 0)) {
             XCTAssertEqual("\($0)", "DistributedDataParallel: bucketCapMB must be positive, got 0.0")
         }
+    }
+}
+
+extension DistributedDataParallelTests {
+    /// A model outliving its wrapper trains on without the wrapper's hooks.
+    func testModelOutlivesItsWrapper() throws {
+        let group = try ProcessGroup.fromEnvironment()
+        let model = TwoLayer()
+        do {
+            let ddp = try DistributedDataParallel(model, processGroup: group, reproducible: true)
+            let (X, y) = data(4, seed: 5)
+            CrossEntropyLoss()(ddp(X), y).backward()
+        }
+        model.zeroGrad()
+        let (X, y) = data(4, seed: 6)
+        CrossEntropyLoss()(model(X), y).backward()
+        XCTAssertNotNil(model.fc1.weight.grad)
     }
 }
