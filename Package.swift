@@ -22,6 +22,9 @@ let package = Package(
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "gpt", targets: ["gpt"]),
         .executable(name: "ember-bench", targets: ["ember-bench"]),
+        // Data-parallel training over MPI; a separate product so that plain Ember needs no MPI.
+        .library(name: "EmberDistributed", targets: ["EmberDistributed"]),
+        .executable(name: "quickstart-distributed", targets: ["quickstart-distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,6 +63,26 @@ let package = Package(
         .target(
             name: "EmberModels",
             dependencies: ["Ember"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
+        // MARK: Distributed (MPI)
+        // The system's MPI through pkg-config `mpi` (Debian's default MPI: Open MPI from
+        // libopenmpi-dev, or MPICH). Only CEmberMPI includes mpi.h; EmberDistributed sees
+        // plain C types. Only targets that depend on EmberDistributed build or link MPI.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "mpi",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+        .target(
+            name: "CEmberMPI",
+            dependencies: ["CMPI"],
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+        ),
+        .target(
+            name: "EmberDistributed",
+            dependencies: ["Ember", "CEmberMPI"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
@@ -104,8 +127,28 @@ let package = Package(
                 "Ember",
                 "EmberModels",
                 "CEmber",
+                "EmberDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
+        // The quickstart under mpirun: a separate executable, so that `quickstart` (and its
+        // users) need no MPI.
+        .executableTarget(
+            name: "quickstart-distributed",
+            dependencies: [
+                "Ember",
+                "EmberDistributed",
+                "ExampleSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Multi-rank checks that scripts/mpi-test.sh runs under mpirun.
+        .executableTarget(
+            name: "ember-mpi-check",
+            dependencies: ["Ember", "EmberDistributed"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
@@ -113,6 +156,12 @@ let package = Package(
         .testTarget(
             name: "EmberTests",
             dependencies: ["Ember", "EmberModels"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "EmberDistributedTests",
+            dependencies: ["Ember", "EmberDistributed"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

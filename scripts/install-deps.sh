@@ -7,6 +7,8 @@
 # Uses sudo when not root. Safe to run again: it does nothing when all are present.
 set -euo pipefail
 packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist fortunes)
+# EmberDistributed: MPI (Open MPI; pkg-config `mpi`) and its mpirun.
+packages+=(libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

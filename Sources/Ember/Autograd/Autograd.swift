@@ -120,6 +120,7 @@ extension Tensor {
         }
         guard let root = gradFn else {
             accumulateGrad(seed)
+            runPostAccumulateGradHooks()
             return
         }
 
@@ -142,9 +143,11 @@ extension Tensor {
         }
 
         for node in order { try node.checkSavedVersions() }
+        var hooked = GradReadiness(order)
         root.pendingGrad = seed
         noGrad {   // gradients are computed without recording (no double backward)
             for node in order.reversed() {
+                defer { hooked.nodeDone(node) }
                 guard let g = node.pendingGrad else { continue }
                 node.pendingGrad = nil
                 // Backward closures read their gradient flat: a view's gradient (an
@@ -157,6 +160,7 @@ extension Tensor {
                         fn.pendingGrad = fn.pendingGrad.map { $0 + grad } ?? grad
                     } else {
                         node.inputs[i].accumulateGrad(grad)
+                        hooked.received(node.inputs[i])
                     }
                 }
             }

@@ -41,9 +41,10 @@ struct WeakTensor {
 
 extension Tensor {
     /// Whether `backward()` may keep this weight's gradient as its factors: its optimizer
-    /// applies such gradients itself, and there is no gradient yet to add to.
+    /// applies such gradients itself, there is no gradient yet to add to, and no hook waits
+    /// to read the gradient during backward.
     var canDeferGrad: Bool {
-        defersLinearGrad && isLeaf && accumulatedGrad == nil && deferredGrad == nil
+        defersLinearGrad && isLeaf && accumulatedGrad == nil && deferredGrad == nil && postAccumulateGradHooks.isEmpty
     }
 
     /// Records this weight's gradient as dOutᵀ·input, to be computed or applied later.

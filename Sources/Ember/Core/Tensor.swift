@@ -55,6 +55,9 @@ public final class Tensor: @unchecked Sendable {
     var deferredGrad: DeferredLinearGrad?
     /// Set by an optimizer that can apply a deferred gradient itself (plain SGD).
     var defersLinearGrad = false
+    /// Hooks run once per backward pass after this leaf's gradient is complete
+    /// (`registerPostAccumulateGradHook`, Autograd/GradHooks.swift).
+    var postAccumulateGradHooks: [(id: Int, hook: (Tensor) -> Void)] = []
 
     /// A contiguous tensor over `storage` from `offset` on.
     init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {

@@ -40,6 +40,9 @@ public final class DataLoader<D: Dataset>: Sequence {
     /// The epoch the next iteration runs (0 first); each `makeIterator` advances it.
     /// Set it to resume a run.
     public var epoch = 0
+    /// Where the indices of each epoch come from instead of `shuffle` (e.g. a
+    /// `DistributedSampler`); nil: the loader's own order.
+    public let sampler: (any Sampler)?
 
     /// Builds batch `(X, y)` from sample indices; `sampleSeed` gives the augmentation seed
     /// of a sample index in this epoch.
@@ -65,16 +68,20 @@ public final class DataLoader<D: Dataset>: Sequence {
     ///   - prefetchFactor: batches in flight per worker.
     ///   - seed: shuffling and augmentation seed (default: drawn from the global generator,
     ///     so `manualSeed` makes runs repeatable).
+    ///   - sampler: the indices of each epoch (not with `shuffle`), e.g. a `DistributedSampler`.
     ///   - collate: turns a list of samples into `(X, y)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
-                numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
+                numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil, sampler: (any Sampler)? = nil,
                 collate: @escaping ([(D.Sample, D.Target)]) throws -> (Tensor, Tensor)) {
         self.init(dataset, batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, numWorkers: numWorkers,
-                  prefetchFactor: prefetchFactor, seed: seed, collate: collate, fast: false)
+                  prefetchFactor: prefetchFactor, seed: seed, collate: collate, fast: false, sampler: sampler)
     }
 
     init(_ dataset: D, batchSize: Int, shuffle: Bool, dropLast: Bool, numWorkers: Int?, prefetchFactor: Int,
-         seed: UInt64?, collate: @escaping ([(D.Sample, D.Target)]) throws -> (Tensor, Tensor), fast: Bool) {
+         seed: UInt64?, collate: @escaping ([(D.Sample, D.Target)]) throws -> (Tensor, Tensor), fast: Bool,
+         sampler: (any Sampler)? = nil) {
+        precondition(sampler == nil || !shuffle, "DataLoader: sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
         precondition(batchSize > 0, "DataLoader: batchSize should be a positive integer value, but got batchSize=\(batchSize)")
         precondition((numWorkers ?? 0) >= 0, "DataLoader: numWorkers option should be non-negative")
         precondition(prefetchFactor > 0, "DataLoader: prefetchFactor option should be positive")
@@ -99,15 +106,17 @@ public final class DataLoader<D: Dataset>: Sequence {
 
     /// Number of batches per epoch.
     public var count: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        let n = sampler?.count ?? dataset.count
+        return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
     }
 
     public var underestimatedCount: Int { count }
 
     /// The sample indices of every batch of `epoch`, in order.
     public func batchIndices(epoch: Int) -> [[Int]] {
-        let n = dataset.count
-        let order = shuffle ? Ember.Generator(seed: epochSeed(epoch)).permutation(n) : Array(0..<n)
+        let order = sampler?.indices()
+            ?? (shuffle ? Ember.Generator(seed: epochSeed(epoch)).permutation(dataset.count) : Array(0..<dataset.count))
+        let n = order.count
         return (0..<count).map { b in Array(order[(b * batchSize)..<Swift.min(n, (b + 1) * batchSize)]) }
     }
 
@@ -167,18 +176,20 @@ extension DataLoader where D.Sample == Tensor, D.Target == Int {
     /// A loader whose batches are stacked images `[N, …]` and int64 labels `[N]`; datasets
     /// that implement `BatchFetching` build each batch in one go.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
-                            numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil) {
+                            numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
+                            sampler: (any Sampler)? = nil) {
         self.init(dataset, batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, numWorkers: numWorkers,
-                  prefetchFactor: prefetchFactor, seed: seed, collate: Collate.stack, fast: true)
+                  prefetchFactor: prefetchFactor, seed: seed, collate: Collate.stack, fast: true, sampler: sampler)
     }
 }
 
 extension DataLoader where D.Sample == Tensor, D.Target == Tensor {
     /// A loader that stacks samples and targets (e.g. over a `TensorDataset`).
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
-                            numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil) {
+                            numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
+                            sampler: (any Sampler)? = nil) {
         self.init(dataset, batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, numWorkers: numWorkers,
-                  prefetchFactor: prefetchFactor, seed: seed, collate: Collate.stack, fast: true)
+                  prefetchFactor: prefetchFactor, seed: seed, collate: Collate.stack, fast: true, sampler: sampler)
     }
 }
 

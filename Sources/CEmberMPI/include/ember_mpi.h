@@ -1,0 +1,54 @@
+// Ember's boundary to MPI: plain C types only (an MPI communicator is a pointer in Open MPI
+// and an int in MPICH, so no MPI type may cross into Swift). Internal to EmberDistributed:
+// no stable API.
+//
+// Every function except ember_mpi_launched and ember_mpi_tree_sum_f32 must be called from
+// the one thread that called ember_mpi_init (MPI_THREAD_FUNNELED). Functions returning int
+// return 0 or an MPI error code (errors are returned, not fatal: MPI_ERRORS_RETURN).
+// Buffers: outputs first, then inputs, then sizes.
+#ifndef EMBER_MPI_H
+#define EMBER_MPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { EMBER_MPI_SUM = 0, EMBER_MPI_MAX = 1 };
+
+// Initialises MPI with MPI_THREAD_FUNNELED. Fills rank and size of MPI_COMM_WORLD and the
+// thread level MPI provided.
+int ember_mpi_init(int *rank, int *size, int *provided);
+int ember_mpi_finalize(void);
+// Ends every rank of the job with `code` (MPI_Abort on MPI_COMM_WORLD).
+void ember_mpi_abort(int code);
+// The implementation's text for an error code, into buf (NUL-terminated).
+void ember_mpi_error_string(char *buf, int len, int code);
+// The library's version string (MPI_Get_library_version), first line.
+void ember_mpi_library_version(char *buf, int len);
+
+// In place, over count floats (split into calls of at most 2^30 elements).
+int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
+// In place: root's bytes to every rank.
+int ember_mpi_bcast(void *data, int64_t bytes, int root);
+// out (size × bytes): rank r's `in` at out + r·bytes.
+int ember_mpi_allgather(void *out, const void *in, int64_t bytes);
+// out (size × bytes): block r of out is block `rank` of rank r's `in` (size × bytes).
+int ember_mpi_alltoall(void *out, const void *in, int64_t bytes);
+// out (count): this rank's block of the reduction over ranks of in (size × count).
+int ember_mpi_reduce_scatter_f32(float *out, const float *in, int64_t count, int op);
+int ember_mpi_barrier(void);
+
+// out (n) = the fixed-order tree sum of parts (p × n, part k at parts + k·n): the sum of the
+// even-numbered parts plus the sum of the odd-numbered parts, each formed the same way. For
+// p and the number of ranks powers of two, summing a rank's parts and then the ranks' sums
+// gives the same bits as summing all parts, however they are dealt to ranks (part k on rank
+// k mod size). Overwrites parts.
+void ember_mpi_tree_sum_f32(float *out, float *parts, int64_t p, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

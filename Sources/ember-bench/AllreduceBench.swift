@@ -1,0 +1,156 @@
+import ArgumentParser
+import Ember
+import EmberDistributed
+import Foundation
+
+/// Under `mpirun -np N`: allReduce bus bandwidth (MPI's and the fixed tree's) next to memcpy of
+/// the same bytes, 4 KB to 64 MB; then the quickstart's training step with and without
+/// DistributedDataParallel (each rank 64/N samples) — the difference is the communication the
+/// step exposes — with one step's bucket timeline; then what 8 and 64 ranks would need.
+struct AllreduceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "allReduce bandwidth vs memcpy and DDP's exposed communication (run under mpirun).")
+
+    @Option(help: "Alternating rounds per measurement.") var rounds = 5
+    @Option(help: "Training steps per round.") var steps = 40
+    @Option(help: "Kernel threads per rank (default: cores / ranks, at least 1).") var threads: Int?
+    @Option(help: "Largest message in MB.") var maxMB = 64
+    @Flag(help: "Skip the bandwidth table.") var skipBandwidth = false
+
+    func run() throws {
+        let group = try ProcessGroup.fromEnvironment()
+        let n = group.worldSize
+        setNumThreads(threads ?? max(1, numCores() / n))
+        let say: (String) -> Void = { if group.rank == 0 { print($0) } }
+        say("\(n) rank(s), \(numThreads()) thread(s) each, \(group.mpiLibraryVersion ?? "no MPI (world of one)"); \(machineLine())\n")
+        if !skipBandwidth && n > 1 { try bandwidth(group, say) }
+        try stepTimes(group, say)
+        group.destroy()
+    }
+
+    /// Seconds per call, the slowest rank's (a collective ends when its last rank does).
+    func timed(_ group: ProcessGroup, iterations: Int, _ body: () throws -> Void) throws -> Double {
+        try group.barrier()
+        let t0 = now()
+        for _ in 0..<iterations { try body() }
+        let t = Tensor([Float((now() - t0) / Double(iterations))])
+        try group.allReduce(t, op: .max)
+        return Double(t.item())
+    }
+
+    func bandwidth(_ group: ProcessGroup, _ say: (String) -> Void) throws {
+        let n = Double(group.worldSize)
+        var table = Table("bytes", "memcpy GB/s", "allReduce (MPI) bus GB/s", "x memcpy", "fixed tree bus GB/s", "x memcpy")
+        var size = 4096
+        while size <= maxMB << 20 {
+            let count = size / 4
+            let t = Tensor.zeros([count])
+            var src = [Float](repeating: 1, count: count), dst = [Float](repeating: 0, count: count)
+            let iterations = max(3, min(200, (64 << 20) / size))
+            var copy: [Double] = [], mpi: [Double] = [], tree: [Double] = []
+            for _ in 0..<rounds {
+                copy.append(try timed(group, iterations: iterations) {
+                    src.withUnsafeBytes { s in dst.withUnsafeMutableBytes { d in _ = memcpy(d.baseAddress!, s.baseAddress!, size) } }
+                })
+                mpi.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
+                tree.append(try timed(group, iterations: max(3, iterations / 2)) { try group.allReduce(t, order: .fixedTree) })
+            }
+            // Bus bandwidth (nccl-tests): bytes / time · 2(N−1)/N, what each rank's link carries.
+            let bus = { (s: Double) in Double(size) / s * 2 * (n - 1) / n / 1e9 }
+            let copyBW = Double(size) / median(copy) / 1e9
+            table.add(byteString(size), rangeString(copy.map { Double(size) / $0 / 1e9 }),
+                      rangeString(mpi.map(bus)), fmt(bus(median(mpi)) / copyBW, 2),
+                      rangeString(tree.map(bus)), fmt(bus(median(tree)) / copyBW, 2))
+            size *= 4
+        }
+        say("allReduce of float32, median (min-max) of \(rounds) alternating rounds, slowest rank:")
+        say(table.render() + "\n")
+    }
+
+    func stepTimes(_ group: ProcessGroup, _ say: (String) -> Void) throws {
+        let n = group.worldSize
+        let local = 64 / n
+        let g = Generator(seed: UInt64(group.rank))
+        let x = Tensor.rand([local, 1, 28, 28], generator: g), y = Tensor.randint(0, 10, [local], generator: g)
+        let lossFn = CrossEntropyLoss()
+        let plain = quickstartModel()
+        let plainOpt = SGD(plain.parameters(), lr: 1e-3)
+        let ddp = try DistributedDataParallel(quickstartModel(), processGroup: group)
+        let ddpOpt = SGD(ddp.parameters(), lr: 1e-3)
+        var backwardStart = 0.0, backwardEnd = 0.0
+        func step(_ m: Module, _ opt: Optimizer) {
+            let loss = lossFn(m(x), y)
+            backwardStart = now()
+            loss.backward()
+            backwardEnd = now()
+            opt.step()
+            opt.zeroGrad()
+        }
+        for _ in 0..<5 { step(plain, plainOpt); step(ddp, ddpOpt) }
+        var plainMs: [Double] = [], ddpMs: [Double] = []
+        for _ in 0..<rounds {
+            plainMs.append(try timed(group, iterations: steps) { step(plain, plainOpt) } * 1e3)
+            ddpMs.append(try timed(group, iterations: steps) { step(ddp, ddpOpt) } * 1e3)
+        }
+        let params = ddp.parameters().reduce(0) { $0 + $1.count }
+        var table = Table("quickstart step, \(local) samples per rank", "ms/step (slowest rank)")
+        table.add("plain (no DDP)", rangeString(plainMs, 3))
+        table.add("DDP, \(n) rank(s)", rangeString(ddpMs, 3))
+        let exposed = median(ddpMs) - median(plainMs)
+        table.add("exposed communication (DDP - plain)", "\(fmt(exposed, 3)) (\(fmt(100 * exposed / median(plainMs), 1))% of plain)")
+        say("Training step, median (min-max) of \(rounds) alternating rounds of \(steps) steps; \(params) parameters, "
+            + "\(params * 4) bytes of gradients per step in \(max(1, ddp.bucketParameterNames.count)) bucket(s):")
+        say(table.render() + "\n")
+
+        if !ddp.lastTimeline.isEmpty {
+            // One more DDP step, its timestamps relative to the start of backward.
+            step(ddp, ddpOpt)
+            let tl = ddp.lastTimeline
+            var log = Table("bucket", "bytes", "grads ready (ms)", "MPI start (ms)", "MPI end (ms)")
+            for b in tl {
+                log.add("\(b.bucket)", byteString(b.bytes), fmt((b.launched - backwardStart) * 1e3, 3),
+                        fmt((b.mpiStarted - backwardStart) * 1e3, 3), fmt((b.mpiFinished - backwardStart) * 1e3, 3))
+            }
+            say("Timeline of one DDP step on rank 0 (ms from the start of backward): last gradient ready at "
+                + "\(fmt((tl[0].backwardComputeEnd - backwardStart) * 1e3, 3)), backward returned at \(fmt((backwardEnd - backwardStart) * 1e3, 3)):")
+            say(log.render())
+            say(tl[0].mpiStarted < tl[0].backwardComputeEnd
+                ? "The first bucket's allreduce started \(fmt((tl[0].backwardComputeEnd - tl[0].mpiStarted) * 1e3, 3)) ms before backward's last gradient.\n"
+                : "The first bucket's allreduce started after backward's last gradient.\n")
+        }
+
+        // Weak scaling (64 samples per rank), ring allreduce of the gradients, no overlap
+        // assumed: efficiency T / (T + t_comm) ≥ 0.9 needs t_comm ≤ T / 9, i.e. a bus
+        // bandwidth of 9 · 2(N−1)/N · bytes / T per rank.
+        if group.rank == 0 {
+            let full = quickstartModel()
+            let fullOpt = SGD(full.parameters(), lr: 1e-3)
+            let x64 = Tensor.rand([64, 1, 28, 28], generator: g), y64 = Tensor.randint(0, 10, [64], generator: g)
+            let t = timePerCall(samples: 7) {
+                lossFn(full(x64), y64).backward()
+                fullOpt.step()
+                fullOpt.zeroGrad()
+            }
+            let bytes = Double(params * 4)
+            var need = Table("ranks", "bytes sent+received per rank per step", "bandwidth for 90% efficiency")
+            for ranks in [8, 64] {
+                let moved = 2 * Double(ranks - 1) / Double(ranks) * bytes
+                need.add("\(ranks)", byteString(Int(moved)), "\(fmt(9 * moved / t / 1e9, 2)) GB/s (\(fmt(9 * moved * 8 / t / 1e9, 1)) Gbit/s)")
+            }
+            print("Needed for 90% scaling efficiency, 64 samples per rank (step measured here: \(fmt(t * 1e3, 3)) ms on "
+                  + "\(numThreads()) thread(s)), ring allreduce of \(byteString(Int(bytes))), no overlap:")
+            print(need.render())
+        }
+        try group.barrier()
+    }
+}
+
+func rangeString(_ xs: [Double], _ digits: Int = 2) -> String {
+    "\(fmt(median(xs), digits)) (\(fmt(xs.min()!, digits))-\(fmt(xs.max()!, digits)))"
+}
+
+func byteString(_ b: Int) -> String {
+    b >= 1 << 20 ? "\(fmt(Double(b) / 1_048_576, b % (1 << 20) == 0 ? 0 : 2)) MB"
+        : b >= 1024 ? "\(fmt(Double(b) / 1024, b % 1024 == 0 ? 0 : 1)) KB" : "\(b) B"
+}
