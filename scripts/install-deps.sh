@@ -2,10 +2,11 @@
 # Installs the system packages Ember needs, if any is missing (Debian/Ubuntu):
 #   libopenblas-dev (sgemm), libomp-dev (OpenMP runtime), zlib1g-dev (gzip datasets),
 #   libarchive-dev (zip/tar readers), dataset-fashion-mnist (the real FashionMNIST, offline,
-#   in /usr/share/datasets).
+#   in /usr/share/datasets), libpng-dev and libjpeg62-turbo-dev (PNG/JPEG decoding for
+#   readImage and ImageFolder).
 # Uses sudo when not root. Safe to run again: it does nothing when all are present.
 set -euo pipefail
-packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist)
+packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist libpng-dev libjpeg62-turbo-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
