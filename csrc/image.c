@@ -102,7 +102,7 @@ static int png_open(ember_image* im, const uint8_t* data, int64_t len, int64_t m
     // Deflate inflates at most ~1032:1: a header claiming far more pixels than the file could
     // hold is refused before the image buffer is allocated.
     int64_t raw = ((int64_t)w * png_get_channels(im->png, im->info) * depth + 7) / 8 + 1;
-    if (raw * (int64_t)h > 1100 * len + 65536) {
+    if ((double)raw * (double)h > 1100.0 * (double)len + 65536.0) {
         set_message(im->message, sizeof im->message,
                     "PNG declares %lux%lu pixels, more than its %lld bytes can hold",
                     (unsigned long)w, (unsigned long)h, (long long)len);

@@ -330,7 +330,7 @@ func flipRows(_ x: Tensor) -> Tensor {
 // MARK: - Colour
 
 /// Luma `0.2989 R + 0.587 G + 0.114 B` of `[…, 3, H, W]`, repeated to `numOutputChannels`
-/// (torchvision's `Grayscale`); uint8 rounds to nearest.
+/// (torchvision's `Grayscale`); uint8 truncates, as torchvision's.
 public struct Grayscale: Transform {
     public let numOutputChannels: Int
 
@@ -353,12 +353,12 @@ public struct Grayscale: Transform {
                 let v: Float
                 if x.dtype == .uint8 {
                     let p = x.u8 + b * c * n + i
-                    v = c == 1 ? Float(p[0]) : Float(p[0]) * 0.2989 + Float(p[n]) * 0.587 + Float(p[2 * n]) * 0.114
-                    let g = UInt8(Swift.min(Swift.max(v, 0), 255).rounded(.toNearestOrEven))
+                    v = c == 1 ? Float(p[0]) : (Float(p[0]) * 0.2989 + Float(p[n]) * 0.587) + Float(p[2 * n]) * 0.114
+                    let g = UInt8(Swift.min(Swift.max(v, 0), 255))   // truncated, as torchvision's .to(uint8)
                     for k in 0..<numOutputChannels { out.u8[(b * numOutputChannels + k) * n + i] = g }
                 } else {
                     let p = x.f32 + b * c * n + i
-                    v = c == 1 ? p[0] : p[0] * 0.2989 + p[n] * 0.587 + p[2 * n] * 0.114
+                    v = c == 1 ? p[0] : (p[0] * 0.2989 + p[n] * 0.587) + p[2 * n] * 0.114
                     for k in 0..<numOutputChannels { out.f32[(b * numOutputChannels + k) * n + i] = v }
                 }
             }
@@ -524,5 +524,167 @@ public struct RandomChoice: Transform {
             if u < acc { pick = i; break }
         }
         return try steps[pick].applyErased(x) as! Tensor
+    }
+}
+
+// MARK: - Colour jitter
+
+/// The image as float planes (uint8 values stay 0…255), its bound, and the way back:
+/// torchvision computes uint8 colour adjustments in float32 and truncates.
+private func floatPlanes(_ x: Tensor) -> (values: [Float], bound: Float) {
+    let x = x.contiguous()
+    if x.dtype == .uint8 { return ((0..<x.count).map { Float(x.u8[$0]) }, 255) }
+    return (Array(UnsafeBufferPointer(start: x.f32, count: x.count)), 1)
+}
+
+private func backToDtype(_ v: [Float], like x: Tensor) -> Tensor {
+    let out = Tensor(empty: x.shape, dtype: x.dtype)
+    if x.dtype == .uint8 {
+        for i in 0..<v.count { out.u8[i] = v[i].isNaN ? 0 : UInt8(Swift.min(Swift.max(v[i], 0), 255)) }
+    } else {
+        for i in 0..<v.count { out.f32[i] = v[i] }
+    }
+    return out
+}
+
+/// Grey of each pixel of `[…, 3, H, W]` values (float, floored for uint8 images), one plane
+/// per image.
+private func greyPlanes(_ v: [Float], images: Int, n: Int, floor: Bool) -> [Float] {
+    var g = [Float](repeating: 0, count: images * n)
+    for b in 0..<images {
+        for i in 0..<n {
+            let p = b * 3 * n + i
+            let y = (v[p] * 0.2989 + v[p + n] * 0.587) + v[p + 2 * n] * 0.114
+            g[b * n + i] = floor ? y.rounded(.down) : y
+        }
+    }
+    return g
+}
+
+/// Brightness, contrast, saturation and hue changes of `[…, C, H, W]` images, as
+/// torchvision's `adjust_*` functions (C = 1 or 3).
+enum ColorAdjust {
+    static func check(_ x: Tensor, op: String) throws -> (images: Int, c: Int, n: Int) {
+        let (_, h, w) = try imageGeometry(x, op: op)
+        guard x.ndim >= 3, [1, 3].contains(x.shape[x.ndim - 3]) else {
+            throw EmberError.invalidArgument(op: op, message: "Input image tensor permitted channel values are 1 or 3, but found shape \(x.shape)")
+        }
+        let c = x.shape[x.ndim - 3]
+        return (h * w == 0 ? 0 : x.count / (c * h * w), c, h * w)
+    }
+
+    static func brightness(_ x: Tensor, _ f: Double) throws -> Tensor {
+        _ = try check(x, op: "adjustBrightness")
+        let (v, bound) = floatPlanes(x)
+        return backToDtype(v.map { Swift.min(Swift.max($0 * Float(f), 0), bound) }, like: x)
+    }
+
+    /// `x · f + other · (1 − f)` clamped to the bound (torchvision's `_blend`).
+    static func blend(_ v: [Float], _ other: (Int) -> Float, _ f: Double, bound: Float) -> [Float] {
+        let r = Float(f), a = Float(1 - f)
+        return v.indices.map { Swift.min(Swift.max(v[$0] * r + a * other($0), 0), bound) }
+    }
+
+    static func contrast(_ x: Tensor, _ f: Double) throws -> Tensor {
+        let (images, c, n) = try check(x, op: "adjustContrast")
+        let (v, bound) = floatPlanes(x)
+        let g = c == 3 ? greyPlanes(v, images: images, n: n, floor: x.dtype == .uint8) : v
+        let means = (0..<images).map { b in Float(g[(b * n)..<((b + 1) * n)].reduce(0.0) { $0 + Double($1) } / Double(n)) }
+        return backToDtype(blend(v, { means[$0 / (c * n)] }, f, bound: bound), like: x)
+    }
+
+    static func saturation(_ x: Tensor, _ f: Double) throws -> Tensor {
+        let (images, c, n) = try check(x, op: "adjustSaturation")
+        if c == 1 { return x }
+        let (v, bound) = floatPlanes(x)
+        let g = greyPlanes(v, images: images, n: n, floor: x.dtype == .uint8)
+        return backToDtype(blend(v, { g[($0 / (3 * n)) * n + $0 % n] }, f, bound: bound), like: x)
+    }
+
+    /// Rotates hue by `f` turns (−0.5…0.5) through HSV, in float [0, 1] (uint8 scaled there
+    /// and back as `ToDtype(scale: true)`).
+    static func hue(_ x: Tensor, _ f: Double) throws -> Tensor {
+        let (images, c, n) = try check(x, op: "adjustHue")
+        guard f >= -0.5 && f <= 0.5 else {
+            throw EmberError.invalidArgument(op: "adjustHue", message: "hue_factor (\(f)) is not in [-0.5, 0.5].")
+        }
+        if c == 1 || n == 0 { return x }
+        var (v, _) = floatPlanes(x)
+        if x.dtype == .uint8 { v = v.map { $0 * (1 / 255) } }
+        for b in 0..<images {
+            for i in 0..<n {
+                let p = b * 3 * n + i
+                let (r, g, bl) = (v[p], v[p + n], v[p + 2 * n])
+                let maxc = Swift.max(r, g, bl), minc = Swift.min(r, g, bl)
+                let eq = maxc == minc, range = maxc - minc
+                let s = range / (eq ? 1 : maxc)
+                let div = eq ? 1 : range
+                let rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - bl) / div
+                var h: Float = 0
+                if maxc == r { h = bc - gc } else if maxc == g { h = (rc + 2) - bc } else { h = (gc + 4) - rc }
+                h = Float(fmod(Double(h * (1 / 6) + 1), 1))
+                h = Float(fmod(Double(h + Float(f)), 1))
+                if h < 0 { h += 1 }
+                let h6 = h * 6, fi = h6.rounded(.down), fr = h6 - fi
+                let sxf = s * fr, oneMinusS = 1 - s
+                let q = Swift.min(Swift.max((1 - sxf) * maxc, 0), 1)
+                let t = Swift.min(Swift.max((sxf + oneMinusS) * maxc, 0), 1)
+                let pp = Swift.min(Swift.max(oneMinusS * maxc, 0), 1)
+                let vpqt = [maxc, pp, q, t]
+                let k = ((Int(fi) % 6) + 6) % 6
+                let sel = [[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]]
+                v[p] = vpqt[sel[0][k]]
+                v[p + n] = vpqt[sel[1][k]]
+                v[p + 2 * n] = vpqt[sel[2][k]]
+            }
+        }
+        if x.dtype == .uint8 { v = v.map { $0 * (255 + 1 - 1e-3) } }
+        return backToDtype(v, like: x)
+    }
+}
+
+/// Random brightness, contrast, saturation and hue changes in a random order (torchvision's
+/// `ColorJitter`): a factor `b` jitters brightness by a factor drawn from [max(0, 1 − b), 1 + b]
+/// (likewise contrast and saturation); `hue` draws a shift from [−hue, hue] (≤ 0.5).
+public struct ColorJitter: Transform {
+    public let brightness: (Double, Double)?
+    public let contrast: (Double, Double)?
+    public let saturation: (Double, Double)?
+    public let hue: (Double, Double)?
+    let generator: Generator?
+
+    public init(brightness: Double = 0, contrast: Double = 0, saturation: Double = 0, hue: Double = 0,
+                generator: Generator? = nil) {
+        precondition(brightness >= 0 && contrast >= 0 && saturation >= 0, "ColorJitter: factors must be non-negative")
+        precondition(hue >= 0 && hue <= 0.5, "ColorJitter: hue should be in [0, 0.5], got \(hue)")
+        func range(_ v: Double) -> (Double, Double)? { v == 0 ? nil : (Swift.max(0, 1 - v), 1 + v) }
+        self.brightness = range(brightness)
+        self.contrast = range(contrast)
+        self.saturation = range(saturation)
+        self.hue = hue == 0 ? nil : (-hue, hue)
+        self.generator = generator
+    }
+
+    /// The order of the four adjustments and their factors (torchvision's `make_params`).
+    public func parameters() -> (order: [Int], brightness: Double?, contrast: Double?, saturation: Double?, hue: Double?) {
+        var order = [0, 1, 2, 3]
+        for i in stride(from: 3, to: 0, by: -1) { order.swapAt(i, SampleRandom.int(below: i + 1, generator)) }
+        func draw(_ r: (Double, Double)?) -> Double? { r.map { $0.0 + ($0.1 - $0.0) * SampleRandom.uniform(generator) } }
+        return (order, draw(brightness), draw(contrast), draw(saturation), draw(hue))
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        _ = try ColorAdjust.check(x, op: "ColorJitter")
+        let p = parameters()
+        var y = x
+        for k in p.order {
+            switch k {
+            case 0: if let f = p.brightness { y = try ColorAdjust.brightness(y, f) }
+            case 1: if let f = p.contrast { y = try ColorAdjust.contrast(y, f) }
+            case 2: if let f = p.saturation { y = try ColorAdjust.saturation(y, f) }
+            default: if let f = p.hue { y = try ColorAdjust.hue(y, f) }
+            }
+        }
+        return y
     }
 }
