@@ -32,7 +32,7 @@ build_ember() {
         return
     fi
     mkdir -p "$work/obj" "$work/module"
-    for c in "$repo"/csrc/*.c; do
+    for c in "$repo"/csrc/*.c "$repo"/csrc/gemm/*.c; do   # gemm/: the GEMM engine
         /opt/swift/usr/bin/clang -c -O1 -g -fsanitize=address -fopenmp -fno-math-errno \
             -I"$repo/include" "$c" -o "$work/obj/$(basename "$c" .c).o"
     done
