@@ -109,29 +109,42 @@ int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t
     }
     if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     // Width first, rounding to uint8 in between, as PIL and torchvision's uint8 kernel do.
+    // Each output sums its taps in order from 0 (the same bits however the loops run); the
+    // height pass runs taps outside and columns inside so that the column loop vectorises.
+    const int64_t RW = W > OW ? W : OW;
+    float* rows = malloc((size_t)(planes * RW) * sizeof(float));   // one row buffer per plane
+    if (!rows) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     const int nt = ember_team(planes * OH * OW * 4);
     // One plane per iteration: planes are independent, each written by one thread.
     EMBER_FOR(nt, p, planes,
         const uint8_t* src = inp + p * H * W;
         uint8_t* mid = tmp + p * H * OW;
-        for (int64_t r = 0; r < H; r++)
-            for (int64_t o = 0; o < OW; o++) {
-                const uint8_t* s = src + r * W + fw[o];
-                const float* wk = ww + o * tw;
-                float acc = 0.0f;
-                for (int64_t k = 0; k < fw[OW + o]; k++) acc += wk[k] * (float)s[k];
-                mid[r * OW + o] = round_u8(acc);
+        float* row = rows + p * RW;
+        {
+            for (int64_t r = 0; r < H; r++) {
+                for (int64_t x = 0; x < W; x++) row[x] = (float)src[r * W + x];
+                for (int64_t o = 0; o < OW; o++) {
+                    const float* s = row + fw[o];
+                    const float* wk = ww + o * tw;
+                    float acc = 0.0f;
+                    for (int64_t k = 0; k < fw[OW + o]; k++) acc += wk[k] * s[k];
+                    mid[r * OW + o] = round_u8(acc);
+                }
             }
-        uint8_t* dst = out + p * OH * OW;
-        for (int64_t o = 0; o < OH; o++) {
-            const float* wk = wh + o * th;
-            for (int64_t c = 0; c < OW; c++) {
-                float acc = 0.0f;
-                for (int64_t k = 0; k < fh[OH + o]; k++) acc += wk[k] * (float)mid[(fh[o] + k) * OW + c];
-                dst[o * OW + c] = round_u8(acc);
+            uint8_t* dst = out + p * OH * OW;
+            for (int64_t o = 0; o < OH; o++) {
+                const float* wk = wh + o * th;
+                for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
+                for (int64_t k = 0; k < fh[OH + o]; k++) {
+                    const uint8_t* m = mid + (fh[o] + k) * OW;
+                    const float wv = wk[k];
+                    for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
+                }
+                for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
             }
         }
     );
+    free(rows);
     free(fh); free(fw); free(wh); free(ww); free(tmp);
     return 0;
 }
