@@ -141,6 +141,16 @@ static int png_open(ember_image* im, const uint8_t* data, int64_t len, int64_t m
 }
 
 static void scatter_row(uint8_t* out, const uint8_t* row, int64_t y, int64_t h, int64_t w, int c) {
+    if (c == 1) { memcpy(out + y * w, row, (size_t)w); return; }
+    if (c == 3) {   // the common case in one pass over the row
+        uint8_t *r = out + y * w, *g = r + h * w, *b = g + h * w;
+        for (int64_t x = 0; x < w; x++) {
+            r[x] = row[3 * x];
+            g[x] = row[3 * x + 1];
+            b[x] = row[3 * x + 2];
+        }
+        return;
+    }
     for (int k = 0; k < c; k++) {
         uint8_t* dst = out + (int64_t)k * h * w + y * w;
         for (int64_t x = 0; x < w; x++) dst[x] = row[x * c + k];
