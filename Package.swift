@@ -48,6 +48,9 @@ let package = Package(
                 .linkedLibrary("omp5"),
                 .linkedLibrary("z"),
                 .linkedLibrary("archive"),
+                // Image decoding (csrc/image.c): libpng-dev, libjpeg62-turbo-dev.
+                .linkedLibrary("png"),
+                .linkedLibrary("jpeg"),
             ]
         ),
 

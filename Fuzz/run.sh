@@ -6,6 +6,8 @@
 #   idx          IDX.parse* (Sources/Ember/Data/IDX.swift alone)   Fixtures/idx-corpus
 #   safetensors  SafeTensors.parse                                  Fixtures/safetensors-corpus
 #   checkpoint   SafeTensors.parse + Checkpoint.restore + a step    Fixtures/checkpoint-corpus
+#   image        decodeImage (libpng, libjpeg-turbo), every mode    Fixtures/image-corpus
+#   cifar        ArchiveReader + CIFARBatch.parse                   Fixtures/cifar-corpus
 # Extra arguments after the seconds go to libFuzzer (e.g. -jobs, -runs=N).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +32,7 @@ build_ember() {
         return
     fi
     mkdir -p "$work/obj" "$work/module"
-    for c in "$repo"/csrc/*.c; do
+    for c in "$repo"/csrc/*.c "$repo"/csrc/gemm/*.c; do   # gemm/: the GEMM engine
         /opt/swift/usr/bin/clang -c -O1 -g -fsanitize=address -fopenmp -fno-math-errno \
             -I"$repo/include" "$c" -o "$work/obj/$(basename "$c" .c).o"
     done
@@ -38,7 +40,7 @@ build_ember() {
     # shellcheck disable=SC2046
     swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 5 -module-name Ember \
         -I "$work/module" $(find "$repo/Sources/Ember" -name '*.swift' | sort) "$1" \
-        "$work"/obj/*.o -lopenblas -lomp5 -lz -larchive -o "$bin"
+        "$work"/obj/*.o -lopenblas -lomp5 -lz -larchive -lpng -ljpeg -o "$bin"
 }
 
 case "$target" in
@@ -62,8 +64,26 @@ checkpoint)
     # Seed: a valid checkpoint of the harness's own model, written by the harness.
     EMBER_FUZZ_SEED="$work/corpus/seed-checkpoint" "$bin" -runs=0 >/dev/null 2>&1
     ;;
+image)
+    build_ember "$here/ImageFuzz.swift"
+    maxlen=4096
+    # Seeds: the small PNG and JPEG fixtures (every colour type, progressive, 4:4:4).
+    cp "$repo"/Tests/EmberTests/Fixtures/vision/*.png "$repo"/Tests/EmberTests/Fixtures/vision/*.jpg "$work/corpus/"
+    ;;
+cifar)
+    build_ember "$here/CIFARFuzz.swift"
+    maxlen=16384
+    # Seeds: a tar and a tar.gz of a names file and a 2-record batch, and the batch alone.
+    seed="$work/seed"
+    rm -rf "$seed" && mkdir -p "$seed/cifar-10-batches-bin"
+    printf 'airplane\nautomobile\n' > "$seed/cifar-10-batches-bin/batches.meta.txt"
+    head -c 6146 /dev/zero > "$seed/cifar-10-batches-bin/data_batch_1.bin"
+    tar -C "$seed" -cf "$work/corpus/seed.tar" cifar-10-batches-bin
+    tar -C "$seed" -czf "$work/corpus/seed.tar.gz" cifar-10-batches-bin
+    cp "$seed/cifar-10-batches-bin/data_batch_1.bin" "$work/corpus/seed.bin"
+    ;;
 *)
-    echo "unknown target $target (idx, safetensors, checkpoint)" >&2
+    echo "unknown target $target (idx, safetensors, checkpoint, image, cifar)" >&2
     exit 2
     ;;
 esac

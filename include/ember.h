@@ -439,6 +439,42 @@ void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, con
 /// The per-thread workspace of the forward (0) or backward (1), in floats: a constant.
 int64_t ember_attention_workspace_floats(int backward);
 
+// MARK: - Images (image.c, libpng and libjpeg-turbo)
+//
+// Decoding of PNG and JPEG bytes into uint8 [C, H, W] planes. Every failure (corrupt or
+// truncated data, unsupported layout, a declared size over the cap) is a return value and a
+// message, never an abort.
+
+/// torchvision's ImageReadMode values.
+enum { EMBER_IMAGE_UNCHANGED = 0, EMBER_IMAGE_GRAY = 1, EMBER_IMAGE_GRAY_ALPHA = 2,
+       EMBER_IMAGE_RGB = 3, EMBER_IMAGE_RGB_ALPHA = 4 };
+typedef struct ember_image ember_image;
+/// Reads the header of a PNG or JPEG (`data` must outlive the handle) and reports the size
+/// decoded in `mode`; refuses images over `max_pixels` before allocating for them. NULL with
+/// a message in `err` on failure.
+ember_image* ember_image_open(const uint8_t* data, int64_t len, int mode, int64_t max_pixels,
+                              int64_t* height, int64_t* width, int* channels, char* err,
+                              int64_t err_len);
+/// Decodes into out (channels, height, width). 0, or -1 with a message. Single-threaded (it
+/// runs on DataLoader workers).
+int ember_image_decode(ember_image* im, uint8_t* out, char* err, int64_t err_len);
+void ember_image_close(ember_image* im);
+
+// MARK: - Resampling (resample.c, vision transforms)
+
+/// Resizes planes (H, W) → (OH, OW) with the triangle filter of torchvision's bilinear
+/// resize: widened by the downscale factor when `antialias` (PIL's and
+/// `interpolate(antialias=True)`), else plain bilinear. Float: height pass then width pass;
+/// uint8: width then height, rounded to uint8 in between (PIL's order). 0, or -1 when the
+/// weight tables cannot be allocated.
+int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H, int64_t W,
+                        int64_t OH, int64_t OW, int antialias);
+int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int antialias);
+/// Nearest-neighbour resize of uint8 planes (PyTorch's `interpolate(mode="nearest")`).
+void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
+                             int64_t W, int64_t OH, int64_t OW);
+
 #ifdef __cplusplus
 }
 #endif

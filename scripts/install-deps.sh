@@ -2,13 +2,14 @@
 # Installs the system packages Ember needs, if any is missing (Debian/Ubuntu):
 #   libopenblas-dev (sgemm), libomp-dev (OpenMP runtime), zlib1g-dev (gzip datasets),
 #   libarchive-dev (zip/tar readers), dataset-fashion-mnist (the real FashionMNIST, offline,
-#   in /usr/share/datasets), fortunes (the gpt example's English text, offline, in
-#   /usr/share/games/fortunes).
+#   in /usr/share/datasets), libpng-dev and libjpeg62-turbo-dev (PNG/JPEG decoding for
+#   readImage and ImageFolder), fortunes (the gpt example's English text, offline, in
+#   /usr/share/games/fortunes), libopenmpi-dev and openmpi-bin (EmberDistributed: MPI through
+#   pkg-config `mpi`, and mpirun).
 # Uses sudo when not root. Safe to run again: it does nothing when all are present.
 set -euo pipefail
-packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist fortunes)
-# EmberDistributed: MPI (Open MPI; pkg-config `mpi`) and its mpirun.
-packages+=(libopenmpi-dev openmpi-bin)
+packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist libpng-dev
+          libjpeg62-turbo-dev fortunes libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,8 +13,17 @@ struct DataCommand: ParsableCommand {
     @Option(help: "Python with torch + torchvision (omit to skip PyTorch).") var python: String?
     @Option(help: "Training batches in the overhead measurement.") var trainingBatches = 300
     @Option(help: "Interleaved rounds (best of).") var rounds = 3
+    @Option(help: "fashionmnist, or imagefolder (--root: a folder made by bench/make_imagefolder.py).")
+    var dataset = "fashionmnist"
+    @Option(help: "imagefolder: batches per measurement.") var batches = 20
+    @Option(help: "imagefolder: files in the decode-only measurement.") var decodeFiles = 500
 
     func run() throws {
+        if dataset == "imagefolder" {
+            try runImageFolderBench(root: root, workers: workers, batches: batches, rounds: rounds, python: python,
+                                    decodeFiles: decodeFiles)
+            return
+        }
         try runDataLoaderBench(workers: workers, epochs: epochs, root: root, python: python,
                                trainingBatches: trainingBatches, rounds: rounds)
     }

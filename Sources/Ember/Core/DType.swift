@@ -4,17 +4,19 @@ public enum DType: String, CustomStringConvertible, Sendable, CaseIterable {
     case float32
     case int64
     case bool
+    /// Bytes of decoded images (torchvision's `read_image` gives uint8 `[C, H, W]`).
+    case uint8
 
     /// Bytes per element.
     public var itemSize: Int {
         switch self {
         case .float32: return 4
         case .int64: return 8
-        case .bool: return 1
+        case .bool, .uint8: return 1
         }
     }
 
-    /// `float32`, `int64`, `bool` — as PyTorch names them without the `torch.` prefix.
+    /// `float32`, `int64`, `bool`, `uint8` — as PyTorch names them without the `torch.` prefix.
     public var description: String { rawValue }
 }
 

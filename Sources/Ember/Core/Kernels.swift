@@ -414,6 +414,39 @@ enum Kernels {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    // MARK: Images (image.c; see decodeImage)
+    /// Decodes PNG or JPEG bytes in a torchvision read mode: the header first, then
+    /// `allocate(channels, height, width)` gives the [C, H, W] destination. The library's
+    /// message on failure.
+    static func decodeImage(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
+                            allocate: (Int, Int, Int) -> UnsafeMutablePointer<UInt8>) -> Result<Void, ImageFailure> {
+        var err = [CChar](repeating: 0, count: 256)
+        var h: Int64 = 0, w: Int64 = 0
+        var c: Int32 = 0
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .failure(ImageFailure(message: "the file is empty")) }
+        guard let im = ember_image_open(base.assumingMemoryBound(to: UInt8.self), Int64(bytes.count), Int32(mode), Int64(maxPixels), &h, &w, &c, &err, 256)
+        else { return .failure(ImageFailure(message: cString(err))) }
+        defer { ember_image_close(im) }
+        let out = allocate(Int(c), Int(h), Int(w))
+        if ember_image_decode(im, out, &err, 256) != 0 { return .failure(ImageFailure(message: cString(err))) }
+        return .success(())
+    }
+    struct ImageFailure: Error { let message: String }
+
+    // MARK: Resampling (resample.c; see Resize)
+    static func resizeAA(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, planes: Int, h: Int, w: Int,
+                         oh: Int, ow: Int, antialias: Bool) -> Bool {
+        ember_resize_aa_f32(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow), antialias ? 1 : 0) == 0
+    }
+    static func resizeAA(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<UInt8>, planes: Int, h: Int, w: Int,
+                         oh: Int, ow: Int, antialias: Bool) -> Bool {
+        ember_resize_aa_u8(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow), antialias ? 1 : 0) == 0
+    }
+    static func resizeNearest(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<UInt8>, planes: Int, h: Int, w: Int,
+                              oh: Int, ow: Int) {
+        ember_resize_nearest_u8(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
+    }
+
     static var standardOutput: UnsafeMutablePointer<FILE> { ember_stdout() }
     static var standardError: UnsafeMutablePointer<FILE> { ember_stderr() }
 

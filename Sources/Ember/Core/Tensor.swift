@@ -242,6 +242,7 @@ extension Tensor {
         case .float32: Kernels.fill(t.f32, Float(value), t.count)
         case .int64: Kernels.fill(t.i64, Int64(value), t.count)
         case .bool: t.u8.initialize(repeating: value != 0 ? 1 : 0, count: t.count)
+        case .uint8: t.u8.initialize(repeating: UInt8(truncatingIfNeeded: Int(value)), count: t.count)
         }
         return t
     }
@@ -303,6 +304,7 @@ extension Tensor {
         case .float32: return Double(base.assumingMemoryBound(to: Float.self)[0])
         case .int64: return Double(base.assumingMemoryBound(to: Int64.self)[0])
         case .bool: return base.assumingMemoryBound(to: UInt8.self)[0] != 0 ? 1 : 0
+        case .uint8: return Double(base.assumingMemoryBound(to: UInt8.self)[0])
         }
     }
 
@@ -312,7 +314,7 @@ extension Tensor {
         switch dtype {
         case .float32: return Array(UnsafeBufferPointer(start: t.f32, count: count))
         case .int64: return (0..<count).map { Float(t.i64[$0]) }
-        case .bool: return (0..<count).map { Float(t.u8[$0]) }
+        case .bool, .uint8: return (0..<count).map { Float(t.u8[$0]) }
         }
     }
 
@@ -322,7 +324,7 @@ extension Tensor {
         switch dtype {
         case .float32: return (0..<count).map { Int(t.f32[$0]) }
         case .int64: return (0..<count).map { Int(t.i64[$0]) }
-        case .bool: return (0..<count).map { Int(t.u8[$0]) }
+        case .bool, .uint8: return (0..<count).map { Int(t.u8[$0]) }
         }
     }
 
@@ -389,6 +391,18 @@ extension Tensor {
         case (.bool, .int64): for i in 0..<count { t.i64[i] = Int64(src.u8[i]) }
         case (.float32, .bool): Kernels.f32ToU8(t.u8, src.f32, count)
         case (.int64, .bool): for i in 0..<count { t.u8[i] = src.i64[i] != 0 ? 1 : 0 }
+        // uint8 as PyTorch: float truncates toward zero and wraps modulo 256 (NaN and
+        // infinities give 0 here; PyTorch leaves them undefined), int64 wraps.
+        case (.uint8, .float32): Kernels.u8ToF32(t.f32, src.u8, count, 1, 0)
+        case (.uint8, .int64): for i in 0..<count { t.i64[i] = Int64(src.u8[i]) }
+        case (.uint8, .bool): for i in 0..<count { t.u8[i] = src.u8[i] != 0 ? 1 : 0 }
+        case (.bool, .uint8): t.raw.copyMemory(from: src.raw, byteCount: count)
+        case (.float32, .uint8):
+            for i in 0..<count {
+                let v = src.f32[i]
+                t.u8[i] = v.isFinite && Swift.abs(v) < 0x1p62 ? UInt8(truncatingIfNeeded: Int64(v)) : 0
+            }
+        case (.int64, .uint8): for i in 0..<count { t.u8[i] = UInt8(truncatingIfNeeded: src.i64[i]) }
         default: fatalError("unreachable")
         }
         return t

@@ -35,6 +35,8 @@ private struct TensorFormatter {
             format = { t.u8[$0] != 0 ? "True" : "False" }
         case .int64:
             format = { String(t.i64[$0]) }
+        case .uint8:
+            format = { String(t.u8[$0]) }
         case .float32:
             let finite = shown.map { t.f32[$0] }.filter { $0.isFinite }
             let intMode = finite.allSatisfy { $0 == $0.rounded() }

@@ -209,64 +209,57 @@ public struct RandomHorizontalFlip: Transform {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.ndim >= 2, x.dtype == .float32 else {
-            throw EmberError.invalidArgument(op: "RandomHorizontalFlip", message: "expected a float32 tensor [..., H, W], got \(x.dtype) \(x.shape)")
-        }
+        _ = try imageGeometry(x, op: "RandomHorizontalFlip")
         guard SampleRandom.uniform(generator) < p else { return x }
-        let w = x.shape[x.ndim - 1]
-        let x = x.contiguous()
-        let out = Tensor(empty: x.shape)
-        for r in 0..<(x.count / w) {
-            let src = x.f32 + r * w, dst = out.f32 + r * w
-            for j in 0..<w { dst[j] = src[w - 1 - j] }
-        }
-        return out
+        return flipRows(x)
     }
 }
 
-/// Pads a `[…, H, W]` tensor by `padding` zeros on every side, then cuts a `size` window at
-/// a random position (torchvision's `RandomCrop(size, padding=…)`).
+/// Pads a `[…, H, W]` tensor by `padding` on every side (zeros, or per `paddingMode`), then
+/// cuts a `size` window at a random position (torchvision's `RandomCrop`); with
+/// `padIfNeeded`, a side smaller than the window is padded up to it first.
 public struct RandomCrop: Transform {
     public let height: Int
     public let width: Int
     public let padding: Int
+    public let padIfNeeded: Bool
+    public let fill: Double
+    public let paddingMode: ImagePaddingMode
     let generator: Generator?
 
-    public init(size: Int, padding: Int = 0, generator: Generator? = nil) {
-        self.init(size: (size, size), padding: padding, generator: generator)
+    public init(size: Int, padding: Int = 0, padIfNeeded: Bool = false, fill: Double = 0,
+                paddingMode: ImagePaddingMode = .constant, generator: Generator? = nil) {
+        self.init(size: (size, size), padding: padding, padIfNeeded: padIfNeeded, fill: fill, paddingMode: paddingMode,
+                  generator: generator)
     }
 
-    public init(size: (height: Int, width: Int), padding: Int = 0, generator: Generator? = nil) {
+    public init(size: (height: Int, width: Int), padding: Int = 0, padIfNeeded: Bool = false, fill: Double = 0,
+                paddingMode: ImagePaddingMode = .constant, generator: Generator? = nil) {
         precondition(size.height > 0 && size.width > 0 && padding >= 0, "RandomCrop: invalid size \(size) or padding \(padding)")
         height = size.height
         width = size.width
         self.padding = padding
+        self.padIfNeeded = padIfNeeded
+        self.fill = fill
+        self.paddingMode = paddingMode
         self.generator = generator
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.ndim >= 2, x.dtype == .float32 else {
-            throw EmberError.invalidArgument(op: "RandomCrop", message: "expected a float32 tensor [..., H, W], got \(x.dtype) \(x.shape)")
+        let (_, h, w) = try imageGeometry(x, op: "RandomCrop")
+        var x = x
+        if padding > 0 { x = try Pad([padding], fill: fill, paddingMode: paddingMode)(x) }
+        var (ph, pw) = (h + 2 * padding, w + 2 * padding)
+        if padIfNeeded && (ph < height || pw < width) {
+            let dh = Swift.max(height - ph, 0), dw = Swift.max(width - pw, 0)
+            x = try Pad([dw, dh], fill: fill, paddingMode: paddingMode)(x)
+            (ph, pw) = (ph + 2 * dh, pw + 2 * dw)
         }
-        let (h, w) = (x.shape[x.ndim - 2], x.shape[x.ndim - 1])
-        let (ph, pw) = (h + 2 * padding, w + 2 * padding)
         guard ph >= height, pw >= width else {
             throw EmberError.invalidArgument(op: "RandomCrop", message: "required crop size (\(height), \(width)) is larger than input image size (\(ph), \(pw))")
         }
         let top = SampleRandom.int(below: ph - height + 1, generator)
         let left = SampleRandom.int(below: pw - width + 1, generator)
-        let x = x.contiguous()
-        let out = Tensor(empty: Array(x.shape.dropLast(2)) + [height, width])
-        for plane in 0..<(x.count / (h * w)) {
-            let src = x.f32 + plane * h * w, dst = out.f32 + plane * height * width
-            for i in 0..<height {
-                let sr = top + i - padding   // row in the unpadded input
-                for j in 0..<width {
-                    let sc = left + j - padding
-                    dst[i * width + j] = (sr >= 0 && sr < h && sc >= 0 && sc < w) ? src[sr * w + sc] : 0
-                }
-            }
-        }
-        return out
+        return cropWindow(x, top: top, left: left, height: height, width: width)
     }
 }

@@ -157,7 +157,7 @@ extension Tensor {
         switch dtype {
         case .float32: for i in 0..<n { result.f32[i] = c.u8[i] != 0 ? av.f32[i] : bv.f32[i] }
         case .int64: for i in 0..<n { result.i64[i] = c.u8[i] != 0 ? av.i64[i] : bv.i64[i] }
-        case .bool: for i in 0..<n { result.u8[i] = c.u8[i] != 0 ? av.u8[i] : bv.u8[i] }
+        case .bool, .uint8: for i in 0..<n { result.u8[i] = c.u8[i] != 0 ? av.u8[i] : bv.u8[i] }
         }
         return result.recorded("where", [a, b], saved: []) { g in
             let zero = Tensor.zeros([])

@@ -14,6 +14,10 @@ extension Tensor {
             return Tensor([Int(Kernels.sum(x.i64, count))], shape: [])
         case .bool:
             return Tensor([Int(Kernels.countNonzero(x.u8, count))], shape: [])
+        case .uint8:   // PyTorch sums uint8 into int64
+            var s = 0
+            for i in 0..<count { s += Int(x.u8[i]) }
+            return Tensor([s], shape: [])
         }
     }
 
@@ -87,7 +91,7 @@ extension Tensor {
         switch dtype {
         case .float32: Kernels.maxDim(values.f32, indices.i64, x.f32, outer: outer, dim: size, inner: inner)
         case .int64: Kernels.maxDim(values.i64, indices.i64, x.i64, outer: outer, dim: size, inner: inner)
-        case .bool:
+        case .bool, .uint8:
             let asInt = type(.int64)
             Kernels.maxDim(values.i64, indices.i64, asInt.i64, outer: outer, dim: size, inner: inner)
         }

@@ -144,8 +144,8 @@ extension Tensor {
                     let coords = idx.reshaped(covered).nonzero()   // (N, k)
                     for j in 0..<k { advanced.append((dim + j, coords.select(dim: 1, index: j))) }
                     dim += k
-                case .float32:
-                    preconditionFailure("index: tensors used as indices must be long, int, byte or bool tensors, got float32")
+                case .float32, .uint8:
+                    preconditionFailure("index: tensors used as indices must be long or bool tensors, got \(idx.dtype)")
                 }
             case .ellipsis:
                 fatalError("unreachable")

@@ -242,6 +242,7 @@ public enum SafeTensors {
         case .float32: return "F32"
         case .int64: return "I64"
         case .bool: return "BOOL"
+        case .uint8: return "U8"
         }
     }
 

@@ -1,0 +1,34 @@
+// libFuzzer entry point for the PNG/JPEG readers (decodeImage over csrc/image.c: libpng and
+// libjpeg-turbo behind setjmp/longjmp), compiled into the Ember module (see Fuzz/run.sh).
+// Every input, in every read mode, must either decode into a uint8 [C, H, W] tensor whose
+// channels fit the mode and whose size is within the cap, or throw ImageError; a trap, an
+// ASan report, an exit() from a library or another error type is a finding.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // A small cap keeps each input cheap; the cap check itself is part of what is fuzzed.
+    let maxPixels = 1 << 20
+    for mode in ImageReadMode.allCases {
+        do {
+            let t = try decodeImage(bytes, mode: mode, name: "fuzz", maxPixels: maxPixels)
+            precondition(t.dtype == .uint8 && t.ndim == 3 && t.shape[1] * t.shape[2] <= maxPixels)
+            let want: ClosedRange<Int> = switch mode {
+            case .unchanged: 1...4
+            case .gray: 1...1
+            case .grayAlpha: 2...2
+            case .rgb: 3...3
+            case .rgbAlpha: 4...4
+            }
+            precondition(want.contains(t.shape[0]), "\(mode): \(t.shape)")
+            var sum = 0
+            for i in 0..<t.count { sum &+= Int(t.u8[i]) }   // every byte written is readable
+            _ = sum
+        } catch let e as ImageError {
+            precondition(e.file == "fuzz" && !e.message.isEmpty)
+        } catch {
+            fatalError("unexpected error type \(error)")
+        }
+    }
+    return 0
+}

@@ -1,0 +1,104 @@
+import Ember
+import Foundation
+
+/// `ember-bench data --dataset imagefolder`: images/s through `ImageFolder` + `DataLoader`
+/// with the ImageNet training pipeline (RandomResizedCrop(224), RandomHorizontalFlip,
+/// ToDtype(float32, scale), Normalize) at batch 64, shuffled, for each worker count, next to
+/// torchvision's ImageFolder + DataLoader (bench/pytorch_imagefolder.py) in alternating
+/// rounds; then JPEG decode alone: Ember's `readImage` against libjpeg-turbo's `tjbench` on
+/// the same files.
+///
+/// The images are generated, not committed: bench/make_imagefolder.py.
+public func runImageFolderBench(root: String, workers: [Int], batches: Int, rounds: Int, python: String?,
+                                decodeFiles: Int) throws {
+    let pipeline = Compose<Tensor, Tensor>([
+        RandomResizedCrop(224), RandomHorizontalFlip(), ToDtype(.float32, scale: true),
+        Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]),
+    ])
+    let ds = try ImageFolder(root: root, transform: pipeline)
+    print("ImageFolder \(root): \(ds.count) images in \(ds.classes.count) classes; RandomResizedCrop(224) + flip + "
+          + "ToDtype + Normalize, batch 64, shuffle, \(batches) batches per measurement after 1 warm-up batch, "
+          + "\(rounds) alternating rounds")
+    print(machineLine() + "\n")
+
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../bench/pytorch_imagefolder.py").standardized.path
+    var ember = [[Double]](repeating: [], count: workers.count)
+    var torch = [[Double]](repeating: [], count: workers.count)
+    for round in 0..<max(1, rounds) {
+        for (k, w) in workers.enumerated() {
+            let loader = DataLoader(ds, batchSize: 64, shuffle: true, numWorkers: w, seed: UInt64(round))
+            var it = loader.batches()
+            _ = try it.next()
+            var n = 0
+            let t0 = now()
+            for _ in 0..<batches { guard let (X, _) = try it.next() else { break }; n += X.shape[0] }
+            ember[k].append(Double(n) / (now() - t0))
+        }
+        guard let python else { continue }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script, "--root", root, "--workers", workers.map(String.init).joined(separator: ","),
+                       "--batches", String(batches), "--threads", String(numThreads()), "--seed", String(round)]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        for line in out.split(separator: "\n") where line.hasPrefix("pytorch_imagefolder ") {
+            var f: [String: String] = [:]
+            for kv in line.split(separator: " ").dropFirst() {
+                let parts = kv.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { f[String(parts[0])] = String(parts[1]) }
+            }
+            if let w = Int(f["workers"] ?? ""), let k = workers.firstIndex(of: w), let v = Double(f["images_per_s"] ?? "") {
+                torch[k].append(v)
+            }
+        }
+    }
+    func stats(_ xs: [Double]) -> String {
+        guard !xs.isEmpty else { return "-" }
+        let s = xs.sorted()
+        return String(format: "%.0f (%.0f–%.0f)", s[s.count / 2], s.first!, s.last!)
+    }
+    func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+    print("workers  Ember images/s (min–max)   torchvision images/s (min–max)   Ember / torchvision")
+    for (k, w) in workers.enumerated() {
+        let ratio = torch[k].isEmpty ? "-" : String(format: "%.2fx", median(ember[k]) / median(torch[k]))
+        print("\(w)        " + padded(stats(ember[k]), 27) + padded(stats(torch[k]), 33) + ratio)
+    }
+
+    // Decode alone, one thread: Ember's readImage (RGB) over the first files, against
+    // tjbench (libjpeg-turbo's benchmark, decompressing to BGR in memory) on each of them.
+    let files = Array(ds.samples.prefix(decodeFiles).map(\.path))
+    guard !files.isEmpty else { return }
+    var emberMP: [Double] = []
+    for _ in 0..<max(1, rounds) {
+        var pixels = 0
+        let t0 = now()
+        for f in files { let x = try readImage(f, mode: .rgb); pixels += x.shape[1] * x.shape[2] }
+        emberMP.append(Double(pixels) / (now() - t0) / 1e6)
+    }
+    var tjMP: [Double] = []
+    for f in files.prefix(20) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/tjbench")
+        p.arguments = [f, "-benchtime", "0.3", "-warmup", "0.1"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { break }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if let line = out.split(separator: "\n").last(where: { $0.contains("Megapixels/sec") }),
+           let v = Double(line.split(separator: " ").dropLast().last ?? "") {
+            tjMP.append(v)
+        }
+    }
+    print("\nJPEG decode, one thread, Megapixels/s: Ember readImage(.rgb) over \(files.count) files \(stats(emberMP))"
+          + (tjMP.isEmpty ? "; tjbench not found (apt-get install libjpeg-turbo-progs)"
+             : "; tjbench (libjpeg-turbo) on \(tjMP.count) of them \(stats(tjMP)); ratio "
+               + String(format: "%.2f", median(emberMP) / median(tjMP))))
+}
+
+private func padded(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }

@@ -1,0 +1,170 @@
+// Image resampling for the vision transforms: the separable triangle filter of PIL and
+// torchvision's antialiased bilinear resize (`interpolate(..., antialias=True)`), on float
+// and uint8 planes, and nearest-neighbour resize of uint8 planes.
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Per output index: the first input index, the number of taps and `taps` normalised weights
+// (torchvision's _compute_indices_min_size_weights_aa). With antialias the filter widens by
+// the downscale factor, so every input pixel contributes; without it the support is one
+// pixel each side, which is plain bilinear (align_corners=False, edges clamped).
+static int64_t filter_weights(int64_t in, int64_t out, int antialias, int64_t* first, int64_t* count,
+                              float** weights) {
+    const double scale = (double)in / (double)out;
+    const double support = (antialias && scale >= 1.0) ? scale : 1.0;
+    const double inv = (antialias && scale >= 1.0) ? 1.0 / scale : 1.0;
+    const int64_t taps = (int64_t)ceil(support) * 2 + 1;
+    float* w = malloc((size_t)(out * taps) * sizeof(float));
+    if (!w) return -1;
+    for (int64_t i = 0; i < out; i++) {
+        const double center = scale * ((double)i + 0.5);
+        int64_t lo = (int64_t)(center - support + 0.5);
+        if (lo < 0) lo = 0;
+        int64_t hi = (int64_t)(center + support + 0.5);
+        if (hi > in) hi = in;
+        int64_t n = hi - lo;
+        if (n > taps) n = taps;
+        double total = 0.0, ws[taps];
+        for (int64_t j = 0; j < n; j++) {
+            double x = fabs(((double)(j + lo) - center + 0.5) * inv);
+            ws[j] = x < 1.0 ? 1.0 - x : 0.0;
+            total += ws[j];
+        }
+        for (int64_t j = 0; j < taps; j++)
+            w[i * taps + j] = (j < n && total != 0.0) ? (float)(ws[j] / total) : 0.0f;
+        first[i] = lo;
+        count[i] = n;
+    }
+    *weights = w;
+    return taps;
+}
+
+static inline uint8_t round_u8(float v) {
+    v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+    return (uint8_t)(v + 0.5f);
+}
+
+// One plane, rows [lo, hi) of the output of a pass along one axis. `stride_in` steps between
+// taps, the loop runs over `along` contiguous positions per output row.
+static void pass_f32(float* dst, const float* src, int64_t rows_in_stride, int64_t out_len,
+                     int64_t other, int horizontal, const int64_t* first, const int64_t* count,
+                     const float* w, int64_t taps, int64_t in_len) {
+    if (horizontal) {
+        for (int64_t r = 0; r < other; r++)
+            for (int64_t o = 0; o < out_len; o++) {
+                const float* s = src + r * in_len + first[o];
+                const float* ww = w + o * taps;
+                float acc = 0.0f;
+                for (int64_t k = 0; k < count[o]; k++) acc += ww[k] * s[k];
+                dst[r * out_len + o] = acc;
+            }
+    } else {
+        for (int64_t o = 0; o < out_len; o++) {
+            const float* ww = w + o * taps;
+            float* d = dst + o * other;
+            for (int64_t c = 0; c < other; c++) d[c] = 0.0f;
+            for (int64_t k = 0; k < count[o]; k++) {
+                const float* s = src + (first[o] + k) * rows_in_stride;
+                for (int64_t c = 0; c < other; c++) d[c] += ww[k] * s[c];
+            }
+        }
+    }
+}
+
+int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H, int64_t W,
+                        int64_t OH, int64_t OW, int antialias) {
+    int64_t *fh = malloc((size_t)OH * 2 * sizeof(int64_t)), *fw = malloc((size_t)OW * 2 * sizeof(int64_t));
+    float *wh = NULL, *ww = NULL;
+    float* tmp = malloc((size_t)(planes * OH * W) * sizeof(float));
+    int64_t th = -1, tw = -1;
+    if (fh && fw && tmp) {
+        th = filter_weights(H, OH, antialias, fh, fh + OH, &wh);
+        tw = filter_weights(W, OW, antialias, fw, fw + OW, &ww);
+    }
+    if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
+    // Height first, then width: torchvision's order for float images (the separable kernel
+    // walks the dims in order), so the roundings match.
+    const int nt = ember_team(planes * OH * OW * 4);
+    // One plane per iteration: planes are independent, each written by one thread.
+    EMBER_FOR(nt, p, planes,
+        pass_f32(tmp + p * OH * W, inp + p * H * W, W, OH, W, 0, fh, fh + OH, wh, th, H);
+        pass_f32(out + p * OH * OW, tmp + p * OH * W, 0, OW, OH, 1, fw, fw + OW, ww, tw, W);
+    );
+    free(fh); free(fw); free(wh); free(ww); free(tmp);
+    return 0;
+}
+
+int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int antialias) {
+    int64_t *fh = malloc((size_t)OH * 2 * sizeof(int64_t)), *fw = malloc((size_t)OW * 2 * sizeof(int64_t));
+    float *wh = NULL, *ww = NULL;
+    uint8_t* tmp = malloc((size_t)(planes * H * OW));
+    int64_t th = -1, tw = -1;
+    if (fh && fw && tmp) {
+        th = filter_weights(H, OH, antialias, fh, fh + OH, &wh);
+        tw = filter_weights(W, OW, antialias, fw, fw + OW, &ww);
+    }
+    if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
+    // Width first, rounding to uint8 in between, as PIL and torchvision's uint8 kernel do.
+    // Each output sums its taps in order from 0 (the same bits however the loops run); the
+    // height pass runs taps outside and columns inside so that the column loop vectorises.
+    const int64_t RW = W > OW ? W : OW;
+    float* rows = malloc((size_t)(planes * RW) * sizeof(float));   // one row buffer per plane
+    if (!rows) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
+    const int nt = ember_team(planes * OH * OW * 4);
+    // One plane per iteration: planes are independent, each written by one thread.
+    EMBER_FOR(nt, p, planes,
+        const uint8_t* src = inp + p * H * W;
+        uint8_t* mid = tmp + p * H * OW;
+        float* row = rows + p * RW;
+        {
+            for (int64_t r = 0; r < H; r++) {
+                for (int64_t x = 0; x < W; x++) row[x] = (float)src[r * W + x];
+                for (int64_t o = 0; o < OW; o++) {
+                    const float* s = row + fw[o];
+                    const float* wk = ww + o * tw;
+                    float acc = 0.0f;
+                    for (int64_t k = 0; k < fw[OW + o]; k++) acc += wk[k] * s[k];
+                    mid[r * OW + o] = round_u8(acc);
+                }
+            }
+            uint8_t* dst = out + p * OH * OW;
+            for (int64_t o = 0; o < OH; o++) {
+                const float* wk = wh + o * th;
+                for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
+                for (int64_t k = 0; k < fh[OH + o]; k++) {
+                    const uint8_t* m = mid + (fh[o] + k) * OW;
+                    const float wv = wk[k];
+                    for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
+                }
+                for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
+            }
+        }
+    );
+    free(rows);
+    free(fh); free(fw); free(wh); free(ww); free(tmp);
+    return 0;
+}
+
+void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
+                             int64_t W, int64_t OH, int64_t OW) {
+    // PyTorch's nearest: src = floor(dst * (in / out)) in float, clamped.
+    const float sh = (float)H / (float)OH, sw = (float)W / (float)OW;
+    const int nt = ember_team(planes * OH * OW);
+    // One plane per iteration.
+    EMBER_FOR(nt, p, planes,
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t ih = (int64_t)floorf((float)oh * sh);
+            if (ih > H - 1) ih = H - 1;
+            const uint8_t* s = inp + p * H * W + ih * W;
+            uint8_t* d = out + p * OH * OW + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t iw = (int64_t)floorf((float)ow * sw);
+                d[ow] = s[iw < W - 1 ? iw : W - 1];
+            }
+        }
+    );
+}
