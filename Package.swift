@@ -21,6 +21,8 @@ let package = Package(
         .executable(name: "quickstart", targets: ["quickstart"]),
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "ember-bench", targets: ["ember-bench"]),
+        // `ember convert IN.pth OUT.safetensors` (Sources/EmberCLI).
+        .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -93,6 +95,17 @@ let package = Package(
                 "Ember",
                 "EmberModels",
                 "CEmber",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
+        // The `ember` command-line tool (convert). Not `Sources/ember`: it would clash with
+        // `Sources/Ember` on case-insensitive file systems.
+        .executableTarget(
+            name: "EmberCLI",
+            dependencies: [
+                "Ember",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
