@@ -6,5 +6,6 @@ struct EmberBench: ParsableCommand {
         commandName: "ember-bench",
         abstract: "Ember's benchmarks. Build with -c release: `swift run -c release ember-bench kernels`.",
         subcommands: [KernelsCommand.self, ThresholdCommand.self, StepCommand.self, CompareCommand.self, DataCommand.self,
-                      PeakCommand.self, GemmCommand.self, OpsCommand.self, CNNCommand.self])
+                      PeakCommand.self, GemmCommand.self, OpsCommand.self, CNNCommand.self,
+                      TorchLoadCommand.self])
 }
