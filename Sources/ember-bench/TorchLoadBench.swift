@@ -33,6 +33,14 @@ struct TorchLoadCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: pth), FileManager.default.fileExists(atPath: st) else {
             throw ValidationError("no \(pth) / \(st): make them with `/tmp/pytorch-reference/venv/bin/python bench/torch_load_files.py \(dir)`")
         }
+        // A fixed mmap threshold: every tensor buffer is then a fresh mapping, returned to the
+        // system when freed, so each round and each peak-memory figure starts from nothing
+        // (glibc's adaptive threshold would otherwise recycle the previous read's pages).
+        // (mallopt is in <malloc.h>, which Swift's Glibc module does not import: found by
+        // name; M_MMAP_THRESHOLD is -3.)
+        if let sym = dlsym(dlopen(nil, RTLD_NOW), "mallopt") {
+            _ = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)(-3, 1 << 17)
+        }
         let fileBytes = (try FileManager.default.attributesOfItem(atPath: pth)[.size] as? Int) ?? 0
         print("torch.save state dict (\(fmt(Double(fileBytes) / 1e6)) MB) vs the same tensors in safetensors, \(rounds) alternating rounds; \(machineLine())\n")
 

@@ -289,4 +289,30 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(depth, 64)
         XCTAssertEqual(v.description, "[None]")
     }
+
+    /// `_rebuild_parameter_with_state(_rebuild_tensor_v2(storage '0' of 4 floats, 0, (4,),
+    /// (1,), False, {}), True, {}, state)` as a protocol 2 pickle.
+    func parameterPickle(state: [UInt8]) -> [UInt8] {
+        func str(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
+        var p: [UInt8] = [0x80, 2] + Array("ctorch._utils\n_rebuild_parameter_with_state\n".utf8) + [0x28]
+        p += Array("ctorch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28]
+        p += [0x28] + str("storage") + Array("ctorch\nFloatStorage\n".utf8) + str("0") + str("cpu") + [0x4B, 4, 0x74, 0x51]
+        p += [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89, 0x7D, 0x74, 0x52]
+        p += [0x88, 0x7D] + state + [0x74, 0x52, 0x2E]
+        return p
+    }
+
+    func testParametersKeepRequiresGradButNotAttributes() throws {
+        var u = Unpickler()
+        let top = try parameterPickle(state: [0x7D]).withUnsafeBytes { try u.load($0) }
+        XCTAssertEqual(u.storages.map(\.numel), [4])
+        var f = Freezer(unpickler: u, storages: [Storage(zeroedByteCount: 16)])
+        let t = try XCTUnwrap(try f.freeze(top, depth: 0).tensor)
+        XCTAssertEqual(t.shape, [4])
+        XCTAssertTrue(t.requiresGrad)
+        // An attribute {"x": 1} would be lost: refused, at the REDUCE that carries it.
+        let withState = parameterPickle(state: [0x7D, 0x8C, 1, UInt8(ascii: "x"), 0x4B, 1, 0x73])
+        XCTAssertEqual(failure(withState),
+                       "torch._utils._rebuild_parameter_with_state at byte \(withState.count - 2) carries parameter attributes (a dict), which Ember does not keep")
+    }
 }

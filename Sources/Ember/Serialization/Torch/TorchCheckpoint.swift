@@ -44,6 +44,11 @@ public struct TorchCheckpoint {
     /// DistributedDataParallel) and `_orig_mod.` (torch.compile).
     public static let wrapperPrefixes = ["module.", "_orig_mod."]
 
+    /// PyTorch's own reader skips the zip's CRC-32 checks (it builds miniz with
+    /// MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS) and so does Ember: computing them cost more than
+    /// the rest of the read. Safety does not rest on them: every size is checked.
+    static let skipCRC = "zip:ignorecrc32"
+
     /// Reads a torch.save file. Legacy (pre-1.6) files and TorchScript archives are refused
     /// with an error that says how to re-save them.
     public static func read(from path: String) throws -> TorchCheckpoint {
@@ -59,13 +64,13 @@ public struct TorchCheckpoint {
             throw TorchCheckpointError(path: path, message: "cannot read the file (\(error.localizedDescription))")
         }
         try checkFormat(head, path: path)
-        return try read(open: { try ArchiveReader(contentsOf: url) }, size: fileSize, path: path)
+        return try read(open: { try ArchiveReader(contentsOf: url, options: skipCRC) }, size: fileSize, path: path)
     }
 
     /// Reads torch.save bytes already in memory; `name` is what errors call them.
     public static func read(bytes: [UInt8], name: String) throws -> TorchCheckpoint {
         try checkFormat(Array(bytes.prefix(512)), path: name)
-        return try read(open: { try ArchiveReader(bytes: bytes, name: name) }, size: bytes.count, path: name)
+        return try read(open: { try ArchiveReader(bytes: bytes, name: name, options: skipCRC) }, size: bytes.count, path: name)
     }
 
     /// Whether these leading bytes are a torch.save zip (what `Module.load(from:)` asks to tell

@@ -443,6 +443,11 @@ struct Unpickler {
                 throw Failure(message: "torch._utils.\(g == .rebuildParameter ? "_rebuild_parameter" : "_rebuild_parameter_with_state") at byte \(at) needs (tensor, requires_grad, hooks)")
             }
             try noHooks(a[2], at: at)
+            // A parameter's attributes are not kept: only their empty form is accepted, so
+            // nothing (a tensor in them, say) is dropped without a word.
+            if a.count == 4, !isEmptyState(a[3]) {
+                throw Failure(message: "torch._utils._rebuild_parameter_with_state at byte \(at) carries parameter attributes (\(describe(a[3]))), which Ember does not keep")
+            }
             tensors[t].requiresGrad = rg
             return .tensor(t)
         }
@@ -453,6 +458,21 @@ struct Unpickler {
         if case .none = o { return }
         guard case .node(let i) = o, nodes[i].kind == .dict, nodes[i].items.isEmpty else {
             throw Failure(message: "backward hooks at byte \(at) are \(describe(o)); only an empty OrderedDict is allowed")
+        }
+    }
+
+    /// None, an empty dict, or a tuple of those: Python object state that carries nothing.
+    private func isEmptyState(_ o: Obj) -> Bool {
+        switch o {
+        case .none: return true
+        case .node(let i) where nodes[i].kind == .dict: return nodes[i].items.isEmpty
+        case .node(let i) where nodes[i].kind == .tuple:
+            return nodes[i].items.allSatisfy {
+                if case .none = $0 { return true }
+                if case .node(let j) = $0, nodes[j].kind == .dict { return nodes[j].items.isEmpty }
+                return false
+            }
+        default: return false
         }
     }
 
@@ -529,9 +549,8 @@ struct Unpickler {
                 throw Failure(message: "BUILD at byte \(at) sets a dict's state to \(describe(state))")
             }
         case .tensor:
-            if case .none = state { return }
-            guard case .node(let s) = state, nodes[s].kind == .dict || nodes[s].kind == .tuple else {
-                throw Failure(message: "BUILD at byte \(at) sets a tensor's state to \(describe(state))")
+            guard isEmptyState(state) else {
+                throw Failure(message: "BUILD at byte \(at) sets a tensor's state to \(describe(state)), which Ember does not keep")
             }
         default:
             throw Failure(message: "BUILD at byte \(at) on \(describe(target)) is not allowed")
