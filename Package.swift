@@ -25,6 +25,8 @@ let package = Package(
         // Data-parallel training over MPI; a separate product so that plain Ember needs no MPI.
         .library(name: "EmberDistributed", targets: ["EmberDistributed"]),
         .executable(name: "quickstart-distributed", targets: ["quickstart-distributed"]),
+        // `ember convert IN.pth OUT.safetensors` (Sources/EmberCLI).
+        .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -144,6 +146,16 @@ let package = Package(
                 "Ember",
                 "EmberDistributed",
                 "ExampleSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The `ember` command-line tool (convert). Not `Sources/ember`: it would clash with
+        // `Sources/Ember` on case-insensitive file systems.
+        .executableTarget(
+            name: "EmberCLI",
+            dependencies: [
+                "Ember",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

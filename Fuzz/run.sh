@@ -1,13 +1,15 @@
 #!/bin/sh
 # Fuzzes a reader of outside data with libFuzzer (+ AddressSanitizer) and merges what it found
 # into the regression corpus that the test suite replays:
-#   Fuzz/run.sh [target] [seconds]     target: idx (default), safetensors, checkpoint;
+#   Fuzz/run.sh [target] [seconds]     target: idx (default), safetensors, checkpoint,
+#                                      image, cifar, torch;
 #                                      seconds: default 180
 #   idx          IDX.parse* (Sources/Ember/Data/IDX.swift alone)   Fixtures/idx-corpus
 #   safetensors  SafeTensors.parse                                  Fixtures/safetensors-corpus
 #   checkpoint   SafeTensors.parse + Checkpoint.restore + a step    Fixtures/checkpoint-corpus
 #   image        decodeImage (libpng, libjpeg-turbo), every mode    Fixtures/image-corpus
 #   cifar        ArchiveReader + CIFARBatch.parse                   Fixtures/cifar-corpus
+#   torch        Unpickler + TorchCheckpoint.read(bytes:) (.pth)    Fixtures/torch-corpus
 # Extra arguments after the seconds go to libFuzzer (e.g. -jobs, -runs=N).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,9 +34,10 @@ build_ember() {
         return
     fi
     mkdir -p "$work/obj" "$work/module"
-    for c in "$repo"/csrc/*.c "$repo"/csrc/gemm/*.c; do   # gemm/: the GEMM engine
+    # csrc/gemm/ too (object names keep the folder: csrc/gemm/engine.c → gemm_engine.o).
+    for c in $(find "$repo/csrc" -name '*.c' | sort); do
         /opt/swift/usr/bin/clang -c -O1 -g -fsanitize=address -fopenmp -fno-math-errno \
-            -I"$repo/include" "$c" -o "$work/obj/$(basename "$c" .c).o"
+            -I"$repo/include" "$c" -o "$work/obj/$(echo "${c#"$repo"/csrc/}" | sed 's|/|_|g; s|\.c$||').o"
     done
     printf 'module CEmber {\n    header "%s/include/ember.h"\n    export *\n}\n' "$repo" > "$work/module/module.modulemap"
     # shellcheck disable=SC2046
@@ -82,8 +85,23 @@ cifar)
     tar -C "$seed" -czf "$work/corpus/seed.tar.gz" cifar-10-batches-bin
     cp "$seed/cifar-10-batches-bin/data_batch_1.bin" "$work/corpus/seed.bin"
     ;;
+torch)
+    build_ember "$here/TorchFuzz.swift"
+    maxlen=16384
+    # Seeds: the torch fixtures whole (first byte odd: the archive reader) and their pickles
+    # alone (first byte even: the unpickler), hostile ones included; not the bombs.
+    for f in "$repo"/Tests/EmberTests/Fixtures/torch/*.pth; do
+        case "$f" in *zip_bomb*) continue ;; esac
+        n=$(basename "$f" .pth)
+        { printf '\001'; cat "$f"; } > "$work/corpus/seed-$n-zip"
+        { printf '\000'; python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+sys.stdout.buffer.write(z.read(next(n for n in z.namelist() if n.endswith("/data.pkl"))))' "$f"; } \
+            > "$work/corpus/seed-$n-pickle" 2>/dev/null || rm -f "$work/corpus/seed-$n-pickle"
+    done
+    ;;
 *)
-    echo "unknown target $target (idx, safetensors, checkpoint, image, cifar)" >&2
+    echo "unknown target $target (idx, safetensors, checkpoint, image, cifar, torch)" >&2
     exit 2
     ;;
 esac

@@ -15,13 +15,19 @@ struct ember_archive {
     char message[256];
 };
 
-static ember_archive* archive_new(void) {
+static ember_archive* archive_new(const char* options) {
     ember_archive* ar = calloc(1, sizeof(*ar));
     if (!ar) return NULL;
     ar->a = archive_read_new();
     if (!ar->a) { free(ar); return NULL; }
     archive_read_support_filter_all(ar->a);
     archive_read_support_format_all(ar->a);
+    // Format options ("zip:ignorecrc32"); a module that does not know one only warns.
+    if (options && archive_read_set_options(ar->a, options) == ARCHIVE_FATAL) {
+        archive_read_free(ar->a);
+        free(ar);
+        return NULL;
+    }
     return ar;
 }
 
@@ -30,7 +36,12 @@ static void copy_message(char* err, int64_t err_len, const char* text) {
 }
 
 ember_archive* ember_archive_open_file(const char* path, char* err, int64_t err_len) {
-    ember_archive* ar = archive_new();
+    return ember_archive_open_file_options(path, NULL, err, err_len);
+}
+
+ember_archive* ember_archive_open_file_options(const char* path, const char* options, char* err,
+                                               int64_t err_len) {
+    ember_archive* ar = archive_new(options);
     if (!ar) { copy_message(err, err_len, "out of memory"); return NULL; }
     if (archive_read_open_filename(ar->a, path, 1 << 16) != ARCHIVE_OK) {
         copy_message(err, err_len, archive_error_string(ar->a));
@@ -42,7 +53,12 @@ ember_archive* ember_archive_open_file(const char* path, char* err, int64_t err_
 
 ember_archive* ember_archive_open_memory(const void* data, int64_t len, char* err,
                                          int64_t err_len) {
-    ember_archive* ar = archive_new();
+    return ember_archive_open_memory_options(data, len, NULL, err, err_len);
+}
+
+ember_archive* ember_archive_open_memory_options(const void* data, int64_t len, const char* options,
+                                                 char* err, int64_t err_len) {
+    ember_archive* ar = archive_new(options);
     if (!ar) { copy_message(err, err_len, "out of memory"); return NULL; }
     if (archive_read_open_memory(ar->a, data, (size_t)len) != ARCHIVE_OK) {
         copy_message(err, err_len, archive_error_string(ar->a));

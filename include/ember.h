@@ -391,6 +391,12 @@ int ember_archive_next(ember_archive* ar, const char** name, int64_t* size, int*
 int64_t ember_archive_read(ember_archive* ar, void* buf, int64_t cap);
 const char* ember_archive_error(const ember_archive* ar);
 void ember_archive_close(ember_archive* ar);
+/// ember_archive_open_file / _memory with libarchive read options (archive_read_set_options
+/// syntax, e.g. "zip:ignorecrc32"); NULL options are none.
+ember_archive* ember_archive_open_file_options(const char* path, const char* options, char* err,
+                                               int64_t err_len);
+ember_archive* ember_archive_open_memory_options(const void* data, int64_t len, const char* options,
+                                                 char* err, int64_t err_len);
 
 // MARK: - Embedding (embedding.c)
 

@@ -60,4 +60,41 @@ final class FuzzCorpusTests: XCTestCase {
         XCTAssertGreaterThan(loaded, 0, "the corpus holds valid checkpoints too")
         XCTAssertGreaterThan(rejected, 0)
     }
+
+    /// Fuzz/TorchFuzz.swift's inputs: a first byte even runs the rest through the unpickler
+    /// (over zero-filled storages of the claimed sizes, up to 1 MiB), odd through the whole
+    /// torch.save reader. Each must give a value or the reader's own error.
+    func testTorchCorpusReplays() throws {
+        var loaded = 0, rejected = 0
+        for url in try corpus("torch-corpus") {
+            let bytes = [UInt8](try Data(contentsOf: url))
+            guard let mode = bytes.first else { continue }
+            let rest = Array(bytes.dropFirst())
+            if mode % 2 == 0 {
+                do {
+                    var u = Unpickler()
+                    let top = try rest.withUnsafeBytes { try u.load($0) }
+                    let sizes = u.storages.map { $0.numel.multipliedReportingOverflow(by: $0.type.emberType.itemSize) }
+                    guard sizes.allSatisfy({ !$0.overflow && $0.partialValue <= 1 << 20 }),
+                          sizes.reduce(0, { $0 + $1.partialValue }) <= 1 << 20 else { rejected += 1; continue }
+                    var f = Freezer(unpickler: u, storages: sizes.map { Storage(zeroedByteCount: max($0.partialValue, 1)) })
+                    _ = try f.freeze(top, depth: 0)
+                    loaded += 1
+                } catch is Unpickler.Failure {
+                    rejected += 1
+                }
+            } else {
+                do {
+                    let ckpt = try TorchCheckpoint.read(bytes: rest, name: url.lastPathComponent)
+                    XCTAssertEqual(ckpt.path, url.lastPathComponent)
+                    loaded += 1
+                } catch let e as TorchCheckpointError {
+                    XCTAssertEqual(e.path, url.lastPathComponent)
+                    rejected += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(loaded, 0, "the corpus holds valid files too")
+        XCTAssertGreaterThan(rejected, 0)
+    }
 }

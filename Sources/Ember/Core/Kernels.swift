@@ -382,14 +382,14 @@ enum Kernels {
     struct GunzipError: Error { let message: String }
 
     // MARK: Archives (libarchive; see ArchiveReader)
-    static func archiveOpen(path: String) -> (OpaquePointer?, String) {
+    static func archiveOpen(path: String, options: String? = nil) -> (OpaquePointer?, String) {
         var err = [CChar](repeating: 0, count: 256)
-        let ar = ember_archive_open_file(path, &err, 256)
+        let ar = ember_archive_open_file_options(path, options, &err, 256)
         return (ar, cString(err))
     }
-    static func archiveOpen(memory: UnsafeRawBufferPointer) -> (OpaquePointer?, String) {
+    static func archiveOpen(memory: UnsafeRawBufferPointer, options: String? = nil) -> (OpaquePointer?, String) {
         var err = [CChar](repeating: 0, count: 256)
-        let ar = ember_archive_open_memory(memory.baseAddress, Int64(memory.count), &err, 256)
+        let ar = ember_archive_open_memory_options(memory.baseAddress, Int64(memory.count), options, &err, 256)
         return (ar, cString(err))
     }
     /// (name, declared size or -1, is a regular file); nil at the end; throws the message.

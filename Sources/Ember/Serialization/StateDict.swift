@@ -1,3 +1,5 @@
+import Foundation
+
 /// A model's parameters by state-dict key (PyTorch's `state_dict()`).
 public typealias StateDict = [String: Tensor]
 
@@ -53,13 +55,31 @@ extension Module {
     }
 
     /// Loads a safetensors file written by `save(to:)` or by PyTorch's
-    /// `safetensors.torch.save_file(model.state_dict(), path)`.
-    public func load(from path: String, strict: Bool = true) throws {
-        let contents = try SafeTensors.read(from: path)
+    /// `safetensors.torch.save_file(model.state_dict(), path)`, or a state dict written by
+    /// `torch.save(model.state_dict(), path)` (.pt/.pth; see `TorchCheckpoint`). The two are
+    /// told apart by content, not by extension. `strippingPrefixes` removes wrapper prefixes
+    /// from the file's keys (`TorchCheckpoint.wrapperPrefixes`: DataParallel's `module.`,
+    /// torch.compile's `_orig_mod.`).
+    public func load(from path: String, strict: Bool = true, strippingPrefixes prefixes: [String] = []) throws {
+        let tensors: StateDict
+        if TorchCheckpoint.isTorchSave(Self.leadingBytes(of: path)) {
+            tensors = try TorchCheckpoint.read(from: path).stateDict(strippingPrefixes: prefixes)
+        } else {
+            tensors = try SafeTensors.read(from: path).tensors.reduce(into: [:]) {
+                $0[TorchCheckpoint.strip($1.key, prefixes)] = $1.value
+            }
+        }
         do {
-            try loadStateDict(contents.tensors, strict: strict)
+            try loadStateDict(tensors, strict: strict)
         } catch SerializationError.stateDictMismatch(let what, let problems) {
             throw SerializationError.stateDictMismatch(what: "\(what) from \(path)", problems: problems)
         }
+    }
+
+    /// The first bytes of a file (empty when it cannot be read: the reader then says why).
+    static func leadingBytes(of path: String) -> [UInt8] {
+        guard let h = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? h.close() }
+        return [UInt8]((try? h.read(upToCount: 8)) ?? Data())
     }
 }

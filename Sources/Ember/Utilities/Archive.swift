@@ -22,20 +22,21 @@ final class ArchiveReader {
     private let file: String
     private let memory: [UInt8]?  // kept alive while libarchive reads from it
 
-    init(contentsOf url: URL) throws {
+    /// `options`: libarchive read options, e.g. "zip:ignorecrc32".
+    init(contentsOf url: URL, options: String? = nil) throws {
         file = url.path
         memory = nil
-        let (h, message) = Kernels.archiveOpen(path: url.path)
+        let (h, message) = Kernels.archiveOpen(path: url.path, options: options)
         guard let h else { throw ArchiveError(file: url.path, message: message) }
         handle = h
     }
 
     /// Reads from bytes in memory; `name` is what errors call it.
-    init(bytes: [UInt8], name: String) throws {
+    init(bytes: [UInt8], name: String, options: String? = nil) throws {
         file = name
         let copy = bytes
         memory = copy
-        let (h, message) = copy.withUnsafeBytes { Kernels.archiveOpen(memory: $0) }
+        let (h, message) = copy.withUnsafeBytes { Kernels.archiveOpen(memory: $0, options: options) }
         guard let h else { throw ArchiveError(file: name, message: message) }
         handle = h
     }
