@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the C core's kernel tests and the fuzz-corpus replays under AddressSanitizer (Swift
+# Runs the C core's kernel tests, the fuzz-corpus replays, the hostile torch.save files, the
+# image decoders and the attention kernel under AddressSanitizer (Swift
 # and C) and UndefinedBehaviorSanitizer (the C core; swiftc has no UBSan on Linux, and
 # Swift's own arithmetic and bounds are checked in debug builds anyway). Called from
 # scripts/test.sh. Any report fails the run: halt_on_error makes UBSan's reports fatal so
@@ -12,4 +13,4 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=0 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}"
 swift test --sanitize=address -Xcc -fsanitize=undefined \
-    --filter 'KernelTests|FuzzCorpusTests|IDXTests.testFuzzCorpusReplays' "$@"
+    --filter 'KernelTests|FuzzCorpusTests|IDXTests.testFuzzCorpusReplays|TorchCheckpointTests|ImageDecodingTests|AttentionTests' "$@"
