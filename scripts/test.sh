@@ -8,8 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift test --skip-build 2>&1 | tee "$log"
 scripts/mpi-test.sh
 scripts/tsan.sh
 scripts/asan.sh
 scripts/consumer-check.sh
+# One closing line for the whole run: the unit tests' XCTest count (the sanitizer and MPI
+# steps above stop the script on any failure).
+summary=$(grep -E "Executed [0-9]+ tests" "$log" | tail -1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests.*/\1/')
+skipped=$(echo "$summary" | sed -nE 's/.* ([0-9]+) tests? skipped.*/\1/p')
+failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failures.*/\1/')
+echo "unit tests: $((total - ${skipped:-0} - failed)) passed, $failed failed, ${skipped:-0} skipped"
