@@ -35,30 +35,14 @@ struct AttentionCommand: ParsableCommand {
             var ember: [Double] = [], torch: [Double] = [], rss: [Double] = []
             for _ in 1...rounds {
                 ember.append(measureEmber(t))
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: python)
-                p.arguments = [script, "--t", "\(t)", "--b", "\(batch)", "--h", "\(heads)", "--d", "\(dim)",
-                               "--threads", "\(nt)", "--reps", "\(reps)"] + (causal ? ["--causal"] : [])
-                let out = Pipe()
-                p.standardOutput = out
-                try p.run()
-                let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
-                func field(_ name: String) -> Double? {
-                    text.split(separator: " ").first { $0.hasPrefix(name + "=") }
-                        .flatMap { Double($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespacesAndNewlines)) }
-                }
-                guard let ms = field("ms"), let mb = field("maxrss_mb") else {
-                    throw ValidationError("\(script) printed no ms/maxrss_mb: \(text)")
-                }
+                let side = try runPythonSide(python, script, [
+                    "--t", "\(t)", "--b", "\(batch)", "--h", "\(heads)", "--d", "\(dim)", "--threads", "\(nt)",
+                    "--reps", "\(reps)"] + (causal ? ["--causal"] : []), fields: ["ms", "maxrss_mb"])
+                let (ms, mb) = (side["ms"]!, side["maxrss_mb"]!)
                 torch.append(ms)
                 rss.append(mb)
             }
-            func spread(_ xs: [Double], _ d: Int = 2) -> String {
-                let s = xs.sorted()
-                return "\(fmt(s[s.count / 2], d)) (\(fmt(s.first!, d))–\(fmt(s.last!, d)))"
-            }
-            table.add("\(t)", spread(ember), spread(torch), spread(zip(ember, torch).map { $0 / $1 }),
+            table.add("\(t)", spread(ember, 2), spread(torch, 2), spread(zip(ember, torch).map { $0 / $1 }, 2),
                       fmt(Double(t * t * 4) / 1e6, 2), fmt(Double(attentionWorkspaceBytes(backward: true)) / 1024, 0),
                       spread(rss, 0))
             print("T=\(t) done")
@@ -78,13 +62,6 @@ struct AttentionCommand: ParsableCommand {
             for x in [q, k, v] { x.grad = nil }
         }
         for _ in 0..<2 { step() }
-        var times: [Double] = []
-        for _ in 0..<reps {
-            let t0 = now()
-            step()
-            times.append(now() - t0)
-        }
-        times.sort()
-        return times[times.count / 2] * 1e3
+        return medianMilliseconds(reps, step)
     }
 }

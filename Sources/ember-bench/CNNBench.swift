@@ -35,33 +35,17 @@ struct CNNCommand: ParsableCommand {
         var ember: [(step: Double, test: Double)] = [], torch: [(step: Double, test: Double)] = []
         for round in 1...rounds {
             ember.append(measureEmber())
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = [script, "--threads", "\(nt)", "--steps", "\(steps)"] + (batchNorm ? ["--batch-norm"] : [])
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            func field(_ name: String) -> Double? {
-                text.split(separator: " ").first { $0.hasPrefix(name + "=") }
-                    .flatMap { Double($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespacesAndNewlines)) }
-            }
-            guard let s = field("step_ms"), let t = field("test_ms") else {
-                throw ValidationError("\(script) printed no step_ms/test_ms: \(text)")
-            }
+            let side = try runPythonSide(python, script, ["--threads", "\(nt)", "--steps", "\(steps)"]
+                                         + (batchNorm ? ["--batch-norm"] : []), fields: ["step_ms", "test_ms"])
+            let (s, t) = (side["step_ms"]!, side["test_ms"]!)
             torch.append((s, t))
             print("round \(round): Ember step \(fmt(ember.last!.step, 2)) ms, test \(fmt(ember.last!.test, 1)) ms | PyTorch step \(fmt(s, 2)) ms, test \(fmt(t, 1)) ms")
         }
-        func spread(_ xs: [Double]) -> String {
-            let s = xs.sorted()
-            return "\(fmt(s[s.count / 2], 2)) (\(fmt(s.first!, 2))–\(fmt(s.last!, 2)))"
-        }
         var table = Table("ms, median (min–max) of \(rounds) rounds", "Ember", "PyTorch", "Ember / PyTorch (pairs)")
-        table.add("training step (64)", spread(ember.map(\.step)), spread(torch.map(\.step)),
-                  spread(zip(ember, torch).map { $0.step / $1.step }))
-        table.add("test pass (1000 images)", spread(ember.map(\.test)), spread(torch.map(\.test)),
-                  spread(zip(ember, torch).map { $0.test / $1.test }))
+        table.add("training step (64)", spread(ember.map(\.step), 2), spread(torch.map(\.step), 2),
+                  spread(zip(ember, torch).map { $0.step / $1.step }, 2))
+        table.add("test pass (1000 images)", spread(ember.map(\.test), 2), spread(torch.map(\.test), 2),
+                  spread(zip(ember, torch).map { $0.test / $1.test }, 2))
         print("\n" + table.render() + "\n")
     }
 
@@ -79,13 +63,7 @@ struct CNNCommand: ParsableCommand {
             optimizer.zeroGrad()
         }
         for _ in 0..<10 { step() }
-        var times: [Double] = []
-        for _ in 0..<steps {
-            let t0 = now()
-            step()
-            times.append(now() - t0)
-        }
-        times.sort()
+        let stepMs = medianMilliseconds(steps, step)
         model.eval()
         var tests: [Double] = []
         noGrad {
@@ -97,7 +75,7 @@ struct CNNCommand: ParsableCommand {
             }
         }
         tests.sort()
-        return (times[times.count / 2] * 1e3, tests[2] * 1e3)
+        return (stepMs, tests[2] * 1e3)
     }
 
     /// The conv kernels' GFLOP/s in `rounds` rounds, each round timing the 2048³ GEMM and then
@@ -135,10 +113,6 @@ struct CNNCommand: ParsableCommand {
                 let tw = timePerCall(samples: 5) { ember_conv2d_backward(nil, &dw, nil, dy, x, w, &geo) }
                 for (k, t) in [tf, ti, tw].enumerated() { rates[i][k].append(flops / t / 1e9) }
             }
-        }
-        func spread(_ xs: [Double], _ digits: Int) -> String {
-            let s = xs.sorted()
-            return "\(fmt(s[s.count / 2], digits)) (\(fmt(s.first!, digits))–\(fmt(s.last!, digits)))"
         }
         var table = Table("conv kernel, \(nt) thread(s), GFLOP/s median (min–max) of \(rounds) rounds; 2048³ GEMM \(spread(gemm, 0))",
                           "forward", "input grad", "weight grad", "worst / GEMM (per round)")

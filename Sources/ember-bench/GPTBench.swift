@@ -32,29 +32,15 @@ struct GPTCommand: ParsableCommand {
         var ember: [Double] = [], torch: [Double] = []
         for round in 1...rounds {
             ember.append(measureEmber())
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = [script, "--threads", "\(nt)", "--steps", "\(steps)", "--layers", "\(layers)",
-                           "--heads", "\(heads)", "--width", "\(width)", "--block-size", "\(blockSize)",
-                           "--batch-size", "\(batchSize)", "--vocab", "\(vocab)"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            guard let field = text.split(separator: " ").first(where: { $0.hasPrefix("step_ms=") }),
-                  let ms = Double(field.dropFirst(8).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw ValidationError("\(script) printed no step_ms: \(text)")
-            }
+            let ms = try runPythonSide(python, script, [
+                "--threads", "\(nt)", "--steps", "\(steps)", "--layers", "\(layers)", "--heads", "\(heads)",
+                "--width", "\(width)", "--block-size", "\(blockSize)", "--batch-size", "\(batchSize)",
+                "--vocab", "\(vocab)"], fields: ["step_ms"])["step_ms"]!
             torch.append(ms)
             print("round \(round): Ember step \(fmt(ember.last!, 2)) ms | PyTorch step \(fmt(ms, 2)) ms")
         }
-        func spread(_ xs: [Double]) -> String {
-            let s = xs.sorted()
-            return "\(fmt(s[s.count / 2], 2)) (\(fmt(s.first!, 2))–\(fmt(s.last!, 2)))"
-        }
         var table = Table("ms, median (min–max) of \(rounds) rounds", "Ember", "PyTorch", "Ember / PyTorch (pairs)")
-        table.add("training step", spread(ember), spread(torch), spread(zip(ember, torch).map { $0 / $1 }))
+        table.add("training step", spread(ember, 2), spread(torch, 2), spread(zip(ember, torch).map { $0 / $1 }, 2))
         print("\n" + table.render())
     }
 
@@ -77,13 +63,6 @@ struct GPTCommand: ParsableCommand {
             optimizer.step()
         }
         for _ in 0..<5 { step() }
-        var times: [Double] = []
-        for _ in 0..<steps {
-            let t0 = now()
-            step()
-            times.append(now() - t0)
-        }
-        times.sort()
-        return times[times.count / 2] * 1e3
+        return medianMilliseconds(steps, step)
     }
 }

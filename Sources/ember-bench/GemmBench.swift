@@ -31,13 +31,6 @@ func runnablePaths() -> [Int32] {
 
 func pathName(_ path: Int32) -> String { String(cString: ember_cpu_path_name(path)) }
 
-/// "median (min–max)" of a sample.
-func spread(_ xs: [Double], _ digits: Int = 1) -> String {
-    let s = xs.sorted()
-    guard !s.isEmpty else { return "-" }
-    return "\(fmt(s[s.count / 2], digits)) (\(fmt(s.first!, digits))–\(fmt(s.last!, digits)))"
-}
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? .nan : s[s.count / 2] }
 
 struct PeakCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
