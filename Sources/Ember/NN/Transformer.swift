@@ -209,21 +209,16 @@ private func copyState(from source: Module, to target: Module) {
 /// let y = encoder(Tensor.randn([8, 10, 64]))
 /// ```
 open class TransformerEncoder: Module {
-    /// The layers, named `layers.0`, `layers.1`, … in the state dict (see `namedChildren`).
-    public let layers: [TransformerEncoderLayer]
+    /// The layers, named `layers.0`, `layers.1`, … in the state dict, as PyTorch's ModuleList.
+    public let layers: ModuleList<TransformerEncoderLayer>
     public let norm: Module?
     public var numLayers: Int { layers.count }
 
     public init(_ encoderLayer: TransformerEncoderLayer, numLayers: Int, norm: Module? = nil) {
         precondition(numLayers >= 0, "TransformerEncoder: num_layers must be non-negative, got \(numLayers)")
-        layers = (0..<numLayers).map { _ in encoderLayer.deepCopy() }
+        layers = ModuleList((0..<numLayers).map { _ in encoderLayer.deepCopy() })
         self.norm = norm
         super.init()
-    }
-
-    /// The layers as `layers.0`, `layers.1`, … (PyTorch's ModuleList path), then `norm`.
-    open override func namedChildren() -> [(name: String, module: Module)] {
-        layers.enumerated().map { ("layers.\($0.offset)", $0.element as Module) } + (norm.map { [("norm", $0)] } ?? [])
     }
 
     open override func forward(_ src: Tensor) -> Tensor { forward(src, mask: nil) }
@@ -243,19 +238,15 @@ open class TransformerEncoder: Module {
 /// A stack of `numLayers` copies of a decoder layer (PyTorch's `nn.TransformerDecoder`), then
 /// an optional final norm; keys `layers.0.self_attn.…`, …, `norm.weight`.
 open class TransformerDecoder: Module {
-    public let layers: [TransformerDecoderLayer]
+    public let layers: ModuleList<TransformerDecoderLayer>
     public let norm: Module?
     public var numLayers: Int { layers.count }
 
     public init(_ decoderLayer: TransformerDecoderLayer, numLayers: Int, norm: Module? = nil) {
         precondition(numLayers >= 0, "TransformerDecoder: num_layers must be non-negative, got \(numLayers)")
-        layers = (0..<numLayers).map { _ in decoderLayer.deepCopy() }
+        layers = ModuleList((0..<numLayers).map { _ in decoderLayer.deepCopy() })
         self.norm = norm
         super.init()
-    }
-
-    open override func namedChildren() -> [(name: String, module: Module)] {
-        layers.enumerated().map { ("layers.\($0.offset)", $0.element as Module) } + (norm.map { [("norm", $0)] } ?? [])
     }
 
     open override func forward(_ x: Tensor) -> Tensor { forward(x, memory: x) }
