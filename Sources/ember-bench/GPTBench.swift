@@ -55,11 +55,12 @@ struct GPTCommand: ParsableCommand {
         let g = Generator(seed: 1)
         let x = Tensor.randint(0, vocab, [batchSize, blockSize], generator: g)
         let y = Tensor.randint(0, vocab, [batchSize, blockSize], generator: g)
+        let parameters = model.parameters()
         func step() {
             let loss = crossEntropy(model(x).flattened(endDim: 1), y.flattened())
             optimizer.zeroGrad()
             loss.backward()
-            _ = try? clipGradNorm_(model.parameters(), maxNorm: 1)
+            _ = try? clipGradNorm_(parameters, maxNorm: 1)
             optimizer.step()
         }
         for _ in 0..<5 { step() }

@@ -105,11 +105,12 @@ struct GPTExample: ParsableCommand {
         var bar: ProgressBar?
         let start = Date()
         var recent: [Double] = []
+        let parameters = model.parameters()
         for step in 1...steps {
             let (x, y) = batch(train, batches)
             let l = loss(x, y)
             l.backward()
-            if gradClip > 0 { _ = try clipGradNorm_(model.parameters(), maxNorm: gradClip) }
+            if gradClip > 0 { _ = try clipGradNorm_(parameters, maxNorm: gradClip) }
             optimizer.step()
             optimizer.zeroGrad()
             schedule.step()
@@ -148,7 +149,7 @@ struct GPTExample: ParsableCommand {
     func generate(_ model: GPT, _ text: CharCorpus, count: Int) -> String {
         model.eval()
         let g = Generator(seed: seed &+ 3)
-        var context = text.encode("\n")
+        var context = text.index["\n"].map { [$0] } ?? [0]   // a newline starts a fortune
         var out: [Int] = []
         noGrad {
             for _ in 0..<count {
