@@ -290,6 +290,22 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(v.description, "[None]")
     }
 
+    func testSharedSubtreesCountTheirFullDepth() throws {
+        // N, w tuples around it (A), DUP, w more tuples (B holds A), TUPLE2: (A, B). A is
+        // frozen first; met again at the bottom of B it still adds its own height.
+        func pickle(_ w: Int) -> [UInt8] {
+            [0x80, 2, 0x4E] + Array(repeating: 0x85, count: w) + [0x32] + Array(repeating: 0x85, count: w) + [0x86, 0x2E]
+        }
+        XCTAssertEqual(failure(pickle(150)), "the object tree nests deeper than 200 levels")
+        var v = try unpickle(pickle(90))
+        guard case .tuple(let pair) = v, pair.count == 2 else { return XCTFail("\(v)") }
+        v = pair[1]
+        var depth = 1
+        while case .tuple(let items) = v, items.count == 1 { v = items[0]; depth += 1 }
+        XCTAssertEqual(depth, 181)
+        XCTAssertEqual(v.description, "None")
+    }
+
     /// `_rebuild_parameter_with_state(_rebuild_tensor_v2(storage '0' of 4 floats, 0, (4,),
     /// (1,), False, {}), True, {}, state)` as a protocol 2 pickle.
     func parameterPickle(state: [UInt8]) -> [UInt8] {

@@ -300,7 +300,10 @@ public struct TorchCheckpoint {
 struct Freezer {
     let unpickler: Unpickler
     let storages: [Storage]
-    var done: [Int: TorchValue] = [:]
+    /// Each frozen node with its height (the levels below it): a shared node met again deeper
+    /// down must still fit under `Unpickler.maxDepth`, or chains that reuse each other's ends
+    /// would nest without bound.
+    var done: [Int: (value: TorchValue, height: Int)] = [:]
     var inProgress = Set<Int>()
     var tensors: [Int: Tensor] = [:]
 
@@ -310,47 +313,68 @@ struct Freezer {
     }
 
     mutating func freeze(_ o: Unpickler.Obj, depth: Int) throws -> TorchValue {
-        guard depth < Unpickler.maxDepth else { throw Unpickler.Failure(message: "the object tree nests deeper than \(Unpickler.maxDepth) levels") }
+        try freezeMeasured(o, depth: depth).value
+    }
+
+    private var tooDeep: Unpickler.Failure {
+        Unpickler.Failure(message: "the object tree nests deeper than \(Unpickler.maxDepth) levels")
+    }
+
+    private mutating func freezeMeasured(_ o: Unpickler.Obj, depth: Int) throws -> (value: TorchValue, height: Int) {
+        guard depth < Unpickler.maxDepth else { throw tooDeep }
         switch o {
-        case .none: return .none
-        case .bool(let b): return .bool(b)
-        case .int(let i): return .int(i)
-        case .bigInt(let b): return .bigInt(b)
-        case .float(let d): return .float(d)
-        case .string(let s): return .string(s)
-        case .bytes(let b): return .bytes(b)
-        case .dtype(let t): return .dtype(t.rawValue)
+        case .none: return (.none, 0)
+        case .bool(let b): return (.bool(b), 0)
+        case .int(let i): return (.int(i), 0)
+        case .bigInt(let b): return (.bigInt(b), 0)
+        case .float(let d): return (.float(d), 0)
+        case .string(let s): return (.string(s), 0)
+        case .bytes(let b): return (.bytes(b), 0)
+        case .dtype(let t): return (.dtype(t.rawValue), 0)
         case .global, .storageType, .storage:
             throw Unpickler.Failure(message: "the result holds \(unpickler.describe(o)), which is not a value")
         case .tensor(let i):
-            if let t = tensors[i] { return .tensor(t) }
+            if let t = tensors[i] { return (.tensor(t), 0) }
             let spec = unpickler.tensors[i]
             let type = unpickler.storages[spec.storage].type
             let t = Tensor(storage: storages[spec.storage], shape: spec.shape, strides: spec.strides, dtype: type.emberType,
                            offset: spec.offset, isView: false)
             if spec.requiresGrad && t.dtype == .float32 { t.requiresGrad = true }
             tensors[i] = t
-            return .tensor(t)
+            return (.tensor(t), 0)
         case .node(let i):
-            if let v = done[i] { return v }
+            if let d = done[i] {
+                guard depth + d.height < Unpickler.maxDepth else { throw tooDeep }
+                return d
+            }
             guard !inProgress.contains(i) else { throw Unpickler.Failure(message: "the object tree contains itself (a cycle)") }
             inProgress.insert(i)
             defer { inProgress.remove(i) }
             let node = unpickler.nodes[i]
-            let items = try node.items.map { try freeze($0, depth: depth + 1) }
+            var height = 0
+            let items = try node.items.map {
+                let (v, h) = try freezeMeasured($0, depth: depth + 1)
+                height = max(height, h + 1)
+                return v
+            }
             let v: TorchValue
             switch node.kind {
             case .tuple: v = .tuple(items)
             case .list: v = .list(items)
             case .set: v = .set(items)
-            case .dict: v = .dict(try zip(items, node.values).map { ($0, try freeze($1, depth: depth + 1)) })
+            case .dict:
+                v = .dict(try zip(items, node.values).map {
+                    let (x, h) = try freezeMeasured($1, depth: depth + 1)
+                    height = max(height, h + 1)
+                    return ($0, x)
+                })
             case .size: v = .size(items.compactMap(\.int))
             case .device:
                 guard let type = items.first?.string else { throw Unpickler.Failure(message: "a torch.device without a type") }
                 v = .device(items.count == 2 ? "\(type):\(items[1])" : type)
             }
-            done[i] = v
-            return v
+            done[i] = (v, height)
+            return (v, height)
         }
     }
 }
