@@ -147,6 +147,7 @@ static void forward_block(float* out, const float* inp, const float* weight, con
 
 void ember_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                           const ember_conv2d_shape* s) {
+    if (ember_conv_is_thin(s)) return ember_conv_thin_forward(out, inp, weight, bias, s);
     // The forward's bits do not depend on the blocking, so the blocks are evened out over
     // the threads (3 blocks of 14, 14 and 4 images would leave a thread idle).
     const int nt = ember_team_size();
@@ -172,6 +173,19 @@ void ember_conv2d_forward(float* out, const float* inp, const float* weight, con
 
 static _Thread_local scratch dy_buf_;
 
+// db_part(OC) = Σ dY over images [lo, hi), image by image, each row summed in double.
+static void bias_partial(double* db_part, const float* dout, const ember_conv2d_shape* s, int64_t lo, int64_t hi) {
+    const int64_t OHW = s->OH * s->OW;
+    for (int64_t o = 0; o < s->OC; o++) db_part[o] = 0.0;
+    for (int64_t n = lo; n < hi; n++)
+        for (int64_t o = 0; o < s->OC; o++) {
+            const float* row = dout + n * s->OC * OHW + o * OHW;
+            double acc = 0.0;
+            for (int64_t i = 0; i < OHW; i++) acc += row[i];
+            db_part[o] += acc;
+        }
+}
+
 // Images [lo, hi) of the backward, in blocks of `per`: dx for each, and the shard's
 // Σ dY·colᵀ into dw_part and Σ dY into db_part (either NULL when not wanted).
 static void backward_shard(float* dinp, float* dw_part, double* db_part, const float* dout,
@@ -180,8 +194,6 @@ static void backward_shard(float* dinp, float* dw_part, double* db_part, const f
     const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
     const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
     const int pointwise = is_pointwise(s);
-    if (db_part)
-        for (int64_t o = 0; o < s->OC; o++) db_part[o] = 0.0;
     for (int64_t n0 = lo; n0 < hi; n0 += per) {
         const int64_t nb = hi - n0 < per ? hi - n0 : per, ld = nb * OHW;
         const int direct = nb == 1 && pointwise;
@@ -223,15 +235,78 @@ static void backward_shard(float* dinp, float* dw_part, double* db_part, const f
                 }
             }
         }
-        if (db_part)
-            for (int64_t n = n0; n < n0 + nb; n++)
-                for (int64_t o = 0; o < s->OC; o++) {
-                    const float* row = dout + n * s->OC * OHW + o * OHW;
-                    double acc = 0.0;
-                    for (int64_t i = 0; i < OHW; i++) acc += row[i];
-                    db_part[o] += acc;
-                }
     }
+    if (db_part) bias_partial(db_part, dout, s, lo, hi);
+}
+
+// The weight gradient as one product over the whole batch, dW[g] = dY[g] (OCg × N·OHW) ·
+// col[g]ᵀ, on the engine's threads (which split dW, never the sum): for layers whose weights
+// outweigh their columns (ResNet's 512-channel 4×4 stage), where CONV_SHARDS partial
+// weight matrices would cost more memory traffic than the product itself. The choice is a
+// function of the shape alone, so the bits still never depend on the thread count.
+static int whole_batch_weight_grad(const ember_conv2d_shape* s) {
+    const int64_t Kg = s->C / s->G * s->KH * s->KW, cols = s->N * s->OH * s->OW;
+    return s->N >= 2 && CONV_SHARDS * (s->OC / s->G) > cols && Kg * cols <= (int64_t)1 << 23;
+}
+
+static _Thread_local scratch whole_col_, whole_dy_;
+
+static void weight_grad_whole_batch(float* dweight, const float* dout, const float* inp,
+                                    const ember_conv2d_shape* s) {
+    const int64_t G = s->G, Cg = s->C / G, OCg = s->OC / G, Kg = Cg * s->KH * s->KW;
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW, ld = s->N * OHW;
+    float* col = reserve(&whole_col_, (size_t)(Kg * ld));
+    float* dy = reserve(&whole_dy_, (size_t)(OCg * ld));
+    const int nt = ember_team_size();
+    for (int64_t g = 0; g < G; g++) {
+        // Each image's columns and dY rows side by side, one image per iteration.
+        EMBER_FOR(nt, n, s->N,
+            im2col(col + n * OHW, ld, inp + n * s->C * HW + g * Cg * HW, s, Cg);
+            for (int64_t o = 0; o < OCg; o++)
+                memcpy(dy + o * ld + n * OHW, dout + n * s->OC * OHW + (g * OCg + o) * OHW,
+                       (size_t)OHW * sizeof(float));
+        );
+        ember_sgemm(0, 1, OCg, Kg, ld, 1.0f, dy, ld, col, ld, 0.0f, dweight + g * OCg * Kg, Kg);
+    }
+}
+
+// dbias = the shards' double sums added in shard order.
+static void bias_combine(float* dbias, const double* db_parts, int64_t OC, int64_t shards) {
+    for (int64_t o = 0; o < OC; o++) {
+        double acc = 0.0;
+        for (int64_t k = 0; k < shards; k++) acc += db_parts[k * OC + o];
+        dbias[o] = (float)acc;
+    }
+}
+
+// The thin-input kernels (conv_thin.c) over the same shards: each shard's weight gradient as
+// eight lanes per weight, summed lane by lane, then the shards added in shard order.
+static void backward_thin(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const float* weight, const ember_conv2d_shape* s, int64_t shards) {
+    const int64_t wsize = s->OC * s->C * s->KH * s->KW;
+    const int64_t lane_floats = dweight ? shards * wsize * 8 : 0;
+    float* part = reserve(&partial_buf_, (size_t)(lane_floats + (dbias ? shards * s->OC * 2 : 0)));
+    double* db_parts = dbias ? (double*)(void*)(part + lane_floats) : NULL;
+    int nt = ember_team_size();
+    if (nt > shards) nt = (int)shards;
+    EMBER_FOR(nt, sh, shards,
+        const int64_t lo = sh * s->N / shards, hi = (sh + 1) * s->N / shards;
+        if (dweight) ember_conv_thin_weight_lanes(part + sh * wsize * 8, dout, inp, s, lo, hi);
+        if (dinp) ember_conv_thin_input_grad(dinp, dout, weight, s, lo, hi);
+        if (dbias) bias_partial(db_parts + sh * s->OC, dout, s, lo, hi);
+    );
+    if (dweight)
+        for (int64_t i = 0; i < wsize; i++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < shards; k++) {
+                const float* l = part + (k * wsize + i) * 8;
+                float lanes = l[0];
+                for (int j = 1; j < 8; j++) lanes = lanes + l[j];
+                acc = k == 0 ? lanes : acc + lanes;
+            }
+            dweight[i] = acc;
+        }
+    if (dbias) bias_combine(dbias, db_parts, s->OC, shards);
 }
 
 void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout,
@@ -243,21 +318,26 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
         return;
     }
     const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
+    if (ember_conv_is_thin(s)) return backward_thin(dinp, dweight, dbias, dout, inp, weight, s, shards);
     const int64_t per = images_per_product(s);
     // Partials: shards × weight floats, then shards × OC doubles for the bias.
-    const int64_t dw_floats = dweight ? (shards * wsize + 1) / 2 * 2 : 0;   // doubles stay aligned
+    const int whole = dweight && whole_batch_weight_grad(s);
+    const int64_t dw_floats = dweight && !whole ? (shards * wsize + 1) / 2 * 2 : 0;   // doubles stay aligned
     const int64_t db_floats = dbias ? shards * s->OC * 2 : 0;               // a double is two floats
     float* part = reserve(&partial_buf_, (size_t)(dw_floats + db_floats));
-    float* dw_parts = dweight ? part : NULL;
+    float* dw_parts = dweight && !whole ? part : NULL;
     double* db_parts = dbias ? (double*)(void*)(part + dw_floats) : NULL;
     int nt = ember_team_size();
     if (nt > shards) nt = (int)shards;
-    EMBER_FOR(nt, sh, shards,
-        const int64_t lo = sh * s->N / shards, hi = (sh + 1) * s->N / shards;
-        backward_shard(dinp, dw_parts ? dw_parts + sh * wsize : NULL,
-                       db_parts ? db_parts + sh * s->OC : NULL, dout, inp, weight, s, lo, hi, per);
-    );
-    if (dweight) {
+    if (dinp || dbias || !whole)
+        EMBER_FOR(nt, sh, shards,
+            const int64_t lo = sh * s->N / shards, hi = (sh + 1) * s->N / shards;
+            backward_shard(dinp, dw_parts ? dw_parts + sh * wsize : NULL,
+                           db_parts ? db_parts + sh * s->OC : NULL, dout, inp, weight, s, lo, hi, per);
+        );
+    if (whole) {
+        weight_grad_whole_batch(dweight, dout, inp, s);
+    } else if (dweight) {
         // Shards added in shard order, element by element.
         const int nt = ember_team(wsize);   // (shadows: EMBER_FOR's pragma names `nt`)
         EMBER_FOR(nt, i, wsize,
@@ -266,10 +346,5 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
             dweight[i] = acc;
         );
     }
-    if (dbias)
-        for (int64_t o = 0; o < s->OC; o++) {
-            double acc = 0.0;
-            for (int64_t k = 0; k < shards; k++) acc += db_parts[k * s->OC + o];
-            dbias[o] = (float)acc;
-        }
+    if (dbias) bias_combine(dbias, db_parts, s->OC, shards);
 }

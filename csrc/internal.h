@@ -215,4 +215,15 @@ static inline void ember_softmax_numerators(float* y, float* mx, const float* x,
     for (int64_t i = 0; i < n; i++) y[i] = ember_expf(y[i]);
 }
 
+/// Direct convolution for thin inputs (conv_thin.c): used by conv.c when ember_conv_is_thin.
+int ember_conv_is_thin(const ember_conv2d_shape* s);
+void ember_conv_thin_forward(float* out, const float* inp, const float* weight, const float* bias,
+                             const ember_conv2d_shape* s);
+/// lanes (OC × Kg × 8) = the weight gradient's eight lane chains over images [lo, hi).
+void ember_conv_thin_weight_lanes(float* lanes, const float* dout, const float* inp,
+                                  const ember_conv2d_shape* s, int64_t lo, int64_t hi);
+/// dinp of images [lo, hi), overwritten.
+void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* weight,
+                                const ember_conv2d_shape* s, int64_t lo, int64_t hi);
+
 #endif

@@ -256,6 +256,60 @@ final class CNNTests: XCTestCase {
         }
     }
 
+    /// The direct kernels for thin inputs (3×3, at most 3 channels, stride 1: csrc/conv_thin.c)
+    /// against a float64 convolution, and bit for bit equal on every path and thread count:
+    /// widths that are and are not multiples of 8, and odd row counts.
+    func testThinInputConvolutionsMatchReferenceOnEveryPathAndThreadCount() throws {
+        parallelThreshold = 1
+        let paths = CPUCapability.allCases.filter { $0.rawValue <= hardwareCPUCapability.rawValue }
+        for (n, c, oc, h, w, pad) in [(3, 1, 5, 9, 13, 1), (2, 2, 6, 8, 8, 0), (2, 3, 4, 11, 20, 2), (9, 1, 32, 28, 28, 1)] {
+            let g = Generator(seed: UInt64(n * 100 + w))
+            let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, 3, 3], generator: g)
+            let bias = Tensor.randn([oc], generator: g)
+            let oh = h + 2 * pad - 2, ow = w + 2 * pad - 2
+            let gy = Tensor.randn([n, oc, oh, ow], generator: g)
+            func run(_ path: CPUCapability, threads: Int) -> [[Float]] {
+                setCPUCapability(path)
+                setNumThreads(threads)
+                let xv = x.detach(), wv = weight.detach(), bv = bias.detach()
+                for t in [xv, wv, bv] { t.requiresGrad = true }
+                let y = conv2d(xv, wv, bv, padding: .explicit(Pair(pad)))
+                (y * gy).sum().backward()
+                return [y, xv.grad!, wv.grad!, bv.grad!].map { $0.toArray() }
+            }
+            // float64: y, and the gradients of Σ y·gy.
+            let xs = x.toArray().map(Double.init), ws = weight.toArray().map(Double.init)
+            let bs = bias.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
+            var y = [Double](repeating: 0, count: n * oc * oh * ow), dx = [Double](repeating: 0, count: xs.count)
+            var dw = [Double](repeating: 0, count: ws.count), db = [Double](repeating: 0, count: oc)
+            for i in 0..<n { for o in 0..<oc { for r in 0..<oh { for q in 0..<ow {
+                let yi = ((i * oc + o) * oh + r) * ow + q
+                var acc = bs[o]
+                db[o] += gs[yi]
+                for ch in 0..<c { for kh in 0..<3 { for kw in 0..<3 {
+                    let ih = r + kh - pad, iw = q + kw - pad
+                    guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                    let xi = ((i * c + ch) * h + ih) * w + iw, wi = ((o * c + ch) * 3 + kh) * 3 + kw
+                    acc += ws[wi] * xs[xi]
+                    dx[xi] += ws[wi] * gs[yi]
+                    dw[wi] += xs[xi] * gs[yi]
+                } } }
+                y[yi] = acc
+            } } } }
+            let base = run(paths[0], threads: 1)
+            for (name, got, want) in zip4(["output", "input grad", "weight grad", "bias grad"], base, [y, dx, dw, db]) {
+                let scale = want.map(abs).max()! + 1
+                let err = zip(got, want).map { abs(Double($0) - $1) }.max()!
+                XCTAssertLessThan(err / scale, 1e-5, "\(name) of \(n)×\(c)×\(h)×\(w) → \(oc), padding \(pad)")
+            }
+            for path in paths {
+                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
+                    XCTAssert(run(path, threads: threads) == base, "\(path) on \(threads) threads, \(n)×\(c)×\(h)×\(w) → \(oc)")
+                }
+            }
+        }
+    }
+
     /// A small CNN (conv, batch norm, relu, pools, linear) trained for a few Adam steps: every
     /// loss and parameter equal for 1, 2 and 4 threads and on every GEMM path, with every
     /// kernel forced parallel.
@@ -293,4 +347,8 @@ final class CNNTests: XCTestCase {
             }
         }
     }
+}
+
+private func zip4<A, B, C>(_ a: [A], _ b: [B], _ c: [C]) -> [(A, B, C)] {
+    zip(a, zip(b, c)).map { ($0, $1.0, $1.1) }
 }
