@@ -54,7 +54,8 @@ open class MultiheadAttention: Module {
     ///
     /// - Parameters:
     ///   - query: (L, N, E), or (N, L, E) with `batchFirst`, or unbatched (L, E).
-    ///   - key, value: (S, N, E) likewise.
+    ///   - key: (S, N, E) likewise.
+    ///   - value: (S, N, E) likewise.
     ///   - keyPaddingMask: (N, S) or (S); true (bool) marks a key to ignore, a float mask is added.
     ///   - needWeights: also return the attention weights (computed unfused).
     ///   - attnMask: (L, S) or (N·numHeads, L, S); true (bool) marks a pair that may NOT

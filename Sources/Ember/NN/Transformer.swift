@@ -146,8 +146,10 @@ open class TransformerDecoderLayer: Module {
     ///   - memory: (S, N, E) likewise: the encoder's output.
     ///   - tgtMask: (T, T) mask of the self-attention (usually the causal one).
     ///   - memoryMask: (T, S) mask of the cross-attention.
-    ///   - tgtKeyPaddingMask: (N, T); memoryKeyPaddingMask: (N, S); true marks padding.
-    ///   - tgtIsCausal, memoryIsCausal: hints that the masks are causal.
+    ///   - tgtKeyPaddingMask: (N, T), true marks padding.
+    ///   - memoryKeyPaddingMask: (N, S), true marks padding.
+    ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
+    ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
     open func forward(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                       tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                       tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -320,9 +322,17 @@ open class Transformer: Module {
     /// Encodes `src`, then decodes `tgt` against it.
     ///
     /// - Parameters:
-    ///   - src: (S, N, E), or (N, S, E) with `batchFirst`; tgt: (T, N, E) likewise.
-    ///   - srcMask (S, S), tgtMask (T, T), memoryMask (T, S): attention masks.
-    ///   - srcKeyPaddingMask (N, S), tgtKeyPaddingMask (N, T), memoryKeyPaddingMask (N, S).
+    ///   - src: (S, N, E), or (N, S, E) with `batchFirst`.
+    ///   - tgt: (T, N, E), or (N, T, E) with `batchFirst`.
+    ///   - srcMask: (S, S) mask of the encoder's self-attention.
+    ///   - tgtMask: (T, T) mask of the decoder's self-attention.
+    ///   - memoryMask: (T, S) mask of the cross-attention.
+    ///   - srcKeyPaddingMask: (N, S), true marks padding.
+    ///   - tgtKeyPaddingMask: (N, T), true marks padding.
+    ///   - memoryKeyPaddingMask: (N, S), true marks padding.
+    ///   - srcIsCausal: a hint that `srcMask` is the causal mask.
+    ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
+    ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
     open func forward(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
                       memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil, tgtKeyPaddingMask: Tensor? = nil,
                       memoryKeyPaddingMask: Tensor? = nil, srcIsCausal: Bool = false, tgtIsCausal: Bool = false,
