@@ -15,9 +15,11 @@ scripts/mpi-test.sh
 scripts/tsan.sh
 scripts/asan.sh
 scripts/consumer-check.sh
-# The documentation: each DocC article's code is what Tests/DocsTests ran above, and the
-# catalog builds with warnings as errors (a broken symbol link or parameter list fails).
+# The documentation and the manifest: each DocC article's code is what Tests/DocsTests ran
+# above, Package.swift keeps its conventions, and the catalog builds with warnings as errors
+# (a broken symbol link or parameter list fails).
 python3 scripts/check_docs_snippets.py
+python3 scripts/lint_package.py
 swift package generate-documentation --target Ember --warnings-as-errors >"$log.docs" 2>&1 \
   || { cat "$log.docs"; rm -f "$log.docs"; exit 1; }
 rm -f "$log.docs"
