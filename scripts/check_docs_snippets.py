@@ -3,7 +3,9 @@
 
 Every ```swift block of Sources/Ember/Ember.docc/<Name>.md must appear verbatim (the same
 lines, at any one indentation) in Tests/DocsTests/<Name>ArticleTests.swift, whose tests run
-it and check what the article says it does. Exits 1 naming each block that is missing.
+it and check what the article says it does; so must the README's tour, in
+Tests/DocsTests/ReadmeTourTests.swift. `import` lines of a block must be among the test
+file's imports. Exits 1 naming each block that is missing.
 """
 import pathlib
 import re
@@ -37,6 +39,12 @@ def dedent(block):
 def appears(block, source):
     """Whether `block` occurs in `source` as consecutive lines under one common indent."""
     block = dedent(block)
+    imports = [l for l in block if l.startswith("import ")]
+    if any(l not in source for l in imports):
+        return False
+    block = [l for l in block if not l.startswith("import ")]
+    while block and not block[0]:
+        block.pop(0)
     while block and not block[-1]:
         block.pop()
     for i, line in enumerate(source):
@@ -68,12 +76,23 @@ for article in articles:
         if not appears(block, source):
             failures.append(f"{article.relative_to(root)}:{line}: swift block not found verbatim in "
                             f"{test_file.relative_to(root)}")
+readme = (root / "README.md").read_text()
+tour = readme.split("\n## A tour\n", 1)[1].split("\n## ", 1)[0] if "\n## A tour\n" in readme else ""
+tour_blocks = swift_blocks(tour)
+tour_tests = tests / "ReadmeTourTests.swift"
+if not tour_blocks:
+    failures.append("README.md: no swift block under `## A tour`")
+for line, block in tour_blocks:
+    if not tour_tests.exists() or not appears(block, tour_tests.read_text().split("\n")):
+        failures.append(f"README.md (A tour, block at its line {line}): not found verbatim in "
+                        f"{tour_tests.relative_to(root)}")
 for test_file in sorted(tests.glob("*ArticleTests.swift")):
     if not (catalog / (test_file.name[: -len("ArticleTests.swift")] + ".md")).exists():
         failures.append(f"{test_file.relative_to(root)}: no article {test_file.name[:-len('ArticleTests.swift')]}.md")
 
 for f in failures:
     print(f, file=sys.stderr)
-count = sum(len(swift_blocks(a.read_text())) for a in articles)
-print(f"docs snippets: {count} swift blocks in {len(articles)} articles, {len(failures)} problem(s)")
+count = sum(len(swift_blocks(a.read_text())) for a in articles) + len(tour_blocks)
+print(f"docs snippets: {count} swift blocks in {len(articles)} articles and the README's tour, "
+      f"{len(failures)} problem(s)")
 sys.exit(1 if failures else 0)
