@@ -51,12 +51,10 @@ public final class DataLoader<D: Dataset>: Sequence {
     /// Workers used when `numWorkers` is not given: 1 if a core is left over by the kernels'
     /// thread budget (`numCores() > numThreads()`), else 0.
     ///
-    /// Measured with `ember-bench data` on 2 cores (FashionMNIST, batch 64, ToTensor): the
-    /// fused decode runs at 1.0–1.7 M samples/s on one thread, i.e. 35–60 ms per 60 000-sample
-    /// epoch — under 3% of a ~2 s training epoch even when it runs on the training thread.
+    /// The fused decode is a few percent of a training epoch even on the training thread.
     /// When the kernels' OpenMP threads already occupy every core, a worker can only run by
     /// preempting one of them, which stalls the whole parallel region it belongs to; with a
-    /// spare core, the worker hides the decode entirely.
+    /// spare core, the worker hides the decode entirely (docs/DESIGN.md, "DataLoader workers").
     public static var defaultNumWorkers: Int { numCores() > numThreads() ? 1 : 0 }
 
     /// - Parameters:
