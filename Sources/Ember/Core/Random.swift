@@ -11,6 +11,7 @@ public final class Generator: @unchecked Sendable {
     /// The generator used when none is given (PyTorch's default generator).
     public static let `default` = Generator(seed: 0)
 
+    /// A generator at position 0 of `seed`'s stream (PyTorch: `torch.Generator().manual_seed(seed)`).
     public init(seed: UInt64) {
         self.seed = seed
         pthread_mutex_init(&lock, nil)

@@ -16,6 +16,7 @@ public final class Tensor: @unchecked Sendable {
     /// Element strides of each dimension in the storage (PyTorch's `stride()`); 0 along
     /// expanded dims.
     public let strides: [Int]
+    /// The element type (PyTorch: `tensor.dtype`).
     public let dtype: DType
     let storage: Storage
     /// Offset of the first element in the storage, in elements (PyTorch's `storage_offset()`).
@@ -227,15 +228,18 @@ extension Tensor {
     /// A 0-dimensional bool tensor.
     public convenience init(_ value: Bool) { self.init([value], shape: []) }
 
+    /// A tensor of zeros (PyTorch: `torch.zeros`).
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         let n = shape.reduce(1, *)
         return Tensor(storage: Storage(zeroedByteCount: Swift.max(n, 1) * dtype.itemSize), shape: shape, dtype: dtype)
     }
 
+    /// A tensor of ones (PyTorch: `torch.ones`).
     public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         full(shape, 1, dtype: dtype)
     }
 
+    /// A tensor filled with `value` (PyTorch: `torch.full`).
     public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) -> Tensor {
         let t = Tensor(empty: shape, dtype: dtype)
         switch dtype {
@@ -247,16 +251,20 @@ extension Tensor {
         return t
     }
 
+    /// Zeros of `t`'s shape and dtype (PyTorch: `torch.zeros_like`).
     public static func zeros(like t: Tensor) -> Tensor { zeros(t.shape, dtype: t.dtype) }
+    /// Ones of `t`'s shape and dtype (PyTorch: `torch.ones_like`).
     public static func ones(like t: Tensor) -> Tensor { ones(t.shape, dtype: t.dtype) }
 
     /// `[start, start+step, …)` below `end`, as int64 when all arguments are integers.
     public static func arange(_ end: Int) -> Tensor { arange(0, end) }
+    /// int64 `[start, start+step, …)` below `end` (PyTorch: `torch.arange`).
     public static func arange(_ start: Int, _ end: Int, step: Int = 1) -> Tensor {
         precondition(step != 0, "arange: step must be nonzero")
         let n = Swift.max(0, (end - start + step - (step > 0 ? 1 : -1)) / step)
         return Tensor((0..<n).map { start + $0 * step })
     }
+    /// float32 `[start, start+step, …)` below `end` (PyTorch: `torch.arange`).
     public static func arange(_ start: Double, _ end: Double, step: Double = 1) -> Tensor {
         precondition(step != 0, "arange: step must be nonzero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))

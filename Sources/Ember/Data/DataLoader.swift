@@ -27,13 +27,20 @@ import Foundation
 /// **Errors.** A failure while building a batch (a throwing transform, `Dataset.sample(at:)`)
 /// stops a plain `for` loop with its message; iterate `batches()` and `try next()` to catch it.
 public final class DataLoader<D: Dataset>: Sequence {
+    /// A batch: the inputs `X` and the targets `y`.
     public typealias Element = (Tensor, Tensor)
 
+    /// Where samples come from (PyTorch: `loader.dataset`).
     public let dataset: D
+    /// Samples per batch.
     public let batchSize: Int
+    /// Whether each epoch visits the samples in a new seeded permutation.
     public let shuffle: Bool
+    /// Whether a last batch smaller than `batchSize` is dropped (PyTorch: `drop_last`).
     public let dropLast: Bool
+    /// Threads building batches ahead (0: on the iterating thread) (PyTorch: `num_workers`).
     public let numWorkers: Int
+    /// Batches in flight per worker (PyTorch: `prefetch_factor`).
     public let prefetchFactor: Int
     /// The seed of the shuffling order and of per-sample augmentation streams.
     public let seed: UInt64
@@ -108,6 +115,7 @@ public final class DataLoader<D: Dataset>: Sequence {
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
     }
 
+    /// `count`: the number of batches is known in advance.
     public var underestimatedCount: Int { count }
 
     /// The sample indices of every batch of `epoch`, in order.
@@ -158,6 +166,7 @@ public final class DataLoader<D: Dataset>: Sequence {
     public struct Iterator: IteratorProtocol {
         var inner: Batches
         init(_ inner: Batches) { self.inner = inner }
+        /// The next batch, nil at the end of the epoch; stops the program if building it failed.
         public mutating func next() -> (Tensor, Tensor)? {
             do { return try inner.next() } catch {
                 fatalError("DataLoader: building a batch failed: \(error) (iterate loader.batches() and use try to handle it)")

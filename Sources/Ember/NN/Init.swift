@@ -16,7 +16,9 @@ public enum Init {
 
     /// The nonlinearity a gain is computed for (`calculate_gain`).
     public enum Nonlinearity: Sendable {
+        /// Layers whose gain is 1.
         case linear, conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d
+        /// Activations with their own gain (`leakyRelu` takes the slope as `param`).
         case sigmoid, tanh, relu, leakyRelu, selu
     }
 
@@ -59,10 +61,13 @@ public enum Init {
         fill(t, Tensor.randn(t.shape, mean: Float(mean), std: Float(std), generator: generator))
     }
 
+    /// Every value set to `value` (PyTorch: `nn.init.constant_`).
     @discardableResult
     public static func constant_(_ t: Tensor, _ value: Double) -> Tensor { fill(t, Tensor.full(t.shape, value, dtype: t.dtype)) }
+    /// Every value set to 1 (PyTorch: `nn.init.ones_`).
     @discardableResult
     public static func ones_(_ t: Tensor) -> Tensor { constant_(t, 1) }
+    /// Every value set to 0 (PyTorch: `nn.init.zeros_`).
     @discardableResult
     public static func zeros_(_ t: Tensor) -> Tensor { constant_(t, 0) }
 

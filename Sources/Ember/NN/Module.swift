@@ -45,6 +45,7 @@ open class Module: CustomStringConvertible {
     /// `Dropout` behave differently in training and evaluation. Set by `train()` / `eval()`.
     public private(set) var isTraining = true
 
+    /// An empty module in training mode; subclasses declare their layers as stored properties (PyTorch: `nn.Module.__init__`).
     public init() {}
 
     /// The computation of this module on one tensor. Every subclass whose computation takes
@@ -301,8 +302,11 @@ open class Module: CustomStringConvertible {
 /// ```
 @propertyWrapper
 public final class Buffer<Value: BufferValue> {
+    /// The buffer's value (a tensor, or nil when unregistered).
     public var wrappedValue: Value
+    /// Whether `stateDict()` includes it (PyTorch: `register_buffer(..., persistent=)`).
     public let persistent: Bool
+    /// Registers `wrappedValue` as a buffer of the enclosing module (PyTorch: `register_buffer`).
     public init(wrappedValue: Value, persistent: Bool = true) {
         self.wrappedValue = wrappedValue
         self.persistent = persistent
@@ -311,6 +315,7 @@ public final class Buffer<Value: BufferValue> {
 
 /// What a `@Buffer` may hold: a tensor, or an optional one (nil: not registered, as None).
 public protocol BufferValue {
+    /// The tensor to register, or nil.
     var bufferTensor: Tensor? { get }
 }
 extension Tensor: BufferValue { public var bufferTensor: Tensor? { self } }

@@ -50,6 +50,9 @@ extension Tensor {
     }
 }
 
+/// max(x, 0) elementwise (PyTorch: `F.relu`).
 public func relu(_ x: Tensor) -> Tensor { x.relu() }
+/// The softmax of `x` along `dim` (PyTorch: `F.softmax`).
 public func softmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.softmax(dim: dim) }
+/// log(softmax(x)) along `dim`, computed stably (PyTorch: `F.log_softmax`).
 public func logSoftmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.logSoftmax(dim: dim) }

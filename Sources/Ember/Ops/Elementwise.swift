@@ -144,6 +144,7 @@ extension Tensor {
 
     /// self + weight·(end - self) (PyTorch's `lerp`).
     public func lerp(_ end: Tensor, weight: Tensor) -> Tensor { self + weight * (end - self) }
+    /// self + weight·(end - self) with a scalar weight (PyTorch: `lerp`).
     public func lerp(_ end: Tensor, weight: Double) -> Tensor { self + (end - self) * weight }
 
     /// self + value·t1·t2 (PyTorch's `addcmul`).
@@ -183,8 +184,11 @@ extension Tensor {
 
 /// `x.sin()` as a free function, as `torch.sin`.
 public func sin(_ x: Tensor) -> Tensor { x.sin() }
+/// `x.cos()` as a free function (PyTorch: `torch.cos`).
 public func cos(_ x: Tensor) -> Tensor { x.cos() }
+/// `x.gelu(approximate:)` as a free function (PyTorch: `F.gelu`).
 public func gelu(_ x: Tensor, approximate: Tensor.GELUApproximation = .none) -> Tensor { x.gelu(approximate: approximate) }
+/// `x.silu()` as a free function (PyTorch: `F.silu`).
 public func silu(_ x: Tensor) -> Tensor { x.silu() }
 
 // MARK: - Creation like another tensor, and structured tensors

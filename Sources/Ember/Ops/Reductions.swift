@@ -181,14 +181,17 @@ extension Tensor {
             return [grad * g.reshaped(kept)]
         }
     }
+    /// Product over one dim (PyTorch: `torch.prod(x, dim)`).
     public func prod(dim: Int, keepDim: Bool = false) -> Tensor { prod(dims: [dim], keepDim: keepDim) }
 
     /// Largest value over `dims` (PyTorch's `amax`; NaN propagates). The gradient is shared
     /// evenly among tied maxima, as PyTorch's.
     public func amax(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor { extremum(Kernels.reduceAmax, dims, keepDim, "amax") }
+    /// Largest value over one dim (PyTorch: `torch.amax(x, dim)`).
     public func amax(dim: Int, keepDim: Bool = false) -> Tensor { amax(dims: [dim], keepDim: keepDim) }
     /// Smallest value over `dims` (PyTorch's `amin`).
     public func amin(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor { extremum(Kernels.reduceAmin, dims, keepDim, "amin") }
+    /// Smallest value over one dim (PyTorch: `torch.amin(x, dim)`).
     public func amin(dim: Int, keepDim: Bool = false) -> Tensor { amin(dims: [dim], keepDim: keepDim) }
 
     private func extremum(_ kind: Int32, _ dims: [Int]?, _ keepDim: Bool, _ op: String) -> Tensor {
@@ -211,6 +214,7 @@ extension Tensor {
             return [g.reshaped(kept) * (x - mean) * (2.0 / Double(n - correction))]
         }
     }
+    /// Variance over one dim with `correction` (PyTorch: `torch.var(x, dim)`).
     public func `var`(dim: Int, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         `var`(dims: [dim], correction: correction, keepDim: keepDim)
     }
@@ -219,6 +223,7 @@ extension Tensor {
     public func std(dims: [Int]? = nil, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         `var`(dims: dims, correction: correction, keepDim: keepDim).sqrt()
     }
+    /// Standard deviation over one dim with `correction` (PyTorch: `torch.std(x, dim)`).
     public func std(dim: Int, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         std(dims: [dim], correction: correction, keepDim: keepDim)
     }
@@ -231,6 +236,7 @@ extension Tensor {
             [g.reshaped(kept) * (x - out.detach().reshaped(kept)).exp()]
         }
     }
+    /// log Σ exp over one dim, computed stably (PyTorch: `torch.logsumexp(x, dim)`).
     public func logsumexp(dim: Int, keepDim: Bool = false) -> Tensor { logsumexp(dims: [dim], keepDim: keepDim) }
 
     /// The p-norm over `dims` (all when nil): p = 2 by default, also 1, 0, ±infinity and any
@@ -253,6 +259,7 @@ extension Tensor {
             return [sign * x.abs().pow(p - 1) * scale]
         }
     }
+    /// The p-norm over one dim (PyTorch: `torch.linalg.vector_norm(x, p, dim)`).
     public func norm(p: Double = 2, dim: Int, keepDim: Bool = false) -> Tensor { norm(p: p, dims: [dim], keepDim: keepDim) }
 
     /// Running sum along `dim` (PyTorch's `cumsum`), accumulated in double in order.
@@ -308,7 +315,9 @@ extension Tensor {
     public func any(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         nonzeroCount(dims: dims ?? Array(0..<ndim), keepDim: keepDim) > 0
     }
+    /// Whether every element is nonzero, over one dim (PyTorch: `torch.all(x, dim)`).
     public func all(dim: Int, keepDim: Bool = false) -> Tensor { all(dims: [dim], keepDim: keepDim) }
+    /// Whether any element is nonzero, over one dim (PyTorch: `torch.any(x, dim)`).
     public func any(dim: Int, keepDim: Bool = false) -> Tensor { any(dims: [dim], keepDim: keepDim) }
 
     /// The count of nonzero elements over dims (int64, exact).

@@ -40,6 +40,7 @@ extension Tensor {
         return contiguous().reshaped(resolved)
     }
 
+    /// `reshaped([dims])` with the sizes listed: `x.reshaped(64, -1)` (PyTorch: `reshape`).
     public func reshaped(_ newShape: Int...) -> Tensor { reshaped(newShape) }
 
     /// PyTorch's `view`: `reshaped`, but never a copy; stops when the strides cannot give the
@@ -55,6 +56,7 @@ extension Tensor {
         }
         return reshaped(resolved)
     }
+    /// `view([dims])` with the sizes listed: `x.view(64, -1)` (PyTorch: `view`).
     public func view(_ newShape: Int...) -> Tensor { view(newShape) }
 
     /// Strides that read this tensor's elements in row-major order as `newShape`, or nil when
@@ -173,6 +175,7 @@ extension Tensor {
         return makeView("permute", shape: p.map { shape[$0] }, strides: p.map { strides[$0] },
                         offset: storageOffset) { $0.permuted(inverse) }
     }
+    /// `permuted([dims])` with the dims listed (PyTorch: `permute`).
     public func permuted(_ dims: Int...) -> Tensor { permuted(dims) }
 
     /// A view of self broadcast to `target` (stride 0 along the repeated dims; -1 keeps a
@@ -187,6 +190,7 @@ extension Tensor {
         let original = shape
         return makeView("expand", shape: resolved, strides: st, offset: storageOffset) { $0.sumTo(original) }
     }
+    /// `expanded(to: [dims])` with the sizes listed (PyTorch: `expand`).
     public func expanded(to target: Int...) -> Tensor { expanded(to: target) }
     /// `expanded(to: other.shape)` (PyTorch's `expand_as`).
     public func expanded(as other: Tensor) -> Tensor { expanded(to: other.shape) }

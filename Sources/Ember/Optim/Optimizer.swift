@@ -24,6 +24,7 @@ open class Optimizer {
     /// counts). Empty until the first step that sees a gradient for that parameter.
     public var state: [Int: [String: Tensor]] = [:]
 
+    /// One group of `parameters` with rate `lr`.
     public convenience init(_ parameters: [Tensor], lr: Double) {
         self.init([ParamGroup(parameters)], lr: lr)
     }
@@ -159,14 +160,18 @@ open class Optimizer {
 /// A group of parameters with its own hyperparameters (an entry of PyTorch's
 /// `param_groups`); nil means the optimizer's value.
 public struct ParamGroup {
+    /// The parameters of this group.
     public let params: [Tensor]
+    /// This group's learning rate, or nil for the optimizer's.
     public var lr: Double?
+    /// This group's weight decay, or nil for the optimizer's.
     public var weightDecay: Double?
     /// The group's rate before any scheduler changed it (PyTorch's `initial_lr`), set by the
     /// first scheduler built on the optimizer: every later scheduler (the parts of a
     /// `SequentialLR`) takes its base rate from here, not from the current rate.
     public var initialLR: Double?
 
+    /// A group with its own settings where given (PyTorch: `{"params": …, "lr": …, "weight_decay": …}`).
     public init(_ params: [Tensor], lr: Double? = nil, weightDecay: Double? = nil) {
         self.params = params
         self.lr = lr

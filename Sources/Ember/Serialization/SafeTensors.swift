@@ -10,6 +10,7 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable {
     /// (missing keys, unexpected keys, wrong shapes).
     case stateDictMismatch(what: String, problems: [String])
 
+    /// The file or object and what is wrong, in PyTorch's wording for state dicts.
     public var description: String {
         switch self {
         case .corruptFile(let path, let reason): return "\(path): not a valid safetensors file: \(reason)"
@@ -33,7 +34,9 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable {
 public enum SafeTensors {
     /// Tensors and string metadata read from a file.
     public struct Contents {
+        /// The tensors by name.
         public var tensors: [String: Tensor]
+        /// The `__metadata__` strings.
         public var metadata: [String: String]
     }
 

@@ -3,8 +3,11 @@ import Foundation
 /// A file that is not a loadable torch.save checkpoint, or is malformed or hostile: the file
 /// and what is wrong with it.
 public struct TorchCheckpointError: Error, CustomStringConvertible, Equatable {
+    /// The file.
     public let path: String
+    /// What is wrong with it.
     public let message: String
+    /// `path: message`.
     public var description: String { "\(path): \(message)" }
 }
 
