@@ -16,9 +16,11 @@ scripts/tsan.sh
 scripts/asan.sh
 scripts/consumer-check.sh
 # The documentation and the manifest: each DocC article's code is what Tests/DocsTests ran
-# above, Package.swift keeps its conventions, and the catalog builds with warnings as errors
-# (a broken symbol link or parameter list fails).
+# above, every public declaration of Ember has a /// comment, Package.swift keeps its
+# conventions, and the catalog builds with warnings as errors (a broken symbol link or
+# parameter list fails).
 python3 scripts/check_docs_snippets.py
+python3 scripts/check_doc_comments.py
 python3 scripts/lint_package.py
 swift package generate-documentation --target Ember --warnings-as-errors >"$log.docs" 2>&1 \
   || { cat "$log.docs"; rm -f "$log.docs"; exit 1; }

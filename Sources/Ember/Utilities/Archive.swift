@@ -4,7 +4,7 @@ import Foundation
 public struct ArchiveError: Error, CustomStringConvertible, Equatable {
     /// The archive.
     public let file: String
-    /// What is wrong with it (libarchive's message where it gave one).
+    /// What is wrong with it.
     public let message: String
     /// `file: message`.
     public var description: String { "\(file): \(message)" }
