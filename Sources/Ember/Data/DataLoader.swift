@@ -75,6 +75,8 @@ public final class DataLoader<D: Dataset>: Sequence {
     ///     so `manualSeed` makes runs repeatable).
     ///   - sampler: the indices of each epoch (not with `shuffle`), e.g. a `DistributedSampler`.
     ///   - collate: turns a list of samples into `(X, y)`.
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=, collate_fn=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                 numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil, sampler: (any Sampler)? = nil,
                 collate: @escaping ([(D.Sample, D.Target)]) throws -> (Tensor, Tensor)) {
@@ -131,6 +133,8 @@ public final class DataLoader<D: Dataset>: Sequence {
     }
 
     /// Runs the next epoch from its first batch.
+    ///
+    /// PyTorch: `iter(loader)`.
     public func makeIterator() -> Iterator { makeIterator(startingAtBatch: 0) }
 
     /// Runs epoch `epoch` from batch `startingAtBatch` (for resuming), then advances `epoch`.
@@ -182,6 +186,8 @@ func sampleSeed(_ epochSeed: UInt64, _ index: Int) -> UInt64 {
 extension DataLoader where D.Sample == Tensor, D.Target == Int {
     /// A loader whose batches are stacked images `[N, …]` and int64 labels `[N]`; datasets
     /// that implement `BatchFetching` build each batch in one go.
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                             numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
                             sampler: (any Sampler)? = nil) {
@@ -192,6 +198,8 @@ extension DataLoader where D.Sample == Tensor, D.Target == Int {
 
 extension DataLoader where D.Sample == Tensor, D.Target == Tensor {
     /// A loader that stacks samples and targets (e.g. over a `TensorDataset`).
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                             numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
                             sampler: (any Sampler)? = nil) {

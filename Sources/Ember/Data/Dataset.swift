@@ -81,11 +81,15 @@ func gatherRows(_ t: Tensor, _ indices: [Int]) -> Tensor {
 /// dim 0 and makes int64 targets from Ints.
 public enum Collate {
     /// `[N, …]` images and `[N]` int64 labels.
+    ///
+    /// PyTorch: `torch.utils.data.default_collate`.
     public static func stack(_ batch: [(Tensor, Int)]) -> (Tensor, Tensor) {
         (stackSamples(batch.map { $0.0 }), Tensor(batch.map { $0.1 }))
     }
 
     /// Stacks both samples and targets.
+    ///
+    /// PyTorch: `torch.utils.data.default_collate`.
     public static func stack(_ batch: [(Tensor, Tensor)]) -> (Tensor, Tensor) {
         (stackSamples(batch.map { $0.0 }), stackSamples(batch.map { $0.1 }))
     }

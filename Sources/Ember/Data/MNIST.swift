@@ -200,6 +200,8 @@ public class IDXImageClassification: IDXClassificationDataset {
     /// Folder, file names, checksums, mirrors and local copies of the dataset.
     class var resources: IDXResources { fatalError("\(Self.self) must override resources") }
     /// Class names, indexed by label.
+    ///
+    /// PyTorch: `dataset.classes`.
     public class var classes: [String] { resources.classes }
 
     /// - Parameters:
@@ -209,6 +211,8 @@ public class IDXImageClassification: IDXClassificationDataset {
     ///   - transform: uint8 image → tensor (`ToTensor()`, `Compose([...])`, …).
     ///   - targetTransform: an `Int → Int` transform of labels (e.g. a `Lambda`).
     /// - Throws: `DatasetError` naming the file and the problem.
+    ///
+    /// PyTorch: `torchvision.datasets.FashionMNIST(root, train, download, transform, target_transform)`.
     public init<T: Transform>(root: String, train: Bool = true, download: Bool = false, transform: T,
                               targetTransform: (any Transform)? = nil) throws where T.Input == Image, T.Output == Tensor {
         self.root = root

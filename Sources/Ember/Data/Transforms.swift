@@ -82,6 +82,8 @@ public struct ToTensor: Transform, AffineFoldable {
 
 /// `(x - mean[c]) / std[c]` per channel of a `[C, H, W]` float32 tensor. One mean and std
 /// apply to every channel.
+///
+/// PyTorch: `torchvision.transforms.Normalize`.
 public struct Normalize: Transform, AffineFoldable {
     /// Per-channel means (one value applies to every channel).
     public let mean: [Float]
@@ -124,6 +126,8 @@ public struct Normalize: Transform, AffineFoldable {
 
 /// Applies transforms in order: `Compose([ToTensor(), Normalize(mean: [0.5], std: [0.5])])`.
 /// The chain's types are checked when it is built.
+///
+/// PyTorch: `torchvision.transforms.Compose`.
 public struct Compose<Input, Output>: Transform, AffineFoldable {
     let steps: [any Transform]
 
@@ -157,6 +161,8 @@ public struct Compose<Input, Output>: Transform, AffineFoldable {
 }
 
 /// Any function as a transform: `Lambda { (y: Int) in y % 2 }`.
+///
+/// PyTorch: `torchvision.transforms.Lambda`.
 public struct Lambda<Input, Output>: Transform {
     let body: (Input) throws -> Output
     /// PyTorch: `transforms.Lambda(lambd)`.
@@ -210,6 +216,8 @@ enum SampleRandom {
 }
 
 /// Mirrors a `[…, H, W]` tensor left–right with probability `p`.
+///
+/// PyTorch: `torchvision.transforms.RandomHorizontalFlip`.
 public struct RandomHorizontalFlip: Transform {
     /// The probability of flipping.
     public let p: Double
@@ -219,6 +227,8 @@ public struct RandomHorizontalFlip: Transform {
     ///   - p: probability of flipping.
     ///   - generator: source of randomness outside a `DataLoader` (default: the global
     ///     generator); inside one, each sample has its own seeded stream.
+    ///
+    /// PyTorch: `RandomHorizontalFlip(p)`.
     public init(p: Double = 0.5, generator: Generator? = nil) {
         self.p = p
         self.generator = generator

@@ -29,6 +29,8 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
     }
 
     /// A list of the given modules in order.
+    ///
+    /// PyTorch: `nn.ModuleList([...])`.
     public convenience init(_ modules: Element...) { self.init(modules) }
 
     /// `let heads: ModuleList<Linear> = [Linear(64, 10), Linear(64, 4)]`.

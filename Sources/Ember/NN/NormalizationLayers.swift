@@ -44,6 +44,8 @@ open class BatchNormBase: Module {
     open func checkInputDim(_ x: Tensor) throws {}
 
     /// Resets the running statistics to their initial values (`reset_running_stats`).
+    ///
+    /// PyTorch: `reset_running_stats()`.
     public func resetRunningStats() {
         noGrad {
             runningMean?.copy_(Tensor.zeros([numFeatures]))
@@ -74,6 +76,8 @@ open class BatchNormBase: Module {
 }
 
 /// `BatchNorm2d(32)` over (N, C, H, W).
+///
+/// PyTorch: `nn.BatchNorm2d`.
 open class BatchNorm2d: BatchNormBase {
     /// Requires a 4-D input (N, C, H, W).
     open override func checkInputDim(_ x: Tensor) throws {
@@ -84,6 +88,8 @@ open class BatchNorm2d: BatchNormBase {
 }
 
 /// `BatchNorm1d(128)` over (N, C) or (N, C, L).
+///
+/// PyTorch: `nn.BatchNorm1d`.
 open class BatchNorm1d: BatchNormBase {
     /// Requires a 2-D (N, C) or 3-D (N, C, L) input.
     open override func checkInputDim(_ x: Tensor) throws {
@@ -94,6 +100,8 @@ open class BatchNorm1d: BatchNormBase {
 }
 
 /// `LayerNorm([512])`: normalises over the last dims, with an elementwise affine of that shape.
+///
+/// PyTorch: `nn.LayerNorm`.
 open class LayerNorm: Module {
     /// The trailing dims normalised together (PyTorch: `normalized_shape`).
     public let normalizedShape: [Int]
@@ -130,6 +138,8 @@ open class LayerNorm: Module {
 }
 
 /// `GroupNorm(numGroups: 4, numChannels: 32)`: channels in groups normalised together.
+///
+/// PyTorch: `nn.GroupNorm`.
 open class GroupNorm: Module {
     /// G, the number of groups, and C, the channels (divisible by G).
     public let numGroups: Int, numChannels: Int

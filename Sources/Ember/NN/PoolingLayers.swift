@@ -4,6 +4,8 @@
 private func describe(_ p: Pair) -> String { p.h == p.w ? "\(p.h)" : "(\(p.h), \(p.w))" }
 
 /// `MaxPool2d(kernelSize: 2)`: the maximum of each window; the stride defaults to the kernel.
+///
+/// PyTorch: `nn.MaxPool2d`.
 open class MaxPool2d: Module {
     /// Window size, step (the kernel size when not given), implicit -inf padding and spacing of window elements.
     public let kernelSize: Pair, stride: Pair, padding: Pair, dilation: Pair
@@ -25,6 +27,8 @@ open class MaxPool2d: Module {
 }
 
 /// `AvgPool2d(kernelSize: 2)`: the mean of each window.
+///
+/// PyTorch: `nn.AvgPool2d`.
 open class AvgPool2d: Module {
     /// Window size, step (the kernel size when not given) and implicit zero padding.
     public let kernelSize: Pair, stride: Pair, padding: Pair
@@ -51,6 +55,8 @@ open class AvgPool2d: Module {
 }
 
 /// `AdaptiveAvgPool2d(outputSize: 1)`: average pooling to a fixed output size (ResNet's head).
+///
+/// PyTorch: `nn.AdaptiveAvgPool2d`.
 open class AdaptiveAvgPool2d: Module {
     /// The (H, W) of the output.
     public let outputSize: Pair
@@ -63,6 +69,8 @@ open class AdaptiveAvgPool2d: Module {
 }
 
 /// `AdaptiveMaxPool2d(outputSize:)`.
+///
+/// PyTorch: `nn.AdaptiveMaxPool2d`.
 open class AdaptiveMaxPool2d: Module {
     /// The (H, W) of the output.
     public let outputSize: Pair
@@ -75,6 +83,8 @@ open class AdaptiveMaxPool2d: Module {
 }
 
 /// `MaxPool1d(kernelSize:)` over (N, C, L).
+///
+/// PyTorch: `nn.MaxPool1d`.
 open class MaxPool1d: Module {
     /// Window length, step (the kernel size when not given), implicit -inf padding and spacing of window elements.
     public let kernelSize: Int, stride: Int, padding: Int, dilation: Int
@@ -96,6 +106,8 @@ open class MaxPool1d: Module {
 }
 
 /// `AvgPool1d(kernelSize:)` over (N, C, L).
+///
+/// PyTorch: `nn.AvgPool1d`.
 open class AvgPool1d: Module {
     /// Window length, step (the kernel size when not given) and implicit zero padding.
     public let kernelSize: Int, stride: Int, padding: Int

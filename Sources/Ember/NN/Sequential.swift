@@ -21,6 +21,8 @@ open class Sequential: Module, RandomAccessCollection {
     public convenience init(_ layers: Module...) { self.init(layers) }
 
     /// Adds a layer at the end.
+    ///
+    /// PyTorch: `Sequential.append(module)`.
     public func append(_ layer: Module) { layers.append(layer) }
 
     /// Each layer on the previous one's output.

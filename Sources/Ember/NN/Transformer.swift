@@ -69,6 +69,8 @@ open class TransformerEncoderLayer: Module {
     ///   - srcMask: (S, S) or (N·nhead, S, S), MultiheadAttention's `attnMask`.
     ///   - srcKeyPaddingMask: (N, S), true where a position is padding.
     ///   - isCausal: a hint that `srcMask` is the causal mask.
+    ///
+    /// PyTorch: `TransformerEncoderLayer.forward(src, src_mask, src_key_padding_mask, is_causal)`.
     open func forward(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
         func sa(_ x: Tensor) -> Tensor {
             dropout1(selfAttn.forward(query: x, key: x, value: x, keyPaddingMask: srcKeyPaddingMask, needWeights: false,
@@ -178,6 +180,8 @@ open class TransformerDecoderLayer: Module {
     ///   - memoryKeyPaddingMask: (N, S), true marks padding.
     ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
     ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
+    ///
+    /// PyTorch: `TransformerDecoderLayer.forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
     open func forward(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                       tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                       tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -259,6 +263,8 @@ open class TransformerEncoder: Module {
     open override func forward(_ src: Tensor) -> Tensor { forward(src, mask: nil) }
 
     /// Each layer in turn with the same masks (see `TransformerEncoderLayer.forward`), then `norm`.
+    ///
+    /// PyTorch: `TransformerEncoder.forward(src, mask, src_key_padding_mask, is_causal)`.
     open func forward(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
         var x = src
         for layer in layers { x = layer.forward(x, srcMask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal) }
@@ -293,6 +299,8 @@ open class TransformerDecoder: Module {
     open override func forward(_ x: Tensor) -> Tensor { forward(x, memory: x) }
 
     /// Each layer in turn on the same memory and masks (see `TransformerDecoderLayer.forward`), then `norm`.
+    ///
+    /// PyTorch: `TransformerDecoder.forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
     open func forward(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                       tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                       tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -379,6 +387,8 @@ open class Transformer: Module {
     ///   - srcIsCausal: a hint that `srcMask` is the causal mask.
     ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
     ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
+    ///
+    /// PyTorch: `nn.Transformer.forward(src, tgt, src_mask, tgt_mask, memory_mask, …)`.
     open func forward(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
                       memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil, tgtKeyPaddingMask: Tensor? = nil,
                       memoryKeyPaddingMask: Tensor? = nil, srcIsCausal: Bool = false, tgtIsCausal: Bool = false,

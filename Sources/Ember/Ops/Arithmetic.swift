@@ -136,8 +136,12 @@ extension Tensor {
     /// Multiplies by a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func * (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) * b }
     /// Divides by a scalar.
+    ///
+    /// PyTorch: `torch.div`.
     public static func / (a: Tensor, b: Double) -> Tensor { a / scalar(b, like: a) }
     /// A scalar divided by a tensor.
+    ///
+    /// PyTorch: `torch.div`.
     public static func / (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) / b }
 
     /// `a = a + b`: rebinds `a` to a new tensor; unlike PyTorch's `+=` it does not write in place (use `add_`).
@@ -150,6 +154,8 @@ extension Tensor {
     public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
 
     /// self ** exponent. d/da = e·a^(e-1); d/de = a^e·ln a.
+    ///
+    /// PyTorch: `torch.pow`.
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
         let out = binaryForward(.pow, "pow", a, e)
@@ -162,6 +168,8 @@ extension Tensor {
     public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent, like: self)) }
 
     /// Elementwise maximum (NaN propagates). The gradient goes to the larger operand.
+    ///
+    /// PyTorch: `torch.maximum`.
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryForward(.maximum, "maximum", a, b)
         return out.recorded("maximum", [a, b]) { g in
@@ -180,6 +188,8 @@ extension Tensor {
         }
     }
     /// Clamps into [min, max].
+    ///
+    /// PyTorch: `torch.clamp`.
     public func clamp(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {
         var t = self
         if let lo { t = Tensor.maximum(t, scalar(lo, like: t)) }
@@ -224,6 +234,8 @@ extension Tensor {
     }
 
     /// |a - b| <= atol + rtol·|b| everywhere.
+    ///
+    /// PyTorch: `torch.allclose`.
     public func allClose(_ other: Tensor, rtol: Double = 1e-5, atol: Double = 1e-8) -> Bool {
         guard shape == other.shape else { return false }
         let a = toArray(), b = other.toArray()

@@ -106,6 +106,8 @@ extension Tensor {
     }
 
     /// Merges dims startDim...endDim into one (a view where strides allow, as `reshaped`).
+    ///
+    /// PyTorch: `torch.flatten(x, start_dim, end_dim)`.
     public func flattened(startDim: Int = 0, endDim: Int = -1) -> Tensor {
         if ndim == 0 { return reshaped([1]) }
         let s = normalizeDim(startDim, ndim, op: "flatten"), e = normalizeDim(endDim, ndim, op: "flatten")
@@ -115,6 +117,8 @@ extension Tensor {
     }
 
     /// Inserts a dim of size 1 at `dim` (a view): `x.unsqueezed(0)` makes a batch of one.
+    ///
+    /// PyTorch: `unsqueeze(dim)`.
     public func unsqueezed(_ dim: Int) -> Tensor {
         let d = normalizeDim(dim, ndim + 1, op: "unsqueeze")
         var s = shape, st = strides
@@ -124,6 +128,8 @@ extension Tensor {
     }
 
     /// Removes dims of size 1 (all of them, or only `dim`): a view.
+    ///
+    /// PyTorch: `squeeze(dim)`.
     public func squeezed(_ dim: Int? = nil) -> Tensor {
         let drop: [Int]
         if let dim {
@@ -152,6 +158,8 @@ extension Tensor {
     }
 
     /// The transpose of a 2-D tensor (a view; 0-D and 1-D tensors are returned as they are).
+    ///
+    /// PyTorch: `t()`.
     public func transposed() -> Tensor {
         precondition(ndim <= 2, "t: expects a tensor with <= 2 dimensions, but self is \(ndim)D")
         return ndim < 2 ? self : transposed(0, 1)
@@ -166,6 +174,8 @@ extension Tensor {
     }
 
     /// Reorders the dims: dim i of the result is dim `dims[i]` of self (a view).
+    ///
+    /// PyTorch: `permute(dims)`.
     public func permuted(_ dims: [Int]) -> Tensor {
         let p = dims.map { normalizeDim($0, ndim, op: "permute") }
         precondition(p.count == ndim && Set(p).count == ndim,
@@ -296,6 +306,8 @@ extension Tensor {
     }
 
     /// Pieces of the given sizes along `dim`, which must add up to its size: views.
+    ///
+    /// PyTorch: `torch.split(x, sizes, dim)`.
     public func split(_ sizes: [Int], dim: Int = 0) -> [Tensor] {
         let d = normalizeDim(dim, ndim, op: "split")
         precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[d],

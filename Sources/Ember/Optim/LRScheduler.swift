@@ -42,6 +42,8 @@ open class LRScheduler {
     open func closedFormRate(epoch: Int) -> Double? { nil }
 
     /// Advances one epoch and sets every group's learning rate.
+    ///
+    /// PyTorch: `scheduler.step()`.
     open func step() {
         lastEpoch += 1
         apply(epoch: lastEpoch, closedForm: false)
@@ -71,10 +73,14 @@ open class LRScheduler {
     public var lastLRs: [Double] { optimizer.paramGroups.map { $0.lr ?? optimizer.lr } }
 
     /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).
+    ///
+    /// PyTorch: `scheduler.state_dict()`.
     open func stateDict() -> [String: Double] { ["last_epoch": Double(lastEpoch), "base_lr": baseLR] }
 
     /// Restores `stateDict()`. The base rate must match: it comes from the optimizer the
     /// scheduler was built on.
+    ///
+    /// PyTorch: `scheduler.load_state_dict(state)`.
     open func loadStateDict(_ dict: [String: Double]) throws {
         guard let epoch = dict["last_epoch"], epoch >= -1, epoch <= 0x1p53, epoch == epoch.rounded() else {
             throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: ["missing or invalid \"last_epoch\""])

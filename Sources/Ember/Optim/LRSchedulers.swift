@@ -10,6 +10,8 @@ public final class LambdaLR: LRScheduler {
     private let lambdas: [(Int) -> Double]
 
     /// One function for every parameter group.
+    ///
+    /// PyTorch: `LambdaLR(optimizer, lr_lambda)`.
     public init(_ optimizer: Optimizer, lrLambda: @escaping (Int) -> Double) {
         lambdas = Array(repeating: lrLambda, count: optimizer.paramGroups.count)
         super.init(optimizer)
@@ -17,6 +19,8 @@ public final class LambdaLR: LRScheduler {
     }
 
     /// One function per parameter group, in order.
+    ///
+    /// PyTorch: `LambdaLR(optimizer, [lr_lambda, …])`.
     public init(_ optimizer: Optimizer, lrLambdas: [(Int) -> Double]) {
         precondition(lrLambdas.count == optimizer.paramGroups.count,
                      "LambdaLR: Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lrLambdas.count)")
@@ -85,6 +89,8 @@ public final class OneCycleLR: LRScheduler {
     private var phases: [Phase] = []
 
     /// Give `totalSteps`, or `epochs` and `stepsPerEpoch` (total = their product).
+    ///
+    /// PyTorch: `OneCycleLR(optimizer, max_lr, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor, final_div_factor, three_phase)`.
     public convenience init(_ optimizer: Optimizer, maxLR: Double, totalSteps: Int? = nil, epochs: Int? = nil,
                             stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
                             cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
@@ -325,6 +331,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     public private(set) var cooldownCounter = 0
 
     /// `minLR` bounds every group; `minLRs` gives one bound per group instead.
+    ///
+    /// PyTorch: `ReduceLROnPlateau(optimizer, mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps)`.
     public init(_ optimizer: Optimizer, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .rel, cooldown: Int = 0,
                 minLR: Double = 0, minLRs: [Double]? = nil, eps: Double = 1e-8) {
@@ -342,6 +350,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     }
 
     /// Whether `metric` improves on `best`.
+    ///
+    /// PyTorch: `scheduler.is_better(a, best)`.
     public func isBetter(_ metric: Double, than best: Double) -> Bool {
         switch (mode, thresholdMode) {
         case (.min, .rel): return metric < best * (1 - threshold)
@@ -352,6 +362,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     }
 
     /// One epoch with this value of the watched metric.
+    ///
+    /// PyTorch: `scheduler.step(metrics)`.
     public func step(_ metric: Double) {
         lastEpoch += 1
         if isBetter(metric, than: best) {

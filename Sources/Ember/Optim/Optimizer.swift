@@ -62,6 +62,8 @@ open class Optimizer {
     func weightDecay(_ i: Int, fallback: Double) -> Double { paramGroups[groupIndex[i]].weightDecay ?? fallback }
 
     /// Updates every parameter that has a gradient. Parameters without one are skipped.
+    ///
+    /// PyTorch: `optimizer.step()`.
     open func step() {
         fatalError("\(type(of: self)) must override step()")
     }
@@ -118,6 +120,8 @@ open class Optimizer {
 
     /// Restores a `stateDict()`: state tensors must name existing parameters with matching
     /// shapes; everything is checked before anything changes.
+    ///
+    /// PyTorch: `optimizer.load_state_dict(state)`.
     public func loadStateDict(tensors: [String: Tensor], hyperparameters: [String: Double]) throws {
         var newState: [Int: [String: Tensor]] = [:]
         var problems: [String] = []
