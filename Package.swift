@@ -30,6 +30,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (the DocC catalog in Sources/Ember/Ember.docc);
+        // a command plugin only: nothing of it is linked into Ember or its users.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: C core
@@ -172,6 +175,12 @@ let package = Package(
             name: "EmberTests",
             dependencies: ["Ember", "EmberModels"],
             resources: [.copy("Fixtures")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The DocC articles' code, verbatim (scripts/check_docs_snippets.py checks that it is).
+        .testTarget(
+            name: "DocsTests",
+            dependencies: ["Ember", "EmberDistributed"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(

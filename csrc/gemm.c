@@ -17,24 +17,16 @@
 // packing of the shared operand cost more than a second core gives back.
 #define GEMM_MIN_PARALLEL_MACS (1 << 18)
 // Number of blocks a large GEMM is cut into. A function of nothing but this constant and
-// the shape, so the bits never depend on the thread count. Measured on the quickstart step
-// (`ember-bench step`, 2 cores, rebuilt with each value): 2 blocks 3.9-4.1 ms, 8 blocks
-// 5.0-5.3 ms, 4 blocks 6.4-6.5 ms. Concurrent single-threaded OpenBLAS calls on smaller
-// blocks repack the shared operand more often; on more cores, revisit.
+// the shape, so the bits never depend on the thread count. Smaller blocks repack the shared
+// operand more often: 2 was the fastest on 2 cores (docs/DESIGN.md, "One thread pool").
 #ifndef GEMM_BLOCKS
 #define GEMM_BLOCKS 2
 #endif
 
-// OpenBLAS gives each calling thread a 128 MB packing buffer (mmap'd, pages faulted in on
-// first use). When a thread's first products are small, only the start of that buffer gets
-// touched, and the products that follow run ~2.6x slower until some larger product happens
-// to touch more of it: `ember-bench step`, a forward pass under noGrad as the process's first
-// work, 3.7-3.9 ms per batch without this warm-up, 1.35-1.55 ms with it (a test pass before
-// any training: 0.55 s vs 0.22 s). Pre-faulting the buffer (MAP_POPULATE through an mmap
-// shim) removed the slowdown too, so the cause is the untouched pages just past the packed
-// panels, which the kernel's prefetches reach. One 64x1024x1024 product per thread, before
-// its first real one, touches the whole panel area: ~4 ms, once per thread, reading zero
-// pages (calloc), so the operands cost no resident memory.
+// OpenBLAS's per-thread packing buffer faults its pages in on first use; while the pages
+// just past the packed panels are untouched, products run much slower. One 64x1024x1024
+// product per thread, before its first real one, touches the whole panel area, reading zero
+// pages (calloc) that cost no resident memory (docs/DESIGN.md, "OpenBLAS's packing buffers").
 static _Thread_local int blas_buffer_warm;
 
 static void warm_blas_buffer(void) {
@@ -72,11 +64,8 @@ static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // Which way to cut C. A block of rows is one contiguous stretch of C, and both threads pack
 // all of op(B); a block of columns is strided in C, and both threads pack all of op(A). With
-// a short K the GEMM is mostly C traffic and rows win everywhere (2 threads, K = 64, M and
-// N from 64 to 2048: rows 1.06-1.43x faster; the quickstart's weight gradients, 512x784 and
-// 512x512 with K = 64: 1.6 ms -> 1.24 ms per pair, and 3.69 vs 4.01 s per quickstart epoch
-// in alternating runs). Columns win only when op(B) is much the larger operand over a long
-// K — the quickstart's forward and input-gradient products (64x512, K = 512 or 784): 7%.
+// a short K the GEMM is mostly C traffic and rows win; columns win only when op(B) is much
+// the larger operand over a long K (docs/DESIGN.md, "Rows or columns").
 static int split_columns(int64_t M, int64_t N, int64_t K) {
     if (M < 32) return 1;                 // too few rows for two blocks of 16
     return N > 2 * M && K >= 256;
@@ -153,8 +142,7 @@ const char* ember_openblas_corename(void) { return openblas_get_corename(); }
 
 // Below this many multiply-adds the engine runs a product on the calling thread. Its team
 // meets at a barrier per block, and on a shared machine a barrier waits for a descheduled
-// thread: the quickstart's 64x10x512 products took 17-28 µs on 1 thread and 140-330 µs on
-// 2 while another process kept the second core busy (the largest, 64x512x784, still gained).
+// thread, which costs small products more than a second core gives (docs/DESIGN.md).
 #define ENGINE_MIN_PARALLEL_MACS (1 << 21)
 
 // Threads for a product of M·N·K multiply-adds on the engine.

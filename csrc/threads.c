@@ -9,8 +9,8 @@ void openblas_set_num_threads(int num_threads);   // OpenBLAS, declared here to 
                                                   // cblas.h out of this file
 
 int ember_threads_ = 0;
-// Measured with `ember-bench threshold` (README): a fork/join costs ~4 µs here, and a relu
-// on 2 threads first wins clearly (>10%) at 128K floats; at 64K it only breaks even.
+// Where a relu on 2 threads first wins clearly over 1: below it a fork/join costs more than
+// the work (`ember-bench threshold`; docs/DESIGN.md, "Parallel threshold").
 int64_t ember_threshold_ = 131072;
 static _Thread_local int grad_disabled_ = 0;
 _Thread_local int ember_serial_ = 0;

@@ -5,11 +5,11 @@
 #   in /usr/share/datasets), libpng-dev and libjpeg62-turbo-dev (PNG/JPEG decoding for
 #   readImage and ImageFolder), fortunes (the gpt example's English text, offline, in
 #   /usr/share/games/fortunes), libopenmpi-dev and openmpi-bin (EmberDistributed: MPI through
-#   pkg-config `mpi`, and mpirun).
+#   pkg-config `mpi`, and mpirun), python3 (scripts/check_*.py in scripts/test.sh).
 # Uses sudo when not root. Safe to run again: it does nothing when all are present.
 set -euo pipefail
 packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist libpng-dev
-          libjpeg62-turbo-dev fortunes libopenmpi-dev openmpi-bin)
+          libjpeg62-turbo-dev fortunes libopenmpi-dev openmpi-bin python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

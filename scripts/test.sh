@@ -15,6 +15,17 @@ scripts/mpi-test.sh
 scripts/tsan.sh
 scripts/asan.sh
 scripts/consumer-check.sh
+# The documentation and the manifest: each DocC article's code is what Tests/DocsTests ran
+# above, every public declaration of Ember has a /// comment, Package.swift keeps its
+# conventions, and the catalog builds with warnings as errors (a broken symbol link or
+# parameter list fails).
+python3 scripts/check_docs_snippets.py
+python3 scripts/check_doc_comments.py
+python3 scripts/lint_package.py
+swift package generate-documentation --target Ember --warnings-as-errors >"$log.docs" 2>&1 \
+  || { cat "$log.docs"; rm -f "$log.docs"; exit 1; }
+rm -f "$log.docs"
+echo "docs: the DocC catalog builds without warnings"
 # One closing line for the whole run: the unit tests' XCTest count (the sanitizer and MPI
 # steps above stop the script on any failure).
 summary=$(grep -E "Executed [0-9]+ tests" "$log" | tail -1)

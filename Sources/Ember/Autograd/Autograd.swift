@@ -67,6 +67,8 @@ public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
 }
 
 /// Runs `body` with gradient recording switched on or off.
+///
+/// PyTorch: `torch.set_grad_enabled(enabled)` as a context manager.
 @discardableResult
 public func withGradEnabled<R>(_ enabled: Bool, _ body: () throws -> R) rethrows -> R {
     let previous = Kernels.gradEnabled
@@ -94,6 +96,8 @@ extension Tensor {
     /// Computes the gradient of this tensor with respect to every leaf that requires one and
     /// *adds* it into their `grad`. Without `gradient`, self must hold one element (a loss).
     /// Nodes run once each, in reverse topological order.
+    ///
+    /// PyTorch: `Tensor.backward(gradient)`.
     public func backward(_ gradient: Tensor? = nil) {
         check { try runBackward(gradient) }
     }

@@ -4,11 +4,9 @@
 /// output, x its input), and plain SGD then streams W −= lr·dW. When the weight's optimizer
 /// can take it (plain SGD marks its parameters), `backward()` keeps that gradient as its two
 /// factors, and `step()` runs W += −lr·gᵀ·x as one GEMM into W (alpha = −lr, beta = 1): no
-/// dW to zero and fill, and no second pass over W and dW. On the quickstart (2 cores,
-/// alternating runs of one binary with and without): an epoch 3.07 vs 3.54 s (6 of 6 runs
-/// faster), `ember-bench step` 3.31–3.93 vs 3.89–4.26 ms per step (8 runs each) — more than
-/// the ~9% that SGD's pass and dW's zeroing took in perf: the 2.7 MB of dW no longer pass
-/// through the caches either. The last bit of a weight can differ from the two-pass update.
+/// dW to zero and fill, and no second pass over W and dW (figures: docs/DESIGN.md, "Plain SGD
+/// inside the weight-gradient GEMM"). The last bit of a weight can differ from the two-pass
+/// update.
 ///
 /// Nothing else can tell: reading `grad` computes dW then, with the very GEMM call backward
 /// would have made; a second `backward()` before `zeroGrad()` adds to it; `grad = nil`

@@ -8,6 +8,7 @@ public struct GradHookHandle: Sendable {
     let id: Int
     weak var tensor: Tensor?
 
+    /// Unregisters the hook; nothing happens if the tensor is gone or the hook already removed.
     public func remove() { tensor?.postAccumulateGradHooks.removeAll { $0.id == id } }
 }
 

@@ -8,6 +8,7 @@ public enum CPUCapability: Int, CaseIterable, CustomStringConvertible, Sendable 
     /// AVX-512 (F, VL, DQ), 512-bit.
     case avx512 = 2
 
+    /// The path's name: `generic`, `avx2` or `avx512`.
     public var description: String { String(cString: Kernels.cpuPathName(rawValue)) }
 }
 

@@ -6,8 +6,10 @@ public enum EmberError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(op: String, message: String)
     /// A tensor of the wrong dtype for an op.
     case dtypeMismatch(op: String, expected: DType, got: DType)
+    /// An argument outside what the op accepts, with the op's name and the problem.
     case invalidArgument(op: String, message: String)
 
+    /// The op's name and the problem, in PyTorch's wording where PyTorch has one.
     public var description: String {
         switch self {
         case .shapeMismatch(let op, let message): return "\(op): \(message)"

@@ -3,6 +3,8 @@ import Foundation
 /// A seedable random generator. Ember's generators are counter-based: the numbers drawn for
 /// a tensor depend only on the seed and how many numbers were drawn before it — never on the
 /// thread count — and the whole state is two integers (`state`), easy to checkpoint.
+///
+/// PyTorch: `torch.Generator`.
 public final class Generator: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var seed: UInt64
@@ -11,12 +13,15 @@ public final class Generator: @unchecked Sendable {
     /// The generator used when none is given (PyTorch's default generator).
     public static let `default` = Generator(seed: 0)
 
+    /// A generator at position 0 of `seed`'s stream (PyTorch: `torch.Generator().manual_seed(seed)`).
     public init(seed: UInt64) {
         self.seed = seed
         pthread_mutex_init(&lock, nil)
     }
 
     /// Restarts the sequence from `seed`.
+    ///
+    /// PyTorch: `torch.manual_seed(seed)`.
     public func manualSeed(_ seed: UInt64) {
         pthread_mutex_lock(&lock)
         self.seed = seed
@@ -62,6 +67,8 @@ public final class Generator: @unchecked Sendable {
     }
 
     /// A random permutation of 0..<n (Fisher–Yates).
+    ///
+    /// PyTorch: `torch.randperm(n, generator=g)`.
     public func permutation(_ n: Int) -> [Int] {
         var p = Array(0..<n)
         if n < 2 { return p }

@@ -33,6 +33,7 @@ final class Storage: @unchecked Sendable {
 /// step every intermediate comes from here. The cache holds at most `limit` bytes; beyond
 /// that buffers go back to the system. Thread-safe (DataLoader workers allocate batches).
 public final class BufferCache: @unchecked Sendable {
+    /// The process-wide cache every tensor allocates from.
     public static let shared = BufferCache()
 
     private var free: [Int: [UnsafeMutableRawPointer]] = [:]
@@ -42,6 +43,7 @@ public final class BufferCache: @unchecked Sendable {
     public var limit = 256 << 20
     /// Counters for benchmarks and tests: allocations served from the cache vs the system.
     public private(set) var hits = 0
+    /// Allocations that had to go to the system.
     public private(set) var misses = 0
     /// Set to false to measure what the cache saves (every buffer then comes from malloc).
     public var isEnabled = true

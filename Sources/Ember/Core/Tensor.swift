@@ -16,6 +16,7 @@ public final class Tensor: @unchecked Sendable {
     /// Element strides of each dimension in the storage (PyTorch's `stride()`); 0 along
     /// expanded dims.
     public let strides: [Int]
+    /// The element type (PyTorch: `tensor.dtype`).
     public let dtype: DType
     let storage: Storage
     /// Offset of the first element in the storage, in elements (PyTorch's `storage_offset()`).
@@ -105,6 +106,8 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Sets `requiresGrad` and returns self, for chaining: `Tensor.randn([3]).requiringGrad()`.
+    ///
+    /// PyTorch: `requires_grad_()`.
     @discardableResult
     public func requiringGrad(_ flag: Bool = true) -> Tensor {
         requiresGrad = flag
@@ -178,6 +181,8 @@ func stridesAreContiguous(_ shape: [Int], _ strides: [Int]) -> Bool {
 
 extension Tensor {
     /// A float32 tensor from values in row-major order; `shape` defaults to `[values.count]`.
+    ///
+    /// PyTorch: `torch.tensor(values).reshape(shape)`.
     public convenience init(_ values: [Float], shape: [Int]? = nil) {
         let shape = shape ?? [values.count]
         precondition(shape.reduce(1, *) == values.count,
@@ -187,11 +192,15 @@ extension Tensor {
     }
 
     /// A float32 tensor from Doubles (converted), so that `Tensor([0.5, 1.5])` reads naturally.
+    ///
+    /// PyTorch: `torch.tensor(values, dtype=torch.float32)`.
     public convenience init(_ values: [Double], shape: [Int]? = nil) {
         self.init(values.map { Float($0) }, shape: shape)
     }
 
     /// An int64 tensor (e.g. class labels).
+    ///
+    /// PyTorch: `torch.tensor(values)` (int64).
     public convenience init(_ values: [Int], shape: [Int]? = nil) {
         let shape = shape ?? [values.count]
         precondition(shape.reduce(1, *) == values.count,
@@ -201,6 +210,8 @@ extension Tensor {
     }
 
     /// A bool tensor.
+    ///
+    /// PyTorch: `torch.tensor(values)` (bool).
     public convenience init(_ values: [Bool], shape: [Int]? = nil) {
         let shape = shape ?? [values.count]
         precondition(shape.reduce(1, *) == values.count,
@@ -210,6 +221,8 @@ extension Tensor {
     }
 
     /// A 2-D float32 tensor from rows.
+    ///
+    /// PyTorch: `torch.tensor(rows)`.
     public convenience init(_ rows: [[Float]]) {
         let cols = rows.first?.count ?? 0
         precondition(rows.allSatisfy { $0.count == cols }, "Tensor: rows of different lengths")
@@ -217,6 +230,8 @@ extension Tensor {
     }
 
     /// A 0-dimensional float32 tensor.
+    ///
+    /// PyTorch: `torch.tensor(value)`.
     public convenience init(scalar: Float) {
         self.init([scalar], shape: [])
     }
@@ -225,17 +240,22 @@ extension Tensor {
     /// A 0-dimensional int64 tensor (`Tensor(0)`, PyTorch's `torch.tensor(0)`).
     public convenience init(_ value: Int) { self.init([value], shape: []) }
     /// A 0-dimensional bool tensor.
+    ///
+    /// PyTorch: `torch.tensor(value)`.
     public convenience init(_ value: Bool) { self.init([value], shape: []) }
 
+    /// A tensor of zeros (PyTorch: `torch.zeros`).
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         let n = shape.reduce(1, *)
         return Tensor(storage: Storage(zeroedByteCount: Swift.max(n, 1) * dtype.itemSize), shape: shape, dtype: dtype)
     }
 
+    /// A tensor of ones (PyTorch: `torch.ones`).
     public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         full(shape, 1, dtype: dtype)
     }
 
+    /// A tensor filled with `value` (PyTorch: `torch.full`).
     public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) -> Tensor {
         let t = Tensor(empty: shape, dtype: dtype)
         switch dtype {
@@ -247,16 +267,22 @@ extension Tensor {
         return t
     }
 
+    /// Zeros of `t`'s shape and dtype (PyTorch: `torch.zeros_like`).
     public static func zeros(like t: Tensor) -> Tensor { zeros(t.shape, dtype: t.dtype) }
+    /// Ones of `t`'s shape and dtype (PyTorch: `torch.ones_like`).
     public static func ones(like t: Tensor) -> Tensor { ones(t.shape, dtype: t.dtype) }
 
     /// `[start, start+step, …)` below `end`, as int64 when all arguments are integers.
+    ///
+    /// PyTorch: `torch.arange(end)`.
     public static func arange(_ end: Int) -> Tensor { arange(0, end) }
+    /// int64 `[start, start+step, …)` below `end` (PyTorch: `torch.arange`).
     public static func arange(_ start: Int, _ end: Int, step: Int = 1) -> Tensor {
         precondition(step != 0, "arange: step must be nonzero")
         let n = Swift.max(0, (end - start + step - (step > 0 ? 1 : -1)) / step)
         return Tensor((0..<n).map { start + $0 * step })
     }
+    /// float32 `[start, start+step, …)` below `end` (PyTorch: `torch.arange`).
     public static func arange(_ start: Double, _ end: Double, step: Double = 1) -> Tensor {
         precondition(step != 0, "arange: step must be nonzero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
@@ -264,6 +290,8 @@ extension Tensor {
     }
 
     /// Uniform on [low, high) from `generator` (the global default unless given).
+    ///
+    /// PyTorch: `torch.rand`.
     public static func rand(_ shape: [Int], low: Float = 0, high: Float = 1,
                             generator: Generator = .default) -> Tensor {
         let t = Tensor(empty: shape)
@@ -273,6 +301,8 @@ extension Tensor {
     }
 
     /// Standard normal (or N(mean, std²)) from `generator`.
+    ///
+    /// PyTorch: `torch.randn`.
     public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1,
                              generator: Generator = .default) -> Tensor {
         let t = Tensor(empty: shape)
@@ -282,6 +312,8 @@ extension Tensor {
     }
 
     /// Uniform integers in [low, high) as int64.
+    ///
+    /// PyTorch: `torch.randint`.
     public static func randint(_ low: Int, _ high: Int, _ shape: [Int],
                                generator: Generator = .default) -> Tensor {
         precondition(high > low, "randint: high (\(high)) must be greater than low (\(low))")
@@ -309,6 +341,8 @@ extension Tensor {
     }
 
     /// The elements in row-major order as Floats (any dtype).
+    ///
+    /// PyTorch: `x.flatten().tolist()`.
     public func toArray() -> [Float] {
         let t = contiguous()
         switch dtype {
@@ -319,6 +353,8 @@ extension Tensor {
     }
 
     /// The elements as Ints (floats truncate toward zero).
+    ///
+    /// PyTorch: `x.flatten().tolist()`.
     public func toIntArray() -> [Int] {
         let t = contiguous()
         switch dtype {
@@ -329,6 +365,8 @@ extension Tensor {
     }
 
     /// The elements as Bools (`!= 0`).
+    ///
+    /// PyTorch: `x.flatten().tolist()`.
     public func toBoolArray() -> [Bool] { type(.bool).toIntArray().map { $0 != 0 } }
 
     /// Runs `body` with the float32 elements in row-major order (read-only; a strided tensor
@@ -360,6 +398,8 @@ extension Tensor {
 
 extension Tensor {
     /// A contiguous copy with its own storage, not connected to the graph.
+    ///
+    /// PyTorch: `clone()`.
     public func clone() -> Tensor {
         let t = Tensor(empty: shape, dtype: dtype)
         t.writeElements(of: self)
@@ -374,6 +414,8 @@ extension Tensor {
     }
 
     /// The same data, cut from the graph: no gradient flows through the result.
+    ///
+    /// PyTorch: `detach()`.
     public func detach() -> Tensor {
         Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: storageOffset, isView: isView)
     }
@@ -411,6 +453,8 @@ extension Tensor {
     /// Same as `type(_:)`, PyTorch's other spelling.
     public func to(_ dtype: DType) -> Tensor { type(dtype) }
     /// Device moves are no-ops: Ember computes on the CPU.
+    ///
+    /// PyTorch: `to(device)`.
     public func to(_ device: Device) -> Tensor { self }
 
     /// Overwrites this tensor's elements with `other`'s, broadcast to this shape and converted

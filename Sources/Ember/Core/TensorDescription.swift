@@ -4,6 +4,7 @@ import Foundation
 /// integers as `1.`, scientific notation for wide ranges, and summarised with `...` beyond
 /// 1000 elements (three items at each edge).
 extension Tensor: CustomStringConvertible {
+    /// The tensor in PyTorch's `repr` format, with `requires_grad=True` or `grad_fn=<…>` where PyTorch shows them.
     public var description: String {
         let prefix = "tensor("
         var suffix: [String] = []

@@ -27,13 +27,20 @@ import Foundation
 /// **Errors.** A failure while building a batch (a throwing transform, `Dataset.sample(at:)`)
 /// stops a plain `for` loop with its message; iterate `batches()` and `try next()` to catch it.
 public final class DataLoader<D: Dataset>: Sequence {
+    /// A batch: the inputs `X` and the targets `y`.
     public typealias Element = (Tensor, Tensor)
 
+    /// Where samples come from (PyTorch: `loader.dataset`).
     public let dataset: D
+    /// Samples per batch.
     public let batchSize: Int
+    /// Whether each epoch visits the samples in a new seeded permutation.
     public let shuffle: Bool
+    /// Whether a last batch smaller than `batchSize` is dropped (PyTorch: `drop_last`).
     public let dropLast: Bool
+    /// Threads building batches ahead (0: on the iterating thread) (PyTorch: `num_workers`).
     public let numWorkers: Int
+    /// Batches in flight per worker (PyTorch: `prefetch_factor`).
     public let prefetchFactor: Int
     /// The seed of the shuffling order and of per-sample augmentation streams.
     public let seed: UInt64
@@ -51,12 +58,10 @@ public final class DataLoader<D: Dataset>: Sequence {
     /// Workers used when `numWorkers` is not given: 1 if a core is left over by the kernels'
     /// thread budget (`numCores() > numThreads()`), else 0.
     ///
-    /// Measured with `ember-bench data` on 2 cores (FashionMNIST, batch 64, ToTensor): the
-    /// fused decode runs at 1.0–1.7 M samples/s on one thread, i.e. 35–60 ms per 60 000-sample
-    /// epoch — under 3% of a ~2 s training epoch even when it runs on the training thread.
+    /// The fused decode is a few percent of a training epoch even on the training thread.
     /// When the kernels' OpenMP threads already occupy every core, a worker can only run by
     /// preempting one of them, which stalls the whole parallel region it belongs to; with a
-    /// spare core, the worker hides the decode entirely.
+    /// spare core, the worker hides the decode entirely (docs/DESIGN.md, "DataLoader workers").
     public static var defaultNumWorkers: Int { numCores() > numThreads() ? 1 : 0 }
 
     /// - Parameters:
@@ -70,6 +75,8 @@ public final class DataLoader<D: Dataset>: Sequence {
     ///     so `manualSeed` makes runs repeatable).
     ///   - sampler: the indices of each epoch (not with `shuffle`), e.g. a `DistributedSampler`.
     ///   - collate: turns a list of samples into `(X, y)`.
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=, collate_fn=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                 numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil, sampler: (any Sampler)? = nil,
                 collate: @escaping ([(D.Sample, D.Target)]) throws -> (Tensor, Tensor)) {
@@ -110,6 +117,7 @@ public final class DataLoader<D: Dataset>: Sequence {
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
     }
 
+    /// `count`: the number of batches is known in advance.
     public var underestimatedCount: Int { count }
 
     /// The sample indices of every batch of `epoch`, in order.
@@ -125,6 +133,8 @@ public final class DataLoader<D: Dataset>: Sequence {
     }
 
     /// Runs the next epoch from its first batch.
+    ///
+    /// PyTorch: `iter(loader)`.
     public func makeIterator() -> Iterator { makeIterator(startingAtBatch: 0) }
 
     /// Runs epoch `epoch` from batch `startingAtBatch` (for resuming), then advances `epoch`.
@@ -160,6 +170,7 @@ public final class DataLoader<D: Dataset>: Sequence {
     public struct Iterator: IteratorProtocol {
         var inner: Batches
         init(_ inner: Batches) { self.inner = inner }
+        /// The next batch, nil at the end of the epoch; stops the program if building it failed.
         public mutating func next() -> (Tensor, Tensor)? {
             do { return try inner.next() } catch {
                 fatalError("DataLoader: building a batch failed: \(error) (iterate loader.batches() and use try to handle it)")
@@ -175,6 +186,8 @@ func sampleSeed(_ epochSeed: UInt64, _ index: Int) -> UInt64 {
 extension DataLoader where D.Sample == Tensor, D.Target == Int {
     /// A loader whose batches are stacked images `[N, …]` and int64 labels `[N]`; datasets
     /// that implement `BatchFetching` build each batch in one go.
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                             numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
                             sampler: (any Sampler)? = nil) {
@@ -185,6 +198,8 @@ extension DataLoader where D.Sample == Tensor, D.Target == Int {
 
 extension DataLoader where D.Sample == Tensor, D.Target == Tensor {
     /// A loader that stacks samples and targets (e.g. over a `TensorDataset`).
+    ///
+    /// PyTorch: `DataLoader(dataset, batch_size, shuffle, drop_last, num_workers, prefetch_factor, sampler=)`.
     public convenience init(_ dataset: D, batchSize: Int = 1, shuffle: Bool = false, dropLast: Bool = false,
                             numWorkers: Int? = nil, prefetchFactor: Int = 2, seed: UInt64? = nil,
                             sampler: (any Sampler)? = nil) {

@@ -17,6 +17,7 @@ public protocol Dataset {
 }
 
 extension Dataset {
+    /// `self[index]`: the default for datasets whose loading cannot fail.
     public func sample(at index: Int) throws -> (Sample, Target) { self[index] }
 }
 
@@ -37,9 +38,12 @@ public protocol BatchFetching {
 /// let (x, y) = ds[0]   // x: [3], y: [] int64
 /// ```
 public struct TensorDataset: Dataset, BatchFetching {
+    /// The samples, rows along dim 0.
     public let data: Tensor
+    /// The targets, one row per sample.
     public let targets: Tensor
 
+    /// Rows of `data` paired with rows of `targets`; both must have the same size along dim 0 (PyTorch: `TensorDataset(data, targets)`).
     public init(_ data: Tensor, _ targets: Tensor) {
         precondition(data.ndim >= 1 && targets.ndim >= 1 && data.shape[0] == targets.shape[0],
                      "TensorDataset: size mismatch between tensors (\(data.shape) and \(targets.shape))")
@@ -47,12 +51,15 @@ public struct TensorDataset: Dataset, BatchFetching {
         self.targets = targets
     }
 
+    /// The number of rows.
     public var count: Int { data.shape[0] }
 
+    /// Row `index` of `data` and of `targets`, detached from autograd.
     public subscript(index: Int) -> (Tensor, Tensor) {
         (data[index].detach(), targets[index].detach())
     }
 
+    /// Rows `indices` of both tensors, one copy per row.
     public func fetchBatch(_ indices: [Int]) throws -> (Tensor, Tensor)? {
         (gatherRows(data, indices), gatherRows(targets, indices))
     }
@@ -74,11 +81,15 @@ func gatherRows(_ t: Tensor, _ indices: [Int]) -> Tensor {
 /// dim 0 and makes int64 targets from Ints.
 public enum Collate {
     /// `[N, …]` images and `[N]` int64 labels.
+    ///
+    /// PyTorch: `torch.utils.data.default_collate`.
     public static func stack(_ batch: [(Tensor, Int)]) -> (Tensor, Tensor) {
         (stackSamples(batch.map { $0.0 }), Tensor(batch.map { $0.1 }))
     }
 
     /// Stacks both samples and targets.
+    ///
+    /// PyTorch: `torch.utils.data.default_collate`.
     public static func stack(_ batch: [(Tensor, Tensor)]) -> (Tensor, Tensor) {
         (stackSamples(batch.map { $0.0 }), stackSamples(batch.map { $0.1 }))
     }

@@ -16,6 +16,7 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
     /// No mirror produced the file; one error per mirror tried, in order.
     case allMirrorsFailed(file: String, attempts: [DownloadError])
 
+    /// The URL and what went wrong.
     public var description: String {
         switch self {
         case .httpStatus(let url, let status): return "\(url): HTTP status \(status)"

@@ -24,14 +24,18 @@ public enum IDXProblem: Equatable, Sendable {
 
 /// A malformed, truncated or unreadable IDX file, naming the file and the problem.
 public struct IDXError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The file's name, as given to the parser.
     public let file: String
+    /// What is wrong.
     public let problem: IDXProblem
 
+    /// An error about `file`.
     public init(file: String, problem: IDXProblem) {
         self.file = file
         self.problem = problem
     }
 
+    /// The file's name and the problem in words.
     public var description: String {
         let what: String
         switch problem {
@@ -80,9 +84,13 @@ public enum IDX {
 
     /// A uint8 images file: `count` images of `rows × cols` bytes, row-major.
     public struct Images: Equatable, Sendable {
+        /// The number of images.
         public let count: Int
+        /// Rows per image.
         public let rows: Int
+        /// Columns per image.
         public let cols: Int
+        /// `count · rows · cols` bytes, image after image.
         public let pixels: [UInt8]
     }
 

@@ -9,6 +9,7 @@ public enum DatasetError: Error, CustomStringConvertible {
     /// Downloading failed on every mirror.
     case download(DownloadError)
 
+    /// The dataset, the directory or file, and what to do about it.
     public var description: String {
         switch self {
         case .notFound(let dataset, let directory, let missing):
@@ -191,6 +192,7 @@ public protocol IDXClassificationDataset: Dataset, BatchFetching where Sample ==
 /// subclass overriding `resources` and `classes` adds another such dataset.
 public class IDXImageClassification: IDXClassificationDataset {
     let store: IDXClassificationStore
+    /// The directory holding `<Dataset>/raw/`.
     public let root: String
     /// Training split or test split.
     public let train: Bool
@@ -198,6 +200,8 @@ public class IDXImageClassification: IDXClassificationDataset {
     /// Folder, file names, checksums, mirrors and local copies of the dataset.
     class var resources: IDXResources { fatalError("\(Self.self) must override resources") }
     /// Class names, indexed by label.
+    ///
+    /// PyTorch: `dataset.classes`.
     public class var classes: [String] { resources.classes }
 
     /// - Parameters:
@@ -207,6 +211,8 @@ public class IDXImageClassification: IDXClassificationDataset {
     ///   - transform: uint8 image → tensor (`ToTensor()`, `Compose([...])`, …).
     ///   - targetTransform: an `Int → Int` transform of labels (e.g. a `Lambda`).
     /// - Throws: `DatasetError` naming the file and the problem.
+    ///
+    /// PyTorch: `torchvision.datasets.FashionMNIST(root, train, download, transform, target_transform)`.
     public init<T: Transform>(root: String, train: Bool = true, download: Bool = false, transform: T,
                               targetTransform: (any Transform)? = nil) throws where T.Input == Image, T.Output == Tensor {
         self.root = root
@@ -232,9 +238,13 @@ public class IDXImageClassification: IDXClassificationDataset {
                                            progress: progress)
     }
 
+    /// The number of images in the split.
     public var count: Int { store.count }
+    /// The image at `index` through the transform, and its label; stops the program if reading fails.
     public subscript(index: Int) -> (Tensor, Int) { sampleOrStop(store, index) }
+    /// The image at `index` through the transform, and its label.
     public func sample(at index: Int) throws -> (Tensor, Int) { try store.sample(at: index) }
+    /// A whole batch decoded in one C call when the transform is affine (`ToTensor`, `Normalize`), else nil.
     public func fetchBatch(_ indices: [Int]) throws -> (Tensor, Tensor)? { store.fetchBatch(indices) }
     /// The untransformed 28×28 image.
     public func image(at index: Int) -> Image { store.image(at: index) }
@@ -261,6 +271,7 @@ public class IDXImageClassification: IDXClassificationDataset {
 /// transform, the `DataLoader` decodes a whole batch in one kernel call; any other transform
 /// runs sample by sample.
 public final class FashionMNIST: IDXImageClassification {
+    /// The ten Fashion-MNIST class names, indexed by label.
     public override class var classes: [String] {
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     }
@@ -287,10 +298,12 @@ public final class FashionMNIST: IDXImageClassification {
 /// LeCun's handwritten digits, with the same interface as `FashionMNIST` (files in
 /// `root/MNIST/raw/`; mirrors as in torchvision).
 public final class MNIST: IDXImageClassification {
+    /// The ten digit names, indexed by label.
     public override class var classes: [String] {
         ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
          "8 - eight", "9 - nine"]
     }
+    /// Download mirrors, tried in order (torchvision's).
     public static let mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
     /// Debian packages no MNIST (only Fashion-MNIST), so there is no local copy to look for.
     public static let localCopies: [String] = []

@@ -3,11 +3,16 @@ import Foundation
 /// An 8-bit image as a dataset stores it (torchvision's PIL image): `height × width ×
 /// channels` bytes, row-major, channels last.
 public struct Image: Equatable, Sendable {
+    /// Rows.
     public let height: Int
+    /// Columns.
     public let width: Int
+    /// Bytes per pixel: 1 (grey) or 3 (RGB).
     public let channels: Int
+    /// `height · width · channels` bytes, row-major, channels last.
     public let pixels: [UInt8]
 
+    /// An image over `pixels`, whose count must be `height · width · channels`.
     public init(height: Int, width: Int, channels: Int = 1, pixels: [UInt8]) {
         precondition(pixels.count == height * width * channels,
                      "Image: \(pixels.count) bytes cannot fill \(height)x\(width)x\(channels)")
@@ -51,8 +56,10 @@ func fusedAffine<T>(_ transform: T) -> (scale: Float, shift: Float)? {
 /// `ToTensor`. Computes `pixel * (1/255)` — the batch gather kernel's arithmetic — which is
 /// within 1 ulp of torchvision's `pixel / 255`.
 public struct ToTensor: Transform, AffineFoldable {
+    /// PyTorch: `torchvision.transforms.ToTensor()`.
     public init() {}
 
+    /// The image as a float32 `[C, H, W]` tensor in [0, 1].
     public func callAsFunction(_ image: Image) -> Tensor {
         let (h, w, c) = (image.height, image.width, image.channels)
         let out = Tensor(empty: [c, h, w])
@@ -75,10 +82,15 @@ public struct ToTensor: Transform, AffineFoldable {
 
 /// `(x - mean[c]) / std[c]` per channel of a `[C, H, W]` float32 tensor. One mean and std
 /// apply to every channel.
+///
+/// PyTorch: `torchvision.transforms.Normalize`.
 public struct Normalize: Transform, AffineFoldable {
+    /// Per-channel means (one value applies to every channel).
     public let mean: [Float]
+    /// Per-channel standard deviations, none zero.
     public let std: [Float]
 
+    /// PyTorch: `torchvision.transforms.Normalize(mean, std)`.
     public init(mean: [Float], std: [Float]) {
         precondition(!mean.isEmpty && mean.count == std.count, "Normalize: mean and std need the same, nonzero length")
         precondition(std.allSatisfy { $0 != 0 }, "Normalize: std evaluated to zero, leading to division by zero")
@@ -86,6 +98,7 @@ public struct Normalize: Transform, AffineFoldable {
         self.std = std
     }
 
+    /// `(x - mean[c]) / std[c]` per channel; throws when `x` is not float32 `[…, C, H, W]` or the channel counts differ.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.dtype == .float32, x.ndim >= 3 else {
             throw EmberError.invalidArgument(op: "Normalize", message: "expected a float32 tensor [..., C, H, W], got \(x.dtype) \(x.shape)")
@@ -113,9 +126,12 @@ public struct Normalize: Transform, AffineFoldable {
 
 /// Applies transforms in order: `Compose([ToTensor(), Normalize(mean: [0.5], std: [0.5])])`.
 /// The chain's types are checked when it is built.
+///
+/// PyTorch: `torchvision.transforms.Compose`.
 public struct Compose<Input, Output>: Transform, AffineFoldable {
     let steps: [any Transform]
 
+    /// The steps in order; stops with a message naming the first step whose input type does not follow (PyTorch: `transforms.Compose`).
     public init(_ transforms: [any Transform]) {
         var type: Any.Type = Input.self
         for (i, t) in transforms.enumerated() {
@@ -127,6 +143,7 @@ public struct Compose<Input, Output>: Transform, AffineFoldable {
         steps = transforms
     }
 
+    /// Each step in turn; rethrows the first error.
     public func callAsFunction(_ input: Input) throws -> Output {
         var x: Any = input
         for s in steps { x = try s.applyErased(x) }
@@ -144,9 +161,13 @@ public struct Compose<Input, Output>: Transform, AffineFoldable {
 }
 
 /// Any function as a transform: `Lambda { (y: Int) in y % 2 }`.
+///
+/// PyTorch: `torchvision.transforms.Lambda`.
 public struct Lambda<Input, Output>: Transform {
     let body: (Input) throws -> Output
+    /// PyTorch: `transforms.Lambda(lambd)`.
     public init(_ body: @escaping (Input) throws -> Output) { self.body = body }
+    /// `body(input)`.
     public func callAsFunction(_ input: Input) throws -> Output { try body(input) }
 }
 
@@ -195,7 +216,10 @@ enum SampleRandom {
 }
 
 /// Mirrors a `[…, H, W]` tensor left–right with probability `p`.
+///
+/// PyTorch: `torchvision.transforms.RandomHorizontalFlip`.
 public struct RandomHorizontalFlip: Transform {
+    /// The probability of flipping.
     public let p: Double
     let generator: Generator?
 
@@ -203,11 +227,14 @@ public struct RandomHorizontalFlip: Transform {
     ///   - p: probability of flipping.
     ///   - generator: source of randomness outside a `DataLoader` (default: the global
     ///     generator); inside one, each sample has its own seeded stream.
+    ///
+    /// PyTorch: `RandomHorizontalFlip(p)`.
     public init(p: Double = 0.5, generator: Generator? = nil) {
         self.p = p
         self.generator = generator
     }
 
+    /// `x` mirrored left–right with probability `p`, else `x`; throws when `x` is not an image tensor.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         _ = try imageGeometry(x, op: "RandomHorizontalFlip")
         guard SampleRandom.uniform(generator) < p else { return x }
@@ -219,20 +246,28 @@ public struct RandomHorizontalFlip: Transform {
 /// cuts a `size` window at a random position (torchvision's `RandomCrop`); with
 /// `padIfNeeded`, a side smaller than the window is padded up to it first.
 public struct RandomCrop: Transform {
+    /// Window rows.
     public let height: Int
+    /// Window columns.
     public let width: Int
+    /// Padding added on every side first.
     public let padding: Int
+    /// Pads a side smaller than the window up to it (PyTorch: `pad_if_needed`).
     public let padIfNeeded: Bool
+    /// The value of constant padding.
     public let fill: Double
+    /// Constant, edge, reflect or symmetric padding.
     public let paddingMode: ImagePaddingMode
     let generator: Generator?
 
+    /// A square `size × size` window (PyTorch: `RandomCrop(size, padding, pad_if_needed, fill, padding_mode)`).
     public init(size: Int, padding: Int = 0, padIfNeeded: Bool = false, fill: Double = 0,
                 paddingMode: ImagePaddingMode = .constant, generator: Generator? = nil) {
         self.init(size: (size, size), padding: padding, padIfNeeded: padIfNeeded, fill: fill, paddingMode: paddingMode,
                   generator: generator)
     }
 
+    /// A `size.height × size.width` window (PyTorch: `RandomCrop((h, w), padding, pad_if_needed, fill, padding_mode)`).
     public init(size: (height: Int, width: Int), padding: Int = 0, padIfNeeded: Bool = false, fill: Double = 0,
                 paddingMode: ImagePaddingMode = .constant, generator: Generator? = nil) {
         precondition(size.height > 0 && size.width > 0 && padding >= 0, "RandomCrop: invalid size \(size) or padding \(padding)")
@@ -245,6 +280,7 @@ public struct RandomCrop: Transform {
         self.generator = generator
     }
 
+    /// A random window of the padded `x`; throws when `x` is not an image tensor or is smaller than the window.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "RandomCrop")
         var x = x

@@ -22,11 +22,15 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
     /// The modules in order.
     public private(set) var elements: [Element]
 
+    /// A list of `modules` in order (PyTorch: `nn.ModuleList(modules)`).
     public init(_ modules: [Element] = []) {
         elements = modules
         super.init()
     }
 
+    /// A list of the given modules in order.
+    ///
+    /// PyTorch: `nn.ModuleList([...])`.
     public convenience init(_ modules: Element...) { self.init(modules) }
 
     /// `let heads: ModuleList<Linear> = [Linear(64, 10), Linear(64, 4)]`.
@@ -50,10 +54,12 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
         return elements.remove(at: index)
     }
 
+    /// The modules, named `0`, `1`, … by position.
     open override func namedChildren() -> [(name: String, module: Module)] {
         elements.enumerated().map { (String($0.offset), $0.element as Module) }
     }
 
+    /// Prints as `ModuleList`, whatever the element type.
     open override var typeName: String { "ModuleList" }
 
     /// PyTorch's `ModuleList.__repr__`: runs of consecutive blocks that print the same fold
@@ -73,8 +79,11 @@ open class ModuleList<Element: Module>: Module, RandomAccessCollection, MutableC
     }
 
     // MARK: RandomAccessCollection, MutableCollection
+    /// 0.
     public var startIndex: Int { 0 }
+    /// The number of modules.
     public var endIndex: Int { elements.count }
+    /// The module at `index`; setting replaces it (PyTorch: `list[i]`, `list[i] = m`).
     public subscript(index: Int) -> Element {
         get {
             precondition(elements.indices.contains(index),
@@ -104,11 +113,13 @@ open class ModuleDict<Value: Module>: Module, Sequence, ExpressibleByDictionaryL
     public private(set) var keys: [String] = []
     private var table: [String: Value] = [:]
 
+    /// A dictionary of `modules` in the given order (PyTorch: `nn.ModuleDict(modules)`).
     public init(_ modules: [(String, Value)] = []) {
         super.init()
         for (k, m) in modules { self[k] = m }
     }
 
+    /// `let heads: ModuleDict<Linear> = ["cls": Linear(64, 10)]`.
     public required convenience init(dictionaryLiteral elements: (String, Value)...) { self.init(elements) }
 
     /// The module under `key`, or nil. Setting a new key adds it at the end; setting an
@@ -127,8 +138,11 @@ open class ModuleDict<Value: Module>: Module, Sequence, ExpressibleByDictionaryL
 
     /// The modules in key order.
     public var values: [Value] { keys.map { table[$0]! } }
+    /// The number of modules.
     public var count: Int { keys.count }
+    /// Whether the dictionary holds no module.
     public var isEmpty: Bool { keys.isEmpty }
+    /// Whether a module is stored under `key` (PyTorch: `key in dict`).
     public func contains(_ key: String) -> Bool { table[key] != nil }
 
     /// Adds or replaces the given modules, in their order (PyTorch's `update`).
@@ -150,14 +164,18 @@ open class ModuleDict<Value: Module>: Module, Sequence, ExpressibleByDictionaryL
         precondition(!key.contains("."), "ModuleDict: module name can't contain \".\", got: \(key)")
     }
 
+    /// The modules, named by their keys in insertion order.
     open override func namedChildren() -> [(name: String, module: Module)] {
         keys.map { ($0, table[$0]! as Module) }
     }
 
+    /// Keys are used as given (not snake-cased) in state-dict names.
     open override func stateDictName(for propertyName: String) -> String { propertyName }
 
+    /// Prints as `ModuleDict`, whatever the value type.
     open override var typeName: String { "ModuleDict" }
 
+    /// `(key, value)` pairs in insertion order (PyTorch: `dict.items()`).
     public func makeIterator() -> IndexingIterator<[(key: String, value: Value)]> {
         keys.map { (key: $0, value: table[$0]!) }.makeIterator()
     }

@@ -20,14 +20,20 @@ private func describe(_ p: Pair) -> String { "(\(p.h), \(p.w))" }
 /// - Parameters: as PyTorch's; sizes are an `Int` literal or a pair (`[3, 5]`), `padding`
 ///   also `.same`/`.valid`; `paddingMode` pads with reflect/replicate/circular values first.
 open class Conv2d: Module {
+    /// Channels in and out.
     public let inChannels: Int, outChannels: Int
+    /// Kernel size, step, padding (amounts, `.same` or `.valid`) and spacing of kernel elements.
     public let kernelSize: Pair, stride: Pair, padding: ConvPadding, dilation: Pair
+    /// Blocked connections: each group of inChannels/groups inputs feeds outChannels/groups outputs.
     public let groups: Int
+    /// How the input is padded: zeros, or reflect, replicate or circular values.
     public let paddingMode: PaddingMode
     /// (outChannels, inChannels/groups, kH, kW).
     public var weight: Tensor
+    /// (outChannels), or nil with `bias: false`.
     public var bias: Tensor?
 
+    /// PyTorch: `nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)`; weight and bias drawn from U(±1/√fan_in) as PyTorch's default init gives.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: ConvPadding = 0,
                 dilation: Pair = 1, groups: Int = 1, bias: Bool = true, paddingMode: PaddingMode = .zeros,
                 generator: Generator = .default) {
@@ -45,6 +51,7 @@ open class Conv2d: Module {
         super.init()
     }
 
+    /// The convolution of (N, C, H, W) or (C, H, W), padded per `paddingMode` first.
     open override func forward(_ x: Tensor) -> Tensor {
         guard paddingMode != .zeros else {
             return conv2d(x, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
@@ -54,6 +61,7 @@ open class Conv2d: Module {
                       padding: 0, dilation: dilation, groups: groups)
     }
 
+    /// The text inside `Conv2d(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         var s = "\(inChannels), \(outChannels), kernel_size=\(describe(kernelSize)), stride=\(describe(stride))"
         switch padding {
@@ -72,14 +80,20 @@ open class Conv2d: Module {
 
 /// 1-D convolution over (N, C, L) input (PyTorch's `nn.Conv1d`).
 open class Conv1d: Module {
+    /// Channels in and out.
     public let inChannels: Int, outChannels: Int
+    /// Kernel size, step, padding (an amount, `.same` or `.valid`) and spacing of kernel elements.
     public let kernelSize: Int, stride: Int, padding: ConvPadding, dilation: Int
+    /// Blocked connections: each group of inChannels/groups inputs feeds outChannels/groups outputs.
     public let groups: Int
+    /// How the input is padded: zeros, or reflect, replicate or circular values.
     public let paddingMode: PaddingMode
     /// (outChannels, inChannels/groups, k).
     public var weight: Tensor
+    /// (outChannels), or nil with `bias: false`.
     public var bias: Tensor?
 
+    /// PyTorch: `nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)`; weight and bias drawn from U(±1/√fan_in).
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: ConvPadding = 0,
                 dilation: Int = 1, groups: Int = 1, bias: Bool = true, paddingMode: PaddingMode = .zeros,
                 generator: Generator = .default) {
@@ -95,6 +109,7 @@ open class Conv1d: Module {
         super.init()
     }
 
+    /// The convolution of (N, C, L) or (C, L), padded per `paddingMode` first.
     open override func forward(_ x: Tensor) -> Tensor {
         guard paddingMode != .zeros else {
             return conv1d(x, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
@@ -104,6 +119,7 @@ open class Conv1d: Module {
                       dilation: dilation, groups: groups)
     }
 
+    /// The text inside `Conv1d(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         var s = "\(inChannels), \(outChannels), kernel_size=(\(kernelSize),), stride=(\(stride),)"
         if case .explicit(let p) = padding, p.w != 0 { s += ", padding=(\(p.w),)" }
@@ -118,12 +134,18 @@ open class Conv1d: Module {
 /// Transposed 2-D convolution (PyTorch's `nn.ConvTranspose2d`): weight (inChannels,
 /// outChannels/groups, kH, kW), initialised as PyTorch does (fan_in from dim 1).
 open class ConvTranspose2d: Module {
+    /// Channels in and out.
     public let inChannels: Int, outChannels: Int
+    /// Kernel size, stride, the padding removed from the output, the extra size added on one side (PyTorch: `output_padding`), and dilation.
     public let kernelSize: Pair, stride: Pair, padding: Pair, outputPadding: Pair, dilation: Pair
+    /// Blocked connections, as in `Conv2d`.
     public let groups: Int
+    /// (inChannels, outChannels/groups, kH, kW).
     public var weight: Tensor
+    /// (outChannels), or nil with `bias: false`.
     public var bias: Tensor?
 
+    /// PyTorch: `nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation)`.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
                 outputPadding: Pair = 0, groups: Int = 1, bias: Bool = true, dilation: Pair = 1,
                 generator: Generator = .default) {
@@ -139,11 +161,13 @@ open class ConvTranspose2d: Module {
         super.init()
     }
 
+    /// The transposed convolution of (N, C, H, W) or (C, H, W).
     open override func forward(_ x: Tensor) -> Tensor {
         convTranspose2d(x, weight, bias, stride: stride, padding: padding, outputPadding: outputPadding,
                         groups: groups, dilation: dilation)
     }
 
+    /// The text inside `ConvTranspose2d(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         var s = "\(inChannels), \(outChannels), kernel_size=\(describe(kernelSize)), stride=\(describe(stride))"
         if padding != Pair(0) { s += ", padding=\(describe(padding))" }

@@ -20,16 +20,22 @@
 /// let x = tokens(Tensor([15496, 11, 995] as [Int], shape: [1, 3]))   // [1, 3, 768]
 /// ```
 open class Embedding: Module {
+    /// The number of rows (the vocabulary size).
     public let numEmbeddings: Int
+    /// The size of each vector.
     public let embeddingDim: Int
     /// The padding row, non-negative (a negative `paddingIdx` is resolved at init), or nil.
     public let paddingIdx: Int?
+    /// Rows looked up with a larger `normType`-norm are rescaled to this norm in place, or nil.
     public let maxNorm: Double?
+    /// The p of the norm `maxNorm` bounds.
     public let normType: Double
+    /// Whether each row's gradient is divided by its index's count in the batch.
     public let scaleGradByFreq: Bool
     /// (numEmbeddings, embeddingDim).
     public var weight: Tensor
 
+    /// PyTorch: `nn.Embedding(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq)`.
     public init(_ numEmbeddings: Int, _ embeddingDim: Int, paddingIdx: Int? = nil, maxNorm: Double? = nil,
                 normType: Double = 2, scaleGradByFreq: Bool = false, generator: Generator = .default) {
         precondition(numEmbeddings >= 0 && embeddingDim >= 0,
@@ -70,11 +76,13 @@ open class Embedding: Module {
         return layer
     }
 
+    /// The rows of `weight` named by int64 indices `x`: `x.shape + [embeddingDim]`.
     open override func forward(_ x: Tensor) -> Tensor {
         embedding(x, weight: weight, paddingIdx: paddingIdx, maxNorm: maxNorm, normType: normType,
                   scaleGradByFreq: scaleGradByFreq)
     }
 
+    /// The text inside `Embedding(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         var s = "\(numEmbeddings), \(embeddingDim)"
         if let paddingIdx { s += ", padding_idx=\(paddingIdx)" }

@@ -6,16 +6,21 @@
 /// flatten(Tensor.zeros([64, 1, 28, 28])).shape   // [64, 784]
 /// ```
 open class Flatten: Module {
+    /// The first dim merged.
     public let startDim: Int
+    /// The last dim merged (negative counts from the end).
     public let endDim: Int
 
+    /// PyTorch: `nn.Flatten(start_dim, end_dim)`.
     public init(startDim: Int = 1, endDim: Int = -1) {
         self.startDim = startDim
         self.endDim = endDim
         super.init()
     }
 
+    /// `x.flattened(startDim:endDim:)`, a view.
     open override func forward(_ x: Tensor) -> Tensor { x.flattened(startDim: startDim, endDim: endDim) }
 
+    /// The text inside `Flatten(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String { "start_dim=\(startDim), end_dim=\(endDim)" }
 }

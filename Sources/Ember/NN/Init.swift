@@ -16,7 +16,9 @@ public enum Init {
 
     /// The nonlinearity a gain is computed for (`calculate_gain`).
     public enum Nonlinearity: Sendable {
+        /// Layers whose gain is 1.
         case linear, conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d
+        /// Activations with their own gain (`leakyRelu` takes the slope as `param`).
         case sigmoid, tanh, relu, leakyRelu, selu
     }
 
@@ -48,25 +50,34 @@ public enum Init {
     }
 
     /// Values from U(a, b).
+    ///
+    /// PyTorch: `nn.init.uniform_`.
     @discardableResult
     public static func uniform_(_ t: Tensor, a: Double = 0, b: Double = 1, generator: Generator = .default) -> Tensor {
         fill(t, Tensor.rand(t.shape, low: Float(a), high: Float(b), generator: generator))
     }
 
     /// Values from N(mean, std²).
+    ///
+    /// PyTorch: `nn.init.normal_`.
     @discardableResult
     public static func normal_(_ t: Tensor, mean: Double = 0, std: Double = 1, generator: Generator = .default) -> Tensor {
         fill(t, Tensor.randn(t.shape, mean: Float(mean), std: Float(std), generator: generator))
     }
 
+    /// Every value set to `value` (PyTorch: `nn.init.constant_`).
     @discardableResult
     public static func constant_(_ t: Tensor, _ value: Double) -> Tensor { fill(t, Tensor.full(t.shape, value, dtype: t.dtype)) }
+    /// Every value set to 1 (PyTorch: `nn.init.ones_`).
     @discardableResult
     public static func ones_(_ t: Tensor) -> Tensor { constant_(t, 1) }
+    /// Every value set to 0 (PyTorch: `nn.init.zeros_`).
     @discardableResult
     public static func zeros_(_ t: Tensor) -> Tensor { constant_(t, 0) }
 
     /// U(−a, a) with a = gain·√(6/(fan_in + fan_out)) (Glorot & Bengio).
+    ///
+    /// PyTorch: `nn.init.xavier_uniform_`.
     @discardableResult
     public static func xavierUniform_(_ t: Tensor, gain: Double = 1, generator: Generator = .default) -> Tensor {
         let (fi, fo) = fans(t)
@@ -75,6 +86,8 @@ public enum Init {
     }
 
     /// N(0, std²) with std = gain·√(2/(fan_in + fan_out)).
+    ///
+    /// PyTorch: `nn.init.xavier_normal_`.
     @discardableResult
     public static func xavierNormal_(_ t: Tensor, gain: Double = 1, generator: Generator = .default) -> Tensor {
         let (fi, fo) = fans(t)
@@ -98,6 +111,8 @@ public enum Init {
     }
 
     /// N(0, std²) with std = gain/√fan.
+    ///
+    /// PyTorch: `nn.init.kaiming_normal_`.
     @discardableResult
     public static func kaimingNormal_(_ t: Tensor, a: Double = 0, mode: FanMode = .fanIn,
                                       nonlinearity: Nonlinearity = .leakyRelu, generator: Generator = .default) -> Tensor {

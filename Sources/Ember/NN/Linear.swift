@@ -16,13 +16,16 @@
 /// let y = fc(Tensor.randn([64, 784]))   // [64, 512]
 /// ```
 open class Linear: Module {
+    /// The size of each input sample (PyTorch: `in_features`).
     public let inFeatures: Int
+    /// The size of each output sample (PyTorch: `out_features`).
     public let outFeatures: Int
     /// (outFeatures, inFeatures), as PyTorch lays it out (state-dict compatible).
     public var weight: Tensor
     /// (outFeatures), or nil when built with `bias: false`.
     public var bias: Tensor?
 
+    /// PyTorch: `nn.Linear(in_features, out_features, bias)`.
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: Generator = .default) {
         precondition(inFeatures >= 0 && outFeatures >= 0,
                      "Linear: features must be non-negative, got \(inFeatures) and \(outFeatures)")
@@ -40,8 +43,10 @@ open class Linear: Module {
         self.init(inFeatures, outFeatures, bias: bias, generator: generator)
     }
 
+    /// x·Wᵀ + b over the last dim of `x`.
     open override func forward(_ x: Tensor) -> Tensor { linear(x, weight, bias) }
 
+    /// The text inside `Linear(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         "in_features=\(inFeatures), out_features=\(outFeatures), bias=\(bias != nil ? "True" : "False")"
     }

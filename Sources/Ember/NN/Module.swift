@@ -45,17 +45,22 @@ open class Module: CustomStringConvertible {
     /// `Dropout` behave differently in training and evaluation. Set by `train()` / `eval()`.
     public private(set) var isTraining = true
 
+    /// An empty module in training mode; subclasses declare their layers as stored properties (PyTorch: `nn.Module.__init__`).
     public init() {}
 
     /// The computation of this module on one tensor. Every subclass whose computation takes
     /// one tensor overrides it; call the module itself (`model(x)`) rather than `forward`
     /// directly. Modules with several inputs define their own call instead (see above).
+    ///
+    /// PyTorch: `nn.Module.forward`.
     open func forward(_ x: Tensor) -> Tensor {
         fatalError("Module [\(typeName)] is missing the required \"forward\" function (a single-tensor forward; "
                    + "modules with several inputs are called through their own callAsFunction)")
     }
 
     /// Runs `forward(_:)`.
+    ///
+    /// PyTorch: `module(x)` (`__call__`).
     @inlinable
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 
@@ -63,10 +68,14 @@ open class Module: CustomStringConvertible {
 
     /// The direct submodules with their names. The default reflects over stored properties;
     /// containers whose children are not properties (`Sequential`) override it.
+    ///
+    /// PyTorch: `named_children()`.
     open func namedChildren() -> [(name: String, module: Module)] { reflectMembers().children }
 
     /// This module's own parameters (not its children's) with their names. The default
     /// reflects over `Tensor`-typed stored properties.
+    ///
+    /// PyTorch: `named_parameters(recurse=False)`.
     open func namedDirectParameters() -> [(name: String, tensor: Tensor)] { reflectMembers().parameters }
 
     /// This module's own buffers (PyTorch's `register_buffer`): `@Buffer` properties, with
@@ -124,6 +133,8 @@ open class Module: CustomStringConvertible {
 
     /// Every module in the tree, self first (depth-first, declaration order), each once,
     /// with its dotted path of Swift names (`""` for self, `linearReluStack.0`).
+    ///
+    /// PyTorch: `named_modules()`.
     public func namedModules() -> [(name: String, module: Module)] { namedModules(stateDictNames: false) }
 
     /// Paths of Swift names, or of state-dict names when `stateDictNames` is set.
@@ -143,9 +154,13 @@ open class Module: CustomStringConvertible {
     }
 
     /// Every module in the tree, self first.
+    ///
+    /// PyTorch: `modules()`.
     public func modules() -> [Module] { namedModules().map(\.module) }
 
     /// The direct submodules.
+    ///
+    /// PyTorch: `children()`.
     public func children() -> [Module] { namedChildren().map(\.module) }
 
     /// All parameters of the tree with dotted Swift names (`linearReluStack.0.weight`), in
@@ -153,6 +168,8 @@ open class Module: CustomStringConvertible {
     public func namedParameters() -> [(name: String, tensor: Tensor)] { collectParameters(stateDictNames: false) }
 
     /// All parameters of the tree (hand them to an optimizer).
+    ///
+    /// PyTorch: `parameters()`.
     public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
 
     func collectParameters(stateDictNames: Bool) -> [(name: String, tensor: Tensor)] {
@@ -174,6 +191,8 @@ open class Module: CustomStringConvertible {
     }
 
     /// All buffers of the tree.
+    ///
+    /// PyTorch: `buffers()`.
     public func buffers() -> [Tensor] { namedBuffers().map(\.tensor) }
 
     func collectBuffers(stateDictNames: Bool, persistentOnly: Bool) -> [(name: String, tensor: Tensor)] {
@@ -223,6 +242,8 @@ open class Module: CustomStringConvertible {
     }
 
     /// Puts this module and all its descendants in training mode (`mode: false` is `eval()`).
+    ///
+    /// PyTorch: `train(mode)`.
     @discardableResult
     public func train(_ mode: Bool = true) -> Self {
         for module in modules() { module.isTraining = mode }
@@ -230,6 +251,8 @@ open class Module: CustomStringConvertible {
     }
 
     /// Puts this module and all its descendants in evaluation mode (Dropout passes through).
+    ///
+    /// PyTorch: `eval()`.
     @discardableResult
     public func eval() -> Self { train(false) }
 
@@ -301,8 +324,11 @@ open class Module: CustomStringConvertible {
 /// ```
 @propertyWrapper
 public final class Buffer<Value: BufferValue> {
+    /// The buffer's value (a tensor, or nil when unregistered).
     public var wrappedValue: Value
+    /// Whether `stateDict()` includes it (PyTorch: `register_buffer(..., persistent=)`).
     public let persistent: Bool
+    /// Registers `wrappedValue` as a buffer of the enclosing module (PyTorch: `register_buffer`).
     public init(wrappedValue: Value, persistent: Bool = true) {
         self.wrappedValue = wrappedValue
         self.persistent = persistent
@@ -311,6 +337,7 @@ public final class Buffer<Value: BufferValue> {
 
 /// What a `@Buffer` may hold: a tensor, or an optional one (nil: not registered, as None).
 public protocol BufferValue {
+    /// The tensor to register, or nil.
     var bufferTensor: Tensor? { get }
 }
 extension Tensor: BufferValue { public var bufferTensor: Tensor? { self } }

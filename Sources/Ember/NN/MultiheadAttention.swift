@@ -20,19 +20,26 @@
 /// let (y, weights) = mha(x, x, x)   // y [8, 10, 64], weights [8, 10, 10] (averaged over heads)
 /// ```
 open class MultiheadAttention: Module {
+    /// E, the model width (PyTorch: `embed_dim`).
     public let embedDim: Int
+    /// Parallel attention heads; each sees E / numHeads features (PyTorch: `num_heads`).
     public let numHeads: Int
+    /// E / numHeads.
     public let headDim: Int
+    /// Dropout probability on the attention weights in training.
     public let dropout: Double
+    /// Whether inputs are (N, L, E) rather than (L, N, E) (PyTorch: `batch_first`).
     public let batchFirst: Bool
     /// (3·E, E): the query, key and value projections stacked.
     public var inProjWeight: Tensor
     /// (3·E), or nil without bias.
     public var inProjBias: Tensor?
+    /// The output projection, E → E (PyTorch: `out_proj`).
     public let outProj: Linear
     /// Where dropout on the weights draws from.
     public let generator: Generator
 
+    /// PyTorch: `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, batch_first)`; projections initialised as PyTorch's (xavier-uniform in-projection, zero biases).
     public init(embedDim: Int, numHeads: Int, dropout: Double = 0, bias: Bool = true, batchFirst: Bool = false,
                 generator: Generator = .default) {
         precondition(numHeads > 0 && embedDim % numHeads == 0,
@@ -54,7 +61,8 @@ open class MultiheadAttention: Module {
     ///
     /// - Parameters:
     ///   - query: (L, N, E), or (N, L, E) with `batchFirst`, or unbatched (L, E).
-    ///   - key, value: (S, N, E) likewise.
+    ///   - key: (S, N, E) likewise.
+    ///   - value: (S, N, E) likewise.
     ///   - keyPaddingMask: (N, S) or (S); true (bool) marks a key to ignore, a float mask is added.
     ///   - needWeights: also return the attention weights (computed unfused).
     ///   - attnMask: (L, S) or (N·numHeads, L, S); true (bool) marks a pair that may NOT
@@ -163,8 +171,10 @@ open class MultiheadAttention: Module {
         return (out, weights)
     }
 
+    /// Empty: PyTorch prints only the output projection.
     open override var extraDescription: String { "" }
 
+    /// PyTorch's print: `MultiheadAttention(` with its `(out_proj): NonDynamicallyQuantizableLinear(…)` child.
     open override var description: String {
         "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(\(outProj.extraDescription))\n)"
     }

@@ -13,12 +13,16 @@
 /// let y = norm(Tensor.randn([8, 10, 64]))
 /// ```
 open class RMSNorm: Module {
+    /// The trailing dims normalised together (PyTorch: `normalized_shape`).
     public let normalizedShape: [Int]
+    /// Added to the mean square; nil: the float32 machine epsilon.
     public let eps: Double?
+    /// Whether the layer learns `weight`.
     public let elementwiseAffine: Bool
     /// (normalizedShape), or nil without affine.
     public var weight: Tensor?
 
+    /// PyTorch: `nn.RMSNorm(normalized_shape, eps, elementwise_affine)`.
     public init(_ normalizedShape: [Int], eps: Double? = nil, elementwiseAffine: Bool = true) {
         precondition(!normalizedShape.isEmpty && normalizedShape.allSatisfy { $0 > 0 },
                      "RMSNorm: normalized_shape must be non-empty and positive, got \(normalizedShape)")
@@ -27,12 +31,15 @@ open class RMSNorm: Module {
         super.init()
     }
 
+    /// `RMSNorm(64)`: normalises over the last dim.
     public convenience init(_ normalizedShape: Int, eps: Double? = nil, elementwiseAffine: Bool = true) {
         self.init([normalizedShape], eps: eps, elementwiseAffine: elementwiseAffine)
     }
 
+    /// `x / √(mean(x²) + eps) · weight` over the trailing `normalizedShape`.
     open override func forward(_ x: Tensor) -> Tensor { rmsNorm(x, normalizedShape, weight: weight, eps: eps) }
 
+    /// The text inside `RMSNorm(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
         let shape = normalizedShape.count == 1 ? "(\(normalizedShape[0]),)" : "(" + normalizedShape.map(String.init).joined(separator: ", ") + ")"
         return "\(shape), eps=\(eps.map { Module.pythonFloat($0) } ?? "None"), elementwise_affine=\(elementwiseAffine ? "True" : "False")"

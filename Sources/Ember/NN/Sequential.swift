@@ -11,16 +11,21 @@ open class Sequential: Module, RandomAccessCollection {
     /// The layers in order.
     public private(set) var layers: [Module]
 
+    /// The given layers, run in order (PyTorch: `nn.Sequential(*layers)`).
     public init(_ layers: [Module]) {
         self.layers = layers
         super.init()
     }
 
+    /// `Sequential(Linear(784, 512), ReLU(), Linear(512, 10))`.
     public convenience init(_ layers: Module...) { self.init(layers) }
 
     /// Adds a layer at the end.
+    ///
+    /// PyTorch: `Sequential.append(module)`.
     public func append(_ layer: Module) { layers.append(layer) }
 
+    /// Each layer on the previous one's output.
     open override func forward(_ x: Tensor) -> Tensor {
         var y = x
         var i = 0
@@ -40,12 +45,16 @@ open class Sequential: Module, RandomAccessCollection {
         return y
     }
 
+    /// The layers, named `0`, `1`, … by position.
     open override func namedChildren() -> [(name: String, module: Module)] {
         layers.enumerated().map { (String($0.offset), $0.element) }
     }
 
     // MARK: RandomAccessCollection
+    /// 0.
     public var startIndex: Int { 0 }
+    /// The number of layers.
     public var endIndex: Int { layers.count }
+    /// The layer at `index` (PyTorch: `seq[i]`).
     public subscript(index: Int) -> Module { layers[index] }
 }

@@ -1,6 +1,7 @@
 /// The feed-forward activation of the Transformer layers (PyTorch's `activation="relu"` or
 /// `"gelu"`).
 public enum TransformerActivation: String, Sendable {
+    /// PyTorch's `F.relu` and `F.gelu` (exact, erf-based).
     case relu, gelu
 
     func callAsFunction(_ x: Tensor) -> Tensor { self == .relu ? x.relu() : x.gelu() }
@@ -19,19 +20,30 @@ public enum TransformerActivation: String, Sendable {
 /// let y = layer(Tensor.randn([8, 10, 64]))   // [8, 10, 64]
 /// ```
 open class TransformerEncoderLayer: Module {
+    /// Self-attention over the source (PyTorch: `self_attn`).
     public let selfAttn: MultiheadAttention
+    /// The first feed-forward projection, dModel → dimFeedforward (PyTorch: `linear1`).
     public let linear1: Linear
+    /// Dropout after the activation inside the feed-forward block.
     public let dropout: Dropout
+    /// The second feed-forward projection, dimFeedforward → dModel (PyTorch: `linear2`).
     public let linear2: Linear
+    /// The LayerNorm of the self-attention sublayer.
     public let norm1: LayerNorm
+    /// The LayerNorm of the feed-forward sublayer.
     public let norm2: LayerNorm
+    /// Dropout on the self-attention output before the residual add.
     public let dropout1: Dropout
+    /// Dropout on the feed-forward output before the residual add.
     public let dropout2: Dropout
+    /// Pre-norm (LayerNorm before each sublayer) when true, post-norm when false (PyTorch: `norm_first`).
     public let normFirst: Bool
+    /// The feed-forward activation.
     public let activation: TransformerActivation
     let config: (dModel: Int, nhead: Int, dimFeedforward: Int, dropout: Double, layerNormEps: Double,
                  batchFirst: Bool, bias: Bool)
 
+    /// PyTorch: `nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)`.
     public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Double = 0.1,
                 activation: TransformerActivation = .relu, layerNormEps: Double = 1e-5, batchFirst: Bool = false,
                 normFirst: Bool = false, bias: Bool = true, generator: Generator = .default) {
@@ -49,6 +61,7 @@ open class TransformerEncoderLayer: Module {
         super.init()
     }
 
+    /// The layer on `src` without masks.
     open override func forward(_ src: Tensor) -> Tensor { forward(src, srcMask: nil) }
 
     /// - Parameters:
@@ -56,6 +69,8 @@ open class TransformerEncoderLayer: Module {
     ///   - srcMask: (S, S) or (N·nhead, S, S), MultiheadAttention's `attnMask`.
     ///   - srcKeyPaddingMask: (N, S), true where a position is padding.
     ///   - isCausal: a hint that `srcMask` is the causal mask.
+    ///
+    /// PyTorch: `TransformerEncoderLayer.forward(src, src_mask, src_key_padding_mask, is_causal)`.
     open func forward(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
         func sa(_ x: Tensor) -> Tensor {
             dropout1(selfAttn.forward(query: x, key: x, value: x, keyPaddingMask: srcKeyPaddingMask, needWeights: false,
@@ -70,6 +85,7 @@ open class TransformerEncoderLayer: Module {
         return norm2(x + ff(x))
     }
 
+    /// Runs `forward(_:srcMask:srcKeyPaddingMask:isCausal:)`.
     public func callAsFunction(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor? = nil,
                                isCausal: Bool = false) -> Tensor {
         forward(src, srcMask: srcMask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal)
@@ -100,22 +116,36 @@ open class TransformerEncoderLayer: Module {
 ///               tgtMask: Transformer.generateSquareSubsequentMask(10))
 /// ```
 open class TransformerDecoderLayer: Module {
+    /// Self-attention over the target (PyTorch: `self_attn`).
     public let selfAttn: MultiheadAttention
+    /// Cross-attention of the target over the memory (PyTorch: `multihead_attn`).
     public let multiheadAttn: MultiheadAttention
+    /// The first feed-forward projection, dModel → dimFeedforward (PyTorch: `linear1`).
     public let linear1: Linear
+    /// Dropout after the activation inside the feed-forward block.
     public let dropout: Dropout
+    /// The second feed-forward projection, dimFeedforward → dModel (PyTorch: `linear2`).
     public let linear2: Linear
+    /// The LayerNorm of the self-attention sublayer.
     public let norm1: LayerNorm
+    /// The LayerNorm of the cross-attention sublayer.
     public let norm2: LayerNorm
+    /// The LayerNorm of the feed-forward sublayer.
     public let norm3: LayerNorm
+    /// Dropout on the self-attention output before the residual add.
     public let dropout1: Dropout
+    /// Dropout on the cross-attention output before the residual add.
     public let dropout2: Dropout
+    /// Dropout on the feed-forward output before the residual add.
     public let dropout3: Dropout
+    /// Pre-norm (LayerNorm before each sublayer) when true, post-norm when false (PyTorch: `norm_first`).
     public let normFirst: Bool
+    /// The feed-forward activation.
     public let activation: TransformerActivation
     let config: (dModel: Int, nhead: Int, dimFeedforward: Int, dropout: Double, layerNormEps: Double,
                  batchFirst: Bool, bias: Bool)
 
+    /// PyTorch: `nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)`.
     public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Double = 0.1,
                 activation: TransformerActivation = .relu, layerNormEps: Double = 1e-5, batchFirst: Bool = false,
                 normFirst: Bool = false, bias: Bool = true, generator: Generator = .default) {
@@ -146,8 +176,12 @@ open class TransformerDecoderLayer: Module {
     ///   - memory: (S, N, E) likewise: the encoder's output.
     ///   - tgtMask: (T, T) mask of the self-attention (usually the causal one).
     ///   - memoryMask: (T, S) mask of the cross-attention.
-    ///   - tgtKeyPaddingMask: (N, T); memoryKeyPaddingMask: (N, S); true marks padding.
-    ///   - tgtIsCausal, memoryIsCausal: hints that the masks are causal.
+    ///   - tgtKeyPaddingMask: (N, T), true marks padding.
+    ///   - memoryKeyPaddingMask: (N, S), true marks padding.
+    ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
+    ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
+    ///
+    /// PyTorch: `TransformerDecoderLayer.forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
     open func forward(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                       tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                       tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -170,6 +204,7 @@ open class TransformerDecoderLayer: Module {
         return norm3(x + ff(x))
     }
 
+    /// Runs `forward(_:memory:tgtMask:memoryMask:tgtKeyPaddingMask:memoryKeyPaddingMask:tgtIsCausal:memoryIsCausal:)`.
     public func callAsFunction(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                                tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                                tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -211,9 +246,12 @@ private func copyState(from source: Module, to target: Module) {
 open class TransformerEncoder: Module {
     /// The layers, named `layers.0`, `layers.1`, … in the state dict, as PyTorch's ModuleList.
     public let layers: ModuleList<TransformerEncoderLayer>
+    /// The final normalization after the last layer, if any.
     public let norm: Module?
+    /// The number of layers.
     public var numLayers: Int { layers.count }
 
+    /// `numLayers` independent copies of `encoderLayer` (PyTorch: `nn.TransformerEncoder(encoder_layer, num_layers, norm)`).
     public init(_ encoderLayer: TransformerEncoderLayer, numLayers: Int, norm: Module? = nil) {
         precondition(numLayers >= 0, "TransformerEncoder: num_layers must be non-negative, got \(numLayers)")
         layers = ModuleList((0..<numLayers).map { _ in encoderLayer.deepCopy() })
@@ -221,15 +259,19 @@ open class TransformerEncoder: Module {
         super.init()
     }
 
+    /// The stack on `src` without masks.
     open override func forward(_ src: Tensor) -> Tensor { forward(src, mask: nil) }
 
     /// Each layer in turn with the same masks (see `TransformerEncoderLayer.forward`), then `norm`.
+    ///
+    /// PyTorch: `TransformerEncoder.forward(src, mask, src_key_padding_mask, is_causal)`.
     open func forward(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
         var x = src
         for layer in layers { x = layer.forward(x, srcMask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal) }
         return norm.map { $0(x) } ?? x
     }
 
+    /// Runs `forward(_:mask:srcKeyPaddingMask:isCausal:)`.
     public func callAsFunction(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
         forward(src, mask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal)
     }
@@ -238,10 +280,14 @@ open class TransformerEncoder: Module {
 /// A stack of `numLayers` copies of a decoder layer (PyTorch's `nn.TransformerDecoder`), then
 /// an optional final norm; keys `layers.0.self_attn.…`, …, `norm.weight`.
 open class TransformerDecoder: Module {
+    /// The layers, named `layers.0`, `layers.1`, … in the state dict, as PyTorch's ModuleList.
     public let layers: ModuleList<TransformerDecoderLayer>
+    /// The final normalization after the last layer, if any.
     public let norm: Module?
+    /// The number of layers.
     public var numLayers: Int { layers.count }
 
+    /// `numLayers` independent copies of `decoderLayer` (PyTorch: `nn.TransformerDecoder(decoder_layer, num_layers, norm)`).
     public init(_ decoderLayer: TransformerDecoderLayer, numLayers: Int, norm: Module? = nil) {
         precondition(numLayers >= 0, "TransformerDecoder: num_layers must be non-negative, got \(numLayers)")
         layers = ModuleList((0..<numLayers).map { _ in decoderLayer.deepCopy() })
@@ -249,9 +295,12 @@ open class TransformerDecoder: Module {
         super.init()
     }
 
+    /// Decoding `x` against itself as memory (for a single-input pipeline).
     open override func forward(_ x: Tensor) -> Tensor { forward(x, memory: x) }
 
     /// Each layer in turn on the same memory and masks (see `TransformerDecoderLayer.forward`), then `norm`.
+    ///
+    /// PyTorch: `TransformerDecoder.forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
     open func forward(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                       tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                       tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -264,6 +313,7 @@ open class TransformerDecoder: Module {
         return norm.map { $0(x) } ?? x
     }
 
+    /// Runs `forward(_:memory:tgtMask:memoryMask:tgtKeyPaddingMask:memoryKeyPaddingMask:tgtIsCausal:memoryIsCausal:)`.
     public func callAsFunction(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                                tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                                tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
@@ -285,12 +335,18 @@ open class TransformerDecoder: Module {
 /// let y = model(Tensor.randn([8, 10, 64]), Tensor.randn([8, 12, 64]), tgtMask: tgtMask)   // [8, 12, 64]
 /// ```
 open class Transformer: Module {
+    /// The encoder stack, with its final LayerNorm.
     public let encoder: TransformerEncoder
+    /// The decoder stack, with its final LayerNorm.
     public let decoder: TransformerDecoder
+    /// The model width (PyTorch: `d_model`).
     public let dModel: Int
+    /// Attention heads per layer (PyTorch: `nhead`).
     public let nhead: Int
+    /// Whether inputs are (N, S, E) rather than (S, N, E) (PyTorch: `batch_first`).
     public let batchFirst: Bool
 
+    /// PyTorch: `nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)`.
     public init(dModel: Int = 512, nhead: Int = 8, numEncoderLayers: Int = 6, numDecoderLayers: Int = 6,
                 dimFeedforward: Int = 2048, dropout: Double = 0.1, activation: TransformerActivation = .relu,
                 layerNormEps: Double = 1e-5, batchFirst: Bool = false, normFirst: Bool = false, bias: Bool = true,
@@ -320,9 +376,19 @@ open class Transformer: Module {
     /// Encodes `src`, then decodes `tgt` against it.
     ///
     /// - Parameters:
-    ///   - src: (S, N, E), or (N, S, E) with `batchFirst`; tgt: (T, N, E) likewise.
-    ///   - srcMask (S, S), tgtMask (T, T), memoryMask (T, S): attention masks.
-    ///   - srcKeyPaddingMask (N, S), tgtKeyPaddingMask (N, T), memoryKeyPaddingMask (N, S).
+    ///   - src: (S, N, E), or (N, S, E) with `batchFirst`.
+    ///   - tgt: (T, N, E), or (N, T, E) with `batchFirst`.
+    ///   - srcMask: (S, S) mask of the encoder's self-attention.
+    ///   - tgtMask: (T, T) mask of the decoder's self-attention.
+    ///   - memoryMask: (T, S) mask of the cross-attention.
+    ///   - srcKeyPaddingMask: (N, S), true marks padding.
+    ///   - tgtKeyPaddingMask: (N, T), true marks padding.
+    ///   - memoryKeyPaddingMask: (N, S), true marks padding.
+    ///   - srcIsCausal: a hint that `srcMask` is the causal mask.
+    ///   - tgtIsCausal: a hint that `tgtMask` is the causal mask.
+    ///   - memoryIsCausal: a hint that `memoryMask` is the causal mask.
+    ///
+    /// PyTorch: `nn.Transformer.forward(src, tgt, src_mask, tgt_mask, memory_mask, …)`.
     open func forward(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
                       memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil, tgtKeyPaddingMask: Tensor? = nil,
                       memoryKeyPaddingMask: Tensor? = nil, srcIsCausal: Bool = false, tgtIsCausal: Bool = false,
@@ -344,6 +410,7 @@ open class Transformer: Module {
                                tgtIsCausal: tgtIsCausal, memoryIsCausal: memoryIsCausal)
     }
 
+    /// Runs `forward(_:_:srcMask:tgtMask:memoryMask:srcKeyPaddingMask:tgtKeyPaddingMask:memoryKeyPaddingMask:srcIsCausal:tgtIsCausal:memoryIsCausal:)`.
     public func callAsFunction(_ src: Tensor, _ tgt: Tensor, srcMask: Tensor? = nil, tgtMask: Tensor? = nil,
                                memoryMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil,
                                tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,

@@ -1,6 +1,8 @@
 /// ReLU, softmax, log-softmax and dropout on the C kernels (csrc/activations.c).
 extension Tensor {
     /// max(x, 0). Backward: g where the output is positive, else 0.
+    ///
+    /// PyTorch: `torch.relu`.
     public func relu() -> Tensor {
         check { try expectDType(self, .float32, op: "relu") }
         let out = Tensor(empty: shape)
@@ -14,8 +16,12 @@ extension Tensor {
     }
 
     /// Softmax over `dim` (the last by default).
+    ///
+    /// PyTorch: `torch.softmax(x, dim)`.
     public func softmax(dim: Int = -1) -> Tensor { softmaxImpl(dim: dim, log: false) }
     /// log(softmax(x)) over `dim`, computed stably.
+    ///
+    /// PyTorch: `torch.log_softmax(x, dim)`.
     public func logSoftmax(dim: Int = -1) -> Tensor { softmaxImpl(dim: dim, log: true) }
 
     private func softmaxImpl(dim: Int, log: Bool) -> Tensor {
@@ -40,6 +46,8 @@ extension Tensor {
 
     /// Zeroes each element with probability `p` and scales the rest by 1/(1-p). The mask is
     /// drawn from `generator` with a counter-based stream: it does not depend on threads.
+    ///
+    /// PyTorch: `F.dropout(x, p, training=True)`.
     public func dropout(p: Double, generator: Generator = .default) -> Tensor {
         precondition(p >= 0 && p <= 1, "dropout: probability has to be between 0 and 1, but got \(p)")
         check { try expectDType(self, .float32, op: "dropout") }
@@ -50,6 +58,9 @@ extension Tensor {
     }
 }
 
+/// max(x, 0) elementwise (PyTorch: `F.relu`).
 public func relu(_ x: Tensor) -> Tensor { x.relu() }
+/// The softmax of `x` along `dim` (PyTorch: `F.softmax`).
 public func softmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.softmax(dim: dim) }
+/// log(softmax(x)) along `dim`, computed stably (PyTorch: `F.log_softmax`).
 public func logSoftmax(_ x: Tensor, dim: Int = -1) -> Tensor { x.logSoftmax(dim: dim) }

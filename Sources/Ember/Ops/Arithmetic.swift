@@ -87,30 +87,35 @@ private func scalar(_ v: Double, like t: Tensor) -> Tensor {
 
 extension Tensor {
     // d(a+b) = g, g
+    /// Elementwise sum with broadcasting (PyTorch: `torch.add`, `a + b`).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         binaryForward(.add, "add", a, b).recorded("add", [a, b], saved: []) { g in
             [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? g.sumTo(b.shape) : nil]
         }
     }
     // d(a-b) = g, -g
+    /// Elementwise difference with broadcasting (PyTorch: `torch.sub`, `a - b`).
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         binaryForward(.sub, "sub", a, b).recorded("sub", [a, b], saved: []) { g in
             [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? (-g).sumTo(b.shape) : nil]
         }
     }
     // d(a*b) = g*b, g*a
+    /// Elementwise product with broadcasting (PyTorch: `torch.mul`, `a * b`).
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         binaryForward(.mul, "mul", a, b).recorded("mul", [a, b]) { g in
             [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
         }
     }
     // d(a/b) = g/b, -g*a/b²
+    /// Elementwise quotient with broadcasting (PyTorch: `torch.div`, `a / b`).
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         binaryForward(.div, "div", a, b).recorded("div", [a, b]) { g in
             [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
              b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
         }
     }
+    /// Negation (PyTorch: `torch.neg`, `-a`).
     public static prefix func - (a: Tensor) -> Tensor {
         if a.dtype != .float32 { return Tensor.zeros([], dtype: a.dtype) - a }
         let out = Tensor(empty: a.shape)
@@ -118,21 +123,39 @@ extension Tensor {
         return out.recorded("neg", [a], saved: []) { g in [-g] }
     }
 
+    /// Adds a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func + (a: Tensor, b: Double) -> Tensor { a + scalar(b, like: a) }
+    /// Adds a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func + (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) + b }
+    /// Subtracts a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func - (a: Tensor, b: Double) -> Tensor { a - scalar(b, like: a) }
+    /// A scalar minus a tensor (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func - (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) - b }
+    /// Multiplies by a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func * (a: Tensor, b: Double) -> Tensor { a * scalar(b, like: a) }
+    /// Multiplies by a scalar (int64 tensors keep their dtype for whole numbers, as in PyTorch).
     public static func * (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) * b }
+    /// Divides by a scalar.
+    ///
+    /// PyTorch: `torch.div`.
     public static func / (a: Tensor, b: Double) -> Tensor { a / scalar(b, like: a) }
+    /// A scalar divided by a tensor.
+    ///
+    /// PyTorch: `torch.div`.
     public static func / (a: Double, b: Tensor) -> Tensor { scalar(a, like: b) / b }
 
+    /// `a = a + b`: rebinds `a` to a new tensor; unlike PyTorch's `+=` it does not write in place (use `add_`).
     public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    /// `a = a - b`: rebinds `a` to a new tensor; unlike PyTorch's `-=` it does not write in place (use `sub_`).
     public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    /// `a = a * b`: rebinds `a` to a new tensor; unlike PyTorch's `*=` it does not write in place (use `mul_`).
     public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    /// `a = a / b`: rebinds `a` to a new tensor; unlike PyTorch's `/=` it does not write in place (use `div_`).
     public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
 
     /// self ** exponent. d/da = e·a^(e-1); d/de = a^e·ln a.
+    ///
+    /// PyTorch: `torch.pow`.
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
         let out = binaryForward(.pow, "pow", a, e)
@@ -141,9 +164,12 @@ extension Tensor {
              e.requiresGrad ? (g * out.detach() * a.log()).sumTo(e.shape) : nil]
         }
     }
+    /// self ** exponent for a scalar exponent (PyTorch: `torch.pow`).
     public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent, like: self)) }
 
     /// Elementwise maximum (NaN propagates). The gradient goes to the larger operand.
+    ///
+    /// PyTorch: `torch.maximum`.
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryForward(.maximum, "maximum", a, b)
         return out.recorded("maximum", [a, b]) { g in
@@ -152,6 +178,7 @@ extension Tensor {
                     b.requiresGrad ? (g * (1 - pick)).sumTo(b.shape) : nil]
         }
     }
+    /// Elementwise minimum (NaN propagates). The gradient goes to the smaller operand (PyTorch: `torch.minimum`).
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryForward(.minimum, "minimum", a, b)
         return out.recorded("minimum", [a, b]) { g in
@@ -161,6 +188,8 @@ extension Tensor {
         }
     }
     /// Clamps into [min, max].
+    ///
+    /// PyTorch: `torch.clamp`.
     public func clamp(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {
         var t = self
         if let lo { t = Tensor.maximum(t, scalar(lo, like: t)) }
@@ -172,17 +201,29 @@ extension Tensor {
 // MARK: - Comparisons (bool results, not differentiable)
 
 extension Tensor {
+    /// Elementwise `a == b` as a bool tensor, with broadcasting (PyTorch: `torch.eq`).
     public static func == (a: Tensor, b: Tensor) -> Tensor { compareForward(.eq, "eq", a, b) }
+    /// Elementwise `a != b` as a bool tensor, with broadcasting (PyTorch: `torch.ne`).
     public static func != (a: Tensor, b: Tensor) -> Tensor { compareForward(.ne, "ne", a, b) }
+    /// Elementwise `a < b` as a bool tensor, with broadcasting (PyTorch: `torch.lt`).
     public static func < (a: Tensor, b: Tensor) -> Tensor { compareForward(.lt, "lt", a, b) }
+    /// Elementwise `a <= b` as a bool tensor, with broadcasting (PyTorch: `torch.le`).
     public static func <= (a: Tensor, b: Tensor) -> Tensor { compareForward(.le, "le", a, b) }
+    /// Elementwise `a > b` as a bool tensor, with broadcasting (PyTorch: `torch.gt`).
     public static func > (a: Tensor, b: Tensor) -> Tensor { compareForward(.gt, "gt", a, b) }
+    /// Elementwise `a >= b` as a bool tensor, with broadcasting (PyTorch: `torch.ge`).
     public static func >= (a: Tensor, b: Tensor) -> Tensor { compareForward(.ge, "ge", a, b) }
+    /// Elementwise `a == b` against a scalar, as a bool tensor (PyTorch: `torch.eq`).
     public static func == (a: Tensor, b: Double) -> Tensor { a == scalar(b, like: a) }
+    /// Elementwise `a != b` against a scalar, as a bool tensor (PyTorch: `torch.ne`).
     public static func != (a: Tensor, b: Double) -> Tensor { a != scalar(b, like: a) }
+    /// Elementwise `a < b` against a scalar, as a bool tensor (PyTorch: `torch.lt`).
     public static func < (a: Tensor, b: Double) -> Tensor { a < scalar(b, like: a) }
+    /// Elementwise `a <= b` against a scalar, as a bool tensor (PyTorch: `torch.le`).
     public static func <= (a: Tensor, b: Double) -> Tensor { a <= scalar(b, like: a) }
+    /// Elementwise `a > b` against a scalar, as a bool tensor (PyTorch: `torch.gt`).
     public static func > (a: Tensor, b: Double) -> Tensor { a > scalar(b, like: a) }
+    /// Elementwise `a >= b` against a scalar, as a bool tensor (PyTorch: `torch.ge`).
     public static func >= (a: Tensor, b: Double) -> Tensor { a >= scalar(b, like: a) }
 
     /// True when shapes match and every element is equal (PyTorch's `torch.equal`).
@@ -193,6 +234,8 @@ extension Tensor {
     }
 
     /// |a - b| <= atol + rtol·|b| everywhere.
+    ///
+    /// PyTorch: `torch.allclose`.
     public func allClose(_ other: Tensor, rtol: Double = 1e-5, atol: Double = 1e-8) -> Bool {
         guard shape == other.shape else { return false }
         let a = toArray(), b = other.toArray()
@@ -217,41 +260,54 @@ extension Tensor {
     }
 
     // d exp(x) = exp(x)
+    /// eˣ elementwise (PyTorch: `torch.exp`).
     public func exp() -> Tensor {
         let out = unary(.exp, "exp")
         return out.recorded("exp", [self], saved: [out]) { g in [g * out.detach()] }
     }
     // d log(x) = 1/x
+    /// Natural logarithm elementwise (PyTorch: `torch.log`).
     public func log() -> Tensor {
         unary(.log, "log").recorded("log", [self]) { g in [g / self] }
     }
     // d sqrt(x) = 1/(2 sqrt x)
+    /// Square root elementwise (PyTorch: `torch.sqrt`).
     public func sqrt() -> Tensor {
         let out = unary(.sqrt, "sqrt")
         return out.recorded("sqrt", [self], saved: [out]) { g in [g / (2 * out.detach())] }
     }
     // d |x| = sign(x)
+    /// Absolute value elementwise; the gradient at 0 is 0 (PyTorch: `torch.abs`).
     public func abs() -> Tensor {
         unary(.abs, "abs").recorded("abs", [self]) { g in
             [g * ((self > 0).type(.float32) - (self < 0).type(.float32))]
         }
     }
     // d tanh(x) = 1 - tanh²
+    /// Hyperbolic tangent elementwise (PyTorch: `torch.tanh`).
     public func tanh() -> Tensor {
         let out = unary(.tanh, "tanh")
         return out.recorded("tanh", [self], saved: [out]) { g in let y = out.detach(); return [g * (1 - y * y)] }
     }
     // d σ(x) = σ(1-σ)
+    /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise (PyTorch: `torch.sigmoid`).
     public func sigmoid() -> Tensor {
         let out = unary(.sigmoid, "sigmoid")
         return out.recorded("sigmoid", [self], saved: [out]) { g in let y = out.detach(); return [g * y * (1 - y)] }
     }
 }
 
+/// eˣ elementwise (PyTorch: `torch.exp`).
 public func exp(_ x: Tensor) -> Tensor { x.exp() }
+/// Natural logarithm elementwise (PyTorch: `torch.log`).
 public func log(_ x: Tensor) -> Tensor { x.log() }
+/// Square root elementwise (PyTorch: `torch.sqrt`).
 public func sqrt(_ x: Tensor) -> Tensor { x.sqrt() }
+/// Absolute value elementwise (PyTorch: `torch.abs`).
 public func abs(_ x: Tensor) -> Tensor { x.abs() }
+/// Hyperbolic tangent elementwise (PyTorch: `torch.tanh`).
 public func tanh(_ x: Tensor) -> Tensor { x.tanh() }
+/// `x ** e` for a scalar exponent (PyTorch: `torch.pow`).
 public func pow(_ x: Tensor, _ e: Double) -> Tensor { x.pow(e) }
+/// `x ** e` elementwise with broadcasting (PyTorch: `torch.pow`).
 public func pow(_ x: Tensor, _ e: Tensor) -> Tensor { x.pow(e) }

@@ -4,25 +4,37 @@
 
 /// A size given for both spatial dims (PyTorch's `int or tuple`): `3` or `[3, 5]`.
 public struct Pair: Equatable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral, CustomStringConvertible {
+    /// The size along the height.
     public let h: Int
+    /// The size along the width.
     public let w: Int
+    /// Height and width.
     public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+    /// The same size for both dims.
     public init(_ both: Int) { self.init(both, both) }
+    /// `3`: the same size for both dims.
     public init(integerLiteral value: Int) { self.init(value) }
+    /// `[3, 5]`: height and width.
     public init(arrayLiteral elements: Int...) {
         precondition(elements.count == 2, "a pair needs 2 values, got \(elements)")
         self.init(elements[0], elements[1])
     }
+    /// `(h, w)`, as PyTorch prints a tuple.
     public var description: String { "(\(h), \(w))" }
 }
 
 /// A convolution's padding: explicit sizes (`1`, `[1, 2]`), or PyTorch's string modes:
 /// `.valid` (none) and `.same` (the output keeps the input's size; stride 1 only).
 public enum ConvPadding: Equatable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {
+    /// Zero padding of these sizes on both sides of each dim.
     case explicit(Pair)
+    /// PyTorch's `padding="same"`: the output keeps the input's size (stride 1 only).
     case same
+    /// PyTorch's `padding="valid"`: no padding.
     case valid
+    /// `1`: the same explicit padding on both dims.
     public init(integerLiteral value: Int) { self = .explicit(Pair(value)) }
+    /// `[1, 2]`: explicit padding for height and width.
     public init(arrayLiteral elements: Int...) {
         precondition(elements.count == 2, "a padding pair needs 2 values, got \(elements)")
         self = .explicit(Pair(elements[0], elements[1]))
@@ -31,6 +43,7 @@ public enum ConvPadding: Equatable, Sendable, ExpressibleByIntegerLiteral, Expre
 
 /// How a convolution layer pads (PyTorch's `padding_mode`).
 public enum PaddingMode: String, Sendable {
+    /// PyTorch's `padding_mode` values: `"zeros"`, `"reflect"`, `"replicate"`, `"circular"`.
     case zeros, reflect, replicate, circular
 }
 

@@ -32,6 +32,8 @@ extension Tensor {
     /// x² (PyTorch's `square`); d = 2x.
     public func square() -> Tensor { unary(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
     /// -1, 0 or 1 (NaN stays NaN); zero gradient.
+    ///
+    /// PyTorch: `torch.sign`.
     public func sign() -> Tensor { constantGrad(unary(.sign, "sign"), "sign") }
     /// Rounds down (PyTorch's `floor`); zero gradient.
     public func floor() -> Tensor { constantGrad(unary(.floor, "floor"), "floor") }
@@ -144,6 +146,7 @@ extension Tensor {
 
     /// self + weight·(end - self) (PyTorch's `lerp`).
     public func lerp(_ end: Tensor, weight: Tensor) -> Tensor { self + weight * (end - self) }
+    /// self + weight·(end - self) with a scalar weight (PyTorch: `lerp`).
     public func lerp(_ end: Tensor, weight: Double) -> Tensor { self + (end - self) * weight }
 
     /// self + value·t1·t2 (PyTorch's `addcmul`).
@@ -167,24 +170,39 @@ extension Tensor {
     public func logicalNot() -> Tensor { type(.bool).type(.int64) == 0 }
 
     /// `logicalAnd`, as an operator.
+    ///
+    /// PyTorch: `torch.logical_and`.
     public static func && (a: Tensor, b: Tensor) -> Tensor { a.logicalAnd(b) }
     /// `logicalOr`, as an operator.
+    ///
+    /// PyTorch: `torch.logical_or`.
     public static func || (a: Tensor, b: Tensor) -> Tensor { a.logicalOr(b) }
     /// `logicalNot`, as an operator.
+    ///
+    /// PyTorch: `torch.logical_not`.
     public static prefix func ! (a: Tensor) -> Tensor { a.logicalNot() }
 
     /// Where the elements are NaN.
+    ///
+    /// PyTorch: `torch.isnan`.
     public func isnan() -> Tensor { dtype == .float32 ? self != self : Tensor.zeros(shape, dtype: .bool) }
     /// Where the elements are ±infinity.
+    ///
+    /// PyTorch: `torch.isinf`.
     public func isinf() -> Tensor { dtype == .float32 ? abs() == Double.infinity : Tensor.zeros(shape, dtype: .bool) }
     /// Where the elements are finite numbers.
+    ///
+    /// PyTorch: `torch.isfinite`.
     public func isfinite() -> Tensor { dtype == .float32 ? (isnan() || isinf()).logicalNot() : Tensor.ones(shape, dtype: .bool) }
 }
 
 /// `x.sin()` as a free function, as `torch.sin`.
 public func sin(_ x: Tensor) -> Tensor { x.sin() }
+/// `x.cos()` as a free function (PyTorch: `torch.cos`).
 public func cos(_ x: Tensor) -> Tensor { x.cos() }
+/// `x.gelu(approximate:)` as a free function (PyTorch: `F.gelu`).
 public func gelu(_ x: Tensor, approximate: Tensor.GELUApproximation = .none) -> Tensor { x.gelu(approximate: approximate) }
+/// `x.silu()` as a free function (PyTorch: `F.silu`).
 public func silu(_ x: Tensor) -> Tensor { x.silu() }
 
 // MARK: - Creation like another tensor, and structured tensors
@@ -193,15 +211,23 @@ extension Tensor {
     /// Zeros of `t`'s shape and dtype (PyTorch's `zeros_like`).
     public static func zerosLike(_ t: Tensor) -> Tensor { zeros(t.shape, dtype: t.dtype) }
     /// Ones of `t`'s shape and dtype.
+    ///
+    /// PyTorch: `torch.ones_like`.
     public static func onesLike(_ t: Tensor) -> Tensor { ones(t.shape, dtype: t.dtype) }
     /// `value` in `t`'s shape and dtype.
+    ///
+    /// PyTorch: `torch.full_like`.
     public static func fullLike(_ t: Tensor, _ value: Double) -> Tensor { full(t.shape, value, dtype: t.dtype) }
     /// Uninitialised memory of `t`'s shape and dtype (PyTorch's `empty_like`): every element
     /// must be written before it is read.
     public static func emptyLike(_ t: Tensor) -> Tensor { Tensor(empty: t.shape, dtype: t.dtype) }
     /// Uniform [0, 1) values of `t`'s shape.
+    ///
+    /// PyTorch: `torch.rand_like`.
     public static func randLike(_ t: Tensor, generator: Generator = .default) -> Tensor { rand(t.shape, generator: generator) }
     /// Standard normal values of `t`'s shape.
+    ///
+    /// PyTorch: `torch.randn_like`.
     public static func randnLike(_ t: Tensor, generator: Generator = .default) -> Tensor { randn(t.shape, generator: generator) }
 
     /// The n×m identity (PyTorch's `eye`).
@@ -225,6 +251,8 @@ extension Tensor {
     /// (PyTorch's `tril`; causal masks).
     public func tril(_ diagonal: Int = 0) -> Tensor { triangle(diagonal, lower: true) }
     /// The upper triangle (j ≥ i + diagonal).
+    ///
+    /// PyTorch: `torch.triu`.
     public func triu(_ diagonal: Int = 0) -> Tensor { triangle(diagonal, lower: false) }
 
     private func triangle(_ k: Int, lower: Bool) -> Tensor {

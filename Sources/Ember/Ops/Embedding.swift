@@ -6,6 +6,8 @@
 /// shape): the result has shape `input.shape + [embeddingDim]` (PyTorch's `F.embedding`).
 ///
 /// - Parameters:
+///   - input: int64 indices into the rows of `weight`.
+///   - weight: the table, (numEmbeddings, embeddingDim).
 ///   - paddingIdx: a row (negative counts from the end) that gets no gradient: its entries in
 ///     the weight's gradient stay zero however often it is looked up.
 ///   - maxNorm: when given, every row that `input` looks up and whose `normType`-norm exceeds

@@ -53,20 +53,27 @@ extension Tensor {
     public func add_(_ other: Tensor, alpha: Double = 1) -> Tensor {
         applyInPlace("add_", [other]) { $0 + (alpha == 1 ? other : other * alpha) }
     }
+    /// self += value in place (PyTorch: `add_`).
     @discardableResult
     public func add_(_ value: Double) -> Tensor { applyInPlace("add_") { $0 + value } }
+    /// self -= alpha · other in place, other broadcast to self's shape (PyTorch: `sub_`).
     @discardableResult
     public func sub_(_ other: Tensor, alpha: Double = 1) -> Tensor {
         applyInPlace("sub_", [other]) { $0 - (alpha == 1 ? other : other * alpha) }
     }
+    /// self -= value in place (PyTorch: `sub_`).
     @discardableResult
     public func sub_(_ value: Double) -> Tensor { applyInPlace("sub_") { $0 - value } }
+    /// self *= other in place, other broadcast to self's shape (PyTorch: `mul_`).
     @discardableResult
     public func mul_(_ other: Tensor) -> Tensor { applyInPlace("mul_", [other]) { $0 * other } }
+    /// self *= value in place (PyTorch: `mul_`).
     @discardableResult
     public func mul_(_ value: Double) -> Tensor { applyInPlace("mul_") { $0 * value } }
+    /// self /= other in place, other broadcast to self's shape (PyTorch: `div_`).
     @discardableResult
     public func div_(_ other: Tensor) -> Tensor { applyInPlace("div_", [other]) { $0 / other } }
+    /// self /= value in place (PyTorch: `div_`).
     @discardableResult
     public func div_(_ value: Double) -> Tensor { applyInPlace("div_") { $0 / value } }
     /// Clamps into [min, max] in place (PyTorch's `clamp_`).

@@ -57,6 +57,7 @@ extension Tensor {
                             srcStrides: st, shape: shape, itemSize: dtype.itemSize)
         return out.recorded("flip", [self], saved: []) { g in [g.flip(Array(ds))] }
     }
+    /// `flip([dims])` with the dims listed (PyTorch: `torch.flip`).
     public func flip(_ dims: Int...) -> Tensor { flip(dims) }
 
     /// Rolls entries along `dims` by `shifts` (wrapping around), as PyTorch's `roll`; with no
@@ -78,6 +79,7 @@ extension Tensor {
         }
         return t === self ? clone().recorded("roll", [self], saved: []) { g in [g] } : t
     }
+    /// Rolls along one dim (PyTorch: `torch.roll(x, shift, dims)`).
     public func roll(_ shift: Int, dims: Int) -> Tensor { roll([shift], dims: [dims]) }
 
     /// Tiles the tensor `repeats[i]` times along dim i (leading new dims allowed), as
@@ -95,5 +97,6 @@ extension Tensor {
         let outShape = zip(repeats, padded).map { $0 * $1 }
         return expandedView.contiguous().reshaped(outShape)
     }
+    /// `repeated([repeats])` with the counts listed (PyTorch: `Tensor.repeat`).
     public func repeated(_ repeats: Int...) -> Tensor { repeated(repeats) }
 }

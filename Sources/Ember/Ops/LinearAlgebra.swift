@@ -98,6 +98,7 @@ extension Tensor {
     }
 }
 
+/// `a.matmul(b)` as a free function (PyTorch: `torch.matmul`).
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor { a.matmul(b) }
 
 /// y = x·Wᵀ + b in one call (bias fused into the GEMM output), as PyTorch's `F.linear`.

@@ -2,6 +2,7 @@
 
 /// How a per-sample loss is reduced (PyTorch's `reduction=`).
 public enum Reduction: String, Sendable {
+    /// `.none`: one loss per element or sample; `.mean`: their (weighted) mean; `.sum`: their sum.
     case none, mean, sum
 }
 

@@ -120,6 +120,7 @@ extension Tensor {
         adaptivePool2d(outputSize, max: true)
     }
 
+    /// Adaptive max pooling to `outputSize` (PyTorch: `F.adaptive_max_pool2d`).
     public func adaptiveMaxPool2d(_ outputSize: Pair) -> Tensor { adaptivePool2d(outputSize, max: true).values }
 
     private func adaptivePool2d(_ size: Pair, max: Bool) -> (values: Tensor, indices: Tensor) {
@@ -184,6 +185,7 @@ extension Tensor {
 
 /// `F.interpolate`'s modes for 4-D input.
 public enum InterpolationMode: String, Sendable {
+    /// Nearest neighbour, or bilinear (PyTorch: `mode="nearest"`, `"bilinear"`).
     case nearest, bilinear
 }
 
@@ -243,17 +245,22 @@ extension Tensor {
     }
 }
 
+/// `x.maxPool2d(…)` as a free function (PyTorch: `F.max_pool2d`).
 public func maxPool2d(_ x: Tensor, kernelSize: Pair, stride: Pair? = nil, padding: Pair = 0, dilation: Pair = 1,
                       ceilMode: Bool = false) -> Tensor {
     x.maxPool2d(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
 }
+/// `x.avgPool2d(…)` as a free function (PyTorch: `F.avg_pool2d`).
 public func avgPool2d(_ x: Tensor, kernelSize: Pair, stride: Pair? = nil, padding: Pair = 0, ceilMode: Bool = false,
                       countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
     x.avgPool2d(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
                 countIncludePad: countIncludePad, divisorOverride: divisorOverride)
 }
+/// `x.adaptiveAvgPool2d(_:)` as a free function (PyTorch: `F.adaptive_avg_pool2d`).
 public func adaptiveAvgPool2d(_ x: Tensor, _ outputSize: Pair) -> Tensor { x.adaptiveAvgPool2d(outputSize) }
+/// `x.adaptiveMaxPool2d(_:)` as a free function (PyTorch: `F.adaptive_max_pool2d`).
 public func adaptiveMaxPool2d(_ x: Tensor, _ outputSize: Pair) -> Tensor { x.adaptiveMaxPool2d(outputSize) }
+/// `x.interpolate(…)` as a free function (PyTorch: `F.interpolate`).
 public func interpolate(_ x: Tensor, size: Pair? = nil, scaleFactor: Double? = nil, mode: InterpolationMode = .nearest,
                         alignCorners: Bool? = nil) -> Tensor {
     x.interpolate(size: size, scaleFactor: scaleFactor, mode: mode, alignCorners: alignCorners)

@@ -22,6 +22,8 @@ extension Tensor {
     }
 
     /// Mean of all elements (float32 only).
+    ///
+    /// PyTorch: `torch.mean(x)`.
     public func mean() -> Tensor {
         check { try expectDType(self, .float32, op: "mean") }
         let n = Double(Swift.max(count, 1))
@@ -31,6 +33,8 @@ extension Tensor {
     }
 
     /// Sum over `dim` (kept as size 1 with `keepDim`); int64 and bool sum exactly to int64.
+    ///
+    /// PyTorch: `torch.sum(x, dim, keepdim)`.
     public func sum(dim: Int, keepDim: Bool = false) -> Tensor {
         let d = normalizeDim(dim, ndim, op: "sum")
         if ndim == 0 { return sum() }
@@ -54,6 +58,8 @@ extension Tensor {
     }
 
     /// Sum over several dims.
+    ///
+    /// PyTorch: `torch.sum(x, dims, keepdim)`.
     public func sum(dims: [Int], keepDim: Bool = false) -> Tensor {
         let ds = Set(dims.map { normalizeDim($0, ndim, op: "sum") }).sorted(by: >)
         var t = self
@@ -63,12 +69,16 @@ extension Tensor {
     }
 
     /// Mean over `dim`.
+    ///
+    /// PyTorch: `torch.mean(x, dim, keepdim)`.
     public func mean(dim: Int, keepDim: Bool = false) -> Tensor {
         let d = normalizeDim(dim, ndim, op: "mean")
         return sum(dim: d, keepDim: keepDim) / Double(shape[d])
     }
 
     /// Mean over several dims.
+    ///
+    /// PyTorch: `torch.mean(x, dims, keepdim)`.
     public func mean(dims: [Int], keepDim: Bool = false) -> Tensor {
         let ds = Set(dims.map { normalizeDim($0, ndim, op: "mean") })
         return sum(dims: Array(ds), keepDim: keepDim) / Double(ds.reduce(1) { $0 * shape[$1] })
@@ -76,6 +86,8 @@ extension Tensor {
 
     /// Largest value and its index along `dim` (first index on ties; NaN wins).
     /// The gradient flows to the chosen index.
+    ///
+    /// PyTorch: `torch.max(x, dim, keepdim)`.
     public func max(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: Tensor) {
         let d = normalizeDim(dim, ndim, op: "max")
         precondition(ndim == 0 || shape[d] > 0, "max: cannot reduce over an empty dimension \(dim) of \(shape)")
@@ -103,6 +115,8 @@ extension Tensor {
     }
 
     /// Smallest value and its index along `dim` (first index on ties; NaN wins).
+    ///
+    /// PyTorch: `torch.min(x, dim, keepdim)`.
     public func min(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: Tensor) {
         if dtype == .float32 {
             let r = (-self).max(dim: dim, keepDim: keepDim)
@@ -113,21 +127,33 @@ extension Tensor {
     }
 
     /// Index of the largest value along `dim`, as int64 (`pred.argmax(dim: 1)`).
+    ///
+    /// PyTorch: `torch.argmax(x, dim, keepdim)`.
     public func argmax(dim: Int, keepDim: Bool = false) -> Tensor {
         noGrad { max(dim: dim, keepDim: keepDim).indices }
     }
     /// Index of the largest element of the flattened tensor.
+    ///
+    /// PyTorch: `torch.argmax(x)`.
     public func argmax() -> Tensor { noGrad { reshaped([-1]).max(dim: 0).indices } }
     /// Index of the smallest value along `dim`.
+    ///
+    /// PyTorch: `torch.argmin(x, dim, keepdim)`.
     public func argmin(dim: Int, keepDim: Bool = false) -> Tensor {
         noGrad { min(dim: dim, keepDim: keepDim).indices }
     }
     /// Index of the smallest element of the flattened tensor.
+    ///
+    /// PyTorch: `torch.argmin(x)`.
     public func argmin() -> Tensor { noGrad { reshaped([-1]).min(dim: 0).indices } }
 
     /// Largest element.
+    ///
+    /// PyTorch: `torch.max(x)`.
     public func max() -> Tensor { reshaped([-1]).max(dim: 0).values }
     /// Smallest element.
+    ///
+    /// PyTorch: `torch.min(x)`.
     public func min() -> Tensor { reshaped([-1]).min(dim: 0).values }
 
     // MARK: Row reductions over any dims
@@ -154,6 +180,8 @@ extension Tensor {
 
     /// Product of the elements over `dims` (all when nil). The gradient is the product of the
     /// other elements, exact where there are zeros.
+    ///
+    /// PyTorch: `torch.prod(x, dims, keepdim)`.
     public func prod(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceProd, dims, keepDim: keepDim, op: "prod")
         let x = self
@@ -181,14 +209,17 @@ extension Tensor {
             return [grad * g.reshaped(kept)]
         }
     }
+    /// Product over one dim (PyTorch: `torch.prod(x, dim)`).
     public func prod(dim: Int, keepDim: Bool = false) -> Tensor { prod(dims: [dim], keepDim: keepDim) }
 
     /// Largest value over `dims` (PyTorch's `amax`; NaN propagates). The gradient is shared
     /// evenly among tied maxima, as PyTorch's.
     public func amax(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor { extremum(Kernels.reduceAmax, dims, keepDim, "amax") }
+    /// Largest value over one dim (PyTorch: `torch.amax(x, dim)`).
     public func amax(dim: Int, keepDim: Bool = false) -> Tensor { amax(dims: [dim], keepDim: keepDim) }
     /// Smallest value over `dims` (PyTorch's `amin`).
     public func amin(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor { extremum(Kernels.reduceAmin, dims, keepDim, "amin") }
+    /// Smallest value over one dim (PyTorch: `torch.amin(x, dim)`).
     public func amin(dim: Int, keepDim: Bool = false) -> Tensor { amin(dims: [dim], keepDim: keepDim) }
 
     private func extremum(_ kind: Int32, _ dims: [Int]?, _ keepDim: Bool, _ op: String) -> Tensor {
@@ -211,14 +242,18 @@ extension Tensor {
             return [g.reshaped(kept) * (x - mean) * (2.0 / Double(n - correction))]
         }
     }
+    /// Variance over one dim with `correction` (PyTorch: `torch.var(x, dim)`).
     public func `var`(dim: Int, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         `var`(dims: [dim], correction: correction, keepDim: keepDim)
     }
 
     /// Standard deviation: the square root of `var`.
+    ///
+    /// PyTorch: `torch.std(x, dims, correction=correction, keepdim=keepDim)`.
     public func std(dims: [Int]? = nil, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         `var`(dims: dims, correction: correction, keepDim: keepDim).sqrt()
     }
+    /// Standard deviation over one dim with `correction` (PyTorch: `torch.std(x, dim)`).
     public func std(dim: Int, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         std(dims: [dim], correction: correction, keepDim: keepDim)
     }
@@ -231,6 +266,7 @@ extension Tensor {
             [g.reshaped(kept) * (x - out.detach().reshaped(kept)).exp()]
         }
     }
+    /// log Σ exp over one dim, computed stably (PyTorch: `torch.logsumexp(x, dim)`).
     public func logsumexp(dim: Int, keepDim: Bool = false) -> Tensor { logsumexp(dims: [dim], keepDim: keepDim) }
 
     /// The p-norm over `dims` (all when nil): p = 2 by default, also 1, 0, ±infinity and any
@@ -253,6 +289,7 @@ extension Tensor {
             return [sign * x.abs().pow(p - 1) * scale]
         }
     }
+    /// The p-norm over one dim (PyTorch: `torch.linalg.vector_norm(x, p, dim)`).
     public func norm(p: Double = 2, dim: Int, keepDim: Bool = false) -> Tensor { norm(p: p, dims: [dim], keepDim: keepDim) }
 
     /// Running sum along `dim` (PyTorch's `cumsum`), accumulated in double in order.
@@ -308,7 +345,9 @@ extension Tensor {
     public func any(dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         nonzeroCount(dims: dims ?? Array(0..<ndim), keepDim: keepDim) > 0
     }
+    /// Whether every element is nonzero, over one dim (PyTorch: `torch.all(x, dim)`).
     public func all(dim: Int, keepDim: Bool = false) -> Tensor { all(dims: [dim], keepDim: keepDim) }
+    /// Whether any element is nonzero, over one dim (PyTorch: `torch.any(x, dim)`).
     public func any(dim: Int, keepDim: Bool = false) -> Tensor { any(dims: [dim], keepDim: keepDim) }
 
     /// The count of nonzero elements over dims (int64, exact).

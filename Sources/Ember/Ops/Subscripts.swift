@@ -14,12 +14,14 @@ public struct TensorIndex: TensorIndexConvertible {
         case tensor(Tensor)
     }
     let kind: Kind
+    /// Itself.
     public var tensorIndex: TensorIndex { self }
 }
 
 /// Anything that can stand in a tensor subscript: `Int`, Swift's ranges, `Tensor` (a bool
 /// mask or int64 indices), and `TensorIndex`'s `.all`, `.ellipsis`, `.newAxis`, `.slice`.
 public protocol TensorIndexConvertible {
+    /// This subscript entry as a `TensorIndex`.
     var tensorIndex: TensorIndex { get }
 }
 
@@ -38,26 +40,33 @@ extension TensorIndexConvertible where Self == TensorIndex {
 }
 
 extension Int: TensorIndexConvertible {
+    /// A single position along a dim, removing the dim (negative counts from the end).
     public var tensorIndex: TensorIndex { TensorIndex(kind: .index(self)) }
 }
 extension Range: TensorIndexConvertible where Bound == Int {
+    /// The slice `lower..<upper` (PyTorch: `lower:upper`).
     public var tensorIndex: TensorIndex { .slice(lowerBound, upperBound) }
     /// Every `step`-th entry of the range: `x[(0..<10).by(2)]`.
     public func by(_ step: Int) -> TensorIndex { .slice(lowerBound, upperBound, step: step) }
 }
 extension ClosedRange: TensorIndexConvertible where Bound == Int {
+    /// The slice `lower...upper` (PyTorch: `lower:upper+1`).
     public var tensorIndex: TensorIndex { .slice(lowerBound, upperBound + 1) }
 }
 extension PartialRangeFrom: TensorIndexConvertible where Bound == Int {
+    /// From `lower` to the end (PyTorch: `lower:`).
     public var tensorIndex: TensorIndex { .slice(lowerBound, nil) }
 }
 extension PartialRangeUpTo: TensorIndexConvertible where Bound == Int {
+    /// From the start up to `upper`, excluded (PyTorch: `:upper`).
     public var tensorIndex: TensorIndex { .slice(nil, upperBound) }
 }
 extension PartialRangeThrough: TensorIndexConvertible where Bound == Int {
+    /// From the start through `upper` (PyTorch: `:upper+1`).
     public var tensorIndex: TensorIndex { .slice(nil, upperBound + 1) }
 }
 extension Tensor: TensorIndexConvertible {
+    /// A bool mask or int64 indices (PyTorch's advanced indexing); the result is a copy.
     public var tensorIndex: TensorIndex { TensorIndex(kind: .tensor(self)) }
 }
 

@@ -40,6 +40,7 @@ extension Tensor {
         return contiguous().reshaped(resolved)
     }
 
+    /// `reshaped([dims])` with the sizes listed: `x.reshaped(64, -1)` (PyTorch: `reshape`).
     public func reshaped(_ newShape: Int...) -> Tensor { reshaped(newShape) }
 
     /// PyTorch's `view`: `reshaped`, but never a copy; stops when the strides cannot give the
@@ -55,6 +56,7 @@ extension Tensor {
         }
         return reshaped(resolved)
     }
+    /// `view([dims])` with the sizes listed: `x.view(64, -1)` (PyTorch: `view`).
     public func view(_ newShape: Int...) -> Tensor { view(newShape) }
 
     /// Strides that read this tensor's elements in row-major order as `newShape`, or nil when
@@ -104,6 +106,8 @@ extension Tensor {
     }
 
     /// Merges dims startDim...endDim into one (a view where strides allow, as `reshaped`).
+    ///
+    /// PyTorch: `torch.flatten(x, start_dim, end_dim)`.
     public func flattened(startDim: Int = 0, endDim: Int = -1) -> Tensor {
         if ndim == 0 { return reshaped([1]) }
         let s = normalizeDim(startDim, ndim, op: "flatten"), e = normalizeDim(endDim, ndim, op: "flatten")
@@ -113,6 +117,8 @@ extension Tensor {
     }
 
     /// Inserts a dim of size 1 at `dim` (a view): `x.unsqueezed(0)` makes a batch of one.
+    ///
+    /// PyTorch: `unsqueeze(dim)`.
     public func unsqueezed(_ dim: Int) -> Tensor {
         let d = normalizeDim(dim, ndim + 1, op: "unsqueeze")
         var s = shape, st = strides
@@ -122,6 +128,8 @@ extension Tensor {
     }
 
     /// Removes dims of size 1 (all of them, or only `dim`): a view.
+    ///
+    /// PyTorch: `squeeze(dim)`.
     public func squeezed(_ dim: Int? = nil) -> Tensor {
         let drop: [Int]
         if let dim {
@@ -150,6 +158,8 @@ extension Tensor {
     }
 
     /// The transpose of a 2-D tensor (a view; 0-D and 1-D tensors are returned as they are).
+    ///
+    /// PyTorch: `t()`.
     public func transposed() -> Tensor {
         precondition(ndim <= 2, "t: expects a tensor with <= 2 dimensions, but self is \(ndim)D")
         return ndim < 2 ? self : transposed(0, 1)
@@ -164,6 +174,8 @@ extension Tensor {
     }
 
     /// Reorders the dims: dim i of the result is dim `dims[i]` of self (a view).
+    ///
+    /// PyTorch: `permute(dims)`.
     public func permuted(_ dims: [Int]) -> Tensor {
         let p = dims.map { normalizeDim($0, ndim, op: "permute") }
         precondition(p.count == ndim && Set(p).count == ndim,
@@ -173,6 +185,7 @@ extension Tensor {
         return makeView("permute", shape: p.map { shape[$0] }, strides: p.map { strides[$0] },
                         offset: storageOffset) { $0.permuted(inverse) }
     }
+    /// `permuted([dims])` with the dims listed (PyTorch: `permute`).
     public func permuted(_ dims: Int...) -> Tensor { permuted(dims) }
 
     /// A view of self broadcast to `target` (stride 0 along the repeated dims; -1 keeps a
@@ -187,6 +200,7 @@ extension Tensor {
         let original = shape
         return makeView("expand", shape: resolved, strides: st, offset: storageOffset) { $0.sumTo(original) }
     }
+    /// `expanded(to: [dims])` with the sizes listed (PyTorch: `expand`).
     public func expanded(to target: Int...) -> Tensor { expanded(to: target) }
     /// `expanded(to: other.shape)` (PyTorch's `expand_as`).
     public func expanded(as other: Tensor) -> Tensor { expanded(to: other.shape) }
@@ -292,6 +306,8 @@ extension Tensor {
     }
 
     /// Pieces of the given sizes along `dim`, which must add up to its size: views.
+    ///
+    /// PyTorch: `torch.split(x, sizes, dim)`.
     public func split(_ sizes: [Int], dim: Int = 0) -> [Tensor] {
         let d = normalizeDim(dim, ndim, op: "split")
         precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[d],

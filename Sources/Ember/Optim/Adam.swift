@@ -9,15 +9,22 @@
 /// Each parameter is updated by one fused C pass, in place. State per parameter: `step`,
 /// `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with amsgrad), as PyTorch names them.
 public class Adam: Optimizer {
+    /// β1, the first moment's decay (OneCycleLR may cycle it).
     public var beta1: Double
+    /// β2, the second moment's decay.
     public var beta2: Double
+    /// Added to the denominator for numerical stability.
     public var eps: Double
+    /// The default weight decay of groups that set none.
     public var weightDecay: Double
+    /// Use the maximum of past second moments (PyTorch: `amsgrad`).
     public var amsgrad: Bool
+    /// Maximise the objective instead of minimising it.
     public var maximize: Bool
     /// AdamW's decoupled weight decay instead of Adam's L2 term.
     let decoupled: Bool
 
+    /// PyTorch: `torch.optim.Adam(params, lr, betas, eps, weight_decay, amsgrad, maximize)`.
     public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
                             eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false) {
         self.init([ParamGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
@@ -47,6 +54,7 @@ public class Adam: Optimizer {
         super.init(groups, lr: lr)
     }
 
+    /// One Adam update of every parameter that has a gradient (PyTorch: `optimizer.step()`).
     public override func step() {
         for (i, p) in parameters.enumerated() {
             p.defersLinearGrad = false
@@ -69,6 +77,7 @@ public class Adam: Optimizer {
         }
     }
 
+    /// lr, beta1, beta2, eps, weight_decay, amsgrad and maximize (booleans as 0 or 1), for checkpoints.
     public override var hyperparameters: [String: Double] {
         get {
             ["lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay,
@@ -90,6 +99,7 @@ public class Adam: Optimizer {
 /// parameter shrinks by `lr · weightDecay` of itself before the Adam update, and the decay
 /// never enters the moments. Default weight decay 0.01, as in PyTorch.
 public final class AdamW: Adam {
+    /// PyTorch: `torch.optim.AdamW(params, lr, betas, eps, weight_decay, amsgrad, maximize)`.
     public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
                             eps: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
         self.init([ParamGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,

@@ -14,6 +14,8 @@
 /// reduction in a fixed order (the same bits for any thread count), in the parameters' order.
 ///
 /// - Parameters:
+///   - parameters: the tensors whose gradients are clipped.
+///   - maxNorm: the largest total norm allowed.
 ///   - normType: p of the norms (default 2; `.infinity` for the max norm).
 ///   - errorIfNonfinite: throw instead of scaling when the total norm is NaN or infinite
 ///     (otherwise the gradients become NaN, as in PyTorch).

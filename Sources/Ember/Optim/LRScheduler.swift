@@ -8,6 +8,7 @@ import Foundation
 /// The rates follow PyTorch's recursive (chainable) formulas, each step computed from the
 /// current `optimizer.lr`, so they match PyTorch's to the last bit of a Double.
 open class LRScheduler {
+    /// The optimizer whose parameter groups' rates this scheduler sets.
     public let optimizer: Optimizer
     /// Each parameter group's base rate: its `initialLR`, which the first scheduler built on
     /// the optimizer sets to the group's rate at that time (PyTorch's `initial_lr`).
@@ -20,6 +21,7 @@ open class LRScheduler {
     /// its schedulers' back to −1 (not started).
     public internal(set) var lastEpoch: Int = 0
 
+    /// Records each group's base rate (PyTorch: `torch.optim.lr_scheduler.LRScheduler`); subclasses then call `start()`.
     public init(_ optimizer: Optimizer) {
         self.optimizer = optimizer
         for g in optimizer.paramGroups.indices where optimizer.paramGroups[g].initialLR == nil {
@@ -40,6 +42,8 @@ open class LRScheduler {
     open func closedFormRate(epoch: Int) -> Double? { nil }
 
     /// Advances one epoch and sets every group's learning rate.
+    ///
+    /// PyTorch: `scheduler.step()`.
     open func step() {
         lastEpoch += 1
         apply(epoch: lastEpoch, closedForm: false)
@@ -69,10 +73,14 @@ open class LRScheduler {
     public var lastLRs: [Double] { optimizer.paramGroups.map { $0.lr ?? optimizer.lr } }
 
     /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).
+    ///
+    /// PyTorch: `scheduler.state_dict()`.
     open func stateDict() -> [String: Double] { ["last_epoch": Double(lastEpoch), "base_lr": baseLR] }
 
     /// Restores `stateDict()`. The base rate must match: it comes from the optimizer the
     /// scheduler was built on.
+    ///
+    /// PyTorch: `scheduler.load_state_dict(state)`.
     open func loadStateDict(_ dict: [String: Double]) throws {
         guard let epoch = dict["last_epoch"], epoch >= -1, epoch <= 0x1p53, epoch == epoch.rounded() else {
             throw SerializationError.stateDictMismatch(what: "\(type(of: self))", problems: ["missing or invalid \"last_epoch\""])
@@ -88,9 +96,12 @@ open class LRScheduler {
 /// Multiplies the learning rate by `gamma` every `stepSize` epochs (PyTorch's `StepLR`):
 /// lr = baseLR · gamma^⌊epoch / stepSize⌋.
 public final class StepLR: LRScheduler {
+    /// Epochs between two decays (PyTorch: `step_size`).
     public let stepSize: Int
+    /// The factor applied at each decay.
     public let gamma: Double
 
+    /// PyTorch: `StepLR(optimizer, step_size, gamma)`.
     public init(_ optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) {
         precondition(stepSize > 0, "StepLR: stepSize must be positive, got \(stepSize)")
         self.stepSize = stepSize
@@ -99,10 +110,12 @@ public final class StepLR: LRScheduler {
         start()
     }
 
+    /// The rate after `epoch` steps: multiplied by `gamma` when `epoch` is a multiple of `stepSize`.
     public override func rate(epoch: Int, current: Double) -> Double {
         (epoch == 0 || epoch % stepSize != 0) ? current : current * gamma
     }
 
+    /// baseLR · gamma^⌊epoch / stepSize⌋.
     public override func closedFormRate(epoch: Int) -> Double? {
         baseLR * pow(gamma, Double(epoch / stepSize))
     }
@@ -112,9 +125,12 @@ public final class StepLR: LRScheduler {
 /// `CosineAnnealingLR`, without restarts): lr = etaMin + (baseLR − etaMin)(1 + cos(π·epoch/tMax))/2.
 /// Past `tMax` the cosine continues, rising again, as in PyTorch.
 public final class CosineAnnealingLR: LRScheduler {
+    /// Epochs of one half cosine period (PyTorch: `T_max`).
     public let tMax: Int
+    /// The lowest rate (PyTorch: `eta_min`).
     public let etaMin: Double
 
+    /// PyTorch: `CosineAnnealingLR(optimizer, T_max, eta_min)`.
     public init(_ optimizer: Optimizer, tMax: Int, etaMin: Double = 0) {
         precondition(tMax > 0, "CosineAnnealingLR: tMax must be positive, got \(tMax)")
         self.tMax = tMax
@@ -123,6 +139,7 @@ public final class CosineAnnealingLR: LRScheduler {
         start()
     }
 
+    /// PyTorch's recursive cosine step from the current rate.
     public override func rate(epoch: Int, current: Double) -> Double {
         // torch's get_lr(), term for term.
         let t = Double(tMax)
@@ -134,6 +151,7 @@ public final class CosineAnnealingLR: LRScheduler {
             * (current - etaMin) + etaMin
     }
 
+    /// etaMin + (baseLR − etaMin) · (1 + cos(π · epoch / tMax)) / 2.
     public override func closedFormRate(epoch: Int) -> Double? {
         etaMin + (baseLR - etaMin) * (1 + cos(Double.pi * Double(epoch) / Double(tMax))) / 2
     }
@@ -146,10 +164,14 @@ public final class CosineAnnealingLR: LRScheduler {
 /// let warmup = LinearLR(optimizer, startFactor: 0.1, totalIters: 5)   // 10% → 100% in 5 epochs
 /// ```
 public final class LinearLR: LRScheduler {
+    /// The factor of the base rate at epoch 0 (PyTorch: `start_factor`).
     public let startFactor: Double
+    /// The factor reached after `totalIters` epochs (PyTorch: `end_factor`).
     public let endFactor: Double
+    /// Epochs over which the factor moves linearly (PyTorch: `total_iters`).
     public let totalIters: Int
 
+    /// PyTorch: `LinearLR(optimizer, start_factor, end_factor, total_iters)`.
     public init(_ optimizer: Optimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1, totalIters: Int = 5) {
         precondition(startFactor > 0 && startFactor <= 1, "LinearLR: startFactor must be in (0, 1], got \(startFactor)")
         precondition(endFactor >= 0 && endFactor <= 1, "LinearLR: endFactor must be in [0, 1], got \(endFactor)")
@@ -160,6 +182,7 @@ public final class LinearLR: LRScheduler {
         start()
     }
 
+    /// PyTorch's recursive linear step from the current rate.
     public override func rate(epoch: Int, current: Double) -> Double {
         if epoch == 0 { return current * startFactor }
         if epoch > totalIters { return current }
@@ -167,6 +190,7 @@ public final class LinearLR: LRScheduler {
             / (Double(totalIters) * startFactor + Double(epoch - 1) * (endFactor - startFactor)))
     }
 
+    /// baseLR · (startFactor + (endFactor − startFactor) · min(epoch, totalIters) / totalIters).
     public override func closedFormRate(epoch: Int) -> Double? {
         baseLR * (startFactor + (endFactor - startFactor) * Double(Swift.min(totalIters, epoch)) / Double(totalIters))
     }

@@ -10,6 +10,8 @@ public final class LambdaLR: LRScheduler {
     private let lambdas: [(Int) -> Double]
 
     /// One function for every parameter group.
+    ///
+    /// PyTorch: `LambdaLR(optimizer, lr_lambda)`.
     public init(_ optimizer: Optimizer, lrLambda: @escaping (Int) -> Double) {
         lambdas = Array(repeating: lrLambda, count: optimizer.paramGroups.count)
         super.init(optimizer)
@@ -17,6 +19,8 @@ public final class LambdaLR: LRScheduler {
     }
 
     /// One function per parameter group, in order.
+    ///
+    /// PyTorch: `LambdaLR(optimizer, [lr_lambda, …])`.
     public init(_ optimizer: Optimizer, lrLambdas: [(Int) -> Double]) {
         precondition(lrLambdas.count == optimizer.paramGroups.count,
                      "LambdaLR: Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lrLambdas.count)")
@@ -25,7 +29,9 @@ public final class LambdaLR: LRScheduler {
         start()
     }
 
+    /// baseLR · lrLambda(epoch) for the group being scheduled.
     public override func rate(epoch: Int, current: Double) -> Double { baseLR * lambdas[group](epoch) }
+    /// The same as `rate`: LambdaLR's formula is already closed.
     public override func closedFormRate(epoch: Int) -> Double? { rate(epoch: epoch, current: baseLR) }
 }
 
@@ -48,20 +54,30 @@ public final class LambdaLR: LRScheduler {
 /// for batch in loader { …; optimizer.step(); schedule.step() }
 /// ```
 public final class OneCycleLR: LRScheduler {
+    /// How the rate moves within a phase: cosine or linear (PyTorch: `anneal_strategy="cos"` or `"linear"`).
     public enum AnnealStrategy: Sendable { case cos, linear }
 
+    /// Steps in the whole cycle (PyTorch: `total_steps`, or `epochs · steps_per_epoch`).
     public let totalSteps: Int
     /// Each group's peak rate.
     public let maxLRs: [Double]
     /// The peak rate of the group being scheduled (in `rate`), else of the first group.
     public var maxLR: Double { maxLRs[group] }
+    /// The fraction of the cycle spent raising the rate (PyTorch: `pct_start`).
     public let pctStart: Double
+    /// Cosine or linear annealing within each phase.
     public let annealStrategy: AnnealStrategy
+    /// Whether momentum (SGD) or beta1 (Adam) cycles inversely to the rate (PyTorch: `cycle_momentum`).
     public let cycleMomentum: Bool
+    /// The momentum at the rate's peak (PyTorch: `base_momentum`).
     public let baseMomentum: Double
+    /// The momentum at the cycle's start and end (PyTorch: `max_momentum`).
     public let maxMomentum: Double
+    /// The starting rate is maxLR / divFactor (PyTorch: `div_factor`).
     public let divFactor: Double
+    /// The final rate is the starting rate / finalDivFactor (PyTorch: `final_div_factor`).
     public let finalDivFactor: Double
+    /// A third phase that anneals from the starting rate down to the final one (PyTorch: `three_phase`).
     public let threePhase: Bool
 
     /// One phase of the cycle: up to `endStep` (inclusive), from one rate / momentum to another.
@@ -73,6 +89,8 @@ public final class OneCycleLR: LRScheduler {
     private var phases: [Phase] = []
 
     /// Give `totalSteps`, or `epochs` and `stepsPerEpoch` (total = their product).
+    ///
+    /// PyTorch: `OneCycleLR(optimizer, max_lr, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor, final_div_factor, three_phase)`.
     public convenience init(_ optimizer: Optimizer, maxLR: Double, totalSteps: Int? = nil, epochs: Int? = nil,
                             stepsPerEpoch: Int? = nil, pctStart: Double = 0.3, annealStrategy: AnnealStrategy = .cos,
                             cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95,
@@ -154,10 +172,12 @@ public final class OneCycleLR: LRScheduler {
         fatalError("unreachable")
     }
 
+    /// The rate at step `epoch`, annealed within its phase.
     public override func rate(epoch: Int, current: Double) -> Double {
         let (phase, pct) = position(epoch)
         return anneal(self[keyPath: phase.startLR], self[keyPath: phase.endLR], pct)
     }
+    /// The same as `rate`: OneCycleLR's formula is already closed.
     public override func closedFormRate(epoch: Int) -> Double? { rate(epoch: epoch, current: baseLR) }
 
     /// The momentum (SGD) or beta1 (Adam) for `step`.
@@ -166,12 +186,14 @@ public final class OneCycleLR: LRScheduler {
         return anneal(phase.startMomentum, phase.endMomentum, pct)
     }
 
+    /// Advances one step; stepping past `totalSteps` stops with PyTorch's message.
     public override func step() {
         precondition(lastEpoch + 1 <= totalSteps,
                      "OneCycleLR: Tried to step \(lastEpoch + 1) times. The specified number of total steps is \(totalSteps)")
         super.step()
     }
 
+    /// Sets the rates and, with `cycleMomentum`, the SGD momentum or Adam beta1 for `epoch`.
     public override func apply(epoch: Int, closedForm: Bool) {
         super.apply(epoch: epoch, closedForm: closedForm)
         guard cycleMomentum else { return }
@@ -193,9 +215,12 @@ public final class OneCycleLR: LRScheduler {
 /// As in PyTorch, creating it resets the rates to the groups' initial rates, moves every
 /// scheduler back to "not started", and starts the first one.
 public final class SequentialLR: LRScheduler {
+    /// The schedulers, run one after another.
     public let schedulers: [LRScheduler]
+    /// The epochs at which the next scheduler takes over (one fewer than `schedulers`).
     public let milestones: [Int]
 
+    /// PyTorch: `SequentialLR(optimizer, schedulers, milestones)`.
     public init(_ optimizer: Optimizer, schedulers: [LRScheduler], milestones: [Int]) {
         precondition(!schedulers.isEmpty, "SequentialLR: expects at least one scheduler")
         precondition(milestones.count == schedulers.count - 1,
@@ -219,6 +244,7 @@ public final class SequentialLR: LRScheduler {
     /// The scheduler in charge at `epoch` (PyTorch's bisect_right over the milestones).
     private func index(at epoch: Int) -> Int { milestones.firstIndex { $0 > epoch } ?? milestones.count }
 
+    /// Advances one epoch; at a milestone the next scheduler restarts from its epoch 0.
     public override func step() {
         lastEpoch += 1
         let i = index(at: lastEpoch)
@@ -238,6 +264,7 @@ public final class SequentialLR: LRScheduler {
         return d
     }
 
+    /// Restores `stateDict()`: its own position and each scheduler's under `schedulers.<i>.`.
     public override func loadStateDict(_ dict: [String: Double]) throws {
         var own: [String: Double] = [:], parts = Array(repeating: [String: Double](), count: schedulers.count)
         for (k, v) in dict {
@@ -275,17 +302,26 @@ public final class SequentialLR: LRScheduler {
 /// plateau.step(validationLoss)
 /// ```
 public final class ReduceLROnPlateau: LRScheduler {
+    /// Whether the metric should go down (`.min`, a loss) or up (`.max`, an accuracy).
     public enum Mode: Sendable { case min, max }
+    /// Whether `threshold` is relative to the best metric (`.rel`) or absolute (`.abs`).
     public enum ThresholdMode: Sendable { case rel, abs }
 
+    /// Whether lower (`.min`) or higher (`.max`) metrics are better.
     public let mode: Mode
+    /// The factor the rate is multiplied by on a plateau.
     public let factor: Double
+    /// Epochs without improvement tolerated before the rate is lowered.
     public let patience: Int
+    /// The smallest change that counts as an improvement (see `thresholdMode`).
     public let threshold: Double
+    /// How `threshold` compares with the best metric.
     public let thresholdMode: ThresholdMode
+    /// Epochs to wait after lowering the rate before counting bad epochs again.
     public let cooldown: Int
     /// Each group's lower bound.
     public let minLRs: [Double]
+    /// Rate changes smaller than this are skipped.
     public let eps: Double
     /// The best metric so far (±infinity before the first step).
     public private(set) var best: Double
@@ -295,6 +331,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     public private(set) var cooldownCounter = 0
 
     /// `minLR` bounds every group; `minLRs` gives one bound per group instead.
+    ///
+    /// PyTorch: `ReduceLROnPlateau(optimizer, mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps)`.
     public init(_ optimizer: Optimizer, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .rel, cooldown: Int = 0,
                 minLR: Double = 0, minLRs: [Double]? = nil, eps: Double = 1e-8) {
@@ -312,6 +350,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     }
 
     /// Whether `metric` improves on `best`.
+    ///
+    /// PyTorch: `scheduler.is_better(a, best)`.
     public func isBetter(_ metric: Double, than best: Double) -> Bool {
         switch (mode, thresholdMode) {
         case (.min, .rel): return metric < best * (1 - threshold)
@@ -322,6 +362,8 @@ public final class ReduceLROnPlateau: LRScheduler {
     }
 
     /// One epoch with this value of the watched metric.
+    ///
+    /// PyTorch: `scheduler.step(metrics)`.
     public func step(_ metric: Double) {
         lastEpoch += 1
         if isBetter(metric, than: best) {
@@ -350,6 +392,7 @@ public final class ReduceLROnPlateau: LRScheduler {
         preconditionFailure("ReduceLROnPlateau: step() needs the metric, call step(metric)")
     }
 
+    /// Its position plus `best`, `num_bad_epochs` and `cooldown_counter`.
     public override func stateDict() -> [String: Double] {
         var d = super.stateDict()
         d["best"] = best
@@ -358,6 +401,7 @@ public final class ReduceLROnPlateau: LRScheduler {
         return d
     }
 
+    /// Restores `stateDict()`.
     public override func loadStateDict(_ dict: [String: Double]) throws {
         var problems: [String] = []
         func count(_ key: String) -> Int? {

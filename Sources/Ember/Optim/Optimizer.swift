@@ -24,6 +24,7 @@ open class Optimizer {
     /// counts). Empty until the first step that sees a gradient for that parameter.
     public var state: [Int: [String: Tensor]] = [:]
 
+    /// One group of `parameters` with rate `lr`.
     public convenience init(_ parameters: [Tensor], lr: Double) {
         self.init([ParamGroup(parameters)], lr: lr)
     }
@@ -61,6 +62,8 @@ open class Optimizer {
     func weightDecay(_ i: Int, fallback: Double) -> Double { paramGroups[groupIndex[i]].weightDecay ?? fallback }
 
     /// Updates every parameter that has a gradient. Parameters without one are skipped.
+    ///
+    /// PyTorch: `optimizer.step()`.
     open func step() {
         fatalError("\(type(of: self)) must override step()")
     }
@@ -117,6 +120,8 @@ open class Optimizer {
 
     /// Restores a `stateDict()`: state tensors must name existing parameters with matching
     /// shapes; everything is checked before anything changes.
+    ///
+    /// PyTorch: `optimizer.load_state_dict(state)`.
     public func loadStateDict(tensors: [String: Tensor], hyperparameters: [String: Double]) throws {
         var newState: [Int: [String: Tensor]] = [:]
         var problems: [String] = []
@@ -159,14 +164,18 @@ open class Optimizer {
 /// A group of parameters with its own hyperparameters (an entry of PyTorch's
 /// `param_groups`); nil means the optimizer's value.
 public struct ParamGroup {
+    /// The parameters of this group.
     public let params: [Tensor]
+    /// This group's learning rate, or nil for the optimizer's.
     public var lr: Double?
+    /// This group's weight decay, or nil for the optimizer's.
     public var weightDecay: Double?
     /// The group's rate before any scheduler changed it (PyTorch's `initial_lr`), set by the
     /// first scheduler built on the optimizer: every later scheduler (the parts of a
     /// `SequentialLR`) takes its base rate from here, not from the current rate.
     public var initialLR: Double?
 
+    /// A group with its own settings where given (PyTorch: `{"params": …, "lr": …, "weight_decay": …}`).
     public init(_ params: [Tensor], lr: Double? = nil, weightDecay: Double? = nil) {
         self.params = params
         self.lr = lr

@@ -16,12 +16,18 @@
 /// loss.backward(); optimizer.step(); optimizer.zeroGrad()
 /// ```
 public final class SGD: Optimizer {
+    /// The momentum factor (0: plain SGD); OneCycleLR may cycle it.
     public var momentum: Double
+    /// The share of the new gradient held back from the momentum buffer.
     public var dampening: Double
+    /// The default L2 penalty of groups that set none.
     public var weightDecay: Double
+    /// Nesterov momentum (needs momentum > 0 and dampening 0).
     public var nesterov: Bool
+    /// Maximise the objective instead of minimising it.
     public var maximize: Bool
 
+    /// PyTorch: `torch.optim.SGD(params, lr, momentum, dampening, weight_decay, nesterov, maximize)`.
     public convenience init(_ parameters: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
                             weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
         self.init([ParamGroup(parameters)], lr: lr, momentum: momentum, dampening: dampening, weightDecay: weightDecay,
@@ -48,6 +54,7 @@ public final class SGD: Optimizer {
     /// one GEMM into the weight without ever being formed (DeferredGrad.swift).
     private func isPlain(_ i: Int) -> Bool { momentum == 0 && weightDecay(i, fallback: weightDecay) == 0 }
 
+    /// One SGD update of every parameter that has a gradient (PyTorch: `optimizer.step()`).
     public override func step() {
         for (i, p) in parameters.enumerated() {
             // The mark tells the next backward() whether to defer (hyperparameters can change).
@@ -68,6 +75,7 @@ public final class SGD: Optimizer {
         }
     }
 
+    /// lr, momentum, dampening, weight_decay, nesterov and maximize (booleans as 0 or 1), for checkpoints.
     public override var hyperparameters: [String: Double] {
         get {
             ["lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weightDecay,

@@ -26,6 +26,8 @@ public struct Checkpoint: Equatable {
     static let format = "ember.checkpoint.v1"
 
     /// Writes a checkpoint atomically (see `SafeTensors.write`).
+    ///
+    /// PyTorch: `torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": …}, path)`.
     public static func save(to path: String, model: Module, optimizer: Optimizer? = nil, scheduler: LRScheduler? = nil,
                             generators: [String: Generator] = [:], epoch: Int, batchIndex: Int,
                             extra: [String: String] = [:]) throws {
@@ -53,6 +55,8 @@ public struct Checkpoint: Equatable {
 
     /// Restores a checkpoint into the given objects (each must be built as when saving) and
     /// returns the position to resume from. The file must hold state for each object passed.
+    ///
+    /// PyTorch: `torch.load(path)` then each `load_state_dict`.
     public static func load(from path: String, model: Module, optimizer: Optimizer? = nil, scheduler: LRScheduler? = nil,
                             generators: [String: Generator] = [:]) throws -> Checkpoint {
         try restore(SafeTensors.read(from: path), path: path, model: model, optimizer: optimizer, scheduler: scheduler,

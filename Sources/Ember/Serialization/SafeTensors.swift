@@ -10,6 +10,7 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable {
     /// (missing keys, unexpected keys, wrong shapes).
     case stateDictMismatch(what: String, problems: [String])
 
+    /// The file or object and what is wrong, in PyTorch's wording for state dicts.
     public var description: String {
         switch self {
         case .corruptFile(let path, let reason): return "\(path): not a valid safetensors file: \(reason)"
@@ -33,7 +34,9 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable {
 public enum SafeTensors {
     /// Tensors and string metadata read from a file.
     public struct Contents {
+        /// The tensors by name.
         public var tensors: [String: Tensor]
+        /// The `__metadata__` strings.
         public var metadata: [String: String]
     }
 
@@ -43,6 +46,8 @@ public enum SafeTensors {
     /// Writes `tensors` (and optional `metadata`) to `path` atomically: the bytes go to a
     /// temporary file in the same directory, which is flushed to disk (fsync) and then renamed
     /// over `path`, so a crash never leaves a half-written file under the real name.
+    ///
+    /// PyTorch: `safetensors.torch.save_file(tensors, path, metadata)`.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
         for name in tensors.keys where name == "__metadata__" {
             throw SerializationError.io(path: path, reason: "\"__metadata__\" is reserved and cannot name a tensor")
@@ -83,6 +88,8 @@ public enum SafeTensors {
     /// JSON, offsets that overlap, leave a hole or run past the end, sizes that do not match
     /// shapes or overflow, unknown dtypes) is a `SerializationError.corruptFile` naming the
     /// file, the tensor and the field.
+    ///
+    /// PyTorch: `safetensors.torch.load_file(path)` (and `safe_open(path).metadata()`).
     public static func read(from path: String) throws -> Contents {
         let data: Data
         do {

@@ -2,8 +2,11 @@ import Foundation
 
 /// An error reading an archive (zip, tar, tar.gz), naming the file and the problem.
 public struct ArchiveError: Error, CustomStringConvertible, Equatable {
+    /// The archive.
     public let file: String
+    /// What is wrong with it.
     public let message: String
+    /// `file: message`.
     public var description: String { "\(file): \(message)" }
 }
 

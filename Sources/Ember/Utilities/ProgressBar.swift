@@ -11,11 +11,15 @@ import Foundation
 /// bar.finish()
 /// ```
 public final class ProgressBar {
+    /// The count at 100%, or nil when unknown (no percentage is shown).
     public let total: Int?
+    /// What is counted: "B", "batch", ….
     public let unit: String
     /// Whether counts use k/M/G prefixes (tqdm's `unit_scale`).
     public let unitScale: Bool
+    /// Text before the bar (tqdm's `desc`).
     public let description: String
+    /// Units counted so far.
     public internal(set) var current = 0
     let output: UnsafeMutablePointer<FILE>
     let isTTY: Bool

@@ -3,8 +3,11 @@ import Foundation
 /// A file that is not a loadable torch.save checkpoint, or is malformed or hostile: the file
 /// and what is wrong with it.
 public struct TorchCheckpointError: Error, CustomStringConvertible, Equatable {
+    /// The file.
     public let path: String
+    /// What is wrong with it.
     public let message: String
+    /// `path: message`.
     public var description: String { "\(path): \(message)" }
 }
 
@@ -103,6 +106,8 @@ public struct TorchCheckpoint {
     /// `StateDict`: every value must be a tensor under a string key. Each prefix in
     /// `strippingPrefixes` is removed from the start of every key that has it, repeatedly
     /// (`_orig_mod.module.fc.weight` → `fc.weight` with `wrapperPrefixes`).
+    ///
+    /// PyTorch: `torch.load(path, weights_only=True)[key]`.
     public func stateDict(at key: String? = nil, strippingPrefixes prefixes: [String] = []) throws -> StateDict {
         var value = root
         if let key {

@@ -2,19 +2,29 @@
 /// would give, in Swift. A training checkpoint is typically
 /// `.dict(["model": .dict(state_dict), "optimizer": .dict(…), "epoch": .int(3)])`.
 public indirect enum TorchValue: CustomStringConvertible {
+    /// Python's `None`.
     case none
+    /// A Python bool.
     case bool(Bool)
+    /// A Python int that fits in 64 bits.
     case int(Int)
     /// An integer wider than 64 bits, as little-endian two's complement bytes.
     case bigInt([UInt8])
+    /// A Python float.
     case float(Double)
+    /// A Python str.
     case string(String)
+    /// Python bytes.
     case bytes([UInt8])
+    /// A Python tuple.
     case tuple([TorchValue])
+    /// A Python list.
     case list([TorchValue])
+    /// A Python set (or frozenset), its elements in file order.
     case set([TorchValue])
     /// A dict or OrderedDict, its pairs in insertion order.
     case dict([(key: TorchValue, value: TorchValue)])
+    /// A tensor, with its storage read from the file.
     case tensor(Tensor)
     /// `torch.Size`.
     case size([Int])
@@ -35,8 +45,11 @@ public indirect enum TorchValue: CustomStringConvertible {
         return pairs.first { if case .int(key) = $0.key { return true } else { return false } }?.value
     }
 
+    /// The tensor of a `.tensor` value, else nil.
     public var tensor: Tensor? { if case .tensor(let t) = self { return t } else { return nil } }
+    /// The integer of an `.int` value, else nil.
     public var int: Int? { if case .int(let i) = self { return i } else { return nil } }
+    /// The number of a `.float` or `.int` value, else nil.
     public var double: Double? {
         switch self {
         case .float(let d): return d
@@ -44,6 +57,7 @@ public indirect enum TorchValue: CustomStringConvertible {
         default: return nil
         }
     }
+    /// The text of a `.string` value, else nil.
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
     /// The elements of a list or tuple.
     public var array: [TorchValue]? {

@@ -1,0 +1,32 @@
+import XCTest
+import Ember
+
+/// Sources/Ember/Ember.docc/Autograd.md
+final class AutogradArticleTests: ArticleTestCase {
+    func testGradientsAndNoGrad() {
+        let x = Tensor.ones([5])
+        let y = Tensor.zeros([3])
+        let w = Tensor.randn([5, 3]).requiringGrad()
+        let b = Tensor.randn([3]).requiringGrad()
+        let z = x.matmul(w) + b
+        let loss = mseLoss(z, y)
+        loss.backward()
+        print(w.grad!.shape, b.grad!.shape)
+
+        // d/db mean((z - y)^2) = 2 (z - y) / 3, and d/dw[i][j] = x[i] · d/db[j] with x = 1.
+        let expected = z.detach().toArray().map { 2 * $0 / 3 }
+        for (g, e) in zip(b.grad!.toArray(), expected) { XCTAssertEqual(g, e, accuracy: 1e-5) }
+        for row in 0..<5 {
+            for (g, e) in zip(w.grad![row].toArray(), expected) { XCTAssertEqual(g, e, accuracy: 1e-5) }
+        }
+
+        let zDet = noGrad { x.matmul(w) + b }
+        print(z.requiresGrad, zDet.requiresGrad)
+        let zDetached = z.detach()
+
+        XCTAssertTrue(z.requiresGrad)
+        XCTAssertFalse(zDet.requiresGrad)
+        XCTAssertFalse(zDetached.requiresGrad)
+        XCTAssertEqual(zDetached.toArray(), z.toArray())
+    }
+}
