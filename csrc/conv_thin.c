@@ -92,6 +92,7 @@ static void taps9_generic(const ember_taps9* k) {
 // inputs straight from memory at constant offsets from one row pointer.
 INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, float* out, int64_t out_ld,
                             int64_t y, int64_t x) {
+    // `out` is output row y.
     __m256 acc[2][4];
     for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
@@ -114,38 +115,43 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, floa
         for (int v = 0; v < NV; v++) {
             __m256 o = acc[r][v];
             if (k->bias) o = _mm256_add_ps(o, _mm256_broadcast_ss(k->bias));
-            _mm256_storeu_ps(out + (y + r) * out_ld + x + 8 * v, o);
+            _mm256_storeu_ps(out + r * out_ld + x + 8 * v, o);
         }
 }
 
 INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld, int64_t y,
                             int64_t width) {
-    int64_t x = 0;
-    for (; x + 32 <= width; x += 32) taps9_tile(NR, 4, FLIP, k, out, out_ld, y, x);
-    switch ((width - x) / 8) {
-    case 3: taps9_tile(NR, 3, FLIP, k, out, out_ld, y, x); break;
-    case 2: taps9_tile(NR, 2, FLIP, k, out, out_ld, y, x); break;
-    case 1: taps9_tile(NR, 1, FLIP, k, out, out_ld, y, x); break;
+    // Right to left: a row's extra columns, stored by its last tile, land on the next row's
+    // first ones, which its first tile then stores over.
+    const int64_t full = width / 32 * 32;
+    switch ((width - full) / 8) {
+    case 3: taps9_tile(NR, 3, FLIP, k, out, out_ld, y, full); break;
+    case 2: taps9_tile(NR, 2, FLIP, k, out, out_ld, y, full); break;
+    case 1: taps9_tile(NR, 1, FLIP, k, out, out_ld, y, full); break;
     }
+    for (int64_t x = full - 32; x >= 0; x -= 32) taps9_tile(NR, 4, FLIP, k, out, out_ld, y, x);
 }
 
 static _Thread_local scratch rows_buf_;
 
 // Rows are computed 8 columns at a time, out to the next multiple of 8 (the source has the
-// room: see `padded`); a plane whose width is not one is computed into scratch rows, then
-// copied. The extra columns are never kept.
+// room: see `padded`). The extra columns of a row land on the start of the next row, which is
+// stored after it (see taps9_rows; NR = 2 tiles store their first row first); the last two rows,
+// whose extra columns would land on another plane, go through scratch rows and are copied.
 T256 static void taps9_avx2(const ember_taps9* k) {
-    const int64_t width = (k->cols + 7) / 8 * 8;
-    const int direct = width == k->cols;
-    float* out = direct ? k->out : reserve(&rows_buf_, (size_t)(k->rows * width) * sizeof(float));
-    const int64_t out_ld = direct ? k->out_ld : width;
+    const int64_t width = (k->cols + 7) / 8 * 8, ld = k->out_ld;
+    const int64_t direct = width == k->cols ? k->rows : (k->rows >= 2 ? k->rows - 2 : 0);
     int64_t y = 0;
-    for (; y + 2 <= k->rows; y += 2)
-        k->flip ? taps9_rows(2, 1, k, out, out_ld, y, width) : taps9_rows(2, 0, k, out, out_ld, y, width);
-    if (y < k->rows) k->flip ? taps9_rows(1, 1, k, out, out_ld, y, width) : taps9_rows(1, 0, k, out, out_ld, y, width);
-    if (!direct)
-        for (int64_t r = 0; r < k->rows; r++)
-            memcpy(k->out + r * k->out_ld, out + r * width, (size_t)k->cols * sizeof(float));
+    for (; y + 2 <= direct; y += 2)
+        k->flip ? taps9_rows(2, 1, k, k->out + y * ld, ld, y, width) : taps9_rows(2, 0, k, k->out + y * ld, ld, y, width);
+    if (y < direct)
+        k->flip ? taps9_rows(1, 1, k, k->out + y * ld, ld, y, width) : taps9_rows(1, 0, k, k->out + y * ld, ld, y, width);
+    if (direct == k->rows) return;
+    float* tail = reserve(&rows_buf_, (size_t)(2 * width) * sizeof(float));
+    const int64_t n = k->rows - direct;
+    n == 2 ? (k->flip ? taps9_rows(2, 1, k, tail, width, direct, width) : taps9_rows(2, 0, k, tail, width, direct, width))
+           : (k->flip ? taps9_rows(1, 1, k, tail, width, direct, width) : taps9_rows(1, 0, k, tail, width, direct, width));
+    for (int64_t r = 0; r < n; r++) memcpy(k->out + (direct + r) * ld, tail + r * width, (size_t)k->cols * sizeof(float));
 }
 #endif
 
