@@ -44,15 +44,20 @@ static void* reserve(scratch* s, size_t bytes) {
     return s->p;
 }
 
-// planes × (H + 2·ph) × (W + 2·pw) copy of `x` (planes × H × W) with zeros around it, and 16
-// zeros after the last plane: the vector kernels read up to 7 columns past a row's end.
+// The plane pitch of `padded`: 16 floats past the plane, so that planes never sit a multiple
+// of 4 KB apart (the input gradient reads 32 planes at once, and would map them all onto the
+// same L1 sets).
+static int64_t padded_pitch(int64_t H, int64_t W, int64_t ph, int64_t pw) { return (H + 2 * ph) * (W + 2 * pw) + 16; }
+
+// planes × (H + 2·ph) × (W + 2·pw) copy of `x` (planes × H × W) with zeros around it, planes
+// `padded_pitch` apart: the vector kernels read up to 7 columns past a row's end.
 static const float* padded(const float* x, int64_t planes, int64_t H, int64_t W, int64_t ph, int64_t pw) {
-    const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, floats = planes * Hp * Wp + 16;
+    const int64_t Wp = W + 2 * pw, pitch = padded_pitch(H, W, ph, pw), floats = planes * pitch;
     float* p = reserve(&pad_buf_, (size_t)floats * sizeof(float));
     memset(p, 0, (size_t)floats * sizeof(float));
     for (int64_t c = 0; c < planes; c++)
         for (int64_t h = 0; h < H; h++)
-            memcpy(p + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+            memcpy(p + c * pitch + (h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
     return p;
 }
 
@@ -165,11 +170,12 @@ static void taps9(const ember_taps9* k) {
 void ember_conv_thin_forward(float* out, const float* inp, const float* weight, const float* bias,
                              const ember_conv2d_shape* s) {
     const int64_t HW = s->H * s->W, OHW = s->OH * s->OW, Kg = s->C * TAPS;
-    const int64_t Hp = s->H + 2 * s->PH, Wp = s->W + 2 * s->PW;
+    const int64_t Wp = s->W + 2 * s->PW;
     const int nt = ember_team_from(s->N, 2);
     // One image per iteration: each image's work and bits are independent of the others.
     EMBER_FOR(nt, n, s->N,
-        ember_taps9 k = {padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), Wp, Hp * Wp,
+        ember_taps9 k = {padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), Wp,
+                         padded_pitch(s->H, s->W, s->PH, s->PW),
                          NULL, TAPS, s->C, 0, NULL, s->OW, s->OH, s->OW, NULL};
         for (int64_t o = 0; o < s->OC; o++) {
             k.w = weight + o * Kg;
@@ -186,7 +192,7 @@ void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* wei
     // input pixel (iy, ix) reads, for tap (kh, kw), padded row iy + PH + 2 − kh and column
     // ix + PW + 2 − kw.
     const int64_t Hq = s->OH + 4, Wq = s->OW + 4, HW = s->H * s->W, OHW = s->OH * s->OW;
-    ember_taps9 k = {NULL, Wq, Hq * Wq, NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
+    ember_taps9 k = {NULL, Wq, padded_pitch(s->OH, s->OW, 2, 2), NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
     for (int64_t n = lo; n < hi; n++) {
         k.src = padded(dout + n * s->OC * OHW, s->OC, s->OH, s->OW, 2, 2) + s->PH * Wq + s->PW;
         for (int64_t c = 0; c < s->C; c++) {
@@ -199,11 +205,11 @@ void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* wei
 
 // MARK: - Weight gradient
 
-// Offsets of the taps into a padded image (Hp rows of Wp), in chain order.
-static void tap_offsets(int64_t* off, const ember_conv2d_shape* s, int64_t Hp, int64_t Wp) {
+// Offsets of the taps into a padded image (planes `pitch` apart, rows of Wp), in chain order.
+static void tap_offsets(int64_t* off, const ember_conv2d_shape* s, int64_t pitch, int64_t Wp) {
     for (int64_t c = 0; c < s->C; c++)
         for (int64_t kh = 0; kh < s->KH; kh++)
-            for (int64_t kw = 0; kw < s->KW; kw++) off[(c * s->KH + kh) * s->KW + kw] = (c * Hp + kh) * Wp + kw;
+            for (int64_t kw = 0; kw < s->KW; kw++) off[(c * s->KH + kh) * s->KW + kw] = c * pitch + kh * Wp + kw;
 }
 
 // lanes (OC × Kg × 8) += one image's chains.
@@ -275,9 +281,9 @@ T256 static void weight_lanes_avx2(float* lanes, const float* dy, const float* x
 
 void ember_conv_thin_weight_lanes(float* lanes, const float* dout, const float* inp,
                                   const ember_conv2d_shape* s, int64_t lo, int64_t hi) {
-    const int64_t Hp = s->H + 2 * s->PH, Wp = s->W + 2 * s->PW, HW = s->H * s->W, OHW = s->OH * s->OW;
+    const int64_t Wp = s->W + 2 * s->PW, HW = s->H * s->W, OHW = s->OH * s->OW;
     int64_t off[3 * TAPS];
-    tap_offsets(off, s, Hp, Wp);
+    tap_offsets(off, s, padded_pitch(s->H, s->W, s->PH, s->PW), Wp);
     memset(lanes, 0, (size_t)(s->OC * s->C * TAPS * 8) * sizeof(float));
     for (int64_t n = lo; n < hi; n++) {
         const float* xp = padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW);
