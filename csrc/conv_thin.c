@@ -191,7 +191,7 @@ void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* wei
     // dY padded by KH − 1 rows and KW − 1 columns on each side (zeros where no output is):
     // input pixel (iy, ix) reads, for tap (kh, kw), padded row iy + PH + 2 − kh and column
     // ix + PW + 2 − kw.
-    const int64_t Hq = s->OH + 4, Wq = s->OW + 4, HW = s->H * s->W, OHW = s->OH * s->OW;
+    const int64_t Wq = s->OW + 4, HW = s->H * s->W, OHW = s->OH * s->OW;
     ember_taps9 k = {NULL, Wq, padded_pitch(s->OH, s->OW, 2, 2), NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
     for (int64_t n = lo; n < hi; n++) {
         k.src = padded(dout + n * s->OC * OHW, s->OC, s->OH, s->OW, 2, 2) + s->PH * Wq + s->PW;
