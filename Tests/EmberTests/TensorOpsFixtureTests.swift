@@ -167,6 +167,24 @@ final class TensorOpsFixtureTests: XCTestCase {
         }
     }
 
+    /// The exact GELU and its fused backward (their own erfc, not libm's erff) against float64
+    /// on [−12, 12] (beyond, GELU is 0 or x to float precision): relative error ≤ 1e-6, the
+    /// derivative's measured against its two terms Φ(x) and x·φ(x) (it crosses 0 near −0.75).
+    func testExactGELUAgainstFloat64OverItsRange() {
+        let xs = (-1200...1200).map { Float($0) / 100 }
+        let x = Tensor(xs, shape: [xs.count])
+        x.requiresGrad = true
+        let y = x.gelu()
+        y.sum().backward()
+        let values = y.toArray(), grads = x.grad!.toArray()
+        for (i, xf) in xs.enumerated() {
+            let v = Double(xf)
+            let cdf = 0.5 * Foundation.erfc(-v / 2.0.squareRoot()), pdf = Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot()
+            XCTAssertLessThanOrEqual(abs(Double(values[i]) - v * cdf), 1e-6 * abs(v * cdf), "gelu(\(v))")
+            XCTAssertLessThanOrEqual(abs(Double(grads[i]) - (cdf + v * pdf)), 1e-6 * (cdf + abs(v * pdf)), "gelu'(\(v))")
+        }
+    }
+
     /// Central differences of Ember's own float32 forward against its autograd, for every
     /// smooth case: catches a backward that is wrong in the same way as nothing else.
     func testFiniteDifferenceGradients() throws {

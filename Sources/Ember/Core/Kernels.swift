@@ -80,6 +80,10 @@ enum Kernels {
                              _ out: UnsafePointer<Float>, _ n: Int) {
         ember_relu_backward(dinp, dout, out, Int64(n))
     }
+    static func geluBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                             _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_gelu_backward(dinp, dout, inp, Int64(n))
+    }
     static func softmaxForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                rows: Int, cols: Int, log: Bool) {
         ember_softmax_forward(out, inp, Int64(rows), Int64(cols), log ? 1 : 0)

@@ -67,11 +67,12 @@ extension Tensor {
         let x = self
         switch approximate {
         case .none:
-            // d = Φ(x) + x·φ(x)
-            return unary(.gelu, "gelu").recorded("gelu", [self]) { g in
-                let cdf = ((x * 0.70710678118654752440).erf() + 1) * 0.5
-                let pdf = (x * x * -0.5).exp() * 0.39894228040143267794
-                return [g * (cdf + x * pdf)]
+            // d = Φ(x) + x·φ(x), one fused kernel
+            let saved = x.contiguous().detach()
+            return unary(.gelu, "gelu").recorded("gelu", [self], saved: [saved]) { g in
+                let dx = Tensor(empty: saved.shape)
+                Kernels.geluBackward(dx.f32, g.contiguous().f32, saved.f32, saved.count)
+                return [dx]
             }
         case .tanh:
             // u = √(2/π)(x + 0.044715x³); d = ½(1 + tanh u) + ½x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)
