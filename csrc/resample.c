@@ -168,3 +168,86 @@ void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, i
         }
     );
 }
+
+// torchvision's rotate of tensors: an affine grid (`_affine_grid`) sampled by PyTorch's CPU
+// `grid_sample(padding_mode="zeros", align_corners=False)`, every step in float32 in the
+// same order, so that nearest picks the same pixels and bilinear the same weights.
+static void linspace_f32(float* v, int64_t n, float start, float end) {
+    // torch.linspace's float kernel: the first half counts up from start, the rest down
+    // from end.
+    const float step = n > 1 ? (end - start) / (float)(n - 1) : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = i < n / 2 ? start + step * (float)i : end - step * (float)(n - 1 - i);
+}
+
+int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int64_t C, int64_t H,
+                        int64_t W, int64_t OH, int64_t OW, const float* theta, int bilinear,
+                        const float* fill) {
+    float* xs = malloc((size_t)(OW + OH) * sizeof(float));
+    if (!xs) return -1;
+    float* ys = xs + OW;
+    linspace_f32(xs, OW, (float)((1.0 - (double)OW) * 0.5), (float)(((double)OW - 1.0) * 0.5));
+    linspace_f32(ys, OH, (float)((1.0 - (double)OH) * 0.5), (float)(((double)OH - 1.0) * 0.5));
+    // theta^T divided by (W/2, H/2) per output column, as _affine_grid's rescaled_theta.
+    const float hw = (float)(0.5 * (double)W), hh = (float)(0.5 * (double)H);
+    const float r00 = theta[0] / hw, r10 = theta[1] / hw, r20 = theta[2] / hw;
+    const float r01 = theta[3] / hh, r11 = theta[4] / hh, r21 = theta[5] / hh;
+    const float sw = (float)W / 2, sh = (float)H / 2;
+    const uint8_t* in8 = inp;
+    const float* inf = inp;
+    uint8_t* o8 = out;
+    float* of = out;
+    const int nt = ember_team(images * OH * OW * C * 8);
+    // One output row of one image per iteration (all its channels): rows are independent.
+    EMBER_FOR(nt, row, images * OH,
+        const int64_t b = row / OH, i = row % OH;
+        for (int64_t j = 0; j < OW; j++) {
+            const float gx = (xs[j] * r00 + ys[i] * r10) + r20;
+            const float gy = (xs[j] * r01 + ys[i] * r11) + r21;
+            const float ix = (gx + 1.0f) * sw - 0.5f, iy = (gy + 1.0f) * sh - 0.5f;
+            int64_t at[4];      // input offsets of the taps, -1 outside
+            float wt[4];
+            int taps;
+            if (bilinear) {
+                const float x0 = floorf(ix), y0 = floorf(iy);
+                const float we = ix - x0, wwest = 1.0f - we, ns = iy - y0, nn = 1.0f - ns;
+                wt[0] = nn * wwest; wt[1] = nn * we; wt[2] = ns * wwest; wt[3] = ns * we;
+                for (int k = 0; k < 4; k++) {
+                    const float tx = x0 + (float)(k & 1), ty = y0 + (float)(k >> 1);
+                    at[k] = (tx > -1.0f && tx < (float)W && ty > -1.0f && ty < (float)H)
+                        ? (int64_t)ty * W + (int64_t)tx : -1;
+                }
+                taps = 4;
+            } else {
+                const float tx = nearbyintf(ix), ty = nearbyintf(iy);
+                at[0] = (tx > -1.0f && tx < (float)W && ty > -1.0f && ty < (float)H) ? (int64_t)ty * W + (int64_t)tx : -1;
+                wt[0] = 1.0f;
+                taps = 1;
+            }
+            // The mask is grid_sample of a plane of ones (torchvision appends one for fill).
+            float mask = 0.0f;
+            for (int k = 0; k < taps; k++) mask = mask + (at[k] >= 0 ? wt[k] : 0.0f);
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t plane = (b * C + c) * H * W;
+                float v = 0.0f;
+                for (int k = 0; k < taps; k++) {
+                    const float s = at[k] < 0 ? 0.0f : (u8 ? (float)in8[plane + at[k]] : inf[plane + at[k]]);
+                    v = v + s * wt[k];
+                }
+                if (fill) {
+                    const float f = fill[c];
+                    v = bilinear ? (v - f) * mask + f : (mask < 0.5f ? f : v);
+                }
+                const int64_t o = ((b * C + c) * OH + i) * OW + j;
+                if (u8) {
+                    v = nearbyintf(v);
+                    o8[o] = (uint8_t)(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+                } else {
+                    of[o] = v;
+                }
+            }
+        }
+    );
+    free(xs);
+    return 0;
+}

@@ -480,6 +480,13 @@ int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t
 /// Nearest-neighbour resize of uint8 planes (PyTorch's `interpolate(mode="nearest")`).
 void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
                              int64_t W, int64_t OH, int64_t OW);
+/// torchvision's rotate/affine of `images` × C planes of uint8 (`u8`) or float: output pixel
+/// (i, j) samples the input at the 2×3 inverse matrix `theta` (float32, torchvision's
+/// centred convention) by nearest or bilinear; `fill` (C values) or NULL for zeros. 0, or -1
+/// when out of memory.
+int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int64_t C, int64_t H,
+                        int64_t W, int64_t OH, int64_t OW, const float* theta, int bilinear,
+                        const float* fill);
 
 #ifdef __cplusplus
 }

@@ -446,6 +446,16 @@ enum Kernels {
                               oh: Int, ow: Int) {
         ember_resize_nearest_u8(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
     }
+    /// torchvision's affine grid sampling (rotate): false when out of memory.
+    static func affineSample(_ out: UnsafeMutableRawPointer, _ inp: UnsafeRawPointer, u8: Bool, images: Int, c: Int, h: Int,
+                             w: Int, oh: Int, ow: Int, theta: [Float], bilinear: Bool, fill: [Float]?) -> Bool {
+        if let fill {
+            return ember_affine_sample(out, inp, u8 ? 1 : 0, Int64(images), Int64(c), Int64(h), Int64(w), Int64(oh), Int64(ow),
+                                       theta, bilinear ? 1 : 0, fill) == 0
+        }
+        return ember_affine_sample(out, inp, u8 ? 1 : 0, Int64(images), Int64(c), Int64(h), Int64(w), Int64(oh), Int64(ow),
+                                   theta, bilinear ? 1 : 0, nil) == 0
+    }
 
     static var standardOutput: UnsafeMutablePointer<FILE> { ember_stdout() }
     static var standardError: UnsafeMutablePointer<FILE> { ember_stderr() }
