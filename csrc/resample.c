@@ -97,8 +97,48 @@ int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H,
     return 0;
 }
 
-int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
-                       int64_t OH, int64_t OW, int antialias) {
+// Sum of `taps` products in order from tap 0, with `taps` a constant where inlined so that
+// the loop unrolls. Weights past an output's count are zero and the row buffer is padded
+// with zeros, so summing all taps adds only +0: the same bits as stopping at the count.
+static inline __attribute__((always_inline)) float dot_taps(const float* w, const float* s, int64_t taps) {
+    float acc = 0.0f;
+    for (int64_t k = 0; k < taps; k++) acc += w[k] * s[k];
+    return acc;
+}
+
+// One uint8 plane (rows `row_stride` apart, so a crop window needs no copy): the width pass
+// into `mid` (H x OW, rounded to uint8 as PIL and torchvision do), then the height pass, taps
+// outside and columns inside so that the column loop vectorises. `row` holds W + tw floats.
+EMBER_SIMD static void resize_plane_u8(uint8_t* dst, const uint8_t* src, int64_t row_stride, int64_t H, int64_t W,
+                                       int64_t OH, int64_t OW, const int64_t* fh, const float* wh, int64_t th,
+                                       const int64_t* fw, const float* ww, int64_t tw, uint8_t* mid, float* row) {
+    for (int64_t x = W; x < W + tw; x++) row[x] = 0.0f;
+    for (int64_t r = 0; r < H; r++) {
+        const uint8_t* in = src + r * row_stride;
+        for (int64_t x = 0; x < W; x++) row[x] = (float)in[x];
+        uint8_t* m = mid + r * OW;
+        if (tw == 3) {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 3, row + fw[o], 3));
+        } else if (tw == 5) {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 5, row + fw[o], 5));
+        } else {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * tw, row + fw[o], tw));
+        }
+    }
+    for (int64_t o = 0; o < OH; o++) {
+        const float* wk = wh + o * th;
+        for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
+        for (int64_t k = 0; k < fh[OH + o]; k++) {
+            const uint8_t* m = mid + (fh[o] + k) * OW;
+            const float wv = wk[k];
+            for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
+        }
+        for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
+    }
+}
+
+int ember_resize_aa_u8_window(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t plane_stride,
+                              int64_t row_stride, int64_t H, int64_t W, int64_t OH, int64_t OW, int antialias) {
     int64_t *fh = malloc((size_t)OH * 2 * sizeof(int64_t)), *fw = malloc((size_t)OW * 2 * sizeof(int64_t));
     float *wh = NULL, *ww = NULL;
     uint8_t* tmp = malloc((size_t)(planes * H * OW));
@@ -109,44 +149,23 @@ int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t
     }
     if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     // Width first, rounding to uint8 in between, as PIL and torchvision's uint8 kernel do.
-    // Each output sums its taps in order from 0 (the same bits however the loops run); the
-    // height pass runs taps outside and columns inside so that the column loop vectorises.
-    const int64_t RW = W > OW ? W : OW;
+    const int64_t RW = W + tw > OW ? W + tw : OW;
     float* rows = malloc((size_t)(planes * RW) * sizeof(float));   // one row buffer per plane
     if (!rows) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     const int nt = ember_team(planes * OH * OW * 4);
     // One plane per iteration: planes are independent, each written by one thread.
     EMBER_FOR(nt, p, planes,
-        const uint8_t* src = inp + p * H * W;
-        uint8_t* mid = tmp + p * H * OW;
-        float* row = rows + p * RW;
-        {
-            for (int64_t r = 0; r < H; r++) {
-                for (int64_t x = 0; x < W; x++) row[x] = (float)src[r * W + x];
-                for (int64_t o = 0; o < OW; o++) {
-                    const float* s = row + fw[o];
-                    const float* wk = ww + o * tw;
-                    float acc = 0.0f;
-                    for (int64_t k = 0; k < fw[OW + o]; k++) acc += wk[k] * s[k];
-                    mid[r * OW + o] = round_u8(acc);
-                }
-            }
-            uint8_t* dst = out + p * OH * OW;
-            for (int64_t o = 0; o < OH; o++) {
-                const float* wk = wh + o * th;
-                for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
-                for (int64_t k = 0; k < fh[OH + o]; k++) {
-                    const uint8_t* m = mid + (fh[o] + k) * OW;
-                    const float wv = wk[k];
-                    for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
-                }
-                for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
-            }
-        }
+        resize_plane_u8(out + p * OH * OW, inp + p * plane_stride, row_stride, H, W, OH, OW, fh, wh, th, fw, ww, tw,
+                        tmp + p * H * OW, rows + p * RW);
     );
     free(rows);
     free(fh); free(fw); free(wh); free(ww); free(tmp);
     return 0;
+}
+
+int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int antialias) {
+    return ember_resize_aa_u8_window(out, inp, planes, H * W, W, H, W, OH, OW, antialias);
 }
 
 void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
@@ -250,4 +269,25 @@ int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int6
     );
     free(xs);
     return 0;
+}
+
+// Every row of `rows` rows of `w` items (1 or 4 bytes) reversed: the horizontal flip.
+EMBER_SIMD static void flip_range(void* out, const void* inp, int64_t w, int64_t item, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+        if (item == 1) {
+            const uint8_t* restrict s = (const uint8_t*)inp + r * w;
+            uint8_t* restrict d = (uint8_t*)out + r * w;
+            for (int64_t j = 0; j < w; j++) d[j] = s[w - 1 - j];
+        } else {
+            const uint32_t* restrict s = (const uint32_t*)inp + r * w;
+            uint32_t* restrict d = (uint32_t*)out + r * w;
+            for (int64_t j = 0; j < w; j++) d[j] = s[w - 1 - j];
+        }
+    }
+}
+
+void ember_flip_rows(void* out, const void* inp, int64_t rows, int64_t w, int64_t item) {
+    const int nt = ember_team(rows * w);
+    // Contiguous ranges of rows per thread: each output row has one writer.
+    EMBER_PARALLEL(nt, rows, flip_range, out, inp, w, item);
 }

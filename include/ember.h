@@ -477,6 +477,12 @@ int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H,
                         int64_t OH, int64_t OW, int antialias);
 int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
                        int64_t OH, int64_t OW, int antialias);
+/// ember_resize_aa_u8 of an H x W window of planes `plane_stride` apart whose rows are
+/// `row_stride` apart (a crop, resized without copying it first).
+int ember_resize_aa_u8_window(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t plane_stride,
+                              int64_t row_stride, int64_t H, int64_t W, int64_t OH, int64_t OW, int antialias);
+/// Reverses each of `rows` rows of `w` items of `item` bytes (1 or 4): a horizontal flip.
+void ember_flip_rows(void* out, const void* inp, int64_t rows, int64_t w, int64_t item);
 /// Nearest-neighbour resize of uint8 planes (PyTorch's `interpolate(mode="nearest")`).
 void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
                              int64_t W, int64_t OH, int64_t OW);

@@ -305,3 +305,29 @@ extension VisionTransformsTests {
         XCTAssertEqual(outs[0], outs[2])
     }
 }
+
+extension VisionTransformsTests {
+    /// RandomResizedCrop resizes uint8 crops straight from the window: the same bytes as
+    /// cutting the window out first, for windows touching every edge.
+    func testRandomResizedCropWindowIsTheCropResized() throws {
+        let g = Generator(seed: 11)
+        let image = (Tensor.rand([2, 3, 40, 52], generator: g) * 255).type(.uint8)
+        for seed in 0..<40 {
+            for size in [(height: 9, width: 13), (height: 64, width: 48)] {
+                let t = RandomResizedCrop(size, scale: (0.05, 1), generator: Generator(seed: UInt64(seed)))
+                let p = RandomResizedCrop(size, scale: (0.05, 1), generator: Generator(seed: UInt64(seed))).parameters(height: 40, width: 52)
+                let want = try resizeImage(cropWindow(image, top: p.top, left: p.left, height: p.height, width: p.width),
+                                           oh: size.height, ow: size.width, interpolation: .bilinear, antialias: true, op: "test")
+                XCTAssertEqual(try t(image).toArray(), want.toArray(), "seed \(seed) window \(p)")
+            }
+        }
+    }
+
+    func testHorizontalFlipOfEveryItemSize() throws {
+        let x = Tensor((0..<24).map { Float($0) }).reshaped([2, 3, 4])
+        let want: [Float] = (0..<6).flatMap { r in (0..<4).reversed().map { Float(r * 4 + $0) } }
+        XCTAssertEqual(try RandomHorizontalFlip(p: 1)(x).toArray(), want)
+        XCTAssertEqual(try RandomHorizontalFlip(p: 1)(x.type(.uint8)).toArray(), want)
+        XCTAssertEqual(flipRows(x.type(.int64)).toArray(), want)   // the byte-wise path
+    }
+}

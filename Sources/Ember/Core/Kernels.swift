@@ -446,6 +446,15 @@ enum Kernels {
                               oh: Int, ow: Int) {
         ember_resize_nearest_u8(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
     }
+    /// Resizes a crop window of uint8 planes in place of a copy: false when out of memory.
+    static func resizeAAWindow(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<UInt8>, planes: Int, planeStride: Int,
+                               rowStride: Int, h: Int, w: Int, oh: Int, ow: Int, antialias: Bool) -> Bool {
+        ember_resize_aa_u8_window(out, inp, Int64(planes), Int64(planeStride), Int64(rowStride), Int64(h), Int64(w),
+                                  Int64(oh), Int64(ow), antialias ? 1 : 0) == 0
+    }
+    static func flipRows(_ out: UnsafeMutableRawPointer, _ inp: UnsafeRawPointer, rows: Int, w: Int, itemSize: Int) {
+        ember_flip_rows(out, inp, Int64(rows), Int64(w), Int64(itemSize))
+    }
     /// torchvision's affine grid sampling (rotate): false when out of memory.
     static func affineSample(_ out: UnsafeMutableRawPointer, _ inp: UnsafeRawPointer, u8: Bool, images: Int, c: Int, h: Int,
                              w: Int, oh: Int, ow: Int, theta: [Float], bilinear: Bool, fill: [Float]?) -> Bool {
