@@ -464,6 +464,11 @@ ember_image* ember_image_open(const uint8_t* data, int64_t len, int mode, int64_
 /// Decodes into out (channels, height, width). 0, or -1 with a message. Single-threaded (it
 /// runs on DataLoader workers).
 int ember_image_decode(ember_image* im, uint8_t* out, char* err, int64_t err_len);
+/// Like ember_image_decode, only the window of rows [top, top + height) and columns
+/// [left, left + width) into [C, height, width]: the same pixels as cutting the window out of
+/// the full decode (JPEG decodes only what the window needs).
+int ember_image_decode_window(ember_image* im, uint8_t* out, int64_t top, int64_t left, int64_t height,
+                              int64_t width, char* err, int64_t err_len);
 void ember_image_close(ember_image* im);
 
 // MARK: - Resampling (resample.c, vision transforms)

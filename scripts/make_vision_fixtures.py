@@ -5,7 +5,8 @@ from the repo root with the PyTorch reference (shared/reference/setup.sh):
     /tmp/pytorch-reference/venv/bin/python scripts/make_vision_fixtures.py
 
 Tests/EmberTests/Fixtures/vision/
-  *.png, *.jpg          images written by PIL from seeded numpy arrays (a few KB in all)
+  *.png, *.jpg          images written by PIL from seeded numpy arrays (a few KB in all);
+                        window*.jpg only for the window decode (compared with Ember's own)
   decoded.safetensors   "<file>/<mode>": torchvision.io.decode_image(file, mode), uint8
                         [C, H, W]; "<file>/pil_rgb": PIL's convert("RGB") as [3, H, W]
                         (ImageFolder's default loader)
@@ -151,5 +152,10 @@ for i, a in enumerate(angles):
 t["expand_angles"] = torch.tensor(angles, dtype=torch.float32)
 t["expand_sizes"] = torch.tensor(sizes, dtype=torch.int32)
 save_file({k: v.contiguous() for k, v in t.items()}, f"{out}/transforms.safetensors")
+# Larger JPEGs for decoding a window alone (readImageWindow); last, so
+# that the other fixtures' random draws stay as they were: 4:2:0 baseline and progressive,
+# odd sizes so that windows end inside an MCU.
+Image.fromarray(smooth(61, 83, 3), "RGB").save(f"{out}/window420.jpg", quality=90)
+Image.fromarray(smooth(45, 70, 3), "RGB").save(f"{out}/window_progressive.jpg", quality=85, progressive=True)
 total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
 print(f"wrote {len(os.listdir(out))} files, {total} bytes, to {os.path.normpath(out)}")

@@ -431,6 +431,25 @@ enum Kernels {
         if ember_image_decode(im, out, &err, 256) != 0 { return .failure(ImageFailure(message: cString(err))) }
         return .success(())
     }
+    /// Like `decodeImage`, only a window: `window(height, width)` picks it from the header's
+    /// size, `allocate(channels, windowHeight, windowWidth)` gives its destination.
+    static func decodeImageWindow(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
+                                  window: (Int, Int) -> (top: Int, left: Int, height: Int, width: Int),
+                                  allocate: (Int, Int, Int) -> UnsafeMutablePointer<UInt8>) -> Result<Void, ImageFailure> {
+        var err = [CChar](repeating: 0, count: 256)
+        var h: Int64 = 0, w: Int64 = 0
+        var c: Int32 = 0
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .failure(ImageFailure(message: "the file is empty")) }
+        guard let im = ember_image_open(base.assumingMemoryBound(to: UInt8.self), Int64(bytes.count), Int32(mode), Int64(maxPixels), &h, &w, &c, &err, 256)
+        else { return .failure(ImageFailure(message: cString(err))) }
+        defer { ember_image_close(im) }
+        let r = window(Int(h), Int(w))
+        let out = allocate(Int(c), r.height, r.width)
+        if ember_image_decode_window(im, out, Int64(r.top), Int64(r.left), Int64(r.height), Int64(r.width), &err, 256) != 0 {
+            return .failure(ImageFailure(message: cString(err)))
+        }
+        return .success(())
+    }
     struct ImageFailure: Error { let message: String }
 
     // MARK: Resampling (resample.c; see Resize)

@@ -293,6 +293,16 @@ public struct RandomResizedCrop: Transform {
     }
 }
 
+extension RandomResizedCrop {
+    /// The transform of the RGB image in `path`, decoding only the crop's window: the same
+    /// draws and the same bytes as `self(readImage(path, mode: .rgb))`.
+    func loadCropped(_ path: String) throws -> Tensor {
+        let crop = try readImageWindow(path, mode: .rgb) { h, w in parameters(height: h, width: w) }
+        return try resizeImage(crop, oh: height, ow: width, interpolation: interpolation, antialias: antialias,
+                               op: "RandomResizedCrop")
+    }
+}
+
 /// Mirrors a `[…, H, W]` tensor top–bottom with probability `p`.
 public struct RandomVerticalFlip: Transform {
     public let p: Double
