@@ -10,17 +10,15 @@ import Foundation
 ///
 /// The images are generated, not committed: bench/make_imagefolder.py.
 public func runImageFolderBench(root: String, workers: [Int], batches: Int, rounds: Int, python: String?,
-                                decodeFiles: Int, wholeDecode: Bool = false) throws {
+                                decodeFiles: Int, decodeCropOnly: Bool = false) throws {
     let pipeline = Compose<Tensor, Tensor>([
         RandomResizedCrop(224), RandomHorizontalFlip(), ToDtype(.float32, scale: true),
         Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]),
     ])
-    // An explicit loader turns off decoding only RandomResizedCrop's window (--whole-decode).
-    let ds = wholeDecode ? try ImageFolder(root: root, transform: pipeline, loader: { try readImage($0, mode: .rgb) })
-        : try ImageFolder(root: root, transform: pipeline)
+    let ds = try ImageFolder(root: root, transform: pipeline, decodeCropOnly: decodeCropOnly)
     print("ImageFolder \(root): \(ds.count) images in \(ds.classes.count) classes; RandomResizedCrop(224) + flip + "
           + "ToDtype + Normalize, batch 64, shuffle, \(batches) batches per measurement after 1 warm-up batch, "
-          + "\(rounds) alternating rounds" + (wholeDecode ? "; whole images decoded" : "; only the crops decoded"))
+          + "\(rounds) alternating rounds" + (decodeCropOnly ? "; only the crops decoded" : "; whole images decoded"))
     print(machineLine() + "\n")
 
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -60,8 +60,8 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     public let skippedFiles: [ImageError]
     let loader: (String) throws -> Tensor
     let transform: ((Tensor) throws -> Tensor)?
-    /// A `RandomResizedCrop` that starts the transform, and the transforms after it: with the
-    /// default loader only its window is decoded (the same pixels as the whole image cut).
+    /// With `decodeCropOnly`, a `RandomResizedCrop` that starts the transform and the
+    /// transforms after it: only its window is decoded (the same pixels as the whole image cut).
     private(set) var cropFirst: (crop: RandomResizedCrop, rest: ((Tensor) throws -> Tensor)?)?
     let targetTransform: ((Int) throws -> Int)?
 
@@ -72,14 +72,18 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     ///   - extensions: accepted file-name endings, case-insensitive.
     ///   - loader: path → image tensor (default: RGB uint8 `[3, H, W]`).
     ///   - skipBadFiles: decode every file now and leave out those that fail.
+    ///   - decodeCropOnly: when `transform` starts with `RandomResizedCrop` and there is no
+    ///     custom loader, decode only the crop's window of each JPEG (the same pixels and
+    ///     batches; saves decoding work on large images, see docs/VISION.md).
     /// - Throws: `ImageFolderError` when the folder has no class or a class no file.
     public convenience init<T: Transform>(root: String, transform: T, targetTransform: (any Transform)? = nil,
                               extensions: [String] = ImageFolder.defaultExtensions,
                               loader: ((String) throws -> Tensor)? = nil,
-                              skipBadFiles: Bool = false) throws where T.Input == Tensor, T.Output == Tensor {
+                              skipBadFiles: Bool = false, decodeCropOnly: Bool = false) throws
+        where T.Input == Tensor, T.Output == Tensor {
         try self.init(root: root, transformClosure: { try transform($0) }, targetTransform: targetTransform,
                       extensions: extensions, loader: loader ?? { try readImage($0, mode: .rgb) }, skipBadFiles: skipBadFiles)
-        guard loader == nil else { return }
+        guard decodeCropOnly && loader == nil else { return }
         if let crop = transform as? RandomResizedCrop {
             cropFirst = (crop, nil)
         } else if let chain = transform as? Compose<Tensor, Tensor>, let crop = chain.steps.first as? RandomResizedCrop {
