@@ -97,8 +97,48 @@ int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H,
     return 0;
 }
 
-int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
-                       int64_t OH, int64_t OW, int antialias) {
+// Sum of `taps` products in order from tap 0, with `taps` a constant where inlined so that
+// the loop unrolls. Weights past an output's count are zero and the row buffer is padded
+// with zeros, so summing all taps adds only +0: the same bits as stopping at the count.
+static inline __attribute__((always_inline)) float dot_taps(const float* w, const float* s, int64_t taps) {
+    float acc = 0.0f;
+    for (int64_t k = 0; k < taps; k++) acc += w[k] * s[k];
+    return acc;
+}
+
+// One uint8 plane (rows `row_stride` apart, so a crop window needs no copy): the width pass
+// into `mid` (H x OW, rounded to uint8 as PIL and torchvision do), then the height pass, taps
+// outside and columns inside so that the column loop vectorises. `row` holds W + tw floats.
+EMBER_SIMD static void resize_plane_u8(uint8_t* dst, const uint8_t* src, int64_t row_stride, int64_t H, int64_t W,
+                                       int64_t OH, int64_t OW, const int64_t* fh, const float* wh, int64_t th,
+                                       const int64_t* fw, const float* ww, int64_t tw, uint8_t* mid, float* row) {
+    for (int64_t x = W; x < W + tw; x++) row[x] = 0.0f;
+    for (int64_t r = 0; r < H; r++) {
+        const uint8_t* in = src + r * row_stride;
+        for (int64_t x = 0; x < W; x++) row[x] = (float)in[x];
+        uint8_t* m = mid + r * OW;
+        if (tw == 3) {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 3, row + fw[o], 3));
+        } else if (tw == 5) {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 5, row + fw[o], 5));
+        } else {
+            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * tw, row + fw[o], tw));
+        }
+    }
+    for (int64_t o = 0; o < OH; o++) {
+        const float* wk = wh + o * th;
+        for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
+        for (int64_t k = 0; k < fh[OH + o]; k++) {
+            const uint8_t* m = mid + (fh[o] + k) * OW;
+            const float wv = wk[k];
+            for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
+        }
+        for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
+    }
+}
+
+int ember_resize_aa_u8_window(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t plane_stride,
+                              int64_t row_stride, int64_t H, int64_t W, int64_t OH, int64_t OW, int antialias) {
     int64_t *fh = malloc((size_t)OH * 2 * sizeof(int64_t)), *fw = malloc((size_t)OW * 2 * sizeof(int64_t));
     float *wh = NULL, *ww = NULL;
     uint8_t* tmp = malloc((size_t)(planes * H * OW));
@@ -109,44 +149,23 @@ int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t
     }
     if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     // Width first, rounding to uint8 in between, as PIL and torchvision's uint8 kernel do.
-    // Each output sums its taps in order from 0 (the same bits however the loops run); the
-    // height pass runs taps outside and columns inside so that the column loop vectorises.
-    const int64_t RW = W > OW ? W : OW;
+    const int64_t RW = W + tw > OW ? W + tw : OW;
     float* rows = malloc((size_t)(planes * RW) * sizeof(float));   // one row buffer per plane
     if (!rows) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
     const int nt = ember_team(planes * OH * OW * 4);
     // One plane per iteration: planes are independent, each written by one thread.
     EMBER_FOR(nt, p, planes,
-        const uint8_t* src = inp + p * H * W;
-        uint8_t* mid = tmp + p * H * OW;
-        float* row = rows + p * RW;
-        {
-            for (int64_t r = 0; r < H; r++) {
-                for (int64_t x = 0; x < W; x++) row[x] = (float)src[r * W + x];
-                for (int64_t o = 0; o < OW; o++) {
-                    const float* s = row + fw[o];
-                    const float* wk = ww + o * tw;
-                    float acc = 0.0f;
-                    for (int64_t k = 0; k < fw[OW + o]; k++) acc += wk[k] * s[k];
-                    mid[r * OW + o] = round_u8(acc);
-                }
-            }
-            uint8_t* dst = out + p * OH * OW;
-            for (int64_t o = 0; o < OH; o++) {
-                const float* wk = wh + o * th;
-                for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
-                for (int64_t k = 0; k < fh[OH + o]; k++) {
-                    const uint8_t* m = mid + (fh[o] + k) * OW;
-                    const float wv = wk[k];
-                    for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
-                }
-                for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
-            }
-        }
+        resize_plane_u8(out + p * OH * OW, inp + p * plane_stride, row_stride, H, W, OH, OW, fh, wh, th, fw, ww, tw,
+                        tmp + p * H * OW, rows + p * RW);
     );
     free(rows);
     free(fh); free(fw); free(wh); free(ww); free(tmp);
     return 0;
+}
+
+int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int antialias) {
+    return ember_resize_aa_u8_window(out, inp, planes, H * W, W, H, W, OH, OW, antialias);
 }
 
 void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
@@ -167,4 +186,108 @@ void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, i
             }
         }
     );
+}
+
+// torchvision's rotate of tensors: an affine grid (`_affine_grid`) sampled by PyTorch's CPU
+// `grid_sample(padding_mode="zeros", align_corners=False)`, every step in float32 in the
+// same order, so that nearest picks the same pixels and bilinear the same weights.
+static void linspace_f32(float* v, int64_t n, float start, float end) {
+    // torch.linspace's float kernel: the first half counts up from start, the rest down
+    // from end.
+    const float step = n > 1 ? (end - start) / (float)(n - 1) : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = i < n / 2 ? start + step * (float)i : end - step * (float)(n - 1 - i);
+}
+
+int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int64_t C, int64_t H,
+                        int64_t W, int64_t OH, int64_t OW, const float* theta, int bilinear,
+                        const float* fill) {
+    float* xs = malloc((size_t)(OW + OH) * sizeof(float));
+    if (!xs) return -1;
+    float* ys = xs + OW;
+    linspace_f32(xs, OW, (float)((1.0 - (double)OW) * 0.5), (float)(((double)OW - 1.0) * 0.5));
+    linspace_f32(ys, OH, (float)((1.0 - (double)OH) * 0.5), (float)(((double)OH - 1.0) * 0.5));
+    // theta^T divided by (W/2, H/2) per output column, as _affine_grid's rescaled_theta.
+    const float hw = (float)(0.5 * (double)W), hh = (float)(0.5 * (double)H);
+    const float r00 = theta[0] / hw, r10 = theta[1] / hw, r20 = theta[2] / hw;
+    const float r01 = theta[3] / hh, r11 = theta[4] / hh, r21 = theta[5] / hh;
+    const float sw = (float)W / 2, sh = (float)H / 2;
+    const uint8_t* in8 = inp;
+    const float* inf = inp;
+    uint8_t* o8 = out;
+    float* of = out;
+    const int nt = ember_team(images * OH * OW * C * 8);
+    // One output row of one image per iteration (all its channels): rows are independent.
+    EMBER_FOR(nt, row, images * OH,
+        const int64_t b = row / OH, i = row % OH;
+        for (int64_t j = 0; j < OW; j++) {
+            const float gx = (xs[j] * r00 + ys[i] * r10) + r20;
+            const float gy = (xs[j] * r01 + ys[i] * r11) + r21;
+            const float ix = (gx + 1.0f) * sw - 0.5f, iy = (gy + 1.0f) * sh - 0.5f;
+            int64_t at[4];      // input offsets of the taps, -1 outside
+            float wt[4];
+            int taps;
+            if (bilinear) {
+                const float x0 = floorf(ix), y0 = floorf(iy);
+                const float we = ix - x0, wwest = 1.0f - we, ns = iy - y0, nn = 1.0f - ns;
+                wt[0] = nn * wwest; wt[1] = nn * we; wt[2] = ns * wwest; wt[3] = ns * we;
+                for (int k = 0; k < 4; k++) {
+                    const float tx = x0 + (float)(k & 1), ty = y0 + (float)(k >> 1);
+                    at[k] = (tx > -1.0f && tx < (float)W && ty > -1.0f && ty < (float)H)
+                        ? (int64_t)ty * W + (int64_t)tx : -1;
+                }
+                taps = 4;
+            } else {
+                const float tx = nearbyintf(ix), ty = nearbyintf(iy);
+                at[0] = (tx > -1.0f && tx < (float)W && ty > -1.0f && ty < (float)H) ? (int64_t)ty * W + (int64_t)tx : -1;
+                wt[0] = 1.0f;
+                taps = 1;
+            }
+            // The mask is grid_sample of a plane of ones (torchvision appends one for fill).
+            float mask = 0.0f;
+            for (int k = 0; k < taps; k++) mask = mask + (at[k] >= 0 ? wt[k] : 0.0f);
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t plane = (b * C + c) * H * W;
+                float v = 0.0f;
+                for (int k = 0; k < taps; k++) {
+                    const float s = at[k] < 0 ? 0.0f : (u8 ? (float)in8[plane + at[k]] : inf[plane + at[k]]);
+                    v = v + s * wt[k];
+                }
+                if (fill) {
+                    const float f = fill[c];
+                    v = bilinear ? (v - f) * mask + f : (mask < 0.5f ? f : v);
+                }
+                const int64_t o = ((b * C + c) * OH + i) * OW + j;
+                if (u8) {
+                    v = nearbyintf(v);
+                    o8[o] = (uint8_t)(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+                } else {
+                    of[o] = v;
+                }
+            }
+        }
+    );
+    free(xs);
+    return 0;
+}
+
+// Every row of `rows` rows of `w` items (1 or 4 bytes) reversed: the horizontal flip.
+EMBER_SIMD static void flip_range(void* out, const void* inp, int64_t w, int64_t item, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+        if (item == 1) {
+            const uint8_t* restrict s = (const uint8_t*)inp + r * w;
+            uint8_t* restrict d = (uint8_t*)out + r * w;
+            for (int64_t j = 0; j < w; j++) d[j] = s[w - 1 - j];
+        } else {
+            const uint32_t* restrict s = (const uint32_t*)inp + r * w;
+            uint32_t* restrict d = (uint32_t*)out + r * w;
+            for (int64_t j = 0; j < w; j++) d[j] = s[w - 1 - j];
+        }
+    }
+}
+
+void ember_flip_rows(void* out, const void* inp, int64_t rows, int64_t w, int64_t item) {
+    const int nt = ember_team(rows * w);
+    // Contiguous ranges of rows per thread: each output row has one writer.
+    EMBER_PARALLEL(nt, rows, flip_range, out, inp, w, item);
 }

@@ -466,6 +466,11 @@ ember_image* ember_image_open(const uint8_t* data, int64_t len, int mode, int64_
 /// Decodes into out (channels, height, width). 0, or -1 with a message. Single-threaded (it
 /// runs on DataLoader workers).
 int ember_image_decode(ember_image* im, uint8_t* out, char* err, int64_t err_len);
+/// Like ember_image_decode, only the window of rows [top, top + height) and columns
+/// [left, left + width) into [C, height, width]: the same pixels as cutting the window out of
+/// the full decode (JPEG decodes only what the window needs).
+int ember_image_decode_window(ember_image* im, uint8_t* out, int64_t top, int64_t left, int64_t height,
+                              int64_t width, char* err, int64_t err_len);
 void ember_image_close(ember_image* im);
 
 // MARK: - Resampling (resample.c, vision transforms)
@@ -479,9 +484,22 @@ int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H,
                         int64_t OH, int64_t OW, int antialias);
 int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,
                        int64_t OH, int64_t OW, int antialias);
+/// ember_resize_aa_u8 of an H x W window of planes `plane_stride` apart whose rows are
+/// `row_stride` apart (a crop, resized without copying it first).
+int ember_resize_aa_u8_window(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t plane_stride,
+                              int64_t row_stride, int64_t H, int64_t W, int64_t OH, int64_t OW, int antialias);
+/// Reverses each of `rows` rows of `w` items of `item` bytes (1 or 4): a horizontal flip.
+void ember_flip_rows(void* out, const void* inp, int64_t rows, int64_t w, int64_t item);
 /// Nearest-neighbour resize of uint8 planes (PyTorch's `interpolate(mode="nearest")`).
 void ember_resize_nearest_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H,
                              int64_t W, int64_t OH, int64_t OW);
+/// torchvision's rotate/affine of `images` × C planes of uint8 (`u8`) or float: output pixel
+/// (i, j) samples the input at the 2×3 inverse matrix `theta` (float32, torchvision's
+/// centred convention) by nearest or bilinear; `fill` (C values) or NULL for zeros. 0, or -1
+/// when out of memory.
+int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int64_t C, int64_t H,
+                        int64_t W, int64_t OH, int64_t OW, const float* theta, int bilinear,
+                        const float* fill);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,9 @@
 set -euo pipefail
 packages=(libopenblas-dev libomp-dev zlib1g-dev libarchive-dev dataset-fashion-mnist libpng-dev
           libjpeg62-turbo-dev fortunes libopenmpi-dev openmpi-bin python3)
+# libjpeg-turbo-progs: tjbench, libjpeg-turbo's own decode speed next to Ember's in
+# `ember-bench data --dataset imagefolder`.
+packages+=(libjpeg-turbo-progs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,14 +5,16 @@ from the repo root with the PyTorch reference (shared/reference/setup.sh):
     /tmp/pytorch-reference/venv/bin/python scripts/make_vision_fixtures.py
 
 Tests/EmberTests/Fixtures/vision/
-  *.png, *.jpg          images written by PIL from seeded numpy arrays (a few KB in all)
+  *.png, *.jpg          images written by PIL from seeded numpy arrays (a few KB in all);
+                        window*.jpg only for the window decode (compared with Ember's own)
   decoded.safetensors   "<file>/<mode>": torchvision.io.decode_image(file, mode), uint8
                         [C, H, W]; "<file>/pil_rgb": PIL's convert("RGB") as [3, H, W]
                         (ImageFolder's default loader)
   imagefolder.json      a class tree built from those files (the test rebuilds it) and
                         torchvision ImageFolder's classes, class_to_idx, samples and targets
   transforms.safetensors  "input_u8" [3, 12, 14] and "input_f32" (= input_u8 / 255), and
-                        every deterministic transform's output under its case name
+                        every deterministic transform's output under its case name;
+                        "expand_angles"/"expand_sizes": rotate(expand=True)'s output sizes
 """
 import json
 import os
@@ -123,9 +125,37 @@ for name, x in (("u8", x8), ("f32", xf)):
     t[f"rotate_nearest_{name}"] = F.rotate(x, 30.0, interpolation=NEAR)
     t[f"rotate_bilinear_{name}"] = F.rotate(x, -50.0, interpolation=BIL)
     t[f"rotate_expand_{name}"] = F.rotate(x, 30.0, interpolation=NEAR, expand=True)
+    # RandomRotation passes its fill (default 0) on, which blends the bilinear edges with it.
+    fill3 = [10, 200, 30] if name == "u8" else [0.1, 0.8, 0.3]
+    t[f"rotate_fill0_bilinear_{name}"] = F.rotate(x, 33.5, interpolation=BIL, fill=0)
+    t[f"rotate_fill3_bilinear_{name}"] = F.rotate(x, -71.25, interpolation=BIL, fill=fill3)
+    t[f"rotate_fill3_nearest_{name}"] = F.rotate(x, 200.0, interpolation=NEAR, fill=fill3)
+    t[f"rotate_center_{name}"] = F.rotate(x, 25.0, interpolation=BIL, center=[3.0, 4.5], fill=0)
+    t[f"rotate_expand_bilinear_{name}"] = F.rotate(x, -130.0, interpolation=BIL, expand=True, fill=fill3)
+    t[f"rotate_90_{name}"] = F.rotate(x, 90.0)
+    t[f"rotate_90_expand_{name}"] = F.rotate(x, -270.0, expand=True)
+    t[f"rotate_180_{name}"] = F.rotate(x, 540.0, fill=fill3)
 t["normalize_f32"] = F.normalize(xf, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
 t["to_dtype_scaled"] = F.to_dtype(x8, torch.float32, scale=True)
 t["to_dtype_back"] = F.to_dtype(xf * 0.999, torch.uint8, scale=True)
+# RandomRotation(expand=True)'s output sizes over many angles (float32 values) and image
+# sizes: "expand_angles" and "expand_sizes" rows of (h, w, torchvision's output h, w).
+from torchvision.transforms.v2.functional._geometry import _compute_affine_output_size, _get_inverse_affine_matrix
+sizes = []
+angles = torch.empty(200).uniform_(-360, 360, generator=torch.Generator().manual_seed(0)).tolist()
+angles += [45.0, 135.0, -45.0, 30.0, 60.0, 2.0 ** -10]
+for i, a in enumerate(angles):
+    h, w = [(12, 14), (224, 224), (37, 101), (256, 171), (1, 9)][i % 5]
+    m = _get_inverse_affine_matrix([0.0, 0.0], -(a % 360), [0.0, 0.0], 1.0, [0.0, 0.0])
+    ow, oh = _compute_affine_output_size(m, w, h)
+    sizes.append([h, w, oh, ow])
+t["expand_angles"] = torch.tensor(angles, dtype=torch.float32)
+t["expand_sizes"] = torch.tensor(sizes, dtype=torch.int32)
 save_file({k: v.contiguous() for k, v in t.items()}, f"{out}/transforms.safetensors")
+# Larger JPEGs for decoding a window alone (readImageWindow); last, so
+# that the other fixtures' random draws stay as they were: 4:2:0 baseline and progressive,
+# odd sizes so that windows end inside an MCU.
+Image.fromarray(smooth(61, 83, 3), "RGB").save(f"{out}/window420.jpg", quality=90)
+Image.fromarray(smooth(45, 70, 3), "RGB").save(f"{out}/window_progressive.jpg", quality=85, progressive=True)
 total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
 print(f"wrote {len(os.listdir(out))} files, {total} bytes, to {os.path.normpath(out)}")

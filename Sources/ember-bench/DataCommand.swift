@@ -17,11 +17,13 @@ struct DataCommand: ParsableCommand {
     var dataset = "fashionmnist"
     @Option(help: "imagefolder: batches per measurement.") var batches = 20
     @Option(help: "imagefolder: files in the decode-only measurement.") var decodeFiles = 500
+    @Flag(help: "imagefolder: ImageFolder(decodeCropOnly: true), decoding only RandomResizedCrop's window.")
+    var decodeCropOnly = false
 
     func run() throws {
         if dataset == "imagefolder" {
             try runImageFolderBench(root: root, workers: workers, batches: batches, rounds: rounds, python: python,
-                                    decodeFiles: decodeFiles)
+                                    decodeFiles: decodeFiles, decodeCropOnly: decodeCropOnly)
             return
         }
         try runDataLoaderBench(workers: workers, epochs: epochs, root: root, python: python,

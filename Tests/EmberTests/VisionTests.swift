@@ -264,3 +264,66 @@ final class ImageFolderTests: XCTestCase {
         }
     }
 }
+
+/// Decoding a window alone (JPEG: only the rows and columns it needs) gives the window of the
+/// full decode, and ImageFolder's RandomResizedCrop-first path the same samples as decoding
+/// whole images.
+final class ImageWindowTests: XCTestCase {
+    func testWindowDecodeIsTheFullDecodeCut() throws {
+        var state: UInt64 = 12345   // windows from a fixed LCG
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let files = ["window420.jpg", "window_progressive.jpg", "rgb.jpg", "gray.jpg", "rgb444.jpg", "progressive.jpg",
+                     "rgb.png", "rgba.png"]
+        for file in files {
+            for mode in [ImageReadMode.rgb, .gray, .unchanged, .rgbAlpha] {
+                let full = try readImage(VisionFixtures.path(file), mode: mode)
+                let (h, w) = (full.shape[1], full.shape[2])
+                var windows = [(0, 0, h, w), (0, 0, 1, 1), (h - 1, w - 1, 1, 1), (1, 1, h - 2, w - 2)]
+                for _ in 0..<60 {
+                    let wh = 1 + next(h), ww = 1 + next(w)
+                    windows.append((next(h - wh + 1), next(w - ww + 1), wh, ww))
+                }
+                for win in windows {
+                    let got = try readImageWindow(VisionFixtures.path(file), mode: mode) { _, _ in win }
+                    let want = cropWindow(full, top: win.0, left: win.1, height: win.2, width: win.3)
+                    XCTAssertEqual(got.shape, want.shape)
+                    XCTAssertEqual(got.toArray(), want.toArray(), "\(file) \(mode) window \(win)")
+                }
+            }
+        }
+        XCTAssertThrowsError(try readImageWindow(VisionFixtures.path("window420.jpg"), mode: .rgb) { _, _ in (60, 0, 2, 5) }) { error in
+            XCTAssertEqual("\(error)", "\(VisionFixtures.path("window420.jpg")): window (60, 0, 2, 5) is outside the 61x83 image")
+        }
+    }
+
+    func testImageFolderDecodesOnlyTheCropWithTheSameSamples() throws {
+        let root = NSTemporaryDirectory() + "ember-window-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for (k, (file, copies)) in [("window420.jpg", 5), ("window_progressive.jpg", 4), ("rgb.png", 3)].enumerated() {
+            let dir = root + "/c\(k)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for i in 0..<copies {
+                try FileManager.default.copyItem(atPath: VisionFixtures.path(file), toPath: dir + "/\(i)" + (file.hasSuffix(".png") ? ".png" : ".jpg"))
+            }
+        }
+        let pipeline = Compose<Tensor, Tensor>([
+            RandomResizedCrop(12, scale: (0.05, 1)), RandomHorizontalFlip(), ToDtype(.float32, scale: true)])
+        let fast = try ImageFolder(root: root, transform: pipeline, decodeCropOnly: true)
+        let whole = try ImageFolder(root: root, transform: pipeline)
+        XCTAssertNotNil(fast.cropFirst)
+        XCTAssertNil(whole.cropFirst)
+        XCTAssertNil(try ImageFolder(root: root, transform: pipeline, loader: { try readImage($0, mode: .rgb) },
+                                     decodeCropOnly: true).cropFirst)
+        XCTAssertNotNil(try ImageFolder(root: root, transform: RandomResizedCrop(8), decodeCropOnly: true).cropFirst)
+        XCTAssertNil(try ImageFolder(root: root, transform: Compose<Tensor, Tensor>([RandomHorizontalFlip(), RandomResizedCrop(8)]),
+                                     decodeCropOnly: true).cropFirst)
+        for seed in 0..<6 {
+            let a = DataLoader(fast, batchSize: 4, shuffle: true, numWorkers: seed % 3, seed: UInt64(seed)).map { $0.0.toArray() + $0.1.toArray() }
+            let b = DataLoader(whole, batchSize: 4, shuffle: true, numWorkers: 0, seed: UInt64(seed)).map { $0.0.toArray() + $0.1.toArray() }
+            XCTAssertEqual(a, b, "seed \(seed)")
+        }
+    }
+}

@@ -215,3 +215,119 @@ extension VisionTransformsTests {
         XCTAssertEqual(y.dtype, .uint8)
     }
 }
+
+extension VisionTransformsTests {
+    /// Every rotation case of the fixture: the grid is computed in float32 in torchvision's
+    /// order, so nearest picks the same pixels and uint8 bilinear gives the same levels; float
+    /// bilinear is within a few ulps (PyTorch's vectorised grid_sample may fuse multiply-adds).
+    func testRotateMatchesTorchvision() throws {
+        let fill3: (Tensor) -> [Double] = { $0.dtype == .uint8 ? [10, 200, 30] : [0.1, 0.8, 0.3] }
+        try check("rotate_nearest") { try rotateImage($0, angle: 30) }
+        try check("rotate_bilinear", u8Tol: 0, f32Tol: 5e-7) { try rotateImage($0, angle: -50, interpolation: .bilinear) }
+        try check("rotate_expand") { try rotateImage($0, angle: 30, expand: true) }
+        try check("rotate_fill0_bilinear", u8Tol: 0, f32Tol: 5e-7) {
+            try rotateImage($0, angle: 33.5, interpolation: .bilinear, fill: [0])
+        }
+        try check("rotate_fill3_bilinear", u8Tol: 0, f32Tol: 5e-7) {
+            try rotateImage($0, angle: -71.25, interpolation: .bilinear, fill: fill3($0))
+        }
+        try check("rotate_fill3_nearest") { try rotateImage($0, angle: 200, fill: fill3($0)) }
+        try check("rotate_center", u8Tol: 0, f32Tol: 5e-7) {
+            try rotateImage($0, angle: 25, interpolation: .bilinear, center: (3, 4.5), fill: [0])
+        }
+        try check("rotate_expand_bilinear", u8Tol: 0, f32Tol: 5e-7) {
+            try rotateImage($0, angle: -130, interpolation: .bilinear, expand: true, fill: fill3($0))
+        }
+        try check("rotate_90") { try rotateImage($0, angle: 90) }   // 12x14: not square, so the affine path
+        try check("rotate_90_expand") { try rotateImage($0, angle: -270, expand: true) }   // torch.rot90
+        try check("rotate_180") { try rotateImage($0, angle: 540, fill: fill3($0)) }
+    }
+
+    func testRotateExactForUint8Bilinear() throws {
+        for (name, angle) in [("rotate_bilinear", -50.0), ("rotate_fill0_bilinear", 33.5)] {
+            let got = try rotateImage(u8, angle: angle, interpolation: .bilinear, fill: name == "rotate_bilinear" ? nil : [0])
+            XCTAssertEqual(got.toArray(), Self.fixture["\(name)_u8"]!.toArray(), name)
+        }
+    }
+
+    func testRotateExpandedSizesMatchTorchvision() throws {
+        let angles = Self.fixture["expand_angles"]!.toArray(), sizes = Self.fixture["expand_sizes"]!.toArray()
+        XCTAssertEqual(angles.count, 206)
+        for (i, angle) in angles.enumerated() {
+            let (h, w) = (Int(sizes[4 * i]), Int(sizes[4 * i + 1]))
+            var a = fmod(Double(angle), 360)
+            if a < 0 { a += 360 }
+            let theta = inverseRotationMatrix(angle: a, center: (0, 0)).map { Float($0) }
+            let got = rotatedSize(theta: theta, h: h, w: w)
+            XCTAssert(got == (Int(sizes[4 * i + 2]), Int(sizes[4 * i + 3])), "angle \(angle) on \(h)x\(w): \(got) vs \(sizes[(4 * i + 2)..<(4 * i + 4)])")
+        }
+    }
+
+    func testRandomRotation() throws {
+        let t = RandomRotation(20, generator: Generator(seed: 3))
+        let angles = (0..<400).map { _ in t.parameters() }
+        XCTAssert(angles.allSatisfy { $0 >= -20 && $0 <= 20 })
+        XCTAssertLessThan(angles.min()!, -18)
+        XCTAssertGreaterThan(angles.max()!, 18)
+        XCTAssert(RandomRotation((90, 90)).degrees == (90, 90))
+        // A range of one angle is that rotation; expand on a non-square image swaps the sides.
+        XCTAssertEqual(try RandomRotation((90, 90), expand: true)(u8).shape, [3, 14, 12])
+        XCTAssertEqual(try RandomRotation((-50, -50), interpolation: .bilinear, fill: [0])(f32).toArray(),
+                       try rotateImage(f32, angle: -50, interpolation: .bilinear, fill: [0]).toArray())
+        XCTAssertThrowsError(try RandomRotation(10, fill: [1, 2])(u8)) { error in
+            XCTAssertEqual("\(error)", "\(EmberError.invalidArgument(op: "RandomRotation", message: "the number of elements in 'fill' cannot broadcast to match the number of channels of the image (2 != 3)"))")
+        }
+        // A batch [N, C, H, W] rotates every image the same.
+        let batch = Tensor.stack([f32, f32 * 0.5])
+        let r = try rotateImage(batch, angle: 12, interpolation: .bilinear, fill: [0.2, 0.3, 0.4])
+        XCTAssertEqual(r[1].toArray(), try rotateImage(f32 * 0.5, angle: 12, interpolation: .bilinear, fill: [0.2, 0.3, 0.4]).toArray())
+    }
+
+    func testRotationIsTheSameForAnyWorkersAndThreads() throws {
+        let g = Generator(seed: 8)
+        let images = (0..<12).map { _ in (Tensor.rand([3, 20, 17], generator: g) * 255).type(.uint8) }
+        let ds = Images(images: images, transform: Compose<Tensor, Tensor>([
+            RandomRotation(45, interpolation: .bilinear, expand: true, fill: [0, 128, 255]), Resize((9, 9))]))
+        func run(_ workers: Int) -> [[Float]] {
+            DataLoader(ds, batchSize: 4, shuffle: true, numWorkers: workers, seed: 5).map { $0.0.toArray() }
+        }
+        let serial = run(0)
+        XCTAssertEqual(run(2), serial)
+        let saved = numThreads()
+        defer { setNumThreads(saved) }
+        let big = Tensor.rand([4, 3, 61, 47], generator: g)
+        var outs: [[Float]] = []
+        for n in [1, 2, 4] {
+            setNumThreads(n)
+            outs.append(try rotateImage(big, angle: 17.5, interpolation: .bilinear, expand: true, fill: [0.5]).toArray())
+        }
+        XCTAssertEqual(outs[0], outs[1])
+        XCTAssertEqual(outs[0], outs[2])
+    }
+}
+
+extension VisionTransformsTests {
+    /// RandomResizedCrop resizes uint8 crops straight from the window: the same bytes as
+    /// cutting the window out first, for windows touching every edge.
+    func testRandomResizedCropWindowIsTheCropResized() throws {
+        let g = Generator(seed: 11)
+        let image = (Tensor.rand([2, 3, 40, 52], generator: g) * 255).type(.uint8)
+        for seed in 0..<40 {
+            for size in [(height: 9, width: 13), (height: 64, width: 48)] {
+                let t = RandomResizedCrop(size, scale: (0.05, 1), generator: Generator(seed: UInt64(seed)))
+                let p = RandomResizedCrop(size, scale: (0.05, 1), generator: Generator(seed: UInt64(seed))).parameters(height: 40, width: 52)
+                let want = try resizeImage(cropWindow(image, top: p.top, left: p.left, height: p.height, width: p.width),
+                                           oh: size.height, ow: size.width, interpolation: .bilinear, antialias: true, op: "test")
+                XCTAssertEqual(try t(image).toArray(), want.toArray(), "seed \(seed) window \(p)")
+            }
+        }
+    }
+
+    func testHorizontalFlipOfEveryItemSize() throws {
+        let x = Tensor((0..<24).map { Float($0) }).reshaped([2, 3, 4])
+        let want: [Float] = (0..<6).flatMap { r in (0..<4).reversed().map { Float(r * 4 + $0) } }
+        XCTAssertEqual(try RandomHorizontalFlip(p: 1)(x).toArray(), want)
+        XCTAssertEqual(try RandomHorizontalFlip(p: 1)(x.type(.uint8)).toArray(), want)
+        XCTAssertEqual(flipRows(x.type(.int64)).toArray(), want)   // the byte-wise path
+    }
+}

@@ -435,6 +435,25 @@ enum Kernels {
         if ember_image_decode(im, out, &err, 256) != 0 { return .failure(ImageFailure(message: cString(err))) }
         return .success(())
     }
+    /// Like `decodeImage`, only a window: `window(height, width)` picks it from the header's
+    /// size, `allocate(channels, windowHeight, windowWidth)` gives its destination.
+    static func decodeImageWindow(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
+                                  window: (Int, Int) -> (top: Int, left: Int, height: Int, width: Int),
+                                  allocate: (Int, Int, Int) -> UnsafeMutablePointer<UInt8>) -> Result<Void, ImageFailure> {
+        var err = [CChar](repeating: 0, count: 256)
+        var h: Int64 = 0, w: Int64 = 0
+        var c: Int32 = 0
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .failure(ImageFailure(message: "the file is empty")) }
+        guard let im = ember_image_open(base.assumingMemoryBound(to: UInt8.self), Int64(bytes.count), Int32(mode), Int64(maxPixels), &h, &w, &c, &err, 256)
+        else { return .failure(ImageFailure(message: cString(err))) }
+        defer { ember_image_close(im) }
+        let r = window(Int(h), Int(w))
+        let out = allocate(Int(c), r.height, r.width)
+        if ember_image_decode_window(im, out, Int64(r.top), Int64(r.left), Int64(r.height), Int64(r.width), &err, 256) != 0 {
+            return .failure(ImageFailure(message: cString(err)))
+        }
+        return .success(())
+    }
     struct ImageFailure: Error { let message: String }
 
     // MARK: Resampling (resample.c; see Resize)
@@ -449,6 +468,25 @@ enum Kernels {
     static func resizeNearest(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<UInt8>, planes: Int, h: Int, w: Int,
                               oh: Int, ow: Int) {
         ember_resize_nearest_u8(out, inp, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow))
+    }
+    /// Resizes a crop window of uint8 planes in place of a copy: false when out of memory.
+    static func resizeAAWindow(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafePointer<UInt8>, planes: Int, planeStride: Int,
+                               rowStride: Int, h: Int, w: Int, oh: Int, ow: Int, antialias: Bool) -> Bool {
+        ember_resize_aa_u8_window(out, inp, Int64(planes), Int64(planeStride), Int64(rowStride), Int64(h), Int64(w),
+                                  Int64(oh), Int64(ow), antialias ? 1 : 0) == 0
+    }
+    static func flipRows(_ out: UnsafeMutableRawPointer, _ inp: UnsafeRawPointer, rows: Int, w: Int, itemSize: Int) {
+        ember_flip_rows(out, inp, Int64(rows), Int64(w), Int64(itemSize))
+    }
+    /// torchvision's affine grid sampling (rotate): false when out of memory.
+    static func affineSample(_ out: UnsafeMutableRawPointer, _ inp: UnsafeRawPointer, u8: Bool, images: Int, c: Int, h: Int,
+                             w: Int, oh: Int, ow: Int, theta: [Float], bilinear: Bool, fill: [Float]?) -> Bool {
+        if let fill {
+            return ember_affine_sample(out, inp, u8 ? 1 : 0, Int64(images), Int64(c), Int64(h), Int64(w), Int64(oh), Int64(ow),
+                                       theta, bilinear ? 1 : 0, fill) == 0
+        }
+        return ember_affine_sample(out, inp, u8 ? 1 : 0, Int64(images), Int64(c), Int64(h), Int64(w), Int64(oh), Int64(ow),
+                                   theta, bilinear ? 1 : 0, nil) == 0
     }
 
     static var standardOutput: UnsafeMutablePointer<FILE> { ember_stdout() }

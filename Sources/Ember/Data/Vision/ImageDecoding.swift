@@ -82,3 +82,26 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
     if done < size { bytes.removeSubrange(done...) }
     return bytes
 }
+
+/// The `(top, left, height, width)` window of an image file, decoded alone: the same pixels as
+/// `readImage` cut to the window, where a JPEG decodes only the rows and columns the window
+/// needs. `window` picks it from the image's (height, width).
+func readImageWindow(_ path: String, mode: ImageReadMode, maxPixels: Int = defaultMaxImagePixels,
+                     window: (Int, Int) -> (top: Int, left: Int, height: Int, width: Int)) throws -> Tensor {
+    try decodeImageWindow(readFileBytes(path), mode: mode, name: path, maxPixels: maxPixels, window: window)
+}
+
+/// `readImageWindow` of bytes in memory; `name` is what errors call them.
+func decodeImageWindow(_ bytes: [UInt8], mode: ImageReadMode, name: String, maxPixels: Int = defaultMaxImagePixels,
+                       window: (Int, Int) -> (top: Int, left: Int, height: Int, width: Int)) throws -> Tensor {
+    var out: Tensor?
+    let r = bytes.withUnsafeBytes { buf in
+        Kernels.decodeImageWindow(buf, mode: mode.rawValue, maxPixels: maxPixels, window: window) { c, h, w in
+            let t = Tensor(empty: [c, h, w], dtype: .uint8)
+            out = t
+            return t.u8
+        }
+    }
+    if case .failure(let f) = r { throw ImageError(file: name, message: f.message) }
+    return out!
+}

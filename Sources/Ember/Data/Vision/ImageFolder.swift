@@ -60,6 +60,9 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     public let skippedFiles: [ImageError]
     let loader: (String) throws -> Tensor
     let transform: ((Tensor) throws -> Tensor)?
+    /// With `decodeCropOnly`, a `RandomResizedCrop` that starts the transform and the
+    /// transforms after it: only its window is decoded (the same pixels as the whole image cut).
+    private(set) var cropFirst: (crop: RandomResizedCrop, rest: ((Tensor) throws -> Tensor)?)?
     let targetTransform: ((Int) throws -> Int)?
 
     /// - Parameters:
@@ -69,22 +72,33 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     ///   - extensions: accepted file-name endings, case-insensitive.
     ///   - loader: path → image tensor (default: RGB uint8 `[3, H, W]`).
     ///   - skipBadFiles: decode every file now and leave out those that fail.
+    ///   - decodeCropOnly: when `transform` starts with `RandomResizedCrop` and there is no
+    ///     custom loader, decode only the crop's window of each JPEG (the same pixels and
+    ///     batches; saves decoding work on large images, see docs/VISION.md).
     /// - Throws: `ImageFolderError` when the folder has no class or a class no file.
     public convenience init<T: Transform>(root: String, transform: T, targetTransform: (any Transform)? = nil,
                               extensions: [String] = ImageFolder.defaultExtensions,
-                              loader: @escaping (String) throws -> Tensor = { try readImage($0, mode: .rgb) },
-                              skipBadFiles: Bool = false) throws where T.Input == Tensor, T.Output == Tensor {
+                              loader: ((String) throws -> Tensor)? = nil,
+                              skipBadFiles: Bool = false, decodeCropOnly: Bool = false) throws
+        where T.Input == Tensor, T.Output == Tensor {
         try self.init(root: root, transformClosure: { try transform($0) }, targetTransform: targetTransform,
-                      extensions: extensions, loader: loader, skipBadFiles: skipBadFiles)
+                      extensions: extensions, loader: loader ?? { try readImage($0, mode: .rgb) }, skipBadFiles: skipBadFiles)
+        guard decodeCropOnly && loader == nil else { return }
+        if let crop = transform as? RandomResizedCrop {
+            cropFirst = (crop, nil)
+        } else if let chain = transform as? Compose<Tensor, Tensor>, let crop = chain.steps.first as? RandomResizedCrop {
+            let rest = Compose<Tensor, Tensor>(Array(chain.steps.dropFirst()))
+            cropFirst = (crop, { try rest($0) })
+        }
     }
 
     /// Without a transform, samples are what the loader returns.
     public convenience init(root: String, targetTransform: (any Transform)? = nil,
                             extensions: [String] = ImageFolder.defaultExtensions,
-                            loader: @escaping (String) throws -> Tensor = { try readImage($0, mode: .rgb) },
+                            loader: ((String) throws -> Tensor)? = nil,
                             skipBadFiles: Bool = false) throws {
         try self.init(root: root, transformClosure: nil, targetTransform: targetTransform, extensions: extensions,
-                      loader: loader, skipBadFiles: skipBadFiles)
+                      loader: loader ?? { try readImage($0, mode: .rgb) }, skipBadFiles: skipBadFiles)
     }
 
     init(root: String, transformClosure: ((Tensor) throws -> Tensor)?, targetTransform: (any Transform)?,
@@ -180,8 +194,14 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     public func sample(at index: Int) throws -> (Tensor, Int) {
         precondition(index >= 0 && index < count, "index \(index) is out of bounds for dataset of size \(count)")
         let (path, target) = samples[index]
-        var x = try loader(path)
-        if let transform { x = try transform(x) }
+        var x: Tensor
+        if let (crop, rest) = cropFirst {
+            x = try crop.loadCropped(path)
+            if let rest { x = try rest(x) }
+        } else {
+            x = try loader(path)
+            if let transform { x = try transform(x) }
+        }
         return (x, try targetTransform?(target) ?? target)
     }
 

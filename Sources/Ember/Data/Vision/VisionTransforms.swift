@@ -276,7 +276,28 @@ public struct RandomResizedCrop: Transform {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "RandomResizedCrop")
         let p = parameters(height: h, width: w)
+        if x.dtype == .uint8 && interpolation == .bilinear && (p.height != height || p.width != width) {
+            // Resized straight from the window: no copy of the crop.
+            let x = x.contiguous()
+            let planes = x.count / (h * w)
+            let out = Tensor(empty: Array(x.shape.dropLast(2)) + [height, width], dtype: .uint8)
+            guard Kernels.resizeAAWindow(out.u8, x.u8 + p.top * w + p.left, planes: planes, planeStride: h * w, rowStride: w,
+                                         h: p.height, w: p.width, oh: height, ow: width, antialias: antialias) else {
+                throw EmberError.invalidArgument(op: "RandomResizedCrop", message: "out of memory resizing \(x.shape) to (\(height), \(width))")
+            }
+            return out
+        }
         let crop = cropWindow(x, top: p.top, left: p.left, height: p.height, width: p.width)
+        return try resizeImage(crop, oh: height, ow: width, interpolation: interpolation, antialias: antialias,
+                               op: "RandomResizedCrop")
+    }
+}
+
+extension RandomResizedCrop {
+    /// The transform of the RGB image in `path`, decoding only the crop's window: the same
+    /// draws and the same bytes as `self(readImage(path, mode: .rgb))`.
+    func loadCropped(_ path: String) throws -> Tensor {
+        let crop = try readImageWindow(path, mode: .rgb) { h, w in parameters(height: h, width: w) }
         return try resizeImage(crop, oh: height, ow: width, interpolation: interpolation, antialias: antialias,
                                op: "RandomResizedCrop")
     }
@@ -313,16 +334,13 @@ func flipRows(_ x: Tensor) -> Tensor {
     let x = x.contiguous()
     let out = Tensor(empty: x.shape, dtype: x.dtype)
     if w == 0 { return out }
-    if x.dtype == .uint8 {
-        for r in 0..<(x.count / w) {
-            let src = x.u8 + r * w, dst = out.u8 + r * w
-            for j in 0..<w { dst[j] = src[w - 1 - j] }
-        }
-    } else {
-        for r in 0..<(x.count / w) {
-            let src = x.f32 + r * w, dst = out.f32 + r * w
-            for j in 0..<w { dst[j] = src[w - 1 - j] }
-        }
+    if x.dtype.itemSize == 1 || x.dtype.itemSize == 4 {
+        Kernels.flipRows(out.raw, x.raw, rows: x.count / w, w: w, itemSize: x.dtype.itemSize)
+        return out
+    }
+    let size = x.dtype.itemSize
+    for r in 0..<(x.count / w) {
+        for j in 0..<w { (out.raw + (r * w + j) * size).copyMemory(from: x.raw + (r * w + w - 1 - j) * size, byteCount: size) }
     }
     return out
 }
