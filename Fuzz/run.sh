@@ -33,6 +33,8 @@ build_ember() {
     if [ -x "$bin" ] && [ -z "$(find "$repo/Sources/Ember" "$repo/csrc" "$repo/include" "$1" -newer "$bin" | head -1)" ]; then
         return
     fi
+    # A fresh object folder: objects of a renamed or removed C file must not be linked.
+    rm -rf "$work/obj"
     mkdir -p "$work/obj" "$work/module"
     # csrc/gemm/ too (object names keep the folder: csrc/gemm/engine.c → gemm_engine.o).
     for c in $(find "$repo/csrc" -name '*.c' | sort); do
