@@ -141,7 +141,7 @@ public class CIFAR10: Dataset, @unchecked Sendable {
     ///   - targetTransform: an `Int → Int` transform of labels.
     /// - Throws: `CIFARError` naming the file and the problem.
     ///
-    /// PyTorch: `torchvision.datasets.CIFAR10(root, train, download, transform, target_transform)`.
+    /// PyTorch: `torchvision.datasets.CIFAR10(root, train, transform, target_transform, download)`.
     public convenience init<T: Transform>(root: String, train: Bool = true, download: Bool = false, transform: T,
                                           targetTransform: (any Transform)? = nil) throws where T.Input == Tensor, T.Output == Tensor {
         try self.init(root: root, train: train, download: download, transformClosure: { try transform($0) },

@@ -215,7 +215,8 @@ public struct Pad: Transform {
     /// How the border is filled: `.constant`, `.edge`, `.reflect` or `.symmetric`.
     public let paddingMode: ImagePaddingMode
 
-    /// `padding`: one, two or four non-negative amounts, as above.
+    /// `padding`: one amount for every side, two for (left/right, top/bottom) or four for
+    /// (left, top, right, bottom), none negative.
     /// PyTorch: `torchvision.transforms.v2.Pad(padding, fill, padding_mode)`.
     public init(_ padding: [Int], fill: Double = 0, paddingMode: ImagePaddingMode = .constant) {
         precondition([1, 2, 4].contains(padding.count), "Pad: padding must have 1, 2 or 4 elements, got \(padding.count)")
