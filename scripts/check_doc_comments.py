@@ -5,9 +5,6 @@ A declaration is a line that starts (after attributes such as `@discardableResul
 `public` or `open`, or an enum case on its own line inside a public enum. Its comment is
 the `///` line just above it, above any attribute lines. Exits 1 when any is missing,
 printing each as path:line: declaration.
-
-Sources/Ember/Data/Vision/ is skipped for now: another branch is rewriting it, and its
-comments land with that work (remove the exclusion when it has merged). `--all` checks it too.
 """
 import pathlib
 import re
@@ -15,7 +12,6 @@ import sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
 module = root / "Sources/Ember"
-excluded = [] if "--all" in sys.argv[1:] else [module / "Data/Vision"]
 
 attribute = re.compile(r"^\s*@\w+(\([^)]*\))?\s*$")
 declaration = re.compile(r"^\s*(@\w+(\([^)]*\))?\s+)*(public|open)\b")
@@ -51,8 +47,6 @@ def missing(path):
 
 total = 0
 for path in sorted(module.rglob("*.swift")):
-    if any(path.is_relative_to(e) for e in excluded):
-        continue
     for line, text in missing(path):
         print(f"{path.relative_to(root)}:{line}: {text}")
         total += 1

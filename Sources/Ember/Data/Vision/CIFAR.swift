@@ -11,6 +11,8 @@ public enum CIFARError: Error, CustomStringConvertible {
     /// The archive could not be read.
     case archive(ArchiveError)
 
+    /// The problem in words: the dataset and directory (suggesting `download: true`), or the file
+    /// or download that failed and why.
     public var description: String {
         switch self {
         case .notFound(let dataset, let directory, let archive):
@@ -104,7 +106,9 @@ enum CIFARBatch {
 ///     Normalize(mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261])]))
 /// ```
 public class CIFAR10: Dataset, @unchecked Sendable {
+    /// The directory holding the extracted batches folder or the archive.
     public let root: String
+    /// The training split (true) or the test split.
     public let train: Bool
     /// Class names, indexed by label (from the archive's names file).
     public let classes: [String]
@@ -136,6 +140,8 @@ public class CIFAR10: Dataset, @unchecked Sendable {
     ///   - transform: uint8 `[3, 32, 32]` → tensor.
     ///   - targetTransform: an `Int → Int` transform of labels.
     /// - Throws: `CIFARError` naming the file and the problem.
+    ///
+    /// PyTorch: `torchvision.datasets.CIFAR10(root, train, transform, target_transform, download)`.
     public convenience init<T: Transform>(root: String, train: Bool = true, download: Bool = false, transform: T,
                                           targetTransform: (any Transform)? = nil) throws where T.Input == Tensor, T.Output == Tensor {
         try self.init(root: root, train: train, download: download, transformClosure: { try transform($0) },
@@ -230,6 +236,7 @@ public class CIFAR10: Dataset, @unchecked Sendable {
         }
     }
 
+    /// The number of images in the split.
     public var count: Int { targets.count }
 
     /// The untransformed uint8 `[3, 32, 32]` image.
@@ -240,6 +247,8 @@ public class CIFAR10: Dataset, @unchecked Sendable {
         return t
     }
 
+    /// The image at `index` through the transform, and its target through the target transform;
+    /// throws the transforms' errors.
     public func sample(at index: Int) throws -> (Tensor, Int) {
         var x = image(at: index)
         if let transform { x = try transform(x) }
@@ -247,6 +256,8 @@ public class CIFAR10: Dataset, @unchecked Sendable {
         return (x, try targetTransform?(y) ?? y)
     }
 
+    /// The image at `index` through the transform, and its target; stops the program if a
+    /// transform fails (use `sample(at:)` to catch the error).
     public subscript(index: Int) -> (Tensor, Int) {
         do { return try sample(at: index) } catch {
             fatalError("\(Self.self)[\(index)]: the transform failed: \(error) (use sample(at:) to catch it)")
@@ -261,6 +272,7 @@ public class CIFAR10: Dataset, @unchecked Sendable {
 /// `cifar-100-binary.tar.gz` (extracted to `root/cifar-100-binary/`). Targets are the fine
 /// labels, as torchvision's; `coarseTargets` and `coarseClasses` give the groups.
 public final class CIFAR100: CIFAR10, @unchecked Sendable {
+    /// Download mirrors of `cifar-100-binary.tar.gz`, tried in order.
     public override class var mirrors: [String] { ["https://www.cs.toronto.edu/~kriz/"] }
 
     override class var resources: CIFARResources {

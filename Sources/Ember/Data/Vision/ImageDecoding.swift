@@ -18,8 +18,11 @@ public enum ImageReadMode: Int, Sendable, CaseIterable {
 
 /// A PNG or JPEG that could not be read: the file and the problem.
 public struct ImageError: Error, CustomStringConvertible, Equatable {
+    /// The file's path, or the `name` given to `decodeImage`.
     public let file: String
+    /// What is wrong with it.
     public let message: String
+    /// `file: message`.
     public var description: String { "\(file): \(message)" }
 }
 

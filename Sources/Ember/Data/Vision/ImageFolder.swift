@@ -9,6 +9,7 @@ public enum ImageFolderError: Error, CustomStringConvertible, Equatable {
     /// The directory could not be listed.
     case unreadable(path: String, message: String)
 
+    /// The problem in words (the first two cases worded as torchvision's errors).
     public var description: String {
         switch self {
         case .noClassFolders(let root): return "Couldn't find any class folder in \(root)."
@@ -49,6 +50,7 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     /// torchvision's default extensions that Ember decodes.
     public static let defaultExtensions = [".jpg", ".jpeg", ".png"]
 
+    /// The folder holding one sub-folder per class.
     public let root: String
     /// Class names (sub-folder names), sorted.
     public let classes: [String]
@@ -76,6 +78,9 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
     ///     custom loader, decode only the crop's window of each JPEG (the same pixels and
     ///     batches; saves decoding work on large images, see docs/VISION.md).
     /// - Throws: `ImageFolderError` when the folder has no class or a class no file.
+    ///
+    /// PyTorch: `torchvision.datasets.ImageFolder(root, transform, target_transform, loader)`;
+    /// `extensions` as `torchvision.datasets.DatasetFolder`'s.
     public convenience init<T: Transform>(root: String, transform: T, targetTransform: (any Transform)? = nil,
                               extensions: [String] = ImageFolder.defaultExtensions,
                               loader: ((String) throws -> Tensor)? = nil,
@@ -186,11 +191,14 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
         return Array(results)
     }
 
+    /// The number of samples (files left out by `skipBadFiles` not counted).
     public var count: Int { samples.count }
 
     /// Class indices of all samples, in order (torchvision's `targets`).
     public var targets: [Int] { samples.map(\.target) }
 
+    /// The image at `index` through the loader and the transform, and its class index through
+    /// the target transform; throws the loader's error (the default loader's: `ImageError`) or the transforms'.
     public func sample(at index: Int) throws -> (Tensor, Int) {
         precondition(index >= 0 && index < count, "index \(index) is out of bounds for dataset of size \(count)")
         let (path, target) = samples[index]
@@ -205,6 +213,8 @@ public final class ImageFolder: Dataset, @unchecked Sendable {
         return (x, try targetTransform?(target) ?? target)
     }
 
+    /// The image at `index` through the loader and the transform, and its class index; stops
+    /// the program if loading or a transform fails (use `sample(at:)` to catch the error).
     public subscript(index: Int) -> (Tensor, Int) {
         do { return try sample(at: index) } catch {
             fatalError("ImageFolder[\(index)]: \(error) (use sample(at:) to catch it)")

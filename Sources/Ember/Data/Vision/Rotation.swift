@@ -97,13 +97,21 @@ func rotateImage(_ x: Tensor, angle: Double, interpolation: InterpolationMode = 
 /// output hold the whole turned image; `center` is (x, y) from the top-left corner; `fill`
 /// (one value, or one per channel) paints the area the image no longer covers.
 public struct RandomRotation: Transform {
+    /// The (min, max) range the angle is drawn from, in degrees.
     public let degrees: (Double, Double)
+    /// Nearest (default) or bilinear sampling.
     public let interpolation: InterpolationMode
+    /// Whether the output grows to hold the whole turned image (else it keeps the input's size).
     public let expand: Bool
+    /// The point turned about, (x, y) in pixels from the top-left corner; nil: the image centre.
     public let center: (x: Double, y: Double)?
+    /// What the area the turned image leaves uncovered is painted with: one value, or one per channel.
     public let fill: [Double]
     let generator: Generator?
 
+    /// Angles drawn from [−degrees, degrees]; `degrees` must not be negative.
+    /// `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.RandomRotation(degrees, interpolation, expand, center, fill)`.
     public init(_ degrees: Double, interpolation: InterpolationMode = .nearest, expand: Bool = false,
                 center: (x: Double, y: Double)? = nil, fill: [Double] = [0], generator: Generator? = nil) {
         precondition(degrees >= 0, "RandomRotation: if degrees is a single number, it must be positive, got \(degrees)")
@@ -111,6 +119,7 @@ public struct RandomRotation: Transform {
                   generator: generator)
     }
 
+    /// Angles drawn from the range `degrees` (min ≤ max); `fill` must not be empty.
     public init(_ degrees: (Double, Double), interpolation: InterpolationMode = .nearest, expand: Bool = false,
                 center: (x: Double, y: Double)? = nil, fill: [Double] = [0], generator: Generator? = nil) {
         precondition(degrees.0 <= degrees.1, "RandomRotation: degrees should be of kind (min, max), got \(degrees)")
@@ -128,6 +137,8 @@ public struct RandomRotation: Transform {
         degrees.0 + (degrees.1 - degrees.0) * SampleRandom.uniform(generator)
     }
 
+    /// `x` (uint8 or float32 `[…, H, W]`) turned by an angle from `parameters()`; throws on
+    /// another dtype or when `fill` has neither one value nor one per channel.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         _ = try imageGeometry(x, op: "RandomRotation")
         return try rotateImage(x, angle: parameters(), interpolation: interpolation, expand: expand, center: center,

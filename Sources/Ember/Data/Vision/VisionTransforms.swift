@@ -136,11 +136,17 @@ func resizeImage(_ x: Tensor, oh: Int, ow: Int, interpolation: InterpolationMode
 /// keeping the aspect ratio, `Resize((224, 224))` gives exactly that. Bilinear with
 /// antialiasing by default (v2's default), or nearest.
 public struct Resize: Transform {
+    /// `[shorter side]` or `[height, width]`.
     public let size: [Int]
+    /// Bilinear (default) or nearest.
     public let interpolation: InterpolationMode
+    /// Upper bound on the longer side when `size` is one number; nil: none.
     public let maxSize: Int?
+    /// Whether bilinear downscaling is antialiased (default true, as v2's); nearest ignores it.
     public let antialias: Bool
 
+    /// Scales the shorter side to `size`, keeping the aspect ratio, the longer side at most `maxSize`.
+    /// PyTorch: `torchvision.transforms.v2.Resize(size, interpolation, max_size, antialias)`.
     public init(_ size: Int, interpolation: InterpolationMode = .bilinear, maxSize: Int? = nil, antialias: Bool = true) {
         precondition(size > 0, "Resize: size must be positive, got \(size)")
         self.size = [size]
@@ -149,6 +155,7 @@ public struct Resize: Transform {
         self.antialias = antialias
     }
 
+    /// Resizes to exactly `size` (PyTorch: `Resize((h, w))`).
     public init(_ size: (height: Int, width: Int), interpolation: InterpolationMode = .bilinear, antialias: Bool = true) {
         precondition(size.height > 0 && size.width > 0, "Resize: size must be positive, got \(size)")
         self.size = [size.height, size.width]
@@ -157,6 +164,8 @@ public struct Resize: Transform {
         self.antialias = antialias
     }
 
+    /// `x` (uint8 or float32 `[…, H, W]`) resampled to the output size, or `x` itself when it
+    /// already has that size; throws on another dtype, an empty image or an empty output size.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "Resize")
         let (oh, ow) = resizedSize(h: h, w: w, size: size, maxSize: maxSize)
@@ -169,16 +178,22 @@ public struct Resize: Transform {
 /// Cuts the central `size` window (torchvision's `CenterCrop`); an image smaller than the
 /// window is padded with zeros first.
 public struct CenterCrop: Transform {
+    /// Rows of the output.
     public let height: Int
+    /// Columns of the output.
     public let width: Int
 
+    /// A `size × size` crop (PyTorch: `torchvision.transforms.v2.CenterCrop(size)`).
     public init(_ size: Int) { self.init((size, size)) }
+    /// A `height × width` crop (PyTorch: `CenterCrop((h, w))`).
     public init(_ size: (height: Int, width: Int)) {
         precondition(size.height > 0 && size.width > 0, "CenterCrop: size must be positive, got \(size)")
         height = size.height
         width = size.width
     }
 
+    /// The central window of `x`, zero-padded where the image is smaller; throws when `x` is
+    /// not a uint8 or float32 image tensor.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "CenterCrop")
         // torchvision pads (crop - size) // 2 before, then crops at round((padded - crop) / 2).
@@ -193,10 +208,16 @@ public struct CenterCrop: Transform {
 /// Pads every side (torchvision's `Pad`): `padding` is one number for all sides, two for
 /// (left/right, top/bottom) or four for (left, top, right, bottom).
 public struct Pad: Transform {
+    /// Padding per side, in pixels.
     public let left: Int, top: Int, right: Int, bottom: Int
+    /// The value of `.constant` padding (truncated and clamped to 0…255 for uint8 images).
     public let fill: Double
+    /// How the border is filled: `.constant`, `.edge`, `.reflect` or `.symmetric`.
     public let paddingMode: ImagePaddingMode
 
+    /// `padding`: one amount for every side, two for (left/right, top/bottom) or four for
+    /// (left, top, right, bottom), none negative.
+    /// PyTorch: `torchvision.transforms.v2.Pad(padding, fill, padding_mode)`.
     public init(_ padding: [Int], fill: Double = 0, paddingMode: ImagePaddingMode = .constant) {
         precondition([1, 2, 4].contains(padding.count), "Pad: padding must have 1, 2 or 4 elements, got \(padding.count)")
         precondition(padding.allSatisfy { $0 >= 0 }, "Pad: padding must be non-negative, got \(padding)")
@@ -207,6 +228,7 @@ public struct Pad: Transform {
         self.paddingMode = paddingMode
     }
 
+    /// `x` padded on every side; throws when reflect padding is not smaller than the image.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "Pad")
         if paddingMode == .reflect && (max(left, right) >= w || max(top, bottom) >= h) {
@@ -220,19 +242,28 @@ public struct Pad: Transform {
 /// Cuts a random area of the image with a random aspect ratio and resizes it to `size`
 /// (torchvision's `RandomResizedCrop`, the ImageNet training crop).
 public struct RandomResizedCrop: Transform {
+    /// Rows of the output.
     public let height: Int
+    /// Columns of the output.
     public let width: Int
+    /// The (min, max) fraction of the image's area the crop covers, drawn uniformly.
     public let scale: (Double, Double)
+    /// The (min, max) aspect ratio (width / height) of the crop, drawn log-uniformly.
     public let ratio: (Double, Double)
+    /// How the crop is resized: bilinear (default) or nearest.
     public let interpolation: InterpolationMode
+    /// Whether bilinear downscaling is antialiased (default true).
     public let antialias: Bool
     let generator: Generator?
 
+    /// A `size × size` output; `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.RandomResizedCrop(size, scale, ratio, interpolation, antialias)`.
     public init(_ size: Int, scale: (Double, Double) = (0.08, 1), ratio: (Double, Double) = (3.0 / 4, 4.0 / 3),
                 interpolation: InterpolationMode = .bilinear, antialias: Bool = true, generator: Generator? = nil) {
         self.init((size, size), scale: scale, ratio: ratio, interpolation: interpolation, antialias: antialias, generator: generator)
     }
 
+    /// A `height × width` output; `scale` and `ratio` are (min, max) ranges, the ratio's bounds positive.
     public init(_ size: (height: Int, width: Int), scale: (Double, Double) = (0.08, 1),
                 ratio: (Double, Double) = (3.0 / 4, 4.0 / 3), interpolation: InterpolationMode = .bilinear,
                 antialias: Bool = true, generator: Generator? = nil) {
@@ -273,6 +304,8 @@ public struct RandomResizedCrop: Transform {
         return ((h - ch) / 2, (w - cw) / 2, ch, cw)
     }
 
+    /// A window from `parameters(height:width:)` resized to `height × width`; with bilinear
+    /// interpolation a uint8 image is resized straight from the window, without copying it first.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "RandomResizedCrop")
         let p = parameters(height: h, width: w)
@@ -305,14 +338,18 @@ extension RandomResizedCrop {
 
 /// Mirrors a `[…, H, W]` tensor top–bottom with probability `p`.
 public struct RandomVerticalFlip: Transform {
+    /// The probability of flipping.
     public let p: Double
     let generator: Generator?
 
+    /// `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.RandomVerticalFlip(p)`.
     public init(p: Double = 0.5, generator: Generator? = nil) {
         self.p = p
         self.generator = generator
     }
 
+    /// `x` mirrored top–bottom with probability `p`, else `x`; throws when `x` is not an image tensor.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (planes, h, w) = try imageGeometry(x, op: "RandomVerticalFlip")
         guard SampleRandom.uniform(generator) < p else { return x }
@@ -350,13 +387,18 @@ func flipRows(_ x: Tensor) -> Tensor {
 /// Luma `0.2989 R + 0.587 G + 0.114 B` of `[…, 3, H, W]`, repeated to `numOutputChannels`
 /// (torchvision's `Grayscale`); uint8 truncates, as torchvision's.
 public struct Grayscale: Transform {
+    /// 1, or 3 (the luma repeated).
     public let numOutputChannels: Int
 
+    /// `numOutputChannels` must be 1 or 3.
+    /// PyTorch: `torchvision.transforms.v2.Grayscale(num_output_channels)`.
     public init(numOutputChannels: Int = 1) {
         precondition(numOutputChannels == 1 || numOutputChannels == 3, "Grayscale: numOutputChannels should be either 1 or 3")
         self.numOutputChannels = numOutputChannels
     }
 
+    /// The luma of `x` (a single channel taken as it is), repeated to `numOutputChannels`; throws
+    /// unless `x` is a uint8 or float32 `[…, 1 or 3, H, W]` tensor.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "Grayscale")
         guard x.ndim >= 3, x.shape[x.ndim - 3] == 3 || x.shape[x.ndim - 3] == 1 else {
@@ -388,14 +430,19 @@ public struct Grayscale: Transform {
 /// Converts the dtype (torchvision's `ToDtype`): with `scale`, uint8 [0, 255] ↔ float
 /// [0, 1] (float → uint8 is `trunc(x · 255.999)`, as torchvision).
 public struct ToDtype: Transform {
+    /// The dtype converted to.
     public let dtype: DType
+    /// Whether uint8 [0, 255] and float32 [0, 1] values are rescaled into each other.
     public let scale: Bool
 
+    /// PyTorch: `torchvision.transforms.v2.ToDtype(dtype, scale)`.
     public init(_ dtype: DType, scale: Bool = false) {
         self.dtype = dtype
         self.scale = scale
     }
 
+    /// `x` in `dtype` (`x` itself when it already is); pairs other than uint8 ↔ float32 are
+    /// converted as `x.type(dtype)` even with `scale`.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         if x.dtype == dtype { return x }
         guard scale else { return x.type(dtype) }
@@ -425,12 +472,18 @@ public struct ToDtype: Transform {
 /// after normalisation in the usual recipe): area a `scale` fraction of the image, aspect
 /// ratio from `ratio` (log-uniform), filled with `value` (one per channel, or one for all).
 public struct RandomErasing: Transform {
+    /// The probability of erasing.
     public let p: Double
+    /// The (min, max) fraction of the image's area erased, drawn uniformly.
     public let scale: (Double, Double)
+    /// The (min, max) aspect ratio (height / width) of the rectangle, drawn log-uniformly.
     public let ratio: (Double, Double)
+    /// The fill: one value for all channels, or one per channel.
     public let value: [Double]
     let generator: Generator?
 
+    /// `p` in [0, 1], `value` not empty; `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.RandomErasing(p, scale, ratio, value)`.
     public init(p: Double = 0.5, scale: (Double, Double) = (0.02, 0.33), ratio: (Double, Double) = (0.3, 3.3),
                 value: [Double] = [0], generator: Generator? = nil) {
         precondition(p >= 0 && p <= 1, "RandomErasing: p should be between 0 and 1")
@@ -458,6 +511,8 @@ public struct RandomErasing: Transform {
         return nil
     }
 
+    /// `x` with a rectangle from `parameters(height:width:)` set to `value`, with probability `p`
+    /// (else, or when no rectangle fits, `x`); throws when `value` has neither one entry nor one per channel.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "RandomErasing")
         guard SampleRandom.uniform(generator) < p, let r = parameters(height: h, width: w) else { return x }
@@ -491,9 +546,12 @@ func erase(_ x: Tensor, top: Int, left: Int, height: Int, width: Int, value: [Do
 /// `RandomApply`).
 public struct RandomApply: Transform {
     let steps: [any Transform]
+    /// The probability of applying the transforms.
     public let p: Double
     let generator: Generator?
 
+    /// `transforms` must all be Tensor → Tensor; `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.RandomApply(transforms, p)`.
     public init(_ transforms: [any Transform], p: Double = 0.5, generator: Generator? = nil) {
         for (i, t) in transforms.enumerated() {
             precondition(t.erasedInputType == Tensor.self && t.erasedOutputType == Tensor.self,
@@ -504,6 +562,7 @@ public struct RandomApply: Transform {
         self.generator = generator
     }
 
+    /// `x` through every transform in order with probability `p`, else `x`.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard SampleRandom.uniform(generator) < p else { return x }
         var y: Any = x
@@ -516,9 +575,13 @@ public struct RandomApply: Transform {
 /// default; torchvision's `RandomChoice`).
 public struct RandomChoice: Transform {
     let steps: [any Transform]
+    /// The probability of each transform, normalised to sum to 1.
     public let p: [Double]
     let generator: Generator?
 
+    /// At least one Tensor → Tensor transform; `p`: non-negative weights with a positive sum, one
+    /// per transform (default: equal); `generator`: randomness outside a `DataLoader`.
+    /// PyTorch: `torchvision.transforms.v2.RandomChoice(transforms, p)`.
     public init(_ transforms: [any Transform], p: [Double]? = nil, generator: Generator? = nil) {
         precondition(!transforms.isEmpty, "RandomChoice: needs at least one transform")
         for (i, t) in transforms.enumerated() {
@@ -534,6 +597,7 @@ public struct RandomChoice: Transform {
         self.generator = generator
     }
 
+    /// `x` through one transform, picked at random with the probabilities `p`.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let u = SampleRandom.uniform(generator)
         var acc = 0.0, pick = steps.count - 1
@@ -665,12 +729,18 @@ enum ColorAdjust {
 /// `ColorJitter`): a factor `b` jitters brightness by a factor drawn from [max(0, 1 − b), 1 + b]
 /// (likewise contrast and saturation); `hue` draws a shift from [−hue, hue] (≤ 0.5).
 public struct ColorJitter: Transform {
+    /// The range the brightness factor is drawn from; nil: left alone.
     public let brightness: (Double, Double)?
+    /// The range the contrast factor is drawn from; nil: left alone.
     public let contrast: (Double, Double)?
+    /// The range the saturation factor is drawn from; nil: left alone.
     public let saturation: (Double, Double)?
+    /// The range the hue shift (in turns) is drawn from; nil: left alone.
     public let hue: (Double, Double)?
     let generator: Generator?
 
+    /// Factors ≥ 0 (0: left alone), `hue` in [0, 0.5]; `generator`: randomness outside a `DataLoader` (default: the global one).
+    /// PyTorch: `torchvision.transforms.v2.ColorJitter(brightness, contrast, saturation, hue)`.
     public init(brightness: Double = 0, contrast: Double = 0, saturation: Double = 0, hue: Double = 0,
                 generator: Generator? = nil) {
         precondition(brightness >= 0 && contrast >= 0 && saturation >= 0, "ColorJitter: factors must be non-negative")
@@ -691,6 +761,8 @@ public struct ColorJitter: Transform {
         return (order, draw(brightness), draw(contrast), draw(saturation), draw(hue))
     }
 
+    /// `x` with the drawn adjustments in the drawn order; throws unless `x` is a uint8 or float32
+    /// `[…, 1 or 3, H, W]` tensor.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         _ = try ColorAdjust.check(x, op: "ColorJitter")
         let p = parameters()
