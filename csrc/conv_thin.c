@@ -44,10 +44,12 @@ static void* reserve(scratch* s, size_t bytes) {
     return s->p;
 }
 
-// The plane pitch of `padded`: 16 floats past the plane, so that planes never sit a multiple
-// of 4 KB apart (the input gradient reads 32 planes at once, and would map them all onto the
-// same L1 sets).
-static int64_t padded_pitch(int64_t H, int64_t W, int64_t ph, int64_t pw) { return (H + 2 * ph) * (W + 2 * pw) + 16; }
+// The plane pitch of `padded`: at least 16 floats past the plane, and never a multiple of 4 KB
+// (the input gradient reads 32 planes at once, and would map them all onto the same L1 sets).
+static int64_t padded_pitch(int64_t H, int64_t W, int64_t ph, int64_t pw) {
+    const int64_t pitch = (H + 2 * ph) * (W + 2 * pw) + 16;
+    return pitch % 1024 == 0 ? pitch + 16 : pitch;
+}
 
 // planes × (H + 2·ph) × (W + 2·pw) copy of `x` (planes × H × W) with zeros around it, planes
 // `padded_pitch` apart: the vector kernels read up to 7 columns past a row's end.
