@@ -17,19 +17,11 @@
 // 8 covers 2 and 4 threads evenly; more would cost an extra partial product per shard.
 #define CONV_SHARDS 8
 
-typedef struct { float* p; size_t cap; } scratch;
-static _Thread_local scratch col_buf_, dcol_buf_;
-static _Thread_local scratch partial_buf_;
+static _Thread_local ember_scratch col_buf_, dcol_buf_;
+static _Thread_local ember_scratch partial_buf_;
 
-static float* reserve(scratch* s, size_t floats) {
-    if (s->cap < floats) {
-        free(s->p);
-        s->p = malloc(floats * sizeof(float));
-        s->cap = s->p ? floats : 0;
-        if (!s->p) abort();   // the C core's kernels do not fail; Swift checked the sizes
-    }
-    return s->p;
-}
+// Floats of per-thread scratch.
+static float* reserve(ember_scratch* s, size_t floats) { return ember_reserve(s, floats * sizeof(float)); }
 
 static int is_pointwise(const ember_conv2d_shape* s) {
     return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
@@ -171,7 +163,7 @@ void ember_conv2d_forward(float* out, const float* inp, const float* weight, con
     }
 }
 
-static _Thread_local scratch dy_buf_;
+static _Thread_local ember_scratch dy_buf_;
 
 // db_part(OC) = Σ dY over images [lo, hi), image by image, each row summed in double.
 static void bias_partial(double* db_part, const float* dout, const ember_conv2d_shape* s, int64_t lo, int64_t hi) {
@@ -249,7 +241,7 @@ static int whole_batch_weight_grad(const ember_conv2d_shape* s) {
     return s->N >= 2 && CONV_SHARDS * (s->OC / s->G) > cols && Kg * cols <= (int64_t)1 << 23;
 }
 
-static _Thread_local scratch whole_col_, whole_dy_;
+static _Thread_local ember_scratch whole_col_, whole_dy_;
 
 static void weight_grad_whole_batch(float* dweight, const float* dout, const float* inp,
                                     const ember_conv2d_shape* s) {

@@ -31,18 +31,7 @@ int ember_conv_is_thin(const ember_conv2d_shape* s) {
            s->C <= 3 && s->OW >= 8 && s->W >= 8 && s->OH >= 1;
 }
 
-typedef struct { void* p; size_t cap; } scratch;
-static _Thread_local scratch pad_buf_;
-
-static void* reserve(scratch* s, size_t bytes) {
-    if (s->cap < bytes) {
-        free(s->p);
-        s->p = malloc(bytes);
-        s->cap = s->p ? bytes : 0;
-        if (!s->p) abort();   // the C core's kernels do not fail; Swift checked the sizes
-    }
-    return s->p;
-}
+static _Thread_local ember_scratch pad_buf_, rows_buf_;
 
 // The plane pitch of `padded`: at least 16 floats past the plane, and never a multiple of 4 KB
 // (the input gradient reads 32 planes at once, and would map them all onto the same L1 sets).
@@ -55,7 +44,7 @@ static int64_t padded_pitch(int64_t H, int64_t W, int64_t ph, int64_t pw) {
 // `padded_pitch` apart: the vector kernels read up to 7 columns past a row's end.
 static const float* padded(const float* x, int64_t planes, int64_t H, int64_t W, int64_t ph, int64_t pw) {
     const int64_t Wp = W + 2 * pw, pitch = padded_pitch(H, W, ph, pw), floats = planes * pitch;
-    float* p = reserve(&pad_buf_, (size_t)floats * sizeof(float));
+    float* p = ember_reserve(&pad_buf_, (size_t)floats * sizeof(float));
     memset(p, 0, (size_t)floats * sizeof(float));
     for (int64_t c = 0; c < planes; c++)
         for (int64_t h = 0; h < H; h++)
@@ -139,8 +128,6 @@ INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, 
     for (int64_t x = full - 32; x >= 0; x -= 32) taps9_tile(NR, 4, FLIP, k, out, out_ld, y, x);
 }
 
-static _Thread_local scratch rows_buf_;
-
 // Rows are computed 8 columns at a time, out to the next multiple of 8 (the source has the
 // room: see `padded`). The extra columns of a row land on the start of the next row, which is
 // stored after it (see taps9_rows; NR = 2 tiles store their first row first); the last two rows,
@@ -154,7 +141,7 @@ T256 static void taps9_avx2(const ember_taps9* k) {
     if (y < direct)
         k->flip ? taps9_rows(1, 1, k, k->out + y * ld, ld, y, width) : taps9_rows(1, 0, k, k->out + y * ld, ld, y, width);
     if (direct == k->rows) return;
-    float* tail = reserve(&rows_buf_, (size_t)(2 * width) * sizeof(float));
+    float* tail = ember_reserve(&rows_buf_, (size_t)(2 * width) * sizeof(float));
     const int64_t n = k->rows - direct;
     n == 2 ? (k->flip ? taps9_rows(2, 1, k, tail, width, direct, width) : taps9_rows(2, 0, k, tail, width, direct, width))
            : (k->flip ? taps9_rows(1, 1, k, tail, width, direct, width) : taps9_rows(1, 0, k, tail, width, direct, width));

@@ -3,6 +3,8 @@
 #define EMBER_INTERNAL_H
 #include "ember.h"
 
+#include <stdlib.h>
+
 extern int ember_threads_;             // threads.c
 extern int64_t ember_threshold_;       // threads.c
 extern _Thread_local int ember_serial_; // threads.c: set on DataLoader workers
@@ -213,6 +215,19 @@ static inline void ember_softmax_numerators(float* y, float* mx, const float* x,
     const int64_t n = rows * cols;
     _Pragma("clang loop vectorize(enable) interleave_count(4)")
     for (int64_t i = 0; i < n; i++) y[i] = ember_expf(y[i]);
+}
+
+/// A per-thread scratch buffer that grows on demand and is kept: no allocation per call once
+/// warm. The C core's kernels do not fail (Swift checked the sizes), so running out aborts.
+typedef struct { void* p; size_t cap; } ember_scratch;
+static inline void* ember_reserve(ember_scratch* s, size_t bytes) {
+    if (s->cap < bytes) {
+        free(s->p);
+        s->p = malloc(bytes);
+        s->cap = s->p ? bytes : 0;
+        if (!s->p) abort();
+    }
+    return s->p;
 }
 
 /// Direct convolution for thin inputs (conv_thin.c): used by conv.c when ember_conv_is_thin.
