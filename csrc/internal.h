@@ -175,6 +175,34 @@ static inline float ember_expf(float x) {
     return x != x ? x : y;
 }
 
+/// Before a vector loop whose body is one long dependent chain (a polynomial, an exp): four
+/// vectors in flight instead of one, or the loop waits on latency, not throughput.
+#define EMBER_INTERLEAVE _Pragma("clang loop vectorize(enable) interleave_count(4)")
+
+/// exp(hi + lo) for an argument carried in two parts, hi exact and lo small: the reduction
+/// subtracts k·ln2 from hi alone (exact by Sterbenz) before lo is added, so a large argument
+/// keeps its low bits, which one rounded float would lose (exp(−x²/2) for GELU).
+static inline float ember_exp_sum(float hi, float lo) {
+    const float s = hi + lo;
+    const float sc = s < -87.33654f ? -87.33654f : (s > 88.37626f ? 88.37626f : s);
+    const union { float f; uint32_t u; } t = {sc * 1.44269504088896341f + 12582912.0f};
+    const float k = t.f - 12582912.0f;
+    const float r = ((hi - k * 0.693359375f) + k * 2.12194440e-4f) + lo;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { uint32_t u; float f; } scale;
+    scale.u = (t.u - 0x4B400000u + 127u) << 23;
+    float y = p * scale.f;
+    y = s < -87.33654f ? 0.0f : y;
+    y = s > 88.72283f ? __builtin_inff() : y;
+    return s != s ? s : y;
+}
+
 /// Below this many columns the row-wise softmax kernels take their exps a block of rows at a
 /// time; from it on, a row at a time (a row then fills the interleaved vector loop, and a
 /// separate pass for the shifts cost 10% at 4096x1024, `ember-bench kernels`).
