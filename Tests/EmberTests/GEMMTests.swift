@@ -265,6 +265,52 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// Evaluation keeps each linear weight packed on its storage: the same bits as the packing
+    /// inside the product, reused while the weight is unchanged, repacked after any in-place
+    /// write (optimizer step, copy_, raw write), and keyed on the view (two halves of one
+    /// storage are two weights). A training forward never keeps a packing.
+    func testEvaluationKeepsLinearWeightsPackedUntilTheyChange() throws {
+        setNumThreads(2)
+        let layer = Linear(48, 40)
+        let x = Tensor(testValues(33 * 48, seed: 7).map(Float.init), shape: [33, 48])
+        // The training forward: the plain product, and nothing kept.
+        let trained = layer(x)
+        XCTAssertNil(layer.weight.storage.packedWeight)
+        let evaluated = noGrad { layer(x) }
+        XCTAssertEqual(evaluated.toArray().map(\.bitPattern), trained.toArray().map(\.bitPattern))
+        let kept = try XCTUnwrap(layer.weight.storage.packedWeight)
+        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern), trained.toArray().map(\.bitPattern))
+        XCTAssertTrue(layer.weight.storage.packedWeight?.packed === kept.packed, "reused, not repacked")
+
+        // An optimizer step writes the weight: the packing is dropped and the next evaluation
+        // sees the new weight.
+        let opt = SGD(layer.parameters(), lr: 0.5)
+        trained.square().sum().backward()
+        opt.step()
+        XCTAssertNil(layer.weight.storage.packedWeight)
+        let fresh = Tensor(layer.weight.toArray(), shape: layer.weight.shape)
+        let expected = linear(x, fresh, layer.bias)   // another storage, grad mode: unpacked
+        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern), expected.toArray().map(\.bitPattern))
+        XCTAssertNotEqual(expected.toArray(), trained.toArray())
+
+        // copy_ and a raw write count as writes too.
+        _ = noGrad { layer(x) }
+        noGrad { layer.weight.copy_(layer.weight * 0.5) }
+        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern),
+                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray().map(\.bitPattern))
+        layer.weight.withUnsafeMutableFloats { $0[0] += 1 }
+        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern),
+                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray().map(\.bitPattern))
+
+        // Two row blocks of one storage: each evaluation packs its own view.
+        let both = Tensor(testValues(80 * 48, seed: 9).map(Float.init), shape: [80, 48])
+        let top = both[0..<40], bottom = both[40..<80]
+        for (view, rows) in [(top, 0..<40), (bottom, 40..<80), (top, 0..<40)] {
+            let copy = Tensor(Array(both.toArray()[rows.lowerBound * 48..<rows.upperBound * 48]), shape: [40, 48])
+            XCTAssertEqual(noGrad { linear(x, view) }.toArray().map(\.bitPattern), linear(x, copy).toArray().map(\.bitPattern))
+        }
+    }
+
     /// EMBER_GEMM=openblas's route (the oracle): it agrees with the float64 reference too,
     /// and the switch really changes the implementation (different rounding somewhere).
     func testOpenBLASRouteIsTheOracle() {

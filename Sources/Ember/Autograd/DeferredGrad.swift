@@ -85,6 +85,7 @@ extension Tensor {
     /// are computed while it still holds what backward saw.
     func willWriteInPlace() {
         storage.version &+= 1
+        if storage.packedWeight != nil { dropPackedWeight(of: storage) }
         guard !storage.deferredGradReaders.isEmpty else { return }
         for reader in storage.deferredGradReaders { reader.tensor?.materializeDeferredGrad() }
         storage.deferredGradReaders.removeAll()

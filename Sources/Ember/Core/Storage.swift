@@ -12,6 +12,9 @@ final class Storage: @unchecked Sendable {
     /// Bumped by every in-place write to this memory (PyTorch's version counter, shared by
     /// all views): backward checks that what an op saved was not overwritten since.
     var version = 0
+    /// This memory packed as a linear layer's weight for the GEMM engine, while unchanged
+    /// (LinearAlgebra.swift): an evaluation pass packs each weight once, not once per batch.
+    var packedWeight: PackedWeight?
 
     /// Uninitialised memory from the cache (callers overwrite every byte).
     init(byteCount: Int) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Matrix products through the GEMM (csrc/gemm.c). Transposed views are passed to sgemm as
 /// flags and row strides, never copied.
 
@@ -129,14 +131,21 @@ private func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, relu: Bool) 
                 "bias of shape \(bias.shape) does not match weight of shape \(weight.shape)")
         }
     }
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     if x.ndim != 2 {
         let lead = Array(x.shape.dropLast())
-        return linear(x.reshaped([-1, weight.shape[1]]), weight, bias, relu: relu).reshaped(lead + [weight.shape[0]])
+        return linear(x.contiguous().reshaped([-1, weight.shape[1]]), weight, bias, relu: relu)
+            .reshaped(lead + [weight.shape[0]])
     }
+    // A weight that is a copy made here is not worth keeping packed.
+    let keepPacked = weight.isContiguous
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let (n, inF, outF) = (x.shape[0], weight.shape[1], weight.shape[0])
     let out = Tensor(empty: [n, outF])
-    Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF, relu: relu)
+    if keepPacked, let packed = cachedPackedWeight(weight) {
+        Kernels.linearForwardPacked(out.f32, x.f32, packed, bias?.f32, n: n, relu: relu)
+    } else {
+        Kernels.linearForward(out.f32, x.f32, weight.f32, bias?.f32, n: n, inFeatures: inF, outFeatures: outF, relu: relu)
+    }
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let y = relu ? out.detach() : nil   // relu's backward reads the output (saved without a cycle)
     return out.recorded(relu ? "linear_relu" : "linear", inputs) { dOut in
@@ -160,4 +169,41 @@ private func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, relu: Bool) 
                                weight: weight.f32, n: n, inFeatures: inF, outFeatures: outF)
         return bias == nil ? [dx, dw] : [dx, dw, db]
     }
+}
+
+/// A weight packed into the GEMM engine's panels, with what it was packed from: the packing
+/// is valid while the storage's version and the view's place and shape are the same.
+struct PackedWeight {
+    let version: Int, offset: Int, shape: [Int]
+    let packed: Kernels.PackedB
+}
+
+/// Guards `Storage.packedWeight`: two threads may run the same model's forward.
+private let packedWeightLock = NSLock()
+
+/// The weight (OUT, IN), contiguous, packed once and kept on its storage while no in-place
+/// write changes it, when its gradient will not be taken: evaluation, sampling, frozen layers.
+/// A training forward packs as part of the product instead, since the optimizer rewrites the
+/// weight before the next one. Same bits either way (the engine's packed-B contract).
+private func cachedPackedWeight(_ weight: Tensor) -> Kernels.PackedB? {
+    guard !(isGradEnabled && weight.requiresGrad) else { return nil }
+    let storage = weight.storage
+    packedWeightLock.lock()
+    defer { packedWeightLock.unlock() }
+    if let cached = storage.packedWeight, cached.version == storage.version,
+       cached.offset == weight.storageOffset, cached.shape == weight.shape {
+        return cached.packed
+    }
+    let (outF, inF) = (weight.shape[0], weight.shape[1])
+    guard let packed = Kernels.PackedB(transB: true, k: inF, n: outF, b: weight.f32, ldb: inF) else { return nil }
+    storage.packedWeight = PackedWeight(version: storage.version, offset: weight.storageOffset,
+                                        shape: weight.shape, packed: packed)
+    return packed
+}
+
+/// Frees a stale packing as soon as its memory is written (the next evaluation repacks).
+func dropPackedWeight(of storage: Storage) {
+    packedWeightLock.lock()
+    storage.packedWeight = nil
+    packedWeightLock.unlock()
 }
