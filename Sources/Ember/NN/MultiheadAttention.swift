@@ -5,13 +5,18 @@
 /// Parameters and their initialisation are PyTorch's: `in_proj_weight` (3·E, E) from
 /// xavier-uniform, `in_proj_bias` (3·E) zeros, `out_proj` a `Linear(E, E)` (its default init)
 /// with a zero bias; the state dict has PyTorch's keys (`in_proj_weight`, `in_proj_bias`,
-/// `out_proj.weight`, `out_proj.bias`).
+/// `out_proj.weight`, `out_proj.bias`). When keys or values have another width (`kdim`,
+/// `vdim` ≠ E) the in-projection is three weights instead, as in PyTorch: `q_proj_weight`
+/// (E, E), `k_proj_weight` (E, kdim), `v_proj_weight` (E, vdim), each xavier-uniform, with
+/// the same `in_proj_bias` (3·E) and no `in_proj_weight`.
 ///
 /// - Parameters:
-///   - embedDim: E, the model's width (the last dim of query, key and value).
+///   - embedDim: E, the model's width (the last dim of query and of the output).
 ///   - numHeads: heads; E must be divisible by it.
 ///   - dropout: dropout on the attention weights, in training only.
 ///   - bias: whether the projections have biases.
+///   - kdim: the last dim of key (E when nil).
+///   - vdim: the last dim of value (E when nil).
 ///   - batchFirst: inputs and output (N, L, E) instead of (L, N, E).
 ///
 /// ```swift
@@ -30,8 +35,20 @@ open class MultiheadAttention: Module {
     public let dropout: Double
     /// Whether inputs are (N, L, E) rather than (L, N, E) (PyTorch: `batch_first`).
     public let batchFirst: Bool
-    /// (3·E, E): the query, key and value projections stacked.
-    public var inProjWeight: Tensor
+    /// Features of the keys (PyTorch: `kdim`): E unless given.
+    public let kdim: Int
+    /// Features of the values (PyTorch: `vdim`): E unless given.
+    public let vdim: Int
+    // The declaration order is the state dict's, as PyTorch registers them: either
+    // in_proj_weight or the three separate weights (the others are nil), then in_proj_bias.
+    /// (3·E, E): the query, key and value projections stacked; nil when `kdim` or `vdim` ≠ E.
+    public var inProjWeight: Tensor?
+    /// (E, E): the query projection when `kdim` or `vdim` ≠ E, else nil.
+    public var qProjWeight: Tensor?
+    /// (E, kdim): the key projection when `kdim` or `vdim` ≠ E, else nil.
+    public var kProjWeight: Tensor?
+    /// (E, vdim): the value projection when `kdim` or `vdim` ≠ E, else nil.
+    public var vProjWeight: Tensor?
     /// (3·E), or nil without bias.
     public var inProjBias: Tensor?
     /// The output projection, E → E (PyTorch: `out_proj`).
@@ -39,15 +56,25 @@ open class MultiheadAttention: Module {
     /// Where dropout on the weights draws from.
     public let generator: Generator
 
-    /// PyTorch: `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, batch_first)`; projections initialised as PyTorch's (xavier-uniform in-projection, zero biases).
-    public init(embedDim: Int, numHeads: Int, dropout: Double = 0, bias: Bool = true, batchFirst: Bool = false,
-                generator: Generator = .default) {
+    /// PyTorch: `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, kdim=, vdim=, batch_first=)`; projections initialised as PyTorch's (xavier-uniform in-projection, zero biases).
+    public init(embedDim: Int, numHeads: Int, dropout: Double = 0, bias: Bool = true, kdim: Int? = nil,
+                vdim: Int? = nil, batchFirst: Bool = false, generator: Generator = .default) {
         precondition(numHeads > 0 && embedDim % numHeads == 0,
                      "MultiheadAttention: embed_dim (\(embedDim)) must be divisible by num_heads (\(numHeads))")
         precondition(dropout >= 0 && dropout < 1, "MultiheadAttention: dropout must be in [0, 1), got \(dropout)")
+        precondition((kdim ?? 1) > 0 && (vdim ?? 1) > 0,
+                     "MultiheadAttention: kdim and vdim must be positive, got kdim \(kdim ?? embedDim), vdim \(vdim ?? embedDim)")
         (self.embedDim, self.numHeads, self.headDim) = (embedDim, numHeads, embedDim / numHeads)
         (self.dropout, self.batchFirst, self.generator) = (dropout, batchFirst, generator)
-        inProjWeight = Init.xavierUniform_(Tensor.zeros([3 * embedDim, embedDim]), generator: generator).requiringGrad()
+        (self.kdim, self.vdim) = (kdim ?? embedDim, vdim ?? embedDim)
+        func xavier(_ shape: [Int]) -> Tensor { Init.xavierUniform_(Tensor.zeros(shape), generator: generator).requiringGrad() }
+        if self.kdim == embedDim && self.vdim == embedDim {
+            inProjWeight = xavier([3 * embedDim, embedDim])
+        } else {
+            qProjWeight = xavier([embedDim, embedDim])
+            kProjWeight = xavier([embedDim, self.kdim])
+            vProjWeight = xavier([embedDim, self.vdim])
+        }
         inProjBias = bias ? Tensor.zeros([3 * embedDim]).requiringGrad() : nil
         outProj = Linear(embedDim, embedDim, bias: bias, generator: generator)
         if let b = outProj.bias { noGrad { _ = Init.zeros_(b) } }
@@ -61,8 +88,8 @@ open class MultiheadAttention: Module {
     ///
     /// - Parameters:
     ///   - query: (L, N, E), or (N, L, E) with `batchFirst`, or unbatched (L, E).
-    ///   - key: (S, N, E) likewise.
-    ///   - value: (S, N, E) likewise.
+    ///   - key: (S, N, kdim) likewise.
+    ///   - value: (S, N, vdim) likewise.
     ///   - keyPaddingMask: (N, S) or (S); true (bool) marks a key to ignore, a float mask is added.
     ///   - needWeights: also return the attention weights (computed unfused).
     ///   - attnMask: (L, S) or (N·numHeads, L, S); true (bool) marks a pair that may NOT
@@ -100,9 +127,10 @@ open class MultiheadAttention: Module {
             throw EmberError.shapeMismatch(op: op, message:
                 "expected query, key and value all 3-D (batched) or all 2-D (unbatched), got query \(query.shape), key \(key.shape), value \(value.shape)")
         }
-        guard query.shape.last == e, key.shape.last == e, value.shape.last == e else {
-            throw EmberError.shapeMismatch(op: op, message:
-                "expected query, key and value with last dim embed_dim \(e), got query \(query.shape), key \(key.shape), value \(value.shape)")
+        guard query.shape.last == e, key.shape.last == kdim, value.shape.last == vdim else {
+            throw EmberError.shapeMismatch(op: op, message: kdim == e && vdim == e
+                ? "expected query, key and value with last dim embed_dim \(e), got query \(query.shape), key \(key.shape), value \(value.shape)"
+                : "expected query, key and value with last dims embed_dim \(e), kdim \(kdim) and vdim \(vdim), got query \(query.shape), key \(key.shape), value \(value.shape)")
         }
         let batched = query.ndim == 3
         // Everything as (N, L, E).
@@ -118,14 +146,18 @@ open class MultiheadAttention: Module {
                 "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method `generate_square_subsequent_mask` to create this mask.")
         }
 
-        // The projections: one GEMM for self-attention, else three with the weight's slices.
+        // The projections: one GEMM for self-attention, else three with the weight's slices
+        // (or the three separate weights).
         let (qp, kp, vp): (Tensor, Tensor, Tensor)
-        if query === key && key === value {
+        let b = inProjBias?.chunk(3, dim: 0)
+        if let inProjWeight, query === key && key === value {
             let parts = linear(q, inProjWeight, inProjBias).chunk(3, dim: -1)
             (qp, kp, vp) = (parts[0], parts[1], parts[2])
-        } else {
-            let w = inProjWeight.chunk(3, dim: 0), b = inProjBias?.chunk(3, dim: 0)
+        } else if let inProjWeight {
+            let w = inProjWeight.chunk(3, dim: 0)
             (qp, kp, vp) = (linear(q, w[0], b?[0]), linear(k, w[1], b?[1]), linear(v, w[2], b?[2]))
+        } else {
+            (qp, kp, vp) = (linear(q, qProjWeight!, b?[0]), linear(k, kProjWeight!, b?[1]), linear(v, vProjWeight!, b?[2]))
         }
         func heads(_ t: Tensor, _ len: Int) -> Tensor { t.reshaped([n, len, h, headDim]).permuted(0, 2, 1, 3) }
 
