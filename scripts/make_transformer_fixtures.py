@@ -189,6 +189,19 @@ mha = randomised(nn.MultiheadAttention(8, 2, bias=False, vdim=4))
 add_module("mha_vdim_nobias_mask_weights", mha, [rg(3, 8), rg(5, 8), rg(5, 4), rg(2, 3, 5)],
            lambda m, q, k, v, mask: m(q, k, v, attn_mask=mask, need_weights=True, average_attn_weights=False), 4)
 
+# add_bias_kv / add_zero_attn: appended keys and values, masks padded to allow them.
+mha = randomised(nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True))
+kpm = torch.zeros(2, 5, dtype=torch.bool)
+kpm[1, 3:] = True
+add_module("mha_bias_kv_zero_attn", mha, [rg(4, 2, 8), rg(5, 2, 8), rg(5, 2, 8), kpm],
+           lambda m, q, k, v, kpm: m(q, k, v, key_padding_mask=kpm, need_weights=True), 3)
+mha = randomised(nn.MultiheadAttention(8, 4, add_bias_kv=True, kdim=6, vdim=3, batch_first=True))
+add_module("mha_bias_kv_kdim_float_mask", mha, [rg(2, 4, 8), rg(2, 5, 6), rg(2, 5, 3), rg(8, 4, 5)],
+           lambda m, q, k, v, mask: m(q, k, v, attn_mask=mask, need_weights=False)[:1], 4)
+mha = randomised(nn.MultiheadAttention(8, 2, add_zero_attn=True, batch_first=True))
+add_module("mha_zero_attn_causal", mha, [rg(2, 5, 8), nn.Transformer.generate_square_subsequent_mask(5)],
+           lambda m, x, mask: m(x, x, x, attn_mask=mask, need_weights=False, is_causal=True)[:1], 1)
+
 
 def finite_json(v):
     # JSON has no NaN or infinity: they go as the strings Swift's JSONDecoder reads back.

@@ -58,6 +58,14 @@ final class TransformerTests: XCTestCase {
         c["mha_vdim_nobias_mask_weights"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, bias: false, vdim: 4) }, { m, x in
             outputs(mha(m)(x[0], x[1], x[2], needWeights: true, attnMask: x[3], averageAttnWeights: false))
         })
+        // addBiasKV / addZeroAttn: appended keys and values, the masks padded to allow them.
+        c["mha_bias_kv_zero_attn"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, addBiasKV: true, addZeroAttn: true) },
+                                      { m, x in outputs(mha(m)(x[0], x[1], x[2], keyPaddingMask: x[3], needWeights: true)) })
+        c["mha_bias_kv_kdim_float_mask"] = ({
+            MultiheadAttention(embedDim: 8, numHeads: 4, addBiasKV: true, kdim: 6, vdim: 3, batchFirst: true)
+        }, { m, x in outputs(mha(m)(x[0], x[1], x[2], needWeights: false, attnMask: x[3])) })
+        c["mha_zero_attn_causal"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, addZeroAttn: true, batchFirst: true) },
+                                     { m, x in outputs(mha(m)(x[0], x[0], x[0], needWeights: false, attnMask: x[1], isCausal: true)) })
         c["encoder_layer_post"] = ({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true) },
                                    { m, x in [(m as! TransformerEncoderLayer)(x[0], srcMask: nil, srcKeyPaddingMask: x[1])] })
         c["encoder_layer_pre_gelu"] = ({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0,
@@ -166,6 +174,24 @@ final class TransformerTests: XCTestCase {
         let (y, w) = mha(Tensor.randn([7, 2, 32]), Tensor.randn([9, 2, 12]), Tensor.randn([9, 2, 80]))
         XCTAssertEqual(y.shape, [7, 2, 32])
         XCTAssertEqual(w?.shape, [2, 7, 9])
+    }
+
+    /// addBiasKV: bias_k and bias_v (1, 1, E) from xavier-normal (std √(2 / (E + E))) after
+    /// in_proj_bias in the state dict; with addZeroAttn the weights cover S + 2 keys.
+    func testMultiheadAttentionBiasKVInit() throws {
+        manualSeed(5)
+        let mha = MultiheadAttention(embedDim: 512, numHeads: 8, addBiasKV: true, addZeroAttn: true)
+        XCTAssertEqual(mha.stateDictKeys(), ["in_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
+                                             "out_proj.bias"])
+        for t in [mha.biasK, mha.biasV] {
+            let values = try XCTUnwrap(t).toArray()
+            XCTAssertEqual(try XCTUnwrap(t).shape, [1, 1, 512])
+            let mean = values.reduce(0, +) / 512, std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 511).squareRoot()
+            XCTAssertEqual(Double(std), (1.0 / 512).squareRoot(), accuracy: 0.1 * (1.0 / 512).squareRoot())
+        }
+        let x = Tensor.randn([3, 2, 512])
+        XCTAssertEqual(mha(x, x, x).weights?.shape, [2, 3, 5])
+        XCTAssertNil(MultiheadAttention(embedDim: 8, numHeads: 2).biasK)
     }
 
     /// nn.Transformer's keys and its xavier-uniform re-draw of every matrix (biases keep

@@ -8,13 +8,18 @@
 /// `out_proj.weight`, `out_proj.bias`). When keys or values have another width (`kdim`,
 /// `vdim` ≠ E) the in-projection is three weights instead, as in PyTorch: `q_proj_weight`
 /// (E, E), `k_proj_weight` (E, kdim), `v_proj_weight` (E, vdim), each xavier-uniform, with
-/// the same `in_proj_bias` (3·E) and no `in_proj_weight`.
+/// the same `in_proj_bias` (3·E) and no `in_proj_weight`. `addBiasKV` adds `bias_k` and
+/// `bias_v` (1, 1, E), xavier-normal, after `in_proj_bias` in the state dict.
 ///
 /// - Parameters:
 ///   - embedDim: E, the model's width (the last dim of query and of the output).
 ///   - numHeads: heads; E must be divisible by it.
 ///   - dropout: dropout on the attention weights, in training only.
 ///   - bias: whether the projections have biases.
+///   - addBiasKV: append a learned key and value (`bias_k`, `bias_v`) to every sequence of
+///     keys and values after the projections; the masks gain a column that allows it.
+///   - addZeroAttn: append a key and value of zeros to every head's keys and values (after
+///     `addBiasKV`'s); the masks gain a column that allows it.
 ///   - kdim: the last dim of key (E when nil).
 ///   - vdim: the last dim of value (E when nil).
 ///   - batchFirst: inputs and output (N, L, E) instead of (L, N, E).
@@ -51,14 +56,21 @@ open class MultiheadAttention: Module {
     public var vProjWeight: Tensor?
     /// (3·E), or nil without bias.
     public var inProjBias: Tensor?
+    /// (1, 1, E): the key appended to every sequence with `addBiasKV`, else nil (PyTorch: `bias_k`).
+    public var biasK: Tensor?
+    /// (1, 1, E): the value appended to every sequence with `addBiasKV`, else nil (PyTorch: `bias_v`).
+    public var biasV: Tensor?
+    /// Whether a key and value of zeros are appended to every head's (PyTorch: `add_zero_attn`).
+    public let addZeroAttn: Bool
     /// The output projection, E → E (PyTorch: `out_proj`).
     public let outProj: Linear
     /// Where dropout on the weights draws from.
     public let generator: Generator
 
-    /// PyTorch: `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, kdim=, vdim=, batch_first=)`; projections initialised as PyTorch's (xavier-uniform in-projection, zero biases).
-    public init(embedDim: Int, numHeads: Int, dropout: Double = 0, bias: Bool = true, kdim: Int? = nil,
-                vdim: Int? = nil, batchFirst: Bool = false, generator: Generator = .default) {
+    /// PyTorch: `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first)`; parameters initialised as PyTorch's (xavier-uniform in-projection, zero biases, xavier-normal bias_k and bias_v).
+    public init(embedDim: Int, numHeads: Int, dropout: Double = 0, bias: Bool = true, addBiasKV: Bool = false,
+                addZeroAttn: Bool = false, kdim: Int? = nil, vdim: Int? = nil, batchFirst: Bool = false,
+                generator: Generator = .default) {
         precondition(numHeads > 0 && embedDim % numHeads == 0,
                      "MultiheadAttention: embed_dim (\(embedDim)) must be divisible by num_heads (\(numHeads))")
         precondition(dropout >= 0 && dropout < 1, "MultiheadAttention: dropout must be in [0, 1), got \(dropout)")
@@ -66,7 +78,7 @@ open class MultiheadAttention: Module {
                      "MultiheadAttention: kdim and vdim must be positive, got kdim \(kdim ?? embedDim), vdim \(vdim ?? embedDim)")
         (self.embedDim, self.numHeads, self.headDim) = (embedDim, numHeads, embedDim / numHeads)
         (self.dropout, self.batchFirst, self.generator) = (dropout, batchFirst, generator)
-        (self.kdim, self.vdim) = (kdim ?? embedDim, vdim ?? embedDim)
+        (self.kdim, self.vdim, self.addZeroAttn) = (kdim ?? embedDim, vdim ?? embedDim, addZeroAttn)
         func xavier(_ shape: [Int]) -> Tensor { Init.xavierUniform_(Tensor.zeros(shape), generator: generator).requiringGrad() }
         if self.kdim == embedDim && self.vdim == embedDim {
             inProjWeight = xavier([3 * embedDim, embedDim])
@@ -76,6 +88,10 @@ open class MultiheadAttention: Module {
             vProjWeight = xavier([embedDim, self.vdim])
         }
         inProjBias = bias ? Tensor.zeros([3 * embedDim]).requiringGrad() : nil
+        if addBiasKV {
+            biasK = Init.xavierNormal_(Tensor.zeros([1, 1, embedDim]), generator: generator).requiringGrad()
+            biasV = Init.xavierNormal_(Tensor.zeros([1, 1, embedDim]), generator: generator).requiringGrad()
+        }
         outProj = Linear(embedDim, embedDim, bias: bias, generator: generator)
         if let b = outProj.bias { noGrad { _ = Init.zeros_(b) } }
         super.init()
@@ -184,7 +200,22 @@ open class MultiheadAttention: Module {
         let kernelCausal = isCausal && keyPaddingMask == nil && !needWeights
         if kernelCausal { mask = nil }
         let p = isTraining ? dropout : 0
-        let qh = heads(qp, l), kh = heads(kp, s), vh = heads(vp, s)
+        // addBiasKV's key and value, then addZeroAttn's, after the S keys; the masks allow them.
+        var extra = 0
+        var kpe = kp, vpe = vp
+        if let biasK, let biasV {
+            kpe = Tensor.cat([kp, biasK.expanded(to: [n, 1, e])], dim: 1)
+            vpe = Tensor.cat([vp, biasV.expanded(to: [n, 1, e])], dim: 1)
+            extra += 1
+        }
+        let qh = heads(qp, l)
+        var kh = heads(kpe, s + extra), vh = heads(vpe, s + extra)
+        if addZeroAttn {
+            kh = Tensor.cat([kh, Tensor.zeros([n, h, 1, headDim])], dim: 2)
+            vh = Tensor.cat([vh, Tensor.zeros([n, h, 1, headDim])], dim: 2)
+            extra += 1
+        }
+        if extra > 0, let m = mask { mask = Tensor.cat([m, Tensor.zeros(Array(m.shape.dropLast()) + [extra])], dim: -1) }
         let attended: Tensor
         var weights: Tensor? = nil
         if needWeights {
