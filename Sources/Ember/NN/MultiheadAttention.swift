@@ -110,11 +110,12 @@ open class MultiheadAttention: Module {
     ///   - needWeights: also return the attention weights (computed unfused).
     ///   - attnMask: (L, S) or (N·numHeads, L, S); true (bool) marks a pair that may NOT
     ///     attend — the opposite of `scaledDotProductAttention`'s bool mask, as in PyTorch —
-    ///     a float mask is added.
+    ///     a float mask is added (and gets a gradient when it requires one, as in PyTorch).
     ///   - averageAttnWeights: weights averaged over the heads (N, L, S), else (N, numHeads, L, S).
     ///   - isCausal: a hint that `attnMask` is the causal mask (it must be given, as in PyTorch);
     ///     without other masks the kernel then applies causality itself.
-    /// - Returns: the output shaped like `query`, and the weights when `needWeights`.
+    /// - Returns: the output shaped like `query`, and the weights when `needWeights` (over
+    ///   S keys, plus one each for `addBiasKV` and `addZeroAttn`'s appended keys).
     open func forward(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor? = nil,
                       needWeights: Bool = true, attnMask: Tensor? = nil, averageAttnWeights: Bool = true,
                       isCausal: Bool = false) -> (output: Tensor, weights: Tensor?) {
