@@ -5,6 +5,8 @@
 //             then O /= l and lse = m + log l (kept for the backward)
 //   backward  P = exp(S − lse) recomputed per tile, dP = dO·Vjᵀ, dS = P∘(dP − rowsum(dO∘O)),
 //             dV = Σ_i Pᵀ·dOi, dK = scale·Σ_i dSᵀ·Qi, dQ = scale·Σ_j dS·Kj
+//             (and, only when a float mask needs a gradient, every dS tile is also stored
+//             in a full (BH, L, S) buffer: the caller sums it to the mask's shape)
 // Only one ATT_BR × ATT_BC tile of scores lives at a time, per thread: the L×S matrix is
 // never built. Work is shared out as whole (batch·head, tile) tasks and every tile product
 // is a single-threaded GEMM (ember_sgemm_serial), so each output element is summed in the
@@ -162,9 +164,11 @@ static void dscores(float* dP, const float* P, const float* delta, int64_t rows,
 // (the fused pass, key tiles of a batch·head in order on one thread) it also adds this key
 // tile's terms to dQ, whose rows then see the key tiles in the same order, and with the same
 // reduction lengths, as in dq_task: the same bits.
-static void dkdv_task(float* dk, float* dv, float* dq, const float* dout, const float* q,
-                      const float* k, const float* v, const float* lse, const float* delta,
-                      const ember_attention_shape* s, int64_t task) {
+// With `ds_full` (BH, L, S) it also stores each dS tile there: every (query, key) pair of
+// this key tile is written by this task alone (zeros where causality skips a tile).
+static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const float* dout,
+                      const float* q, const float* k, const float* v, const float* lse,
+                      const float* delta, const ember_attention_shape* s, int64_t task) {
     const int64_t tiles = (s->S + ATT_BC - 1) / ATT_BC;
     const int64_t bh = task / tiles, c0 = (task % tiles) * ATT_BC;
     const int64_t cols = s->S - c0 < ATT_BC ? s->S - c0 : ATT_BC;
@@ -178,8 +182,12 @@ static void dkdv_task(float* dk, float* dv, float* dq, const float* dout, const 
     memset(dvt, 0, (size_t)(cols * s->Ev) * sizeof(float));
     float* S = att_reserve((size_t)ember_attention_workspace_floats(1));
     float* dP = S + ATT_BR * ATT_BC;
+    float* dsb = ds_full ? ds_full + bh * s->L * s->S + c0 : NULL;   // this key tile's columns
     // Causal: queries before c0 see none of these keys.
-    for (int64_t r0 = s->causal ? c0 / ATT_BR * ATT_BR : 0; r0 < s->L; r0 += ATT_BR) {
+    const int64_t first = s->causal ? c0 / ATT_BR * ATT_BR : 0;
+    if (dsb)
+        for (int64_t r = 0; r < first; r++) memset(dsb + r * s->S, 0, (size_t)cols * sizeof(float));
+    for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
         scores(S, qb, kb, bh, r0, rows, c0, cols, s);
         ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * s->Ev,
@@ -189,6 +197,9 @@ static void dkdv_task(float* dk, float* dv, float* dq, const float* dout, const 
         ember_sgemm_serial(1, 0, cols, s->Ev, rows, 1.0f, S, ATT_BC, gb + r0 * s->Ev, s->Ev, 1.0f,
                            dvt, s->Ev);
         dscores(dP, S, delta + bh * s->L + r0, rows, cols);
+        if (dsb)
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(dsb + (r0 + r) * s->S, dP + r * ATT_BC, (size_t)cols * sizeof(float));
         ember_sgemm_serial(1, 0, cols, s->E, rows, s->scale, dP, ATT_BC, qb + r0 * s->E, s->E, 1.0f,
                            dkt, s->E);
         if (dq) {
@@ -238,9 +249,9 @@ static void delta_rows(float* delta, const float* dout, const float* out, int64_
     );
 }
 
-void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, const float* dout,
-                              const float* q, const float* k, const float* v, const float* out,
-                              const float* lse, const ember_attention_shape* s) {
+void ember_attention_backward(float* dq, float* dk, float* dv, float* dscores, float* delta,
+                              const float* dout, const float* q, const float* k, const float* v,
+                              const float* out, const float* lse, const ember_attention_shape* s) {
     delta_rows(delta, dout, out, s->BH * s->L, s->Ev);
     const int nt = ember_team(s->BH * s->L * s->S * (s->E + s->Ev));
     const int64_t ktiles = (s->S + ATT_BC - 1) / ATT_BC;
@@ -254,12 +265,13 @@ void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, con
         EMBER_FOR(nt, bh, s->BH,   // one batch·head per iteration, contiguous ranges per thread
             memset(dq + bh * s->L * s->E, 0, (size_t)(s->L * s->E) * sizeof(float));
             for (int64_t j = 0; j < ktiles; j++)
-                dkdv_task(dk, dv, dq, dout, q, k, v, lse, delta, s, bh * ktiles + j);
+                dkdv_task(dk, dv, dq, dscores, dout, q, k, v, lse, delta, s, bh * ktiles + j);
         );
     } else {
         // One (batch·head, key tile) per task: each owns its rows of dK and dV.
         #pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int64_t t = 0; t < ktasks; t++) dkdv_task(dk, dv, NULL, dout, q, k, v, lse, delta, s, t);
+        for (int64_t t = 0; t < ktasks; t++)
+            dkdv_task(dk, dv, NULL, dscores, dout, q, k, v, lse, delta, s, t);
         // One (batch·head, query tile) per task: each owns its rows of dQ.
         #pragma omp parallel for num_threads(nt) schedule(static, 1)
         for (int64_t t = 0; t < qtasks; t++) dq_task(dq, dout, q, k, v, lse, delta, s, t);

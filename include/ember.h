@@ -440,10 +440,12 @@ void ember_attention_forward(float* out, float* lse, const float* q, const float
                              const ember_attention_shape* s);
 /// dq (BH, L, E), dk (BH, S, E), dv (BH, S, Ev), all overwritten, from dout (BH, L, Ev) and
 /// the forward's out and lse; `delta` (BH, L) is workspace. The scores are recomputed per
-/// tile (ember_attention_workspace_floats(1) floats per thread).
-void ember_attention_backward(float* dq, float* dk, float* dv, float* delta, const float* dout,
-                              const float* q, const float* k, const float* v, const float* out,
-                              const float* lse, const ember_attention_shape* s);
+/// tile (ember_attention_workspace_floats(1) floats per thread). `dscores` (BH, L, S), NULL
+/// unless a float mask needs a gradient, is overwritten with the gradient of the scores
+/// (scale·q·kᵀ + mask), i.e. of the mask before its broadcast is summed.
+void ember_attention_backward(float* dq, float* dk, float* dv, float* dscores, float* delta,
+                              const float* dout, const float* q, const float* k, const float* v,
+                              const float* out, const float* lse, const ember_attention_shape* s);
 /// The per-thread workspace of the forward (0) or backward (1), in floats: a constant.
 int64_t ember_attention_workspace_floats(int backward);
 

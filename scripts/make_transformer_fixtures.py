@@ -158,6 +158,51 @@ add_module("rms_norm", randomised(nn.RMSNorm(8)), [r(3, 4, 8)], lambda m, x: (m(
 add_module("rms_norm_2d_eps", randomised(nn.RMSNorm([4, 8], eps=1e-3)), [r(3, 4, 8)], lambda m, x: (m(x),), 1)
 add_module("rms_norm_plain", nn.RMSNorm(8, elementwise_affine=False), [r(3, 8)], lambda m, x: (m(x),), 1)
 
+# Added later, drawn from their own generator so that the values above stay as they were.
+g = torch.Generator().manual_seed(15)
+
+
+def rg(*shape):
+    return torch.randn(*shape, generator=g)
+
+
+# A float mask that requires grad gets d(scores) summed over its broadcast dims (the 4th
+# gradient): an (L, S) mask with two −inf entries, a full (B, H, L, S) one, and an (L, S)
+# one over several 64 × 64 tiles.
+q, k, v = rg(2, 3, 5, 4), rg(2, 3, 7, 4), rg(2, 3, 7, 6)
+ls_mask = rg(5, 7)
+ls_mask[1, 2] = ls_mask[4, 0] = float("-inf")
+add("sdpa_mask_grad_ls", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), q, k, v, ls_mask, grads=4)
+add("sdpa_mask_grad_full", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m, scale=0.7), q, k, v, rg(2, 3, 5, 7), grads=4)
+add("sdpa_mask_grad_tiles", lambda q, k, v, m: sdpa(q, k, v, attn_mask=m),
+    rg(1, 2, 66, 4), rg(1, 2, 70, 4), rg(1, 2, 70, 3), rg(66, 70), grads=4)
+
+# kdim / vdim ≠ embed_dim: separate q/k/v projection weights, still one in_proj_bias.
+mha = randomised(nn.MultiheadAttention(8, 2, kdim=5, vdim=3))
+add_module("mha_kdim_vdim", mha, [rg(4, 2, 8), rg(6, 2, 5), rg(6, 2, 3)],
+           lambda m, q, k, v: m(q, k, v, need_weights=True), 3)
+# batch_first, no weights (the fused kernel) and a float attn_mask that gets a gradient.
+mha = randomised(nn.MultiheadAttention(8, 4, kdim=6, vdim=6, batch_first=True))
+add_module("mha_kdim_float_mask", mha, [rg(2, 4, 8), rg(2, 5, 6), rg(2, 5, 6), rg(4, 5)],
+           lambda m, q, k, v, mask: m(q, k, v, attn_mask=mask, need_weights=False)[:1], 4)
+mha = randomised(nn.MultiheadAttention(8, 2, bias=False, vdim=4))
+add_module("mha_vdim_nobias_mask_weights", mha, [rg(3, 8), rg(5, 8), rg(5, 4), rg(2, 3, 5)],
+           lambda m, q, k, v, mask: m(q, k, v, attn_mask=mask, need_weights=True, average_attn_weights=False), 4)
+
+# add_bias_kv / add_zero_attn: appended keys and values, masks padded to allow them.
+mha = randomised(nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True))
+kpm = torch.zeros(2, 5, dtype=torch.bool)
+kpm[1, 3:] = True
+add_module("mha_bias_kv_zero_attn", mha, [rg(4, 2, 8), rg(5, 2, 8), rg(5, 2, 8), kpm],
+           lambda m, q, k, v, kpm: m(q, k, v, key_padding_mask=kpm, need_weights=True), 3)
+mha = randomised(nn.MultiheadAttention(8, 4, add_bias_kv=True, kdim=6, vdim=3, batch_first=True))
+add_module("mha_bias_kv_kdim_float_mask", mha, [rg(2, 4, 8), rg(2, 5, 6), rg(2, 5, 3), rg(8, 4, 5)],
+           lambda m, q, k, v, mask: m(q, k, v, attn_mask=mask, need_weights=False)[:1], 4)
+mha = randomised(nn.MultiheadAttention(8, 2, add_zero_attn=True, batch_first=True))
+add_module("mha_zero_attn_causal", mha, [rg(2, 5, 8), nn.Transformer.generate_square_subsequent_mask(5)],
+           lambda m, x, mask: m(x, x, x, attn_mask=mask, need_weights=False, is_causal=True)[:1], 1)
+
+
 def finite_json(v):
     # JSON has no NaN or infinity: they go as the strings Swift's JSONDecoder reads back.
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):

@@ -40,6 +40,12 @@ struct GPTExample: ParsableCommand {
     @Option(help: "Write an SVG learning curve to this file.") var plot: String?
     @Flag(help: "An output head of its own instead of the token embedding's transpose.") var untiedHead = false
     @Flag(help: "Show a progress bar over the training steps (on a terminal).") var progress = false
+    @Option(help: ArgumentHelp(
+        "Instead of training: write the initial weights (DIR/init.safetensors), --record-steps training batches and the loss of each AdamW step at a constant --lr (DIR/steps.json), then stop.",
+        discussion: "bench/gpt_from_ember.py DIR replays them in PyTorch from the same weights. At --lr 1e-3 the steps are well conditioned; at the default peak 2e-3 without warm-up the default model's loss spikes at step 6, after which float32 rounding alone (PyTorch against itself from weights moved by 1e-7) moves step 10 by up to 6e-4.",
+        valueName: "DIR"))
+    var record: String?
+    @Option(help: "Steps written by --record.") var recordSteps = 10
 
     func run() throws {
         if let threads { setNumThreads(threads) }
@@ -62,10 +68,7 @@ struct GPTExample: ParsableCommand {
               + "(\(model.parameterCount()) without the position embedding)")
 
         // Weight decay on matrices and embeddings, none on biases and LayerNorm (nanoGPT's groups).
-        let named = model.namedParameters()
-        let optimizer = AdamW([ParamGroup(named.filter { $0.tensor.ndim >= 2 }.map(\.tensor), weightDecay: weightDecay),
-                               ParamGroup(named.filter { $0.tensor.ndim < 2 }.map(\.tensor), weightDecay: 0)],
-                              lr: lr, betas: (0.9, 0.99))
+        let optimizer = model.nanoGPTAdamW(lr: lr, weightDecay: weightDecay)
         let schedule = SequentialLR(optimizer, schedulers: [
             LinearLR(optimizer, startFactor: 1.0 / Double(max(warmup, 1)), endFactor: 1, totalIters: max(warmup, 1)),
             CosineAnnealingLR(optimizer, tMax: max(steps - warmup, 1), etaMin: minLr),
@@ -82,6 +85,10 @@ struct GPTExample: ParsableCommand {
                 ys += source[s + 1..<s + blockSize + 1]
             }
             return (Tensor(xs, shape: [batchSize, blockSize]), Tensor(ys, shape: [batchSize, blockSize]))
+        }
+        if let record {
+            try writeRecord(model, batches: (0..<recordSteps).map { _ in batch(train, batches) }, to: record)
+            return
         }
         func loss(_ x: Tensor, _ y: Tensor) -> Tensor {
             crossEntropy(model(x).flattened(endDim: 1), y.flattened())
@@ -142,6 +149,25 @@ struct GPTExample: ParsableCommand {
             print("\nsample (temperature \(temperature), top-k \(topK)):\n")
             print(generate(model, text, count: sample))
         }
+    }
+
+    /// `--record`: the initial weights, then `recordSteps` steps on `batches` (constant lr, no
+    /// schedule, so that PyTorch's replay needs nothing but AdamW) and their losses.
+    func writeRecord(_ model: GPT, batches: [(x: Tensor, y: Tensor)], to dir: String) throws {
+        guard dropout == 0 else { throw ValidationError("--record needs --dropout 0 (a replay must be deterministic)") }
+        guard recordSteps > 0 else { throw ValidationError("--record-steps must be positive, got \(recordSteps)") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let weights = dir + "/init.safetensors", steps = dir + "/steps.json"
+        try model.save(to: weights)
+        let losses = try GPTStepRecord.train(model, on: batches, lr: lr, weightDecay: weightDecay, gradClip: gradClip)
+        let record = GPTStepRecord(config: .init(model.config), seed: seed, batch: batchSize, lr: lr,
+                                   weightDecay: weightDecay, gradClip: gradClip,
+                                   batches: batches.map { .init(x: $0.x.toIntArray(), y: $0.y.toIntArray()) },
+                                   losses: losses)
+        try record.encoded().write(to: URL(fileURLWithPath: steps))
+        print("Ember's losses: " + losses.map { String(format: "%.6f", $0) }.joined(separator: ", "))
+        print("Wrote the initial weights to \(weights) and \(batches.count) batches with their losses to \(steps); "
+              + "replay them in PyTorch with: python bench/gpt_from_ember.py \(dir)")
     }
 
     /// Characters drawn one at a time from the model's next-character distribution, starting

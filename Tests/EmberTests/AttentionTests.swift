@@ -24,9 +24,11 @@ final class AttentionTests: XCTestCase {
         o["sdpa_2d"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2]) }
         o["sdpa_causal"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], isCausal: true) }
         o["sdpa_causal_rect"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], isCausal: true) }
-        for name in ["sdpa_bool_mask", "sdpa_float_mask", "sdpa_float_mask_row", "sdpa_tiles_mask"] {
+        for name in ["sdpa_bool_mask", "sdpa_float_mask", "sdpa_float_mask_row", "sdpa_tiles_mask", "sdpa_mask_grad_ls",
+                     "sdpa_mask_grad_tiles"] {
             o[name] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], attnMask: $0[3]) }
         }
+        o["sdpa_mask_grad_full"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], attnMask: $0[3], scale: 0.7) }
         o["sdpa_tiles"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2]) }
         o["sdpa_tiles_causal"] = { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], isCausal: true) }
         return o
@@ -38,14 +40,15 @@ final class AttentionTests: XCTestCase {
         try TensorOpsFixtureTests.checkAgainstPyTorch(try Self.fixture(), Self.ops)
     }
 
-    /// Central differences of query, key and value (the masks are constants) against the
-    /// fused backward, on the small cases (the tiled ones are checked against PyTorch).
+    /// Central differences of query, key and value (and of the float mask where the case
+    /// differentiates it, `sdpa_mask_grad_*`; other masks are constants) against the fused
+    /// backward, on the small cases (the tiled ones are checked against PyTorch).
     func testFiniteDifferenceGradients() throws {
-        for c in try Self.fixture().cases where !c.name.hasPrefix("sdpa_tiles") {
+        for c in try Self.fixture().cases where !c.name.contains("tiles") {
             let op = try XCTUnwrap(Self.ops[c.name])
             let base = c.inputs.map(TensorOpsFixtureTests.make)
             let w = Tensor(try XCTUnwrap(c.weights), shape: c.output.shape)
-            for i in 0..<3 {
+            for i in 0..<(c.name.hasPrefix("sdpa_mask_grad") ? 4 : 3) {
                 let inputs = base.map { $0.clone() }
                 inputs[i].requiresGrad = true
                 (op(inputs) * w).sum().backward()
@@ -119,6 +122,63 @@ final class AttentionTests: XCTestCase {
             for path in paths {
                 for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
                     XCTAssert(run(path, threads: threads, causal: causal) == base, "\(path) on \(threads) threads, causal \(causal)")
+                }
+            }
+        }
+    }
+
+    /// A float mask's gradient from the fused kernel (the stored dS summed over the broadcast
+    /// dims) equals autograd's through the materialised softmax, for a mask broadcast over
+    /// the batch and the queries and for a full one; a mask that needs no gradient gets none.
+    func testMaskGradientMatchesMaterialisedAttention() {
+        let p = randomProblem(5)
+        let g = Generator(seed: 6)
+        for maskShape in [[3, 1, 200], [2, 3, 150, 200], [150, 200]] {
+            let base = Tensor.randn(maskShape, generator: g)
+            func run(fused: Bool) -> [[Double]] {
+                let q = p.q.clone().requiringGrad(), mask = base.clone().requiringGrad()
+                let y = fused
+                    ? scaledDotProductAttention(query: q, key: p.k, value: p.v, attnMask: mask)
+                    : attentionWithWeights(query: q, key: p.k, value: p.v, attnMask: mask, dropoutP: 0, isCausal: false,
+                                           scale: 1 / 24.0.squareRoot(), generator: .default).output
+                (y * y).sum().backward()
+                XCTAssertEqual(mask.grad?.shape, maskShape)
+                return [doubles(y), doubles(q.grad!), doubles(mask.grad!)]
+            }
+            let fused = run(fused: true), reference = run(fused: false)
+            for (i, name) in ["output", "dq", "dmask"].enumerated() {
+                assertClose(fused[i], reference[i], atol: 1e-5, rtol: 1e-4, "mask \(maskShape): \(name)")
+            }
+        }
+        let mask = Tensor.randn([150, 200], generator: g), q = p.q.clone().requiringGrad()
+        scaledDotProductAttention(query: q, key: p.k, value: p.v, attnMask: mask).sum().backward()
+        XCTAssertNil(mask.grad)
+        XCTAssertNotNil(q.grad)
+    }
+
+    /// The mask gradient has the same bits for 1, 2 and 4 threads (one-pass and two-pass
+    /// backward alike, see above) and on every GEMM path: each dS element is written by one
+    /// task and the broadcast sum has a fixed order.
+    func testMaskGradientSameBitsForEveryThreadCount() {
+        parallelThreshold = 1
+        let p = randomProblem(7)
+        let g = Generator(seed: 8)
+        let hw = hardwareCPUCapability
+        let paths = CPUCapability.allCases.filter { $0.rawValue <= hw.rawValue }
+        for maskShape in [[150, 200], [2, 3, 150, 200]] {
+            let base = Tensor.randn(maskShape, generator: g)
+            func run(_ path: CPUCapability, threads: Int) -> [[Float]] {
+                setCPUCapability(path)
+                setNumThreads(threads)
+                let k = p.k.clone().requiringGrad(), mask = base.clone().requiringGrad()
+                let y = scaledDotProductAttention(query: p.q, key: k, value: p.v, attnMask: mask)
+                (y * y).sum().backward()
+                return [y.toArray(), k.grad!.toArray(), mask.grad!.toArray()]
+            }
+            let first = run(paths[0], threads: 1)
+            for path in paths {
+                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
+                    XCTAssert(run(path, threads: threads) == first, "mask \(maskShape): \(path) on \(threads) threads")
                 }
             }
         }

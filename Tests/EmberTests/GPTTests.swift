@@ -57,6 +57,40 @@ final class GPTTests: XCTestCase {
         }
     }
 
+    /// The other direction (bench/gpt_from_ember.py): `gpt --record` wrote Ember's own initial
+    /// weights, ten batches and Ember's losses (Fixtures/gpt_ember, by
+    /// scripts/make_gpt_ember_fixture.sh), and PyTorch, loading those weights by their keys,
+    /// replayed the steps and stored its losses. Ember's initialisation from the record's seed
+    /// must still give those weights, and its steps PyTorch's losses (rel. ≤ 1e-4).
+    func testEmberInitialWeightsGiveTheSameLossesInPyTorch() throws {
+        let dir = try XCTUnwrap(Bundle.module.url(forResource: "gpt_ember", withExtension: nil, subdirectory: "Fixtures"))
+        let record = try GPTStepRecord.decoded(from: Data(contentsOf: dir.appendingPathComponent("steps.json")))
+        let pytorch = try XCTUnwrap(record.pytorchLosses, "steps.json has no PyTorch losses (run with --store)")
+        XCTAssertEqual(pytorch.count, record.batches.count)
+        manualSeed(record.seed)   // as `gpt --record` does before building the model
+        let model = GPT(record.config.gptConfig)
+        let saved = try SafeTensors.read(from: dir.appendingPathComponent("init.safetensors").path).tensors
+        XCTAssertEqual(Set(saved.keys), Set(model.stateDictKeys()))
+        for (key, t) in model.stateDict() {
+            assertClose(doubles(t), doubles(try XCTUnwrap(saved[key], key)), atol: 0, rtol: 1e-6, "initial \(key)")
+        }
+        let losses = try GPTStepRecord.train(model, on: record.tensors, lr: record.lr, weightDecay: record.weightDecay,
+                                             gradClip: record.gradClip)
+        for (i, (got, want)) in zip(losses, pytorch).enumerated() {
+            XCTAssertLessThanOrEqual(abs(got - want) / want, 1e-4, "step \(i + 1): Ember \(got), PyTorch \(want)")
+        }
+    }
+
+    /// The record survives JSON with PyTorch's snake_case keys.
+    func testStepRecordJSONKeys() throws {
+        let record = GPTStepRecord(config: .init(GPT.Config(vocabSize: 5, blockSize: 2, nLayer: 1, nHead: 1, nEmbd: 4)),
+                                   seed: 3, batch: 1, lr: 1e-3, weightDecay: 0.1, gradClip: 1,
+                                   batches: [.init(x: [1, 2], y: [2, 3])], losses: [1.5])
+        let json = String(decoding: try record.encoded(), as: UTF8.self)
+        XCTAssertEqual(json, #"{"batch":1,"batches":[{"x":[1,2],"y":[2,3]}],"config":{"bias":true,"block":2,"c":4,"layers":1,"nh":1,"tied":true,"vocab":5},"grad_clip":1,"losses":[1.5],"lr":0.001,"seed":3,"weight_decay":0.1}"#)
+        XCTAssertEqual(try GPTStepRecord.decoded(from: Data(json.utf8)), record)
+    }
+
     func testLogitsAreBatchByTimeByVocabulary() {
         let model = GPT(.init(vocabSize: 5, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4))
         XCTAssertEqual(noGrad { model(Tensor([0, 1, 2, 3], shape: [1, 4])) }.shape, [1, 4, 5])

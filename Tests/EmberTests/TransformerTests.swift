@@ -50,6 +50,22 @@ final class TransformerTests: XCTestCase {
             let mask = Tensor.where(Tensor.arange(6) == 0.0, Tensor(true), x[2])
             return outputs(mha(m)(x[0], x[1], x[1], needWeights: true, attnMask: mask))
         })
+        // kdim / vdim ≠ E: separate projection weights; float attn_masks that get gradients.
+        c["mha_kdim_vdim"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, kdim: 5, vdim: 3) },
+                              { m, x in outputs(mha(m)(x[0], x[1], x[2], needWeights: true)) })
+        c["mha_kdim_float_mask"] = ({ MultiheadAttention(embedDim: 8, numHeads: 4, kdim: 6, vdim: 6, batchFirst: true) },
+                                    { m, x in outputs(mha(m)(x[0], x[1], x[2], needWeights: false, attnMask: x[3])) })
+        c["mha_vdim_nobias_mask_weights"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, bias: false, vdim: 4) }, { m, x in
+            outputs(mha(m)(x[0], x[1], x[2], needWeights: true, attnMask: x[3], averageAttnWeights: false))
+        })
+        // addBiasKV / addZeroAttn: appended keys and values, the masks padded to allow them.
+        c["mha_bias_kv_zero_attn"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, addBiasKV: true, addZeroAttn: true) },
+                                      { m, x in outputs(mha(m)(x[0], x[1], x[2], keyPaddingMask: x[3], needWeights: true)) })
+        c["mha_bias_kv_kdim_float_mask"] = ({
+            MultiheadAttention(embedDim: 8, numHeads: 4, addBiasKV: true, kdim: 6, vdim: 3, batchFirst: true)
+        }, { m, x in outputs(mha(m)(x[0], x[1], x[2], needWeights: false, attnMask: x[3])) })
+        c["mha_zero_attn_causal"] = ({ MultiheadAttention(embedDim: 8, numHeads: 2, addZeroAttn: true, batchFirst: true) },
+                                     { m, x in outputs(mha(m)(x[0], x[0], x[0], needWeights: false, attnMask: x[1], isCausal: true)) })
         c["encoder_layer_post"] = ({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true) },
                                    { m, x in [(m as! TransformerEncoderLayer)(x[0], srcMask: nil, srcKeyPaddingMask: x[1])] })
         c["encoder_layer_pre_gelu"] = ({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0,
@@ -123,13 +139,59 @@ final class TransformerTests: XCTestCase {
         let mha = MultiheadAttention(embedDim: 32, numHeads: 4)
         XCTAssertEqual(mha.stateDictKeys(), ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"])
         let bound = Float((6.0 / (32 + 96)).squareRoot())
-        let w = mha.inProjWeight.toArray()
+        let w = mha.inProjWeight!.toArray()
         XCTAssert(w.allSatisfy { abs($0) <= bound })
         XCTAssertGreaterThan(w.map(abs).max()!, bound * 0.95)
         XCTAssertEqual(Set(mha.inProjBias!.toArray()), [0])
         XCTAssertEqual(Set(mha.outProj.bias!.toArray()), [0])
         XCTAssertEqual("\(mha)", "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=32, out_features=32, bias=True)\n)")
         XCTAssertEqual(MultiheadAttention(embedDim: 8, numHeads: 2, bias: false).stateDictKeys(), ["in_proj_weight", "out_proj.weight"])
+        // kdim = vdim = E given explicitly: still the packed weight, as PyTorch's.
+        XCTAssertEqual(MultiheadAttention(embedDim: 8, numHeads: 2, kdim: 8, vdim: 8).stateDictKeys(),
+                       ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"])
+    }
+
+    /// kdim / vdim ≠ E: PyTorch's three weights, each xavier-uniform with its own fans, the
+    /// one in_proj_bias of zeros, PyTorch's keys in its order and shapes.
+    func testMultiheadAttentionSeparateProjectionsInit() throws {
+        manualSeed(4)
+        let mha = MultiheadAttention(embedDim: 32, numHeads: 4, kdim: 12, vdim: 80)
+        XCTAssertEqual(mha.stateDictKeys(), ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                                             "out_proj.weight", "out_proj.bias"])
+        XCTAssertNil(mha.inProjWeight)
+        XCTAssertEqual(mha.parameters().count, 6)
+        for (w, fanIn) in [(mha.qProjWeight, 32), (mha.kProjWeight, 12), (mha.vProjWeight, 80)] {
+            let w = try XCTUnwrap(w)
+            XCTAssertEqual(w.shape, [32, fanIn])
+            let bound = Float((6.0 / Double(32 + fanIn)).squareRoot()), values = w.toArray()
+            XCTAssert(values.allSatisfy { abs($0) <= bound }, "fan_in \(fanIn)")
+            XCTAssertGreaterThan(values.map(abs).max()!, bound * 0.9, "fan_in \(fanIn)")
+        }
+        XCTAssertEqual(mha.inProjBias?.shape, [96])
+        XCTAssertEqual(Set(mha.inProjBias!.toArray()), [0])
+        XCTAssertEqual(MultiheadAttention(embedDim: 8, numHeads: 2, bias: false, kdim: 3).stateDictKeys(),
+                       ["q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"])
+        let (y, w) = mha(Tensor.randn([7, 2, 32]), Tensor.randn([9, 2, 12]), Tensor.randn([9, 2, 80]))
+        XCTAssertEqual(y.shape, [7, 2, 32])
+        XCTAssertEqual(w?.shape, [2, 7, 9])
+    }
+
+    /// addBiasKV: bias_k and bias_v (1, 1, E) from xavier-normal (std √(2 / (E + E))) after
+    /// in_proj_bias in the state dict; with addZeroAttn the weights cover S + 2 keys.
+    func testMultiheadAttentionBiasKVInit() throws {
+        manualSeed(5)
+        let mha = MultiheadAttention(embedDim: 512, numHeads: 8, addBiasKV: true, addZeroAttn: true)
+        XCTAssertEqual(mha.stateDictKeys(), ["in_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
+                                             "out_proj.bias"])
+        for t in [mha.biasK, mha.biasV] {
+            let values = try XCTUnwrap(t).toArray()
+            XCTAssertEqual(try XCTUnwrap(t).shape, [1, 1, 512])
+            let mean = values.reduce(0, +) / 512, std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 511).squareRoot()
+            XCTAssertEqual(Double(std), (1.0 / 512).squareRoot(), accuracy: 0.1 * (1.0 / 512).squareRoot())
+        }
+        let x = Tensor.randn([3, 2, 512])
+        XCTAssertEqual(mha(x, x, x).weights?.shape, [2, 3, 5])
+        XCTAssertNil(MultiheadAttention(embedDim: 8, numHeads: 2).biasK)
     }
 
     /// nn.Transformer's keys and its xavier-uniform re-draw of every matrix (biases keep
@@ -207,6 +269,12 @@ final class TransformerTests: XCTestCase {
         }
         assertThrowsMessage("MultiheadAttention: key [4, 3, 8] and value [5, 3, 8] must match each other and the batch of query [5, 3, 8]") {
             try run(x, Tensor.zeros([4, 3, 8]), x)
+        }
+        let separate = MultiheadAttention(embedDim: 8, numHeads: 2, kdim: 4, vdim: 6)
+        assertThrowsMessage("MultiheadAttention: expected query, key and value with last dims embed_dim 8, kdim 4 and vdim 6, got query [5, 3, 8], key [5, 3, 4], value [5, 3, 4]") {
+            _ = try separate.forwardChecked(query: x, key: Tensor.zeros([5, 3, 4]), value: Tensor.zeros([5, 3, 4]),
+                                            keyPaddingMask: nil, needWeights: false, attnMask: nil, averageAttnWeights: true,
+                                            isCausal: false)
         }
     }
 }

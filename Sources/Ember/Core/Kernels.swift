@@ -542,13 +542,15 @@ extension Kernels {
         var s = shape.c
         ember_attention_forward(out, lse, q, k, v, &s)
     }
+    /// `dScores` (BH, L, S), nil unless a float mask needs a gradient, receives the scores' gradient.
     static func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                                  dv: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>,
+                                  dv: UnsafeMutablePointer<Float>, dScores: UnsafeMutablePointer<Float>?,
+                                  delta: UnsafeMutablePointer<Float>,
                                   dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                   v: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
                                   _ shape: AttentionShape) {
         var s = shape.c
-        ember_attention_backward(dq, dk, dv, delta, dOut, q, k, v, out, lse, &s)
+        ember_attention_backward(dq, dk, dv, dScores, delta, dOut, q, k, v, out, lse, &s)
     }
     /// Floats of per-thread workspace the forward (or backward) uses: a constant, whatever L and S.
     static func attentionWorkspaceFloats(backward: Bool) -> Int {

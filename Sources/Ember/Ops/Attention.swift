@@ -11,9 +11,12 @@
 ///   - key: (…, S, E), the same leading dims as `query`.
 ///   - value: (…, S, Ev), the same leading dims as `query`.
 ///   - attnMask: broadcastable to (…, L, S): a bool mask marks the positions that may be
-///     attended (true = allowed), a float mask is added to the scores (−inf forbids). It is
-///     treated as a constant (no gradient flows to it). A query row with no allowed key
-///     gives 0, as PyTorch's does.
+///     attended (true = allowed), a float mask is added to the scores (−inf forbids). A
+///     query row with no allowed key gives 0, as PyTorch's does. A float mask that requires
+///     grad gets one, as in PyTorch: the gradient of the scores, summed over the dims along
+///     which the mask was broadcast. Only then does the backward hold the full (…, L, S)
+///     gradient of the scores (one float per query-key pair, for the duration of the
+///     backward); without a mask gradient it stays tiled.
 ///   - dropoutP: dropout on the attention weights (then computed unfused, with the weights
 ///     materialised); pass 0 outside training, as PyTorch's modules do.
 ///   - isCausal: query i attends to keys j ≤ i (a lower-triangular mask); not with `attnMask`.
@@ -84,13 +87,10 @@ func checkAttentionInputs(query: Tensor, key: Tensor, value: Tensor, attnMask: T
 }
 
 /// The mask as a float tensor to add (a bool mask becomes 0 / −inf), in its own shape: a
-/// broadcast mask is never expanded to (…, L, S).
+/// broadcast mask is never expanded to (…, L, S). A float mask is returned as it is, so a
+/// gradient reaches it on the unfused path.
 func additiveMask(_ mask: Tensor) -> Tensor {
-    noGrad {
-        mask.dtype == .bool
-            ? Tensor.where(mask, Tensor(scalar: 0), Tensor(scalar: -Float.infinity))
-            : mask.detach().contiguous()
-    }
+    mask.dtype == .bool ? noGrad { Tensor.where(mask, Tensor(scalar: 0), Tensor(scalar: -Float.infinity)) } : mask
 }
 
 func scaledDotProductAttentionChecked(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?,
@@ -112,7 +112,9 @@ func scaledDotProductAttentionChecked(query: Tensor, key: Tensor, value: Tensor,
 private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?, isCausal: Bool,
                             scale: Double, dims: AttentionDims) throws -> Tensor {
     let q = query.contiguous(), k = key.contiguous(), v = value.contiguous()
-    let mask = attnMask.map(additiveMask)
+    // The kernel reads the mask's values; its gradient, if wanted, is recorded against attnMask.
+    let mask = attnMask.map { m in noGrad { additiveMask(m).contiguous() } }
+    let maskGrad = attnMask.map { $0.dtype == .float32 && $0.requiresGrad } ?? false
     var offsets: [Int64] = []
     var rowStride = 0, colStride = 0
     if let mask {
@@ -136,14 +138,19 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
     }
     run { Kernels.attentionForward(out.f32, lse: lse.f32, q: q.f32, k: k.f32, v: v.f32, $0) }
     let y = out.detach()
-    return out.recorded("scaled_dot_product_attention", [q, k, v], saved: [q, k, v, y]) { g in
+    let inputs = [q, k, v] + (maskGrad ? [attnMask!] : [])
+    return out.recorded("scaled_dot_product_attention", inputs, saved: [q, k, v, y] + (mask.map { [$0] } ?? [])) { g in
         let dq = Tensor(empty: q.shape), dk = Tensor(empty: k.shape), dv = Tensor(empty: v.shape)
         let delta = Tensor(empty: [dims.bh, dims.l])
+        // d(scores) = d(mask) before the broadcast: the kernel writes it whole, then a
+        // fixed-order sum over the broadcast dims gives the mask's shape.
+        let dScores = maskGrad ? Tensor(empty: dims.batch + [dims.l, dims.s]) : nil
         run {
-            Kernels.attentionBackward(dq: dq.f32, dk: dk.f32, dv: dv.f32, delta: delta.f32, dOut: g.f32, q: q.f32,
-                                      k: k.f32, v: v.f32, out: y.f32, lse: lse.f32, $0)
+            Kernels.attentionBackward(dq: dq.f32, dk: dk.f32, dv: dv.f32, dScores: dScores?.f32, delta: delta.f32,
+                                      dOut: g.f32, q: q.f32, k: k.f32, v: v.f32, out: y.f32, lse: lse.f32, $0)
         }
         return [q.requiresGrad ? dq : nil, k.requiresGrad ? dk : nil, v.requiresGrad ? dv : nil]
+            + (dScores.map { [$0.sumTo(attnMask!.shape)] } ?? [])
     }
 }
 
