@@ -9,8 +9,8 @@
 //   weight grad  eight lanes per weight, lane l taking the positions x ≡ l (mod 8) of each
 //                row chunk, over images, rows and chunks in order; lanes summed 0..7.
 // The forward and the input gradient are the same kernel: groups of 9 taps (one input channel
-// of the forward, one output channel of the input gradient), a kernel row's 3 weights in
-// registers while 2 rows × 4 vectors of outputs take their FMAs straight from memory.
+// of the forward, one output channel of the input gradient), the 9 weights in registers while
+// the input rows stream past 4 rows of output accumulators.
 #include "internal.h"
 #include "gemm/gemm_internal.h"
 
@@ -84,27 +84,39 @@ static void taps9_generic(const ember_taps9* k) {
 }
 
 #ifdef T256
-// NR rows × NV vectors of 8 at (y, x): 3 weights of a kernel row in registers at a time, the
-// inputs straight from memory at constant offsets from one row pointer.
+// NR output rows × 8 columns at (y, x), all 9 weights in registers: each input row vector is
+// loaded once per kernel column and feeds the (up to 3) output rows it is a tap of, so a tile
+// takes (NR + 2)·3 loads for 9·NR FMAs. Every output still gets its taps in chain order: the
+// forward walks the input rows down (kh ascending), the flipped input gradient walks them up.
 INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, float* out, int64_t out_ld,
                             int64_t y, int64_t x) {
     // `out` is output row y.
-    __m256 acc[2][4];
+    __m256 acc[4][2];
     for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     const int64_t ld = k->ld;
     for (int64_t g = 0; g < k->groups; g++) {
         const float* src = k->src + g * k->sstride + y * ld + x;
         const float* wg = k->w + g * k->wstride;
-        for (int kh = 0; kh < 3; kh++) {
-            const float* row = src + (FLIP ? 2 - kh : kh) * ld;
-            __m256 w[3];
-            for (int kw = 0; kw < 3; kw++) w[kw] = _mm256_broadcast_ss(wg + kh * 3 + kw);
-            for (int kw = 0; kw < 3; kw++)
-                for (int r = 0; r < NR; r++)
-                    for (int v = 0; v < NV; v++)
-                        acc[r][v] = _mm256_fmadd_ps(w[kw], _mm256_loadu_ps(row + r * ld + 8 * v + (FLIP ? 2 - kw : kw)),
-                                                    acc[r][v]);
+        _Pragma("clang loop unroll(full)")
+        for (int step = 0; step < NR + 2; step++) {
+            // Forward: input row i feeds output row i − kh with tap (kh, kw) at column x + kw.
+            // Input gradient: tap (kh, kw) of output row r reads row r + 2 − kh, column
+            // x + 2 − kw, so row i feeds output row i − 2 + kh.
+            const int i = FLIP ? NR + 1 - step : step;
+            const float* row = src + i * ld;
+            _Pragma("clang loop unroll(full)")
+            for (int kw = 0; kw < 3; kw++) {
+                __m256 in[2];
+                for (int v = 0; v < NV; v++) in[v] = _mm256_loadu_ps(row + 8 * v + (FLIP ? 2 - kw : kw));
+                _Pragma("clang loop unroll(full)")
+                for (int kh = 0; kh < 3; kh++) {
+                    const int r = FLIP ? i - 2 + kh : i - kh;
+                    if (r < 0 || r >= NR) continue;
+                    const __m256 w = _mm256_broadcast_ss(wg + kh * 3 + kw);
+                    for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(w, in[v], acc[r][v]);
+                }
+            }
         }
     }
     for (int r = 0; r < NR; r++)
@@ -115,37 +127,40 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, floa
         }
 }
 
+// Right to left: a row's extra columns, stored by its last tile, land on the next row's first
+// ones, which that row's first tile then stores over.
 INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld, int64_t y,
                             int64_t width) {
-    // Right to left: a row's extra columns, stored by its last tile, land on the next row's
-    // first ones, which its first tile then stores over.
-    const int64_t full = width / 32 * 32;
-    switch ((width - full) / 8) {
-    case 3: taps9_tile(NR, 3, FLIP, k, out, out_ld, y, full); break;
-    case 2: taps9_tile(NR, 2, FLIP, k, out, out_ld, y, full); break;
-    case 1: taps9_tile(NR, 1, FLIP, k, out, out_ld, y, full); break;
+    int64_t x = width - 8;
+    if (width % 16) taps9_tile(NR, 1, FLIP, k, out, out_ld, y, x), x -= 8;
+    for (x -= 8; x >= 0; x -= 16) taps9_tile(NR, 2, FLIP, k, out, out_ld, y, x);
+}
+
+#define TAPS9_ROWS(NR, ...) (k->flip ? taps9_rows(NR, 1, __VA_ARGS__) : taps9_rows(NR, 0, __VA_ARGS__))
+T256 static void taps9_rows_any(int64_t n, const ember_taps9* k, float* out, int64_t out_ld, int64_t y, int64_t width) {
+    switch (n) {
+    case 4: TAPS9_ROWS(4, k, out, out_ld, y, width); break;
+    case 3: TAPS9_ROWS(3, k, out, out_ld, y, width); break;
+    case 2: TAPS9_ROWS(2, k, out, out_ld, y, width); break;
+    case 1: TAPS9_ROWS(1, k, out, out_ld, y, width); break;
     }
-    for (int64_t x = full - 32; x >= 0; x -= 32) taps9_tile(NR, 4, FLIP, k, out, out_ld, y, x);
 }
 
 // Rows are computed 8 columns at a time, out to the next multiple of 8 (the source has the
 // room: see `padded`). The extra columns of a row land on the start of the next row, which is
-// stored after it (see taps9_rows; NR = 2 tiles store their first row first); the last two rows,
-// whose extra columns would land on another plane, go through scratch rows and are copied.
+// stored after it (see taps9_rows); the last rows, whose extra columns would land on another
+// plane, go through scratch rows and are copied.
 T256 static void taps9_avx2(const ember_taps9* k) {
     const int64_t width = (k->cols + 7) / 8 * 8, ld = k->out_ld;
-    const int64_t direct = width == k->cols ? k->rows : (k->rows >= 2 ? k->rows - 2 : 0);
     int64_t y = 0;
-    for (; y + 2 <= direct; y += 2)
-        k->flip ? taps9_rows(2, 1, k, k->out + y * ld, ld, y, width) : taps9_rows(2, 0, k, k->out + y * ld, ld, y, width);
-    if (y < direct)
-        k->flip ? taps9_rows(1, 1, k, k->out + y * ld, ld, y, width) : taps9_rows(1, 0, k, k->out + y * ld, ld, y, width);
-    if (direct == k->rows) return;
-    float* tail = ember_reserve(&rows_buf_, (size_t)(2 * width) * sizeof(float));
-    const int64_t n = k->rows - direct;
-    n == 2 ? (k->flip ? taps9_rows(2, 1, k, tail, width, direct, width) : taps9_rows(2, 0, k, tail, width, direct, width))
-           : (k->flip ? taps9_rows(1, 1, k, tail, width, direct, width) : taps9_rows(1, 0, k, tail, width, direct, width));
-    for (int64_t r = 0; r < n; r++) memcpy(k->out + (direct + r) * ld, tail + r * width, (size_t)k->cols * sizeof(float));
+    for (; width == k->cols ? y + 4 <= k->rows : y + 4 < k->rows; y += 4)
+        taps9_rows_any(4, k, k->out + y * ld, ld, y, width);
+    const int64_t n = k->rows - y;
+    if (n == 0) return;
+    if (width == k->cols) return taps9_rows_any(n, k, k->out + y * ld, ld, y, width);
+    float* tail = ember_reserve(&rows_buf_, (size_t)(4 * width) * sizeof(float));
+    taps9_rows_any(n, k, tail, width, y, width);
+    for (int64_t r = 0; r < n; r++) memcpy(k->out + (y + r) * ld, tail + r * width, (size_t)k->cols * sizeof(float));
 }
 #endif
 
