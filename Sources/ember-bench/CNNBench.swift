@@ -96,6 +96,9 @@ struct CNNCommand: ParsableCommand {
         var gemm: [Double] = []
         // rates[shape][kernel][round]
         var rates = [[[Double]]](repeating: [[], [], []], count: shapes.count)
+        // The forward must at least write y: the GFLOP/s it would reach if writing y (Ember's
+        // parallel fill, the same threads) were all it did.
+        var writeBound = [[Double]](repeating: [], count: shapes.count)
         for _ in 0..<rounds {
             let tGemm = timePerCall(samples: 3) { ember_sgemm(0, 0, Int64(m), Int64(m), Int64(m), 1, a, Int64(m), b, Int64(m), 0, &c, Int64(m)) }
             gemm.append(2 * pow(Double(m), 3) / tGemm / 1e9)
@@ -112,13 +115,16 @@ struct CNNCommand: ParsableCommand {
                 let ti = timePerCall(samples: 5) { ember_conv2d_backward(&dx, nil, nil, dy, x, w, &geo) }
                 let tw = timePerCall(samples: 5) { ember_conv2d_backward(nil, &dw, nil, dy, x, w, &geo) }
                 for (k, t) in [tf, ti, tw].enumerated() { rates[i][k].append(flops / t / 1e9) }
+                let tWrite = timePerCall(samples: 5) { ember_affine_f32(&y, nil, 0, 0, Int64(y.count)) }
+                writeBound[i].append(flops / tWrite / 1e9)
             }
         }
         var table = Table("conv kernel, \(nt) thread(s), GFLOP/s median (min–max) of \(rounds) rounds; 2048³ GEMM \(spread(gemm, 0))",
-                          "forward", "input grad", "weight grad", "worst / GEMM (per round)")
+                          "forward", "input grad", "weight grad", "worst / GEMM (per round)", "writing y alone")
         for (i, s) in shapes.enumerated() {
             let worst = (0..<rounds).map { r in rates[i].map { $0[r] }.min()! / gemm[r] }
-            table.add(s.name, spread(rates[i][0], 0), spread(rates[i][1], 0), spread(rates[i][2], 0), spread(worst, 2) + "×")
+            table.add(s.name, spread(rates[i][0], 0), spread(rates[i][1], 0), spread(rates[i][2], 0), spread(worst, 2) + "×",
+                      spread(writeBound[i], 0))
         }
         return table
     }
