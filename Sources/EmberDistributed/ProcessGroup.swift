@@ -12,8 +12,11 @@ public enum ReduceOp: Sendable {
 
 /// How `allReduce` orders its additions.
 public enum ReductionOrder: Sendable {
-    /// MPI's own allreduce: the fastest, but MPI promises no order, so the bits may change
-    /// with the number of ranks (and with the algorithm MPI picks for a message size).
+    /// The fast mode: MPI's own allreduce (MPI_Allreduce), or for large messages — at least
+    /// `ProcessGroup.ringAllReduceMinBytesPerRank` per rank — Ember's ring over MPI's
+    /// point-to-point calls (a chunked reduce-scatter, then an allgather), which beats Open
+    /// MPI 4.1's allreduce there. Neither promises an order: the bits may change with the
+    /// number of ranks and the message size.
     case mpi
     /// Each rank is sent the same slice of every rank's tensor (an all-to-all), sums the
     /// slices in a fixed tree — the sum of the even ranks' plus the sum of the odd ranks',
@@ -59,6 +62,13 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Seconds a rank waits for a collective before it gives up and exits (code 3).
     nonisolated(unsafe) public static var timeout: Double =
         ProcessInfo.processInfo.environment["EMBER_DIST_TIMEOUT"].flatMap(Double.init) ?? 300
+
+    /// `allReduce(order: .mpi)` of sums and means uses Ember's ring instead of MPI_Allreduce
+    /// for tensors of at least this many bytes per rank (tensor bytes / world size); default
+    /// 8 MiB, or `EMBER_RING_ALLREDUCE_MIN_BYTES`. `Int.max` always uses MPI_Allreduce.
+    /// Measured in `ember-bench allreduce` (docs/DISTRIBUTED.md); set it on every rank alike.
+    nonisolated(unsafe) public static var ringAllReduceMinBytesPerRank: Int =
+        ProcessInfo.processInfo.environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) ?? 8 << 20
 
     init(rank: Int, worldSize: Int, localRank: Int, comm: CommThread?) {
         self.rank = rank
@@ -146,12 +156,13 @@ public final class ProcessGroup: @unchecked Sendable {
         guard let comm else { return Work(name: "allReduce", rank: rank, completed: true) }
         let buffer = mutablePointer(tensor)
         let (n, size, me) = (Int64(tensor.count), worldSize, rank)
+        let ring = tensor.count * 4 / worldSize >= ProcessGroup.ringAllReduceMinBytesPerRank
         return comm.submit("allReduce") {
             withExtendedLifetime(tensor) {
                 let p = buffer.pointer
                 if op == .max { return ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_MAX)) }
-                let rc = order == .mpi ? ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
-                                       : fixedTreeAllReduce(p, n, size: size, rank: me)
+                let rc = order == .fixedTree ? fixedTreeAllReduce(p, n, size: size, rank: me)
+                    : ring ? ember_mpi_ring_allreduce_f32(p, n) : ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
                 if rc == 0 && op == .mean { for i in 0..<Int(n) { p[i] /= Float(size) } }
                 return rc
             }

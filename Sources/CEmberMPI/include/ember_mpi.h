@@ -31,6 +31,10 @@ void ember_mpi_library_version(char *buf, int len);
 
 // In place, over count floats (split into calls of at most 2^30 elements).
 int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
+// In place, sum: Ember's ring (reduce-scatter then allgather over MPI point-to-point, the
+// reduce-scatter in chunks of 256 KB with a kept two-chunk temporary). Falls back to
+// ember_mpi_allreduce_f32 for fewer than 1024 floats per rank.
+int ember_mpi_ring_allreduce_f32(float *data, int64_t count);
 // In place: root's bytes to every rank.
 int ember_mpi_bcast(void *data, int64_t bytes, int root);
 // out (size × bytes): rank r's `in` at out + r·bytes.
