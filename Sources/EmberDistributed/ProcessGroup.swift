@@ -64,11 +64,22 @@ public final class ProcessGroup: @unchecked Sendable {
         ProcessInfo.processInfo.environment["EMBER_DIST_TIMEOUT"].flatMap(Double.init) ?? 300
 
     /// `allReduce(order: .mpi)` of sums and means uses Ember's ring instead of MPI_Allreduce
-    /// for tensors of at least this many bytes per rank (tensor bytes / world size); default
-    /// 8 MiB, or `EMBER_RING_ALLREDUCE_MIN_BYTES`. `Int.max` always uses MPI_Allreduce.
-    /// Measured in `ember-bench allreduce` (docs/DISTRIBUTED.md); set it on every rank alike.
+    /// for tensors of at least this many bytes per rank (tensor bytes / world size). Default:
+    /// `EMBER_RING_ALLREDUCE_MIN_BYTES` if set, else 2 MiB — or 8 MiB when this machine runs
+    /// more ranks than it has cores, where the ring's 2(N−1) dependent steps wait for ranks to
+    /// be scheduled. `Int.max` always uses MPI_Allreduce. Measured in `ember-bench allreduce`
+    /// (docs/DISTRIBUTED.md). Every rank must use the same value.
     nonisolated(unsafe) public static var ringAllReduceMinBytesPerRank: Int =
-        ProcessInfo.processInfo.environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) ?? 8 << 20
+        defaultRingMinBytesPerRank(ProcessInfo.processInfo.environment, cores: ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The default of `ringAllReduceMinBytesPerRank` for this environment and core count.
+    public static func defaultRingMinBytesPerRank(_ environment: [String: String], cores: Int) -> Int {
+        if let set = environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) { return set }
+        // Ranks on this machine: Open MPI's and MPICH (Hydra)'s variables.
+        let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init)
+            ?? environment["MPI_LOCALNRANKS"].flatMap(Int.init) ?? 1
+        return local > cores ? 8 << 20 : 2 << 20
+    }
 
     init(rank: Int, worldSize: Int, localRank: Int, comm: CommThread?) {
         self.rank = rank
