@@ -4,6 +4,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/sched/types.h>
 #include <mpi.h>
 
 // Largest element count per MPI call: counts are `int` in MPI 3/4's C API.
@@ -21,6 +24,22 @@ int ember_mpi_init(int *rank, int *size, int *provided) {
 }
 
 int ember_mpi_finalize(void) { return MPI_Finalize(); }
+
+int ember_mpi_request_short_slice(uint64_t nanoseconds) {
+#ifdef SYS_sched_setattr
+    // SCHED_OTHER with sched_runtime: since Linux 6.12 the fair (EEVDF) scheduler's custom
+    // slice, which needs no privilege; older kernels ignore or reject it.
+    struct sched_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.sched_policy = 0;   // SCHED_OTHER
+    attr.sched_runtime = nanoseconds;
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+#else
+    (void)nanoseconds;
+    return -1;
+#endif
+}
 
 void ember_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 

@@ -22,6 +22,10 @@ enum { EMBER_MPI_SUM = 0, EMBER_MPI_MAX = 1 };
 // thread level MPI provided.
 int ember_mpi_init(int *rank, int *size, int *provided);
 int ember_mpi_finalize(void);
+// Asks the kernel for a short scheduling slice (nanoseconds) for the calling thread, so that
+// when it wakes it runs before the current thread's slice ends (Linux ≥ 6.12's EEVDF custom
+// slice, no privilege needed). Returns 0, or -1 where the kernel does not support it.
+int ember_mpi_request_short_slice(uint64_t nanoseconds);
 // Ends every rank of the job with `code` (MPI_Abort on MPI_COMM_WORLD).
 void ember_mpi_abort(int code);
 // The implementation's text for an error code, into buf (NUL-terminated).
