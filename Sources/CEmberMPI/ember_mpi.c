@@ -79,7 +79,9 @@ int ember_mpi_allreduce_f32(float *data, int64_t count, int op) {
 // EMBER_RING_CHUNK floats with two chunks in flight: a received chunk is added while it is
 // still in cache and the next is being copied; the allgather receives straight into `data`.
 // The temporary (two chunks) is kept between calls: no allocation, no page faults per call.
+#ifndef EMBER_RING_CHUNK   // floats; overridable to measure (bench/mpi_allreduce.c)
 #define EMBER_RING_CHUNK ((int64_t)1 << 16)
+#endif
 static float *ring_tmp;
 
 static int ring_exchange(float *recv, const float *send, int64_t rn, int64_t sn, int left, int right) {
