@@ -146,6 +146,10 @@ int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
     return MPI_SUCCESS;
 }
 
+int ember_mpi_allreduce_max_i64(int64_t *value) {
+    return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+}
+
 int ember_mpi_bcast(void *data, int64_t bytes, int root) {
     for (int64_t at = 0; at < bytes; at += EMBER_MPI_CHUNK) {
         int n = (int)(bytes - at < EMBER_MPI_CHUNK ? bytes - at : EMBER_MPI_CHUNK);

@@ -65,11 +65,19 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// `allReduce(order: .mpi)` of sums and means uses Ember's ring instead of MPI_Allreduce
     /// for tensors of at least this many bytes per rank (tensor bytes / world size). Default:
-    /// `EMBER_RING_ALLREDUCE_MIN_BYTES` if set, else 2 MiB — or 8 MiB when this machine runs
+    /// `EMBER_RING_ALLREDUCE_MIN_BYTES` if set, else 2 MiB — or 8 MiB when a machine runs
     /// more ranks than it has cores, where the ring's 2(N−1) dependent steps wait for ranks to
-    /// be scheduled. `Int.max` always uses MPI_Allreduce. Measured in `ember-bench allreduce`
-    /// (docs/DISTRIBUTED.md). Every rank must use the same value.
-    nonisolated(unsafe) public static var ringAllReduceMinBytesPerRank: Int =
+    /// be scheduled — agreed by the ranks in `fromEnvironment()` (the largest of their
+    /// defaults), so that machines of different sizes pick the same algorithm. `Int.max`
+    /// always uses MPI_Allreduce. Measured in `ember-bench allreduce` (docs/DISTRIBUTED.md).
+    /// A value set here must be the same on every rank (else the ranks call different
+    /// collectives and time out).
+    public static var ringAllReduceMinBytesPerRank: Int {
+        get { ringOverride ?? ringDefault }
+        set { ringOverride = newValue }
+    }
+    nonisolated(unsafe) private static var ringOverride: Int?
+    nonisolated(unsafe) private static var ringDefault =
         defaultRingMinBytesPerRank(ProcessInfo.processInfo.environment, cores: ProcessInfo.processInfo.activeProcessorCount)
 
     /// The default of `ringAllReduceMinBytesPerRank` for this environment and core count.
@@ -107,6 +115,10 @@ public final class ProcessGroup: @unchecked Sendable {
             let local = env["OMPI_COMM_WORLD_LOCAL_RANK"].flatMap(Int.init)
                 ?? env["MPI_LOCALRANKID"].flatMap(Int.init) ?? rank
             group = ProcessGroup(rank: rank, worldSize: size, localRank: local, comm: comm)
+            // One ring threshold for the whole job, whatever each machine's cores and ranks.
+            nonisolated(unsafe) var threshold = Int64(clamping: ringDefault)
+            try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
+            ringDefault = Int(threshold)
         } else {
             group = ProcessGroup(rank: 0, worldSize: 1, localRank: 0, comm: nil)
         }

@@ -186,7 +186,15 @@ func checkCollectives(_ group: ProcessGroup) throws {
     }
     // Ember's ring (fast mode, large tensors), forced here for a tensor of several 64 Ki-float
     // chunks whose blocks are uneven: integer values, so every order gives the exact sum.
+    // One threshold for the job, even when the ranks' environments differ (mpi-test.sh runs
+    // ranks with different EMBER_RING_ALLREDUCE_MIN_BYTES): the largest.
     let saved = ProcessGroup.ringAllReduceMinBytesPerRank
+    let agreed = Tensor([Float(saved)])
+    try group.allReduce(agreed, op: .max)
+    try require(agreed.item() == Double(Float(saved)), "\(me): ring threshold \(saved) differs from another rank's (\(agreed.item()))")
+    if let own = ProcessInfo.processInfo.environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) {
+        try require(saved >= own, "\(me): ring threshold \(saved) below this rank's own \(own)")
+    }
     ProcessGroup.ringAllReduceMinBytesPerRank = 0
     let long = 3 * 65_536 + 1_237
     let ringValues: (Int) -> [Float] = { q in (0..<long).map { Float(($0 % 13) * (q + 1) - q) } }

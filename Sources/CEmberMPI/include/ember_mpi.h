@@ -39,6 +39,8 @@ int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
 // reduce-scatter in chunks of 256 KB with a kept two-chunk temporary). Falls back to
 // ember_mpi_allreduce_f32 for fewer than 1024 floats per rank.
 int ember_mpi_ring_allreduce_f32(float *data, int64_t count);
+// In place: the largest of the ranks' values.
+int ember_mpi_allreduce_max_i64(int64_t *value);
 // In place: root's bytes to every rank.
 int ember_mpi_bcast(void *data, int64_t bytes, int root);
 // out (size × bytes): rank r's `in` at out + r·bytes.
