@@ -37,7 +37,7 @@ void ember_mpi_library_version(char *buf, int len);
 int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
 // In place, sum: Ember's ring (reduce-scatter then allgather over MPI point-to-point, the
 // reduce-scatter in chunks of 256 KB with a kept two-chunk temporary). Falls back to
-// ember_mpi_allreduce_f32 for fewer than 1024 floats per rank.
+// ember_mpi_allreduce_f32 for fewer than 1024 floats per rank or blocks of 2^31 floats or more.
 int ember_mpi_ring_allreduce_f32(float *data, int64_t count);
 // In place: the largest of the ranks' values.
 int ember_mpi_allreduce_max_i64(int64_t *value);
