@@ -6,7 +6,8 @@
 #   scripts/mpi-test.sh [build-dir]        (default .build/debug)
 #
 # - collectives and DDP (fast and reproducible) on 1, 2 and 4 ranks over shared memory, and
-#   on 2 ranks over TCP on loopback (--mca btl self,tcp);
+#   on 2 ranks over TCP on loopback (--mca btl self,tcp); ranks with different ring
+#   thresholds agreeing on one;
 # - reproducible DDP: the same final weights (checksum) for 1, 2 and 4 ranks;
 # - checkpoint resume on 2 ranks; the unused-parameter error;
 # - faults: a rank killed, throwing, or stalled ends the job non-zero within the bound;
@@ -31,6 +32,10 @@ run() {  # run NP ARGS... : prints rank 0's line
 
 for np in 1 2 4; do run "$np" collectives; done
 "${mpi[@]}" --mca btl self,tcp -np 2 "$check" collectives
+# Ranks whose environments give different ring thresholds (as machines of different sizes
+# would) agree on one, or they would call different collectives.
+"${mpi[@]}" -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=0 "$check" collectives \
+  : -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=65536 "$check" collectives
 
 for np in 1 2 4; do run "$np" ddp fast; done
 "${mpi[@]}" --mca btl self,tcp -np 2 "$check" ddp fast

@@ -2,7 +2,11 @@
 #include "ember_mpi.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/sched/types.h>
 #include <mpi.h>
 
 // Largest element count per MPI call: counts are `int` in MPI 3/4's C API.
@@ -20,6 +24,22 @@ int ember_mpi_init(int *rank, int *size, int *provided) {
 }
 
 int ember_mpi_finalize(void) { return MPI_Finalize(); }
+
+int ember_mpi_request_short_slice(uint64_t nanoseconds) {
+#ifdef SYS_sched_setattr
+    // SCHED_OTHER with sched_runtime: since Linux 6.12 the fair (EEVDF) scheduler's custom
+    // slice, which needs no privilege; older kernels ignore or reject it.
+    struct sched_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.sched_policy = 0;   // SCHED_OTHER
+    attr.sched_runtime = nanoseconds;
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+#else
+    (void)nanoseconds;
+    return -1;
+#endif
+}
 
 void ember_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
@@ -52,6 +72,82 @@ int ember_mpi_allreduce_f32(float *data, int64_t count, int op) {
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
+}
+
+// Ring allreduce (sum): a reduce-scatter then an allgather, each N-1 steps around the ring,
+// block k = floats [k·n/N, (k+1)·n/N). In the reduce-scatter each block goes in chunks of
+// EMBER_RING_CHUNK floats with two chunks in flight: a received chunk is added while it is
+// still in cache and the next is being copied; the allgather receives straight into `data`.
+// The temporary (two chunks) is kept between calls: no allocation, no page faults per call.
+#ifndef EMBER_RING_CHUNK   // floats; overridable to measure (bench/mpi_allreduce.c)
+#define EMBER_RING_CHUNK ((int64_t)1 << 16)
+#endif
+static float *ring_tmp;
+
+static int ring_exchange(float *recv, const float *send, int64_t rn, int64_t sn, int left, int right) {
+    MPI_Request req[2];
+    int rc = MPI_Irecv(recv, (int)rn, MPI_FLOAT, left, 0, MPI_COMM_WORLD, &req[0]);
+    if (rc != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Isend(send, (int)sn, MPI_FLOAT, right, 0, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
+    return MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+}
+
+int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1) return MPI_SUCCESS;
+    // Small messages: MPI's latency-bound algorithms are better; huge blocks: int counts.
+    if (count < (int64_t)size * 1024 || count / size >= INT_MAX) return ember_mpi_allreduce_f32(data, count, EMBER_MPI_SUM);
+    if (!ring_tmp && !(ring_tmp = malloc(2 * EMBER_RING_CHUNK * sizeof(float)))) return MPI_ERR_NO_MEM;
+    int left = (rank + size - 1) % size, right = (rank + 1) % size;
+#define BLOCK_AT(k) ((int64_t)(k) * count / size)
+    // Reduce-scatter: at step s, send block rank−s (complete up to here), receive block
+    // rank−s−1 and add; after N−1 steps this rank holds the full sum of block rank+1.
+    for (int s = 0; s < size - 1; s++) {
+        int sb = (rank - s + size) % size, rb = (rank - s - 1 + 2 * size) % size;
+        float *sp = data + BLOCK_AT(sb), *rp = data + BLOCK_AT(rb);
+        int64_t sn = BLOCK_AT(sb + 1) - BLOCK_AT(sb), rn = BLOCK_AT(rb + 1) - BLOCK_AT(rb);
+        int64_t chunks = (rn > sn ? rn : sn);
+        chunks = (chunks + EMBER_RING_CHUNK - 1) / EMBER_RING_CHUNK;
+        MPI_Request req[4] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL, MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+        int rc;
+        // Chunk j: receive into ring_tmp half j%2 (request 2·(j%2)), send (request 2·(j%2)+1).
+        for (int64_t j = 0; j <= chunks; j++) {
+            if (j < chunks) {
+                int64_t at = j * EMBER_RING_CHUNK;
+                int64_t r = rn - at < EMBER_RING_CHUNK ? rn - at : EMBER_RING_CHUNK;
+                int64_t w = sn - at < EMBER_RING_CHUNK ? sn - at : EMBER_RING_CHUNK;
+                MPI_Request *q = req + 2 * (j % 2);
+                if (r > 0 && (rc = MPI_Irecv(ring_tmp + (j % 2) * EMBER_RING_CHUNK, (int)r, MPI_FLOAT, left, 1,
+                                             MPI_COMM_WORLD, &q[0])) != MPI_SUCCESS) return rc;
+                if (w > 0 && (rc = MPI_Isend(sp + at, (int)w, MPI_FLOAT, right, 1, MPI_COMM_WORLD, &q[1])) != MPI_SUCCESS)
+                    return rc;
+            }
+            if (j > 0) {
+                int64_t k = j - 1, at = k * EMBER_RING_CHUNK;
+                MPI_Request *q = req + 2 * (k % 2);
+                if ((rc = MPI_Waitall(2, q, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) return rc;
+                int64_t r = rn - at < EMBER_RING_CHUNK ? rn - at : EMBER_RING_CHUNK;
+                const float *t = ring_tmp + (k % 2) * EMBER_RING_CHUNK;
+                float *o = rp + at;
+                for (int64_t i = 0; i < r; i++) o[i] += t[i];
+            }
+        }
+    }
+    // Allgather: at step s, send block rank+1−s (final), receive block rank−s into place.
+    for (int s = 0; s < size - 1; s++) {
+        int sb = (rank + 1 - s + size) % size, rb = (rank - s + size) % size;
+        int rc = ring_exchange(data + BLOCK_AT(rb), data + BLOCK_AT(sb), BLOCK_AT(rb + 1) - BLOCK_AT(rb),
+                               BLOCK_AT(sb + 1) - BLOCK_AT(sb), left, right);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+#undef BLOCK_AT
+    return MPI_SUCCESS;
+}
+
+int ember_mpi_allreduce_max_i64(int64_t *value) {
+    return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
 }
 
 int ember_mpi_bcast(void *data, int64_t bytes, int root) {

@@ -74,6 +74,12 @@ final class CommThread: @unchecked Sendable {
     }
 
     private func main(_ box: InitBox) {
+        // Opt-in (EMBER_COMM_SLICE_US=100, say): a short slice lets a collective queued during
+        // backward start at once instead of when backward's thread gives up its core. With
+        // more ranks than cores it starts early but then polls for peers that are not
+        // running, and steps got slower (docs/DISTRIBUTED.md), hence off by default.
+        let sliceMicroseconds = ProcessInfo.processInfo.environment["EMBER_COMM_SLICE_US"].flatMap(UInt64.init) ?? 0
+        if sliceMicroseconds > 0 { _ = ember_mpi_request_short_slice(sliceMicroseconds * 1000) }
         var rank: Int32 = 0, size: Int32 = 0, provided: Int32 = 0
         let rc = ember_mpi_init(&rank, &size, &provided)
         pthread_mutex_lock(&box.mutex)

@@ -12,8 +12,11 @@ public enum ReduceOp: Sendable {
 
 /// How `allReduce` orders its additions.
 public enum ReductionOrder: Sendable {
-    /// MPI's own allreduce: the fastest, but MPI promises no order, so the bits may change
-    /// with the number of ranks (and with the algorithm MPI picks for a message size).
+    /// The fast mode: MPI's own allreduce (MPI_Allreduce), or for large messages — at least
+    /// `ProcessGroup.ringAllReduceMinBytesPerRank` per rank — Ember's ring over MPI's
+    /// point-to-point calls (a chunked reduce-scatter, then an allgather), which beats Open
+    /// MPI 4.1's allreduce there. Neither promises an order: the bits may change with the
+    /// number of ranks and the message size.
     case mpi
     /// Each rank is sent the same slice of every rank's tensor (an all-to-all), sums the
     /// slices in a fixed tree — the sum of the even ranks' plus the sum of the odd ranks',
@@ -60,6 +63,32 @@ public final class ProcessGroup: @unchecked Sendable {
     nonisolated(unsafe) public static var timeout: Double =
         ProcessInfo.processInfo.environment["EMBER_DIST_TIMEOUT"].flatMap(Double.init) ?? 300
 
+    /// `allReduce(order: .mpi)` of sums and means uses Ember's ring instead of MPI_Allreduce
+    /// for tensors of at least this many bytes per rank (tensor bytes / world size). Default:
+    /// `EMBER_RING_ALLREDUCE_MIN_BYTES` if set, else 2 MiB — or 8 MiB when a machine runs
+    /// more ranks than it has cores, where the ring's 2(N−1) dependent steps wait for ranks to
+    /// be scheduled — agreed by the ranks in `fromEnvironment()` (the largest of their
+    /// defaults), so that machines of different sizes pick the same algorithm. `Int.max`
+    /// always uses MPI_Allreduce. Measured in `ember-bench allreduce` (docs/DISTRIBUTED.md).
+    /// A value set here must be the same on every rank (else the ranks call different
+    /// collectives and time out).
+    public static var ringAllReduceMinBytesPerRank: Int {
+        get { ringOverride ?? ringDefault }
+        set { ringOverride = newValue }
+    }
+    nonisolated(unsafe) private static var ringOverride: Int?
+    nonisolated(unsafe) private static var ringDefault =
+        defaultRingMinBytesPerRank(ProcessInfo.processInfo.environment, cores: ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The default of `ringAllReduceMinBytesPerRank` for this environment and core count.
+    public static func defaultRingMinBytesPerRank(_ environment: [String: String], cores: Int) -> Int {
+        if let set = environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) { return set }
+        // Ranks on this machine: Open MPI's and MPICH (Hydra)'s variables.
+        let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init)
+            ?? environment["MPI_LOCALNRANKS"].flatMap(Int.init) ?? 1
+        return local > cores ? 8 << 20 : 2 << 20
+    }
+
     init(rank: Int, worldSize: Int, localRank: Int, comm: CommThread?) {
         self.rank = rank
         self.worldSize = worldSize
@@ -86,6 +115,10 @@ public final class ProcessGroup: @unchecked Sendable {
             let local = env["OMPI_COMM_WORLD_LOCAL_RANK"].flatMap(Int.init)
                 ?? env["MPI_LOCALRANKID"].flatMap(Int.init) ?? rank
             group = ProcessGroup(rank: rank, worldSize: size, localRank: local, comm: comm)
+            // One ring threshold for the whole job, whatever each machine's cores and ranks.
+            nonisolated(unsafe) var threshold = Int64(clamping: ringDefault)
+            try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
+            ringDefault = Int(threshold)
         } else {
             group = ProcessGroup(rank: 0, worldSize: 1, localRank: 0, comm: nil)
         }
@@ -146,12 +179,13 @@ public final class ProcessGroup: @unchecked Sendable {
         guard let comm else { return Work(name: "allReduce", rank: rank, completed: true) }
         let buffer = mutablePointer(tensor)
         let (n, size, me) = (Int64(tensor.count), worldSize, rank)
+        let ring = tensor.count * 4 / worldSize >= ProcessGroup.ringAllReduceMinBytesPerRank
         return comm.submit("allReduce") {
             withExtendedLifetime(tensor) {
                 let p = buffer.pointer
                 if op == .max { return ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_MAX)) }
-                let rc = order == .mpi ? ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
-                                       : fixedTreeAllReduce(p, n, size: size, rank: me)
+                let rc = order == .fixedTree ? fixedTreeAllReduce(p, n, size: size, rank: me)
+                    : ring ? ember_mpi_ring_allreduce_f32(p, n) : ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
                 if rc == 0 && op == .mean { for i in 0..<Int(n) { p[i] /= Float(size) } }
                 return rc
             }

@@ -41,30 +41,53 @@ struct AllreduceCommand: ParsableCommand {
 
     func bandwidth(_ group: ProcessGroup, _ say: (String) -> Void) throws {
         let n = Double(group.worldSize)
-        var table = Table("bytes", "memcpy GB/s", "allReduce (MPI) bus GB/s", "x memcpy", "fixed tree bus GB/s", "x memcpy")
+        var table = Table("bytes", "memcpy GB/s", "cold memcpy GB/s", "MPI_Allreduce bus GB/s", "x memcpy",
+                          "fast allReduce bus GB/s", "x memcpy", "x cold", "fixed tree bus GB/s", "x memcpy")
+        let ringMin = ProcessGroup.ringAllReduceMinBytesPerRank
         var size = 4096
         while size <= maxMB << 20 {
             let count = size / 4
             let t = Tensor.zeros([count])
             var src = [Float](repeating: 1, count: count), dst = [Float](repeating: 0, count: count)
             let iterations = max(3, min(200, (64 << 20) / size))
-            var copy: [Double] = [], mpi: [Double] = [], tree: [Double] = []
+            // Cold memcpy: a different pair of buffers each call, out of a pool of 2 × 64 MB per
+            // rank, so that neither side is in cache (as for the allreduce's peer's data).
+            let pairs = max(1, (64 << 20) / size)
+            let pool = UnsafeMutableRawPointer.allocate(byteCount: 2 * pairs * size, alignment: 64)
+            defer { pool.deallocate() }
+            memset(pool, 1, 2 * pairs * size)
+            var next = 0
+            var copy: [Double] = [], cold: [Double] = [], mpi: [Double] = [], fast: [Double] = [], tree: [Double] = []
             for _ in 0..<rounds {
                 copy.append(try timed(group, iterations: iterations) {
                     src.withUnsafeBytes { s in dst.withUnsafeMutableBytes { d in _ = memcpy(d.baseAddress!, s.baseAddress!, size) } }
                 })
+                cold.append(try timed(group, iterations: iterations) {
+                    _ = memcpy(pool + 2 * next * size, pool + (2 * next + 1) * size, size)
+                    next = (next + 1) % pairs
+                })
+                // MPI_Allreduce alone, then the fast mode as shipped (Ember's ring from
+                // ringAllReduceMinBytesPerRank on).
+                ProcessGroup.ringAllReduceMinBytesPerRank = .max
                 mpi.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
+                ProcessGroup.ringAllReduceMinBytesPerRank = ringMin
+                fast.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
                 tree.append(try timed(group, iterations: max(3, iterations / 2)) { try group.allReduce(t, order: .fixedTree) })
             }
             // Bus bandwidth (nccl-tests): bytes / time · 2(N−1)/N, what each rank's link carries.
             let bus = { (s: Double) in Double(size) / s * 2 * (n - 1) / n / 1e9 }
-            let copyBW = Double(size) / median(copy) / 1e9
+            let copyBW = Double(size) / median(copy) / 1e9, coldBW = Double(size) / median(cold) / 1e9
             table.add(byteString(size), rangeString(copy.map { Double(size) / $0 / 1e9 }),
+                      rangeString(cold.map { Double(size) / $0 / 1e9 }),
                       rangeString(mpi.map(bus)), fmt(bus(median(mpi)) / copyBW, 2),
+                      rangeString(fast.map(bus)), fmt(bus(median(fast)) / copyBW, 2), fmt(bus(median(fast)) / coldBW, 2),
                       rangeString(tree.map(bus)), fmt(bus(median(tree)) / copyBW, 2))
             size *= 4
         }
-        say("allReduce of float32, median (min-max) of \(rounds) alternating rounds, slowest rank:")
+        say("allReduce of float32, median (min-max) of \(rounds) alternating rounds, slowest rank; memcpy: every rank "
+            + "copies the same bytes at the same time, buffers reused (in cache up to a few MB); cold memcpy: fresh "
+            + "buffers each call; x = bus bandwidth / memcpy's; fast allReduce uses Ember's ring from "
+            + "\(byteString(ringMin)) per rank on:")
         say(table.render() + "\n")
     }
 
@@ -89,9 +112,18 @@ struct AllreduceCommand: ParsableCommand {
         }
         for _ in 0..<5 { step(plain, plainOpt); step(ddp, ddpOpt) }
         var plainMs: [Double] = [], ddpMs: [Double] = []
+        // Per timed DDP step on this rank: the first bucket's lead over backward's last
+        // gradient (start of its MPI call before the last gradient) and its queue-to-start delay.
+        var leads: [Double] = [], wakes: [Double] = []
         for _ in 0..<rounds {
             plainMs.append(try timed(group, iterations: steps) { step(plain, plainOpt) } * 1e3)
-            ddpMs.append(try timed(group, iterations: steps) { step(ddp, ddpOpt) } * 1e3)
+            ddpMs.append(try timed(group, iterations: steps) {
+                step(ddp, ddpOpt)
+                if let first = ddp.lastTimeline.first {
+                    leads.append((first.backwardComputeEnd - first.mpiStarted) * 1e3)
+                    wakes.append((first.mpiStarted - first.launched) * 1e3)
+                }
+            } * 1e3)
         }
         let params = ddp.parameters().reduce(0) { $0 + $1.count }
         var table = Table("quickstart step, \(local) samples per rank", "ms/step (slowest rank)")
@@ -118,6 +150,11 @@ struct AllreduceCommand: ParsableCommand {
             say(tl[0].mpiStarted < tl[0].backwardComputeEnd
                 ? "The first bucket's allreduce started \(fmt((tl[0].backwardComputeEnd - tl[0].mpiStarted) * 1e3, 3)) ms before backward's last gradient.\n"
                 : "The first bucket's allreduce started after backward's last gradient.\n")
+            let early = leads.filter { $0 > 0 }.count
+            say("Over the \(leads.count) timed DDP steps on rank 0: the first bucket's allreduce started before backward's "
+                + "last gradient in \(early) (\(fmt(100 * Double(early) / Double(max(1, leads.count)), 1))%); its lead "
+                + "\(rangeString(leads, 3)) ms; from queued to started on the communication thread \(rangeString(wakes, 3)) ms "
+                + "(median (min-max)).\n")
         }
 
         // Weak scaling (64 samples per rank), ring allreduce of the gradients, no overlap

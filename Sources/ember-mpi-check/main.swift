@@ -4,7 +4,7 @@
 //
 // Each scenario checks on every rank and exits non-zero (naming the rank and what differed)
 // on failure; rank 0 prints one `ok` line. Scenarios:
-//   collectives                 allReduce (sum, mean, max; MPI and fixed tree), broadcast,
+//   collectives                 allReduce (sum, mean, max; MPI, Ember's ring and fixed tree), broadcast,
 //                               allGather, reduceScatter, barrier, against values computed here
 //   ddp fast|reproducible       8 steps of a small MLP: weights bit-identical across ranks after
 //                               every step; equal to single-process training on the same global
@@ -184,6 +184,29 @@ func checkCollectives(_ group: ProcessGroup) throws {
         try group.allReduce(m, op: .mean, order: order)
         try require(zip(m.toArray(), sum).allSatisfy { abs($0 - $1 / Float(n)) <= 1e-5 * max(1, abs($1)) }, "\(me): allReduce mean (\(order))")
     }
+    // Ember's ring (fast mode, large tensors), forced here for a tensor of several 64 Ki-float
+    // chunks whose blocks are uneven: integer values, so every order gives the exact sum.
+    // One threshold for the job, even when the ranks' environments differ (mpi-test.sh runs
+    // ranks with different EMBER_RING_ALLREDUCE_MIN_BYTES): the largest.
+    let saved = ProcessGroup.ringAllReduceMinBytesPerRank
+    let agreed = Tensor([Float(saved)])
+    try group.allReduce(agreed, op: .max)
+    try require(agreed.item() == Double(Float(saved)), "\(me): ring threshold \(saved) differs from another rank's (\(agreed.item()))")
+    if let own = ProcessInfo.processInfo.environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) {
+        try require(saved >= own, "\(me): ring threshold \(saved) below this rank's own \(own)")
+    }
+    ProcessGroup.ringAllReduceMinBytesPerRank = 0
+    let long = 3 * 65_536 + 1_237
+    let ringValues: (Int) -> [Float] = { q in (0..<long).map { Float(($0 % 13) * (q + 1) - q) } }
+    let all = (0..<n).map(ringValues)
+    let ringSum = (0..<long).map { i in all.reduce(Float(0)) { $0 + $1[i] } }
+    let ringT = Tensor(ringValues(r))
+    try group.allReduce(ringT)
+    try require(ringT.toArray() == ringSum, "\(me): ring allReduce sum differs from the exact sum")
+    let ringM = Tensor(ringValues(r))
+    try group.allReduce(ringM, op: .mean)
+    try require(ringM.toArray() == ringSum.map { $0 / Float(n) }, "\(me): ring allReduce mean")
+    ProcessGroup.ringAllReduceMinBytesPerRank = saved
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
     let tree = Tensor(values(r).map { $0 * 1.0001 + 0.3 })
     try group.allReduce(tree, op: .sum, order: .fixedTree)

@@ -4,6 +4,16 @@ import XCTest
 
 /// A world of one (no mpirun): no MPI is initialised and collectives return their input.
 final class ProcessGroupTests: XCTestCase {
+    /// Ember's ring from 2 MiB per rank, from 8 MiB with more ranks on this machine than
+    /// cores (Open MPI's or MPICH's variable), or what EMBER_RING_ALLREDUCE_MIN_BYTES says.
+    func testRingThresholdDefault() {
+        XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank([:], cores: 2), 2 << 20)
+        XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank(["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], cores: 2), 2 << 20)
+        XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank(["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], cores: 2), 8 << 20)
+        XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank(["MPI_LOCALNRANKS": "3"], cores: 2), 8 << 20)
+        XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank(["MPI_LOCALNRANKS": "4", "EMBER_RING_ALLREDUCE_MIN_BYTES": "0"], cores: 2), 0)
+    }
+
     func testWorldOfOneWithoutMPI() throws {
         XCTAssertFalse(ProcessGroup.launchedByMPI(["PATH": "/usr/bin"]))
         XCTAssertTrue(ProcessGroup.launchedByMPI(["OMPI_COMM_WORLD_SIZE": "2"]))

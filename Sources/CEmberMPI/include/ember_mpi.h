@@ -22,6 +22,10 @@ enum { EMBER_MPI_SUM = 0, EMBER_MPI_MAX = 1 };
 // thread level MPI provided.
 int ember_mpi_init(int *rank, int *size, int *provided);
 int ember_mpi_finalize(void);
+// Asks the kernel for a short scheduling slice (nanoseconds) for the calling thread, so that
+// when it wakes it runs before the current thread's slice ends (Linux ≥ 6.12's EEVDF custom
+// slice, no privilege needed). Returns 0, or -1 where the kernel does not support it.
+int ember_mpi_request_short_slice(uint64_t nanoseconds);
 // Ends every rank of the job with `code` (MPI_Abort on MPI_COMM_WORLD).
 void ember_mpi_abort(int code);
 // The implementation's text for an error code, into buf (NUL-terminated).
@@ -31,6 +35,12 @@ void ember_mpi_library_version(char *buf, int len);
 
 // In place, over count floats (split into calls of at most 2^30 elements).
 int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
+// In place, sum: Ember's ring (reduce-scatter then allgather over MPI point-to-point, the
+// reduce-scatter in chunks of 256 KB with a kept two-chunk temporary). Falls back to
+// ember_mpi_allreduce_f32 for fewer than 1024 floats per rank or blocks of 2^31 floats or more.
+int ember_mpi_ring_allreduce_f32(float *data, int64_t count);
+// In place: the largest of the ranks' values.
+int ember_mpi_allreduce_max_i64(int64_t *value);
 // In place: root's bytes to every rank.
 int ember_mpi_bcast(void *data, int64_t bytes, int root);
 // out (size × bytes): rank r's `in` at out + r·bytes.
