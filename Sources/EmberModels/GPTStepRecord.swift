@@ -27,7 +27,7 @@ extension GPT {
 ///
 /// ```swift
 /// let model = GPT(config)
-/// let losses = try GPTStepRecord.train(model, on: batches, lr: 1e-3, weightDecay: 0.1, gradClip: 1)
+/// let losses = GPTStepRecord.train(model, on: batches, lr: 1e-3, weightDecay: 0.1, gradClip: 1)
 /// ```
 public struct GPTStepRecord: Codable, Sendable, Equatable {
     /// The model's shape, in bench/pytorch_gpt.py's argument names.
@@ -107,14 +107,14 @@ public struct GPTStepRecord: Codable, Sendable, Equatable {
     /// when > 0, `nanoGPTAdamW` at a constant `lr`) and returns each step's loss, as
     /// bench/pytorch_gpt.py's `train_step` does.
     public static func train(_ model: GPT, on batches: [(x: Tensor, y: Tensor)], lr: Double, weightDecay: Double,
-                             gradClip: Double) throws -> [Double] {
+                             gradClip: Double) -> [Double] {
         let optimizer = model.nanoGPTAdamW(lr: lr, weightDecay: weightDecay)
         let parameters = model.parameters()
-        return try batches.map { x, y in
+        return batches.map { x, y in
             let loss = crossEntropy(model(x).flattened(endDim: 1), y.flattened())
             optimizer.zeroGrad()
             loss.backward()
-            if gradClip > 0 { _ = try clipGradNorm_(parameters, maxNorm: gradClip) }
+            if gradClip > 0 { clipGradNorm_(parameters, maxNorm: gradClip) }
             optimizer.step()
             return loss.item()
         }

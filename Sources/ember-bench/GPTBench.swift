@@ -60,7 +60,7 @@ struct GPTCommand: ParsableCommand {
             let loss = crossEntropy(model(x).flattened(endDim: 1), y.flattened())
             optimizer.zeroGrad()
             loss.backward()
-            _ = try? clipGradNorm_(parameters, maxNorm: 1)
+            clipGradNorm_(parameters, maxNorm: 1)
             optimizer.step()
         }
         for _ in 0..<5 { step() }

@@ -117,7 +117,7 @@ struct GPTExample: ParsableCommand {
             let (x, y) = batch(train, batches)
             let l = loss(x, y)
             l.backward()
-            if gradClip > 0 { _ = try clipGradNorm_(parameters, maxNorm: gradClip) }
+            if gradClip > 0 { clipGradNorm_(parameters, maxNorm: gradClip) }
             optimizer.step()
             optimizer.zeroGrad()
             schedule.step()
@@ -159,7 +159,7 @@ struct GPTExample: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let weights = dir + "/init.safetensors", steps = dir + "/steps.json"
         try model.save(to: weights)
-        let losses = try GPTStepRecord.train(model, on: batches, lr: lr, weightDecay: weightDecay, gradClip: gradClip)
+        let losses = GPTStepRecord.train(model, on: batches, lr: lr, weightDecay: weightDecay, gradClip: gradClip)
         let record = GPTStepRecord(config: .init(model.config), seed: seed, batch: batchSize, lr: lr,
                                    weightDecay: weightDecay, gradClip: gradClip,
                                    batches: batches.map { .init(x: $0.x.toIntArray(), y: $0.y.toIntArray()) },
