@@ -215,18 +215,34 @@ static void gelu_f32(float* out, const float* inp, int64_t n) {
     EMBER_PARALLEL(ember_team(n), n, gelu_f32_range, out, inp);
 }
 
-// dinp = dout · (Φ(x) + x·φ(x)), the exact GELU's derivative, in one pass.
-EMBER_SIMD static void gelu_backward_range(float* dinp, const float* dout, const float* inp, int64_t lo, int64_t hi) {
+// Autograd's forward also keeps 2Φ(x) (the same expression as gelu_f32, so the same bits), and
+// the backward, dinp = dout · (Φ(x) + x·φ(x)), takes it: one exp per element instead of
+// recomputing the erfc polynomial, its division and its exp.
+EMBER_SIMD static void gelu_saving_range(float* out, float* two_phi, const float* inp, int64_t lo, int64_t hi) {
+    EMBER_INTERLEAVE
+    for (int64_t i = lo; i < hi; i++) {
+        const float x = inp[i], c = ember_two_phi(x);
+        two_phi[i] = c;
+        out[i] = 0.5f * x * c;
+    }
+}
+
+void ember_gelu_forward_saving(float* out, float* two_phi, const float* inp, int64_t n) {
+    EMBER_PARALLEL(ember_team(n), n, gelu_saving_range, out, two_phi, inp);
+}
+
+EMBER_SIMD static void gelu_backward_range(float* dinp, const float* dout, const float* inp,
+                                           const float* two_phi, int64_t lo, int64_t hi) {
     EMBER_INTERLEAVE
     for (int64_t i = lo; i < hi; i++) {
         const float x = inp[i];
         const float pdf = ember_exp_half_square(x, 0.0f) * 0.39894228040143267794f;
-        dinp[i] = dout[i] * (0.5f * ember_two_phi(x) + x * pdf);
+        dinp[i] = dout[i] * (0.5f * two_phi[i] + x * pdf);
     }
 }
 
-void ember_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
-    EMBER_PARALLEL(ember_team(n), n, gelu_backward_range, dinp, dout, inp);
+void ember_gelu_backward(float* dinp, const float* dout, const float* inp, const float* two_phi, int64_t n) {
+    EMBER_PARALLEL(ember_team(n), n, gelu_backward_range, dinp, dout, inp, two_phi);
 }
 
 #define DEFINE_UNARY(NAME, EXPR)                                                            \

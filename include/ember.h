@@ -259,8 +259,11 @@ void ember_compare_i64(int op, uint8_t* out, const int64_t* a, const int64_t* b,
                        const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides);
 /// out = op(inp) elementwise.
 void ember_unary_f32(int op, float* out, const float* inp, int64_t n);
-/// dinp = dout · GELU'(inp) (the exact, erf-based GELU; overwritten).
-void ember_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+/// out = GELU(inp) (the exact, erf-based one: the bits of EMBER_GELU) and two_phi = 2Φ(inp),
+/// kept for the backward.
+void ember_gelu_forward_saving(float* out, float* two_phi, const float* inp, int64_t n);
+/// dinp = dout · GELU'(inp), with two_phi from ember_gelu_forward_saving (overwritten).
+void ember_gelu_backward(float* dinp, const float* dout, const float* inp, const float* two_phi, int64_t n);
 /// out = op(inp; a, b): leaky_relu (slope a), elu (alpha a), hardtanh (min a, max b),
 /// softplus (beta a, threshold b).
 void ember_unary2_f32(int op, float* out, const float* inp, int64_t n, float a, float b);

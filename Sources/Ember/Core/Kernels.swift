@@ -80,9 +80,13 @@ enum Kernels {
                              _ out: UnsafePointer<Float>, _ n: Int) {
         ember_relu_backward(dinp, dout, out, Int64(n))
     }
+    static func geluForwardSaving(_ out: UnsafeMutablePointer<Float>, twoPhi: UnsafeMutablePointer<Float>,
+                                  _ inp: UnsafePointer<Float>, _ n: Int) {
+        ember_gelu_forward_saving(out, twoPhi, inp, Int64(n))
+    }
     static func geluBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
-                             _ inp: UnsafePointer<Float>, _ n: Int) {
-        ember_gelu_backward(dinp, dout, inp, Int64(n))
+                             _ inp: UnsafePointer<Float>, twoPhi: UnsafePointer<Float>, _ n: Int) {
+        ember_gelu_backward(dinp, dout, inp, twoPhi, Int64(n))
     }
     static func softmaxForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                rows: Int, cols: Int, log: Bool) {

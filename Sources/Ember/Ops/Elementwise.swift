@@ -67,11 +67,16 @@ extension Tensor {
         let x = self
         switch approximate {
         case .none:
-            // d = Φ(x) + x·φ(x), one fused kernel
+            // d = Φ(x) + x·φ(x), one fused kernel; the forward keeps 2Φ(x) for it when autograd
+            // records (the same output bits either way).
+            guard isGradEnabled && requiresGrad else { return unary(.gelu, "gelu") }
+            check { try expectDType(x, .float32, op: "gelu") }
             let saved = x.contiguous().detach()
-            return unary(.gelu, "gelu").recorded("gelu", [self], saved: [saved]) { g in
+            let out = Tensor(empty: shape), twoPhi = Tensor(empty: shape)
+            Kernels.geluForwardSaving(out.f32, twoPhi: twoPhi.f32, saved.f32, count)
+            return out.recorded("gelu", [self], saved: [saved]) { g in
                 let dx = Tensor(empty: saved.shape)
-                Kernels.geluBackward(dx.f32, g.contiguous().f32, saved.f32, saved.count)
+                Kernels.geluBackward(dx.f32, g.contiguous().f32, saved.f32, twoPhi: twoPhi.f32, saved.count)
                 return [dx]
             }
         case .tanh:
