@@ -159,7 +159,10 @@ final class GEMMTests: XCTestCase {
         let problems = [Problem(m: 70, n: 100, k: 1000, ta: false, tb: true),
                         Problem(m: 127, n: 65, k: 513, ta: true, tb: false, alpha: 0.5, beta: 1, pad: 3),
                         Problem(m: 512, n: 784, k: 64, ta: true, tb: false, alpha: -0.01, beta: 1),
-                        Problem(m: 64, n: 10, k: 512, ta: false, tb: true)]
+                        Problem(m: 64, n: 10, k: 512, ta: false, tb: true),
+                        // Tall enough for the threads to own row ranges (engine.c's
+                        // run_thread_rows), over three k-blocks, with edge rows and columns.
+                        Problem(m: 400, n: 33, k: 700, ta: false, tb: false, pad: 1)]
         for p in problems {
             setCPUCapability(paths[0])
             setNumThreads(1)

@@ -353,6 +353,55 @@ static void run_thread(const job* j, int tid, int nt) {
     }
 }
 
+// For tall products: each thread owns whole MR panels of C's rows, packs its own A blocks
+// into its own buffer, and the team meets only around the shared B panels (twice per k-block,
+// not twice per MC block: 2 barriers instead of 34 for a 2048-row, K ≤ KC product). Tiles, and
+// each element's chain over k, are run_thread's, so the bits are too.
+static void run_thread_rows(const job* j, int tid, int nt) {
+    const int mr = j->isa->mr, nr = j->isa->nr;
+    int64_t plo, phi;
+    range((j->M + mr - 1) / mr, tid, nt, &plo, &phi);
+    const int64_t i_lo = plo * mr, i_hi = phi * mr < j->M ? phi * mr : j->M;
+    float* abuf = reserve(&abuf_, (size_t)(j->bl.mc * (j->K < j->bl.kc ? j->K : j->bl.kc)));
+    if (!abuf) abort();
+    for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
+        const int64_t ncur = j->N - jc < j->bl.nc ? j->N - jc : j->bl.nc;
+        const int64_t nb = (ncur + nr - 1) / nr;
+        for (int64_t pc = 0; pc < j->K; pc += j->bl.kc) {
+            const int64_t kcur = j->K - pc < j->bl.kc ? j->K - pc : j->bl.kc;
+            const float* bbase;
+            int64_t bstride;
+            if (j->pb) {
+                bbase = j->pb->data + (jc / nr) * j->pb->stride + pc * nr;
+                bstride = j->pb->stride;
+            } else {
+                int64_t lo, hi;
+                range(nb, tid, nt, &lo, &hi);
+                pack_b(j->bbuf, kcur * nr, j->B, j->ldb, j->tb, jc, ncur, pc, kcur, nr, lo, hi);
+                bbase = j->bbuf;
+                bstride = kcur * nr;
+                barrier(nt);   // B packed by all
+            }
+            const int first = pc == 0, last = pc + kcur == j->K;
+            for (int64_t ic = i_lo; ic < i_hi; ic += j->bl.mc) {
+                const int64_t mcur = i_hi - ic < j->bl.mc ? i_hi - ic : j->bl.mc;
+                const int64_t na = (mcur + mr - 1) / mr;
+                pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
+                for (int64_t t = 0; t < na * nb; t++) {
+                    const int64_t jb = t / na, ib = t % na;
+                    if (t + 1 < na * nb) prefetch_tile(j, (t + 1) % na, (t + 1) / na, ic, jc);
+                    tile(j, abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr, jc + jb * nr, kcur, first, last);
+                }
+            }
+            if (!j->pb) barrier(nt);   // before B is packed again
+        }
+    }
+}
+
+// Row ownership pays once every thread gets this many MR panels (the imbalance is then at
+// most one panel in 16); below it the threads share each block's tiles.
+#define ROWS_PER_THREAD_PANELS 16
+
 // C = alpha·T + beta·C (+ bias, relu) on rows [lo, hi): the epilogue of a product whose sum
 // went to the scratch T first, in the microkernels' order, so the bits are the same.
 static void epilogue_rows(float* C, int64_t ldc, const float* T, int64_t N, float alpha,
@@ -403,8 +452,12 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
     if (!j.abuf || (!pb && !j.bbuf)) abort();
     if (nt > 1) {
         // The split follows the team OpenMP actually gives (it may be smaller than asked).
+        const int by_rows = (M + isa->mr - 1) / isa->mr >= (int64_t)ROWS_PER_THREAD_PANELS * nt;
         _Pragma("omp parallel num_threads(nt)")
-        run_thread(&j, omp_get_thread_num(), omp_get_num_threads());
+        {
+            if (by_rows) run_thread_rows(&j, omp_get_thread_num(), omp_get_num_threads());
+            else run_thread(&j, omp_get_thread_num(), omp_get_num_threads());
+        }
     } else {
         run_thread(&j, 0, 1);
     }
