@@ -147,6 +147,25 @@ static inline double ember_row_sum(const float* x, int64_t n) {
     return s;
 }
 
+/// The common tail of ember_expf and ember_exp_sum: e^r (|r| <= ln2/2) by a degree-6
+/// polynomial, times 2^k read from t's low mantissa bits; 0 below the float range, +inf above,
+/// NaN through (`s` is the whole argument).
+static inline float ember_exp_tail(float r, uint32_t t_bits, float s) {
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { uint32_t u; float f; } scale;
+    scale.u = (t_bits - 0x4B400000u + 127u) << 23;   // (k + 127) << 23; 0x4B400000 = 1.5·2^23
+    float y = p * scale.f;
+    y = s < -87.33654f ? 0.0f : y;
+    y = s > 88.72283f ? __builtin_inff() : y;
+    return s != s ? s : y;
+}
+
 /// exp(x) for float in a form the compiler vectorises (libm's expf is a scalar call, and the
 /// softmax kernels spend most of their time there). Cephes' expf: Cody–Waite reduction
 /// x = k·ln2 + r, a degree-6 polynomial on |r| <= ln2/2, then scaling by 2^k through the
@@ -159,20 +178,7 @@ static inline float ember_expf(float x) {
     // x that conversion is undefined behaviour (UBSan), and unsigned arithmetic cannot overflow.
     const union { float f; uint32_t u; } t = {xc * 1.44269504088896341f + 12582912.0f};
     const float k = t.f - 12582912.0f;
-    const float r = (xc - k * 0.693359375f) + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { uint32_t u; float f; } scale;
-    scale.u = (t.u - 0x4B400000u + 127u) << 23;   // (k + 127) << 23; 0x4B400000 = 1.5·2^23
-    float y = p * scale.f;
-    y = x < -87.33654f ? 0.0f : y;
-    y = x > 88.72283f ? __builtin_inff() : y;
-    return x != x ? x : y;
+    return ember_exp_tail((xc - k * 0.693359375f) + k * 2.12194440e-4f, t.u, x);
 }
 
 /// Before a vector loop whose body is one long dependent chain (a polynomial, an exp): four
@@ -187,20 +193,7 @@ static inline float ember_exp_sum(float hi, float lo) {
     const float sc = s < -87.33654f ? -87.33654f : (s > 88.37626f ? 88.37626f : s);
     const union { float f; uint32_t u; } t = {sc * 1.44269504088896341f + 12582912.0f};
     const float k = t.f - 12582912.0f;
-    const float r = ((hi - k * 0.693359375f) + k * 2.12194440e-4f) + lo;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { uint32_t u; float f; } scale;
-    scale.u = (t.u - 0x4B400000u + 127u) << 23;
-    float y = p * scale.f;
-    y = s < -87.33654f ? 0.0f : y;
-    y = s > 88.72283f ? __builtin_inff() : y;
-    return s != s ? s : y;
+    return ember_exp_tail(((hi - k * 0.693359375f) + k * 2.12194440e-4f) + lo, t.u, s);
 }
 
 /// Below this many columns the row-wise softmax kernels take their exps a block of rows at a
