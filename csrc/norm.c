@@ -1,7 +1,7 @@
 // Normalisation layers. Statistics are accumulated in double, each channel (BatchNorm) or
-// row (LayerNorm) by one thread in index order; sums across rows (LayerNorm's weight and
-// bias gradients) go through fixed row shards added in shard order. So the bits never
-// depend on the thread count.
+// row (LayerNorm) by one thread in a fixed order (index order; LayerNorm's forward sums in 4
+// fixed lanes); sums across rows (LayerNorm's weight and bias gradients) go through fixed row
+// shards added in shard order. So the bits never depend on the thread count.
 #include "internal.h"
 
 #include <math.h>
@@ -86,6 +86,35 @@ void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const f
 
 // MARK: LayerNorm over rows of D values (also GroupNorm's core, without the affine)
 
+// LayerNorm's row sums run over 4 interleaved lanes combined as (l0 + l1) + (l2 + l3), the
+// remainder into l0 last: a fixed order (the same bits on every path and thread count) with
+// four additions in flight, where one running sum waited on each add's latency.
+static double lanes_total(const double l[4]) { return (l[0] + l[1]) + (l[2] + l[3]); }
+
+static double row_sum(const float* x, int64_t D) {
+    double l[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= D; i += 4)
+        for (int k = 0; k < 4; k++) l[k] += x[i + k];
+    for (; i < D; i++) l[0] += x[i];
+    return lanes_total(l);
+}
+
+static double row_sq_dev(const float* x, double m, int64_t D) {
+    double l[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= D; i += 4)
+        for (int k = 0; k < 4; k++) {
+            const double d = x[i + k] - m;
+            l[k] += d * d;
+        }
+    for (; i < D; i++) {
+        const double d = x[i] - m;
+        l[0] += d * d;
+    }
+    return lanes_total(l);
+}
+
 void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                              const float* weight, const float* bias, int64_t rows, int64_t D,
                              float eps) {
@@ -93,14 +122,8 @@ void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* 
     EMBER_FOR(nt, r, rows,
         const float* x = inp + r * D;
         float* y = out + r * D;
-        double sum = 0.0;
-        for (int64_t i = 0; i < D; i++) sum += x[i];
-        const double m = D > 0 ? sum / (double)D : 0.0;
-        double sq = 0.0;
-        for (int64_t i = 0; i < D; i++) {
-            const double d = x[i] - m;
-            sq += d * d;
-        }
+        const double m = D > 0 ? row_sum(x, D) / (double)D : 0.0;
+        const double sq = row_sq_dev(x, m, D);
         const double is = 1.0 / sqrt((D > 0 ? sq / (double)D : 0.0) + (double)eps);
         const float mf = (float)m, isf = (float)is;
         for (int64_t i = 0; i < D; i++) {
