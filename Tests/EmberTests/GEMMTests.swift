@@ -270,8 +270,8 @@ final class GEMMTests: XCTestCase {
 
     /// Evaluation keeps each linear weight packed on its storage: the same bits as the packing
     /// inside the product, reused while the weight is unchanged, repacked after any in-place
-    /// write (optimizer step, copy_, raw write), and keyed on the view (two halves of one
-    /// storage are two weights). A training forward never keeps a packing.
+    /// write (optimizer step, copy_, raw write). Views of a larger storage are not kept (they
+    /// would evict each other). A training forward never keeps a packing.
     func testEvaluationKeepsLinearWeightsPackedUntilTheyChange() throws {
         setNumThreads(2)
         let layer = Linear(48, 40)
@@ -305,13 +305,18 @@ final class GEMMTests: XCTestCase {
         XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern),
                        linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray().map(\.bitPattern))
 
-        // Two row blocks of one storage: each evaluation packs its own view.
+        // Two row blocks of one storage: the plain product for each, nothing kept.
         let both = Tensor(testValues(80 * 48, seed: 9).map(Float.init), shape: [80, 48])
         let top = both[0..<40], bottom = both[40..<80]
         for (view, rows) in [(top, 0..<40), (bottom, 40..<80), (top, 0..<40)] {
             let copy = Tensor(Array(both.toArray()[rows.lowerBound * 48..<rows.upperBound * 48]), shape: [40, 48])
             XCTAssertEqual(noGrad { linear(x, view) }.toArray().map(\.bitPattern), linear(x, copy).toArray().map(\.bitPattern))
         }
+        XCTAssertNil(both.storage.packedWeight)
+        // A weight that needs no gradient is kept under grad mode too (a frozen layer).
+        let frozen = Tensor(testValues(40 * 48, seed: 10).map(Float.init), shape: [40, 48])
+        _ = linear(x.requiringGrad(), frozen)
+        XCTAssertNotNil(frozen.storage.packedWeight)
     }
 
     /// EMBER_GEMM=openblas's route (the oracle): it agrees with the float64 reference too,

@@ -184,10 +184,13 @@ private let packedWeightLock = NSLock()
 /// The weight (OUT, IN), contiguous, packed once and kept on its storage while no in-place
 /// write changes it, when its gradient will not be taken: evaluation, sampling, frozen layers.
 /// A training forward packs as part of the product instead, since the optimizer rewrites the
-/// weight before the next one. Same bits either way (the engine's packed-B contract).
+/// weight before the next one. Only a weight that is its whole storage is kept: views of one
+/// storage (MultiheadAttention's q, k, v blocks of in_proj_weight) would evict each other.
+/// Same bits either way (the engine's packed-B contract).
 private func cachedPackedWeight(_ weight: Tensor) -> Kernels.PackedB? {
     guard !(isGradEnabled && weight.requiresGrad) else { return nil }
     let storage = weight.storage
+    guard weight.storageOffset == 0, weight.count * MemoryLayout<Float>.size == storage.byteCount else { return nil }
     packedWeightLock.lock()
     defer { packedWeightLock.unlock() }
     if let cached = storage.packedWeight, cached.version == storage.version,
