@@ -309,6 +309,36 @@ static inline void barrier(int nt) {
     }
 }
 
+// This k-block's B panels for columns [jc, jc + ncur): the pre-packed ones, or packed now by
+// the team, each thread its share of the panels (the caller meets the team before reading).
+static const float* b_panels(const job* j, int tid, int nt, int64_t jc, int64_t ncur, int64_t pc,
+                             int64_t kcur, int64_t* bstride) {
+    const int nr = j->isa->nr;
+    if (j->pb) {
+        *bstride = j->pb->stride;
+        return j->pb->data + (jc / nr) * j->pb->stride + pc * nr;
+    }
+    int64_t lo, hi;
+    range((ncur + nr - 1) / nr, tid, nt, &lo, &hi);
+    pack_b(j->bbuf, kcur * nr, j->B, j->ldb, j->tb, jc, ncur, pc, kcur, nr, lo, hi);
+    *bstride = kcur * nr;
+    return j->bbuf;
+}
+
+// Micro-tiles [lo, hi) of a packed MC block (na row panels × the B panels), column panel by
+// column panel, so consecutive tiles share the B micro-panel that sits in L1; the next tile's
+// C rows are prefetched while one computes (a k-block after the first continues from C, and C
+// is too large to stay in cache).
+static void tiles(const job* j, const float* abuf, const float* bbase, int64_t bstride, int64_t ic,
+                  int64_t jc, int64_t na, int64_t kcur, int first, int last, int64_t lo, int64_t hi) {
+    const int mr = j->isa->mr, nr = j->isa->nr;
+    for (int64_t t = lo; t < hi; t++) {
+        const int64_t jb = t / na, ib = t % na;
+        if (t + 1 < hi) prefetch_tile(j, (t + 1) % na, (t + 1) / na, ic, jc);
+        tile(j, abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr, jc + jb * nr, kcur, first, last);
+    }
+}
+
 static void run_thread(const job* j, int tid, int nt) {
     const int mr = j->isa->mr, nr = j->isa->nr;
     for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
@@ -316,18 +346,8 @@ static void run_thread(const job* j, int tid, int nt) {
         const int64_t nb = (ncur + nr - 1) / nr;
         for (int64_t pc = 0; pc < j->K; pc += j->bl.kc) {
             const int64_t kcur = j->K - pc < j->bl.kc ? j->K - pc : j->bl.kc;
-            const float* bbase;
             int64_t bstride;
-            if (j->pb) {
-                bbase = j->pb->data + (jc / nr) * j->pb->stride + pc * nr;
-                bstride = j->pb->stride;
-            } else {
-                int64_t lo, hi;
-                range(nb, tid, nt, &lo, &hi);
-                pack_b(j->bbuf, kcur * nr, j->B, j->ldb, j->tb, jc, ncur, pc, kcur, nr, lo, hi);
-                bbase = j->bbuf;
-                bstride = kcur * nr;
-            }
+            const float* bbase = b_panels(j, tid, nt, jc, ncur, pc, kcur, &bstride);
             const int first = pc == 0, last = pc + kcur == j->K;
             for (int64_t ic = 0; ic < j->M; ic += j->bl.mc) {
                 const int64_t mcur = j->M - ic < j->bl.mc ? j->M - ic : j->bl.mc;
@@ -336,17 +356,8 @@ static void run_thread(const job* j, int tid, int nt) {
                 range(na, tid, nt, &lo, &hi);
                 pack_a(j->abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, lo, hi);
                 barrier(nt);   // A (and B) packed by all
-                // Micro-tiles column panel by column panel, so consecutive tiles of a thread
-                // share the B micro-panel that sits in its L1.
                 range(na * nb, tid, nt, &lo, &hi);
-                for (int64_t t = lo; t < hi; t++) {
-                    const int64_t jb = t / na, ib = t % na;
-                    // The next tile's C rows, while this one computes: a k-block after the
-                    // first continues from C, and C is too large to stay in cache.
-                    if (t + 1 < hi) prefetch_tile(j, (t + 1) % na, (t + 1) / na, ic, jc);
-                    tile(j, j->abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr,
-                         jc + jb * nr, kcur, first, last);
-                }
+                tiles(j, j->abuf, bbase, bstride, ic, jc, na, kcur, first, last, lo, hi);
                 barrier(nt);   // before the buffers are packed again
             }
         }
@@ -369,29 +380,15 @@ static void run_thread_rows(const job* j, int tid, int nt) {
         const int64_t nb = (ncur + nr - 1) / nr;
         for (int64_t pc = 0; pc < j->K; pc += j->bl.kc) {
             const int64_t kcur = j->K - pc < j->bl.kc ? j->K - pc : j->bl.kc;
-            const float* bbase;
             int64_t bstride;
-            if (j->pb) {
-                bbase = j->pb->data + (jc / nr) * j->pb->stride + pc * nr;
-                bstride = j->pb->stride;
-            } else {
-                int64_t lo, hi;
-                range(nb, tid, nt, &lo, &hi);
-                pack_b(j->bbuf, kcur * nr, j->B, j->ldb, j->tb, jc, ncur, pc, kcur, nr, lo, hi);
-                bbase = j->bbuf;
-                bstride = kcur * nr;
-                barrier(nt);   // B packed by all
-            }
+            const float* bbase = b_panels(j, tid, nt, jc, ncur, pc, kcur, &bstride);
+            if (!j->pb) barrier(nt);   // B packed by all
             const int first = pc == 0, last = pc + kcur == j->K;
             for (int64_t ic = i_lo; ic < i_hi; ic += j->bl.mc) {
                 const int64_t mcur = i_hi - ic < j->bl.mc ? i_hi - ic : j->bl.mc;
                 const int64_t na = (mcur + mr - 1) / mr;
                 pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
-                for (int64_t t = 0; t < na * nb; t++) {
-                    const int64_t jb = t / na, ib = t % na;
-                    if (t + 1 < na * nb) prefetch_tile(j, (t + 1) % na, (t + 1) / na, ic, jc);
-                    tile(j, abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr, jc + jb * nr, kcur, first, last);
-                }
+                tiles(j, abuf, bbase, bstride, ic, jc, na, kcur, first, last, 0, na * nb);
             }
             if (!j->pb) barrier(nt);   // before B is packed again
         }
