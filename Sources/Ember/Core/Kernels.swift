@@ -428,22 +428,26 @@ enum Kernels {
     /// message on failure.
     static func decodeImage(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
                             allocate: (Int, Int, Int) -> UnsafeMutablePointer<UInt8>) -> Result<Void, ImageFailure> {
-        var err = [CChar](repeating: 0, count: 256)
-        var h: Int64 = 0, w: Int64 = 0
-        var c: Int32 = 0
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .failure(ImageFailure(message: "the file is empty")) }
-        guard let im = ember_image_open(base.assumingMemoryBound(to: UInt8.self), Int64(bytes.count), Int32(mode), Int64(maxPixels), &h, &w, &c, &err, 256)
-        else { return .failure(ImageFailure(message: cString(err))) }
-        defer { ember_image_close(im) }
-        let out = allocate(Int(c), Int(h), Int(w))
-        if ember_image_decode(im, out, &err, 256) != 0 { return .failure(ImageFailure(message: cString(err))) }
-        return .success(())
+        withOpenImage(bytes, mode: mode, maxPixels: maxPixels) { im, c, h, w, err in
+            ember_image_decode(im, allocate(c, h, w), err, 256)
+        }
     }
     /// Like `decodeImage`, only a window: `window(height, width)` picks it from the header's
     /// size, `allocate(channels, windowHeight, windowWidth)` gives its destination.
     static func decodeImageWindow(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
                                   window: (Int, Int) -> (top: Int, left: Int, height: Int, width: Int),
                                   allocate: (Int, Int, Int) -> UnsafeMutablePointer<UInt8>) -> Result<Void, ImageFailure> {
+        withOpenImage(bytes, mode: mode, maxPixels: maxPixels) { im, c, h, w, err in
+            let r = window(h, w)
+            return ember_image_decode_window(im, allocate(c, r.height, r.width), Int64(r.top), Int64(r.left),
+                                             Int64(r.height), Int64(r.width), err, 256)
+        }
+    }
+    /// Opens the image (its header read), runs `decode(image, channels, height, width, error
+    /// buffer)` and closes it; a nonzero return is a failure with the library's message.
+    private static func withOpenImage(_ bytes: UnsafeRawBufferPointer, mode: Int, maxPixels: Int,
+                                      _ decode: (OpaquePointer, Int, Int, Int, UnsafeMutablePointer<CChar>) -> Int32)
+        -> Result<Void, ImageFailure> {
         var err = [CChar](repeating: 0, count: 256)
         var h: Int64 = 0, w: Int64 = 0
         var c: Int32 = 0
@@ -451,12 +455,8 @@ enum Kernels {
         guard let im = ember_image_open(base.assumingMemoryBound(to: UInt8.self), Int64(bytes.count), Int32(mode), Int64(maxPixels), &h, &w, &c, &err, 256)
         else { return .failure(ImageFailure(message: cString(err))) }
         defer { ember_image_close(im) }
-        let r = window(Int(h), Int(w))
-        let out = allocate(Int(c), r.height, r.width)
-        if ember_image_decode_window(im, out, Int64(r.top), Int64(r.left), Int64(r.height), Int64(r.width), &err, 256) != 0 {
-            return .failure(ImageFailure(message: cString(err)))
-        }
-        return .success(())
+        let status = err.withUnsafeMutableBufferPointer { decode(im, Int(c), Int(h), Int(w), $0.baseAddress!) }
+        return status == 0 ? .success(()) : .failure(ImageFailure(message: cString(err)))
     }
     struct ImageFailure: Error { let message: String }
 
