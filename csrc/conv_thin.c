@@ -5,12 +5,14 @@
 // the same on every path and thread count:
 //   forward      out = (Σ_k w[o,k]·x[tap k]) + bias, k = (c·KH + kh)·KW + kw ascending: the
 //                GEMM lowering's chain, so the forward's bits are the ones it had;
-//   input grad   dx[c] = Σ_o Σ_(kh,kw) w[o,c,kh,kw]·dY[o, iy + PH − kh, ix + PW − kw], o outer;
+//   input grad   dx[c] = Σ_o Σ_(kh,kw) w[o,c,kh,kw]·dY[o, iy + PH − kh, ix + PW − kw], o outer,
+//                dY read in place (no padded copy of its many planes): taps on rows past it
+//                left out, taps on columns past it adding w·0;
 //   weight grad  eight lanes per weight, lane l taking the positions x ≡ l (mod 8) of each
 //                row chunk, over images, rows and chunks in order; lanes summed 0..7.
 // The forward and the input gradient are the same kernel: groups of 9 taps (one input channel
 // of the forward, one output channel of the input gradient), the 9 weights in registers while
-// the input rows stream past 4 rows of output accumulators.
+// the source rows stream past 4 rows of output accumulators.
 #include "internal.h"
 #include "gemm/gemm_internal.h"
 
@@ -34,7 +36,7 @@ int ember_conv_is_thin(const ember_conv2d_shape* s) {
 static _Thread_local ember_scratch pad_buf_, rows_buf_;
 
 // The plane pitch of `padded`: at least 16 floats past the plane, and never a multiple of 4 KB
-// (the input gradient reads 32 planes at once, and would map them all onto the same L1 sets).
+// (planes read together would map onto the same L1 sets).
 static int64_t padded_pitch(int64_t H, int64_t W, int64_t ph, int64_t pw) {
     const int64_t pitch = (H + 2 * ph) * (W + 2 * pw) + 16;
     return pitch % 1024 == 0 ? pitch + 16 : pitch;
@@ -56,12 +58,16 @@ static int use_avx2(void) { return ember_gemm_current_isa()->path >= EMBER_CPU_A
 
 // MARK: - The 9-tap kernel (forward and input gradient)
 
-/// out[y, x] = (Σ_g Σ_(kh,kw) w[g·wstride + kh·3 + kw]·src[g·sstride + (y + r(kh))·ld + x + c(kw)])
+/// out[y, x] = (Σ_g Σ_(kh,kw) w[g·wstride + kh·3 + kw]·src[g·sstride + (y + oy + r(kh))·ld + x + ox + c(kw)])
 /// (+ bias), g, kh, kw ascending, for y < rows, x < cols; r(kh) = kh and c(kw) = kw, or 2 − kh
-/// and 2 − kw when `flip` (the input gradient's transposed taps).
+/// and 2 − kw when `flip` (the input gradient's transposed taps). With src_rows = 0 every tap
+/// reads the source (a padded copy with room past each row); otherwise the source is a
+/// src_rows × src_cols plane: taps on rows outside it are left out of the chain, taps on
+/// columns outside it read zero (the vector kernel masks those lanes).
 typedef struct {
     const float* src;
     int64_t ld, sstride;
+    int64_t src_rows, src_cols, oy, ox;
     const float* w;
     int64_t wstride, groups;
     int flip;
@@ -77,38 +83,63 @@ static void taps9_generic(const ember_taps9* k) {
             for (int64_t g = 0; g < k->groups; g++)
                 for (int t = 0; t < TAPS; t++) {
                     const int64_t r = k->flip ? 2 - t / 3 : t / 3, c = k->flip ? 2 - t % 3 : t % 3;
-                    acc = fmaf(k->w[g * k->wstride + t], k->src[g * k->sstride + (y + r) * k->ld + x + c], acc);
+                    const int64_t sy = y + k->oy + r, sx = x + k->ox + c;
+                    if (k->src_rows && (sy < 0 || sy >= k->src_rows)) continue;
+                    const int inside = !k->src_rows || (sx >= 0 && sx < k->src_cols);
+                    acc = fmaf(k->w[g * k->wstride + t], inside ? k->src[g * k->sstride + sy * k->ld + sx] : 0.0f, acc);
                 }
             k->out[y * k->out_ld + x] = k->bias ? acc + *k->bias : acc;
         }
 }
 
 #ifdef T256
-// NR output rows × 8 columns at (y, x), all 9 weights in registers: each input row vector is
-// loaded once per kernel column and feeds the (up to 3) output rows it is a tap of, so a tile
-// takes (NR + 2)·3 loads for 9·NR FMAs. Every output still gets its taps in chain order: the
-// forward walks the input rows down (kh ascending), the flipped input gradient walks them up.
-INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, float* out, int64_t out_ld,
-                            int64_t y, int64_t x) {
+// NR output rows × 8·NV columns at (y, x), all 9 weights in registers: each source row vector
+// is loaded once per kernel column and feeds the (up to 3) output rows it is a tap of, so a
+// tile takes (NR + 2)·3·NV loads for 9·NR·NV FMAs. Every output still gets its taps in chain
+// order: the forward walks the source rows down (kh ascending), the flipped input gradient
+// walks them up. A bounded source's rows outside the plane are skipped, and an EDGE tile (one
+// whose columns reach past the plane's) masks its loads to the plane (those lanes read 0).
+INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps9* k, float* out,
+                            int64_t out_ld, int64_t y, int64_t x) {
     // `out` is output row y.
     __m256 acc[4][2];
     for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
-    const int64_t ld = k->ld;
+    const int64_t ld = k->ld, sx = x + k->ox, sy = y + k->oy;
+    // Source rows i in [i_lo, i_hi) are inside the plane.
+    const int64_t i_lo = k->src_rows && sy < 0 ? -sy : 0;
+    const int64_t i_hi = k->src_rows && sy + NR + 2 > k->src_rows ? k->src_rows - sy : NR + 2;
+    // EDGE bit 0 masks vector 0's loads, bit 1 vector NV − 1's (the others stay in the plane).
+    __m256i mask[2][3];
+    if (EDGE) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int v = 0; v < NV; v++)
+            for (int kw = 0; kw < 3; kw++) {
+                // Lane j reads column c = sx + 8v + c(kw) + j: kept when 0 <= c < src_cols.
+                const __m256i c = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(sx + 8 * v + (FLIP ? 2 - kw : kw))));
+                mask[v][kw] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c),
+                                                  _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k->src_cols), c));
+            }
+    }
     for (int64_t g = 0; g < k->groups; g++) {
-        const float* src = k->src + g * k->sstride + y * ld + x;
+        const float* src = k->src + g * k->sstride + sy * ld + sx;
         const float* wg = k->w + g * k->wstride;
         _Pragma("clang loop unroll(full)")
         for (int step = 0; step < NR + 2; step++) {
-            // Forward: input row i feeds output row i − kh with tap (kh, kw) at column x + kw.
+            // Forward: source row i feeds output row i − kh with tap (kh, kw) at column x + kw.
             // Input gradient: tap (kh, kw) of output row r reads row r + 2 − kh, column
             // x + 2 − kw, so row i feeds output row i − 2 + kh.
             const int i = FLIP ? NR + 1 - step : step;
+            if (i < i_lo || i >= i_hi) continue;
             const float* row = src + i * ld;
             _Pragma("clang loop unroll(full)")
             for (int kw = 0; kw < 3; kw++) {
                 __m256 in[2];
-                for (int v = 0; v < NV; v++) in[v] = _mm256_loadu_ps(row + 8 * v + (FLIP ? 2 - kw : kw));
+                for (int v = 0; v < NV; v++) {
+                    const float* p = row + 8 * v + (FLIP ? 2 - kw : kw);
+                    const int masked = (v == 0 && (EDGE & 1)) || (v == NV - 1 && (EDGE & 2));
+                    in[v] = masked ? _mm256_maskload_ps(p, mask[v][kw]) : _mm256_loadu_ps(p);
+                }
                 _Pragma("clang loop unroll(full)")
                 for (int kh = 0; kh < 3; kh++) {
                     const int r = FLIP ? i - 2 + kh : i - kh;
@@ -131,9 +162,23 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, const ember_taps9* k, floa
 // ones, which that row's first tile then stores over.
 INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld, int64_t y,
                             int64_t width) {
+    // A vector at column x + 8v reaches past the plane when its taps' columns leave it.
+#define OUTSIDE(V) (k->src_rows && (x + k->ox + 8 * (V) < 0 || x + k->ox + 8 * (V) + 10 > k->src_cols))
+#define TAPS9_TILE(NV)                                                             \
+    switch (OUTSIDE(0) | OUTSIDE(NV - 1) << 1) {                                   \
+    case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, y, x); break;              \
+    case 1: taps9_tile(NR, NV, FLIP, 1, k, out, out_ld, y, x); break;              \
+    case 2: taps9_tile(NR, NV, FLIP, 2, k, out, out_ld, y, x); break;              \
+    default: taps9_tile(NR, NV, FLIP, 3, k, out, out_ld, y, x); break;             \
+    }
     int64_t x = width - 8;
-    if (width % 16) taps9_tile(NR, 1, FLIP, k, out, out_ld, y, x), x -= 8;
-    for (x -= 8; x >= 0; x -= 16) taps9_tile(NR, 2, FLIP, k, out, out_ld, y, x);
+    if (width % 16) {
+        TAPS9_TILE(1);
+        x -= 8;
+    }
+    for (x -= 8; x >= 0; x -= 16) { TAPS9_TILE(2); }
+#undef TAPS9_TILE
+#undef OUTSIDE
 }
 
 #define TAPS9_ROWS(NR, ...) (k->flip ? taps9_rows(NR, 1, __VA_ARGS__) : taps9_rows(NR, 0, __VA_ARGS__))
@@ -146,10 +191,10 @@ T256 static void taps9_rows_any(int64_t n, const ember_taps9* k, float* out, int
     }
 }
 
-// Rows are computed 8 columns at a time, out to the next multiple of 8 (the source has the
-// room: see `padded`). The extra columns of a row land on the start of the next row, which is
-// stored after it (see taps9_rows); the last rows, whose extra columns would land on another
-// plane, go through scratch rows and are copied.
+// Rows are computed 8 columns at a time, out to the next multiple of 8 (a padded source has
+// the room, a bounded one masks its edge tiles). The extra columns of a row land on the start
+// of the next row, which is stored after it (see taps9_rows); the last rows, whose extra
+// columns would land on another plane, go through scratch rows and are copied.
 T256 static void taps9_avx2(const ember_taps9* k) {
     const int64_t width = (k->cols + 7) / 8 * 8, ld = k->out_ld;
     int64_t y = 0;
@@ -179,7 +224,7 @@ void ember_conv_thin_forward(float* out, const float* inp, const float* weight, 
     // One image per iteration: each image's work and bits are independent of the others.
     EMBER_FOR(nt, n, s->N,
         ember_taps9 k = {padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), Wp,
-                         padded_pitch(s->H, s->W, s->PH, s->PW),
+                         padded_pitch(s->H, s->W, s->PH, s->PW), 0, 0, 0, 0,
                          NULL, TAPS, s->C, 0, NULL, s->OW, s->OH, s->OW, NULL};
         for (int64_t o = 0; o < s->OC; o++) {
             k.w = weight + o * Kg;
@@ -192,13 +237,13 @@ void ember_conv_thin_forward(float* out, const float* inp, const float* weight, 
 
 void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* weight,
                                 const ember_conv2d_shape* s, int64_t lo, int64_t hi) {
-    // dY padded by KH − 1 rows and KW − 1 columns on each side (zeros where no output is):
-    // input pixel (iy, ix) reads, for tap (kh, kw), padded row iy + PH + 2 − kh and column
-    // ix + PW + 2 − kw.
-    const int64_t Wq = s->OW + 4, HW = s->H * s->W, OHW = s->OH * s->OW;
-    ember_taps9 k = {NULL, Wq, padded_pitch(s->OH, s->OW, 2, 2), NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
+    // dY read in place: input pixel (iy, ix) takes, for each tap (kh, kw) inside dY,
+    // dY[iy + PH − kh, ix + PW − kw], that is row iy + (PH − 2) + (2 − kh) of the flipped taps.
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
+    ember_taps9 k = {NULL, s->OW, OHW, s->OH, s->OW, s->PH - 2, s->PW - 2,
+                     NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
     for (int64_t n = lo; n < hi; n++) {
-        k.src = padded(dout + n * s->OC * OHW, s->OC, s->OH, s->OW, 2, 2) + s->PH * Wq + s->PW;
+        k.src = dout + n * s->OC * OHW;
         for (int64_t c = 0; c < s->C; c++) {
             k.w = weight + c * TAPS;
             k.out = dinp + (n * s->C + c) * HW;
