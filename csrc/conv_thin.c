@@ -60,10 +60,10 @@ static int use_avx2(void) { return ember_gemm_current_isa()->path >= EMBER_CPU_A
 
 /// out[y, x] = (Σ_g Σ_(kh,kw) w[g·wstride + kh·3 + kw]·src[g·sstride + (y + oy + r(kh))·ld + x + ox + c(kw)])
 /// (+ bias), g, kh, kw ascending, for y < rows, x < cols; r(kh) = kh and c(kw) = kw, or 2 − kh
-/// and 2 − kw when `flip` (the input gradient's transposed taps). With src_rows = 0 every tap
-/// reads the source (a padded copy with room past each row); otherwise the source is a
-/// src_rows × src_cols plane: taps on rows outside it are left out of the chain, taps on
-/// columns outside it read zero (the vector kernel masks those lanes).
+/// and 2 − kw when `flip` (the input gradient's transposed taps). The forward's source is a
+/// padded copy with room past each row, and every tap reads it; the input gradient's is dY in
+/// place, a src_rows × src_cols plane: its taps on rows outside it are left out of the chain,
+/// its taps on columns outside it read zero (the vector kernel masks those lanes).
 typedef struct {
     const float* src;
     int64_t ld, sstride;
@@ -84,8 +84,8 @@ static void taps9_generic(const ember_taps9* k) {
                 for (int t = 0; t < TAPS; t++) {
                     const int64_t r = k->flip ? 2 - t / 3 : t / 3, c = k->flip ? 2 - t % 3 : t % 3;
                     const int64_t sy = y + k->oy + r, sx = x + k->ox + c;
-                    if (k->src_rows && (sy < 0 || sy >= k->src_rows)) continue;
-                    const int inside = !k->src_rows || (sx >= 0 && sx < k->src_cols);
+                    if (k->flip && (sy < 0 || sy >= k->src_rows)) continue;
+                    const int inside = !k->flip || (sx >= 0 && sx < k->src_cols);
                     acc = fmaf(k->w[g * k->wstride + t], inside ? k->src[g * k->sstride + sy * k->ld + sx] : 0.0f, acc);
                 }
             k->out[y * k->out_ld + x] = k->bias ? acc + *k->bias : acc;
@@ -97,8 +97,8 @@ static void taps9_generic(const ember_taps9* k) {
 // is loaded once per kernel column and feeds the (up to 3) output rows it is a tap of, so a
 // tile takes (NR + 2)·3·NV loads for 9·NR·NV FMAs. Every output still gets its taps in chain
 // order: the forward walks the source rows down (kh ascending), the flipped input gradient
-// walks them up. A bounded source's rows outside the plane are skipped, and an EDGE tile (one
-// whose columns reach past the plane's) masks its loads to the plane (those lanes read 0).
+// walks them up. The input gradient skips dY's rows outside the plane, and its EDGE tiles (whose
+// columns reach past the plane's) mask their loads to the plane (those lanes read 0).
 INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps9* k, float* out,
                             int64_t out_ld, int64_t y, int64_t x) {
     // `out` is output row y.
@@ -107,8 +107,8 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     const int64_t ld = k->ld, sx = x + k->ox, sy = y + k->oy;
     // Source rows i in [i_lo, i_hi) are inside the plane.
-    const int64_t i_lo = k->src_rows && sy < 0 ? -sy : 0;
-    const int64_t i_hi = k->src_rows && sy + NR + 2 > k->src_rows ? k->src_rows - sy : NR + 2;
+    const int64_t i_lo = FLIP && sy < 0 ? -sy : 0;
+    const int64_t i_hi = FLIP && sy + NR + 2 > k->src_rows ? k->src_rows - sy : NR + 2;
     // EDGE bit 0 masks vector 0's loads, bit 1 vector NV − 1's (the others stay in the plane).
     __m256i mask[2][3];
     if (EDGE) {
@@ -130,7 +130,7 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps
             // Input gradient: tap (kh, kw) of output row r reads row r + 2 − kh, column
             // x + 2 − kw, so row i feeds output row i − 2 + kh.
             const int i = FLIP ? NR + 1 - step : step;
-            if (i < i_lo || i >= i_hi) continue;
+            if (FLIP && (i < i_lo || i >= i_hi)) continue;
             const float* row = src + i * ld;
             _Pragma("clang loop unroll(full)")
             for (int kw = 0; kw < 3; kw++) {
@@ -163,7 +163,7 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps
 INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld, int64_t y,
                             int64_t width) {
     // A vector at column x + 8v reaches past the plane when its taps' columns leave it.
-#define OUTSIDE(V) (k->src_rows && (x + k->ox + 8 * (V) < 0 || x + k->ox + 8 * (V) + 10 > k->src_cols))
+#define OUTSIDE(V) (FLIP && (x + k->ox + 8 * (V) < 0 || x + k->ox + 8 * (V) + 10 > k->src_cols))
 #define TAPS9_TILE(NV)                                                             \
     switch (OUTSIDE(0) | OUTSIDE(NV - 1) << 1) {                                   \
     case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, y, x); break;              \
@@ -224,7 +224,7 @@ void ember_conv_thin_forward(float* out, const float* inp, const float* weight, 
     // One image per iteration: each image's work and bits are independent of the others.
     EMBER_FOR(nt, n, s->N,
         ember_taps9 k = {padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), Wp,
-                         padded_pitch(s->H, s->W, s->PH, s->PW), 0, 0, 0, 0,
+                         padded_pitch(s->H, s->W, s->PH, s->PW), s->H + 2 * s->PH, Wp, 0, 0,
                          NULL, TAPS, s->C, 0, NULL, s->OW, s->OH, s->OW, NULL};
         for (int64_t o = 0; o < s->OC; o++) {
             k.w = weight + o * Kg;
