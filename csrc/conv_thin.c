@@ -8,8 +8,8 @@
 //   input grad   dx[c] = Σ_o Σ_(kh,kw) w[o,c,kh,kw]·dY[o, iy + PH − kh, ix + PW − kw], o outer,
 //                dY read in place (no padded copy of its many planes): taps on rows past it
 //                left out, taps on columns past it adding w·0;
-//   weight grad  eight lanes per weight, lane l taking the positions x ≡ l (mod 8) of each
-//                row chunk, over images, rows and chunks in order; lanes summed 0..7.
+//   weight grad  eight lanes per weight, lane l taking the output positions p ≡ l (mod 8) of
+//                the flat OH·OW plane, over images and chunks in order; lanes summed 0..7.
 // The forward and the input gradient are the same kernel: groups of 9 taps (one input channel
 // of the forward, one output channel of the input gradient), the 9 weights in registers while
 // the source rows stream past 4 rows of output accumulators.
@@ -33,7 +33,7 @@ int ember_conv_is_thin(const ember_conv2d_shape* s) {
            s->C <= 3 && s->OW >= 8 && s->W >= 8 && s->OH >= 1;
 }
 
-static _Thread_local ember_scratch pad_buf_, rows_buf_;
+static _Thread_local ember_scratch pad_buf_, rows_buf_, col_buf_;
 
 // The plane pitch of `padded`: at least 16 floats past the plane, and never a multiple of 4 KB
 // (planes read together would map onto the same L1 sets).
@@ -254,60 +254,79 @@ void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* wei
 
 // MARK: - Weight gradient
 
-// Offsets of the taps into a padded image (planes `pitch` apart, rows of Wp), in chain order.
-static void tap_offsets(int64_t* off, const ember_conv2d_shape* s, int64_t pitch, int64_t Wp) {
-    for (int64_t c = 0; c < s->C; c++)
-        for (int64_t kh = 0; kh < s->KH; kh++)
-            for (int64_t kw = 0; kw < s->KW; kw++) off[(c * s->KH + kh) * s->KW + kw] = c * pitch + kh * Wp + kw;
+// Where the lanes read the taps: `rows` runs of `len` positions, run r of tap k at
+// src + off[k] + r·ld, with dY's positions in the same runs. When OW is a multiple of 8 the
+// runs are the padded input's rows, read in place; otherwise the taps are first copied into
+// planes of OH·OW (one run each), so no chunk straddles a row's end. The chunks, and so the
+// bits, are the flat plane's either way.
+typedef struct {
+    const float* src;
+    int64_t off[3 * TAPS];
+    int64_t rows, len, ld;
+} ember_tap_runs;
+
+static void tap_runs(ember_tap_runs* r, const float* xp, const ember_conv2d_shape* s, int64_t pitch, int64_t Wp) {
+    const int64_t OHW = s->OH * s->OW;
+    if (s->OW % 8 == 0) {
+        *r = (ember_tap_runs){xp, {0}, s->OH, s->OW, Wp};
+        for (int64_t k = 0; k < s->C * TAPS; k++) r->off[k] = k / TAPS * pitch + k % TAPS / 3 * Wp + k % 3;
+        return;
+    }
+    float* col = ember_reserve(&col_buf_, (size_t)(s->C * TAPS * OHW) * sizeof(float));
+    *r = (ember_tap_runs){col, {0}, 1, OHW, 0};
+    for (int64_t k = 0; k < s->C * TAPS; k++) {
+        r->off[k] = k * OHW;
+        for (int64_t y = 0; y < s->OH; y++)
+            memcpy(col + k * OHW + y * s->OW, xp + k / TAPS * pitch + (y + k % TAPS / 3) * Wp + k % 3,
+                   (size_t)s->OW * sizeof(float));
+    }
 }
 
 // lanes (OC × Kg × 8) += one image's chains.
-static void weight_lanes_generic(float* lanes, const float* dy, const float* xp, const ember_conv2d_shape* s,
-                                 const int64_t* off, int64_t Wp) {
-    const int64_t Kg = s->C * TAPS, OH = s->OH, OW = s->OW;
+static void weight_lanes_generic(float* lanes, const float* dy, const ember_tap_runs* r, const ember_conv2d_shape* s) {
+    const int64_t Kg = s->C * TAPS;
     for (int64_t o = 0; o < s->OC; o++)
         for (int64_t k = 0; k < Kg; k++) {
             float* l = lanes + (o * Kg + k) * 8;
-            for (int64_t y = 0; y < OH; y++)
-                for (int64_t x = 0; x < OW; x += 8)
+            for (int64_t y = 0; y < r->rows; y++)
+                for (int64_t x = 0; x < r->len; x += 8)
                     for (int64_t i = 0; i < 8; i++) {
-                        const int in = x + i < OW;
-                        const float d = in ? dy[(o * OH + y) * OW + x + i] : 0.0f;
-                        const float v = in ? xp[off[k] + y * Wp + x + i] : 0.0f;
+                        const int in = x + i < r->len;
+                        const float d = in ? dy[(o * r->rows + y) * r->len + x + i] : 0.0f;
+                        const float v = in ? r->src[r->off[k] + y * r->ld + x + i] : 0.0f;
                         l[i] = fmaf(d, v, l[i]);
                     }
         }
 }
 
 #ifdef T256
-// NO channels × NK taps of lanes, over every row of the image. The last chunk of a row is
-// masked: its missing lanes add 0·0 (as the generic path does), reading nothing.
-INLINE T256 void weight_tile(int NO, int NK, float* lanes, const float* dy, const float* xp,
-                             const ember_conv2d_shape* s, const int64_t* off, int64_t Wp,
-                             int64_t o0, int64_t k0) {
-    const int64_t Kg = s->C * TAPS, OH = s->OH, OW = s->OW;
+// NO channels × NK taps of lanes, over every run. A run's last chunk is masked: its missing
+// lanes add 0·0 (as the generic path does), reading nothing.
+INLINE T256 void weight_tile(int NO, int NK, float* lanes, const float* dy, const ember_tap_runs* r,
+                             const ember_conv2d_shape* s, int64_t o0, int64_t k0) {
+    const int64_t Kg = s->C * TAPS, OHW = s->OH * s->OW, len = r->len;
     __m256 acc[4][3];
     for (int j = 0; j < NO; j++)
         for (int t = 0; t < NK; t++) acc[j][t] = _mm256_loadu_ps(lanes + ((o0 + j) * Kg + k0 + t) * 8);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(OW % 8)), lane);
-    for (int64_t y = 0; y < OH; y++) {
-        const float* xr = xp + y * Wp;
-        const float* dr = dy + (o0 * OH + y) * OW;
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(len % 8)), lane);
+    for (int64_t y = 0; y < r->rows; y++) {
+        const float* xr = r->src + y * r->ld;
+        const float* dr = dy + o0 * OHW + y * len;
         int64_t x = 0;
-        for (; x + 8 <= OW; x += 8) {
+        for (; x + 8 <= len; x += 8) {
             __m256 in[3];
-            for (int t = 0; t < NK; t++) in[t] = _mm256_loadu_ps(xr + off[k0 + t] + x);
+            for (int t = 0; t < NK; t++) in[t] = _mm256_loadu_ps(xr + r->off[k0 + t] + x);
             for (int j = 0; j < NO; j++) {
-                const __m256 d = _mm256_loadu_ps(dr + j * OH * OW + x);
+                const __m256 d = _mm256_loadu_ps(dr + j * OHW + x);
                 for (int t = 0; t < NK; t++) acc[j][t] = _mm256_fmadd_ps(d, in[t], acc[j][t]);
             }
         }
-        if (x < OW) {
+        if (x < len) {
             __m256 in[3];
-            for (int t = 0; t < NK; t++) in[t] = _mm256_maskload_ps(xr + off[k0 + t] + x, mask);
+            for (int t = 0; t < NK; t++) in[t] = _mm256_maskload_ps(xr + r->off[k0 + t] + x, mask);
             for (int j = 0; j < NO; j++) {
-                const __m256 d = _mm256_maskload_ps(dr + j * OH * OW + x, mask);
+                const __m256 d = _mm256_maskload_ps(dr + j * OHW + x, mask);
                 for (int t = 0; t < NK; t++) acc[j][t] = _mm256_fmadd_ps(d, in[t], acc[j][t]);
             }
         }
@@ -317,28 +336,27 @@ INLINE T256 void weight_tile(int NO, int NK, float* lanes, const float* dy, cons
 }
 
 // Kg is a multiple of 3 (9 taps per channel).
-T256 static void weight_lanes_avx2(float* lanes, const float* dy, const float* xp, const ember_conv2d_shape* s,
-                                   const int64_t* off, int64_t Wp) {
+T256 static void weight_lanes_avx2(float* lanes, const float* dy, const ember_tap_runs* r, const ember_conv2d_shape* s) {
     const int64_t Kg = s->C * TAPS;
     int64_t o = 0;
     for (; o + 4 <= s->OC; o += 4)
-        for (int64_t k0 = 0; k0 < Kg; k0 += 3) weight_tile(4, 3, lanes, dy, xp, s, off, Wp, o, k0);
+        for (int64_t k0 = 0; k0 < Kg; k0 += 3) weight_tile(4, 3, lanes, dy, r, s, o, k0);
     for (; o < s->OC; o++)
-        for (int64_t k0 = 0; k0 < Kg; k0 += 3) weight_tile(1, 3, lanes, dy, xp, s, off, Wp, o, k0);
+        for (int64_t k0 = 0; k0 < Kg; k0 += 3) weight_tile(1, 3, lanes, dy, r, s, o, k0);
 }
 #endif
 
 void ember_conv_thin_weight_lanes(float* lanes, const float* dout, const float* inp,
                                   const ember_conv2d_shape* s, int64_t lo, int64_t hi) {
     const int64_t Wp = s->W + 2 * s->PW, HW = s->H * s->W, OHW = s->OH * s->OW;
-    int64_t off[3 * TAPS];
-    tap_offsets(off, s, padded_pitch(s->H, s->W, s->PH, s->PW), Wp);
+    const int64_t pitch = padded_pitch(s->H, s->W, s->PH, s->PW);
     memset(lanes, 0, (size_t)(s->OC * s->C * TAPS * 8) * sizeof(float));
+    ember_tap_runs runs;
     for (int64_t n = lo; n < hi; n++) {
-        const float* xp = padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW);
+        tap_runs(&runs, padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), s, pitch, Wp);
 #ifdef T256
-        if (use_avx2()) { weight_lanes_avx2(lanes, dout + n * s->OC * OHW, xp, s, off, Wp); continue; }
+        if (use_avx2()) { weight_lanes_avx2(lanes, dout + n * s->OC * OHW, &runs, s); continue; }
 #endif
-        weight_lanes_generic(lanes, dout + n * s->OC * OHW, xp, s, off, Wp);
+        weight_lanes_generic(lanes, dout + n * s->OC * OHW, &runs, s);
     }
 }
