@@ -58,8 +58,10 @@ static int use_avx2(void) { return ember_gemm_current_isa()->path >= EMBER_CPU_A
 
 // MARK: - The 9-tap kernel (forward and input gradient)
 
-/// out[y, x] = (Σ_g Σ_(kh,kw) w[g·wstride + kh·3 + kw]·src[g·sstride + (y + oy + r(kh))·ld + x + ox + c(kw)])
-/// (+ bias), g, kh, kw ascending, for y < rows, x < cols; r(kh) = kh and c(kw) = kw, or 2 − kh
+/// out[p·out_pstride + y·out_ld + x] = (Σ_g Σ_(kh,kw) w[p·wpstride + g·wstride + kh·3 + kw]
+///     · src[g·sstride + (y + oy + r(kh))·ld + x + ox + c(kw)]) (+ bias[p])
+/// for each output plane p < planes, y < rows, x < cols, with g, kh, kw ascending in the
+/// chain; r(kh) = kh and c(kw) = kw, or 2 − kh
 /// and 2 − kw when `flip` (the input gradient's transposed taps). The forward's source is a
 /// padded copy with room past each row, and every tap reads it; the input gradient's is dY in
 /// place, a src_rows × src_cols plane: its taps on rows outside it are left out of the chain,
@@ -73,23 +75,26 @@ typedef struct {
     int flip;
     float* out;
     int64_t out_ld, rows, cols;
-    const float* bias;   // one value added to every output, or NULL
+    int64_t planes, wpstride, out_pstride;
+    const float* bias;   // a value per output plane, or NULL
 } ember_taps9;
 
 static void taps9_generic(const ember_taps9* k) {
-    for (int64_t y = 0; y < k->rows; y++)
-        for (int64_t x = 0; x < k->cols; x++) {
-            float acc = 0.0f;
-            for (int64_t g = 0; g < k->groups; g++)
-                for (int t = 0; t < TAPS; t++) {
-                    const int64_t r = k->flip ? 2 - t / 3 : t / 3, c = k->flip ? 2 - t % 3 : t % 3;
-                    const int64_t sy = y + k->oy + r, sx = x + k->ox + c;
-                    if (k->flip && (sy < 0 || sy >= k->src_rows)) continue;
-                    const int inside = !k->flip || (sx >= 0 && sx < k->src_cols);
-                    acc = fmaf(k->w[g * k->wstride + t], inside ? k->src[g * k->sstride + sy * k->ld + sx] : 0.0f, acc);
-                }
-            k->out[y * k->out_ld + x] = k->bias ? acc + *k->bias : acc;
-        }
+    for (int64_t p = 0; p < k->planes; p++)
+        for (int64_t y = 0; y < k->rows; y++)
+            for (int64_t x = 0; x < k->cols; x++) {
+                float acc = 0.0f;
+                for (int64_t g = 0; g < k->groups; g++)
+                    for (int t = 0; t < TAPS; t++) {
+                        const int64_t r = k->flip ? 2 - t / 3 : t / 3, c = k->flip ? 2 - t % 3 : t % 3;
+                        const int64_t sy = y + k->oy + r, sx = x + k->ox + c;
+                        if (k->flip && (sy < 0 || sy >= k->src_rows)) continue;
+                        const int inside = !k->flip || (sx >= 0 && sx < k->src_cols);
+                        acc = fmaf(k->w[p * k->wpstride + g * k->wstride + t],
+                                   inside ? k->src[g * k->sstride + sy * k->ld + sx] : 0.0f, acc);
+                    }
+                k->out[p * k->out_pstride + y * k->out_ld + x] = k->bias ? acc + k->bias[p] : acc;
+            }
 }
 
 #ifdef T256
@@ -98,13 +103,11 @@ static void taps9_generic(const ember_taps9* k) {
 // tile takes (NR + 2)·3·NV loads for 9·NR·NV FMAs. Every output still gets its taps in chain
 // order: the forward walks the source rows down (kh ascending), the flipped input gradient
 // walks them up. The input gradient skips dY's rows outside the plane, and its EDGE tiles (whose
-// columns reach past the plane's) mask their loads to the plane (those lanes read 0).
+// columns reach past the plane's) mask their loads to the plane (those lanes read 0). The tile
+// runs every output plane in turn: its place, row range and masks are worked out once.
 INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps9* k, float* out,
-                            int64_t out_ld, int64_t y, int64_t x) {
-    // `out` is output row y.
-    __m256 acc[4][2];
-    for (int r = 0; r < NR; r++)
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+                            int64_t out_ld, int64_t out_pstride, int64_t y, int64_t x) {
+    // `out` is output row y of plane 0.
     const int64_t ld = k->ld, sx = x + k->ox, sy = y + k->oy;
     // Source rows i in [i_lo, i_hi) are inside the plane.
     const int64_t i_lo = FLIP && sy < 0 ? -sy : 0;
@@ -121,55 +124,61 @@ INLINE T256 void taps9_tile(int NR, int NV, int FLIP, int EDGE, const ember_taps
                                                   _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k->src_cols), c));
             }
     }
-    for (int64_t g = 0; g < k->groups; g++) {
-        const float* src = k->src + g * k->sstride + sy * ld + sx;
-        const float* wg = k->w + g * k->wstride;
-        _Pragma("clang loop unroll(full)")
-        for (int step = 0; step < NR + 2; step++) {
-            // Forward: source row i feeds output row i − kh with tap (kh, kw) at column x + kw.
-            // Input gradient: tap (kh, kw) of output row r reads row r + 2 − kh, column
-            // x + 2 − kw, so row i feeds output row i − 2 + kh.
-            const int i = FLIP ? NR + 1 - step : step;
-            if (FLIP && (i < i_lo || i >= i_hi)) continue;
-            const float* row = src + i * ld;
+    for (int64_t p = 0; p < k->planes; p++) {
+        __m256 acc[4][2];
+        for (int r = 0; r < NR; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+        for (int64_t g = 0; g < k->groups; g++) {
+            const float* src = k->src + g * k->sstride + sy * ld + sx;
+            const float* wg = k->w + p * k->wpstride + g * k->wstride;
             _Pragma("clang loop unroll(full)")
-            for (int kw = 0; kw < 3; kw++) {
-                __m256 in[2];
-                for (int v = 0; v < NV; v++) {
-                    const float* p = row + 8 * v + (FLIP ? 2 - kw : kw);
-                    const int masked = (v == 0 && (EDGE & 1)) || (v == NV - 1 && (EDGE & 2));
-                    in[v] = masked ? _mm256_maskload_ps(p, mask[v][kw]) : _mm256_loadu_ps(p);
-                }
+            for (int step = 0; step < NR + 2; step++) {
+                // Forward: source row i feeds output row i − kh with tap (kh, kw) at column x + kw.
+                // Input gradient: tap (kh, kw) of output row r reads row r + 2 − kh, column
+                // x + 2 − kw, so row i feeds output row i − 2 + kh.
+                const int i = FLIP ? NR + 1 - step : step;
+                if (FLIP && (i < i_lo || i >= i_hi)) continue;
+                const float* row = src + i * ld;
                 _Pragma("clang loop unroll(full)")
-                for (int kh = 0; kh < 3; kh++) {
-                    const int r = FLIP ? i - 2 + kh : i - kh;
-                    if (r < 0 || r >= NR) continue;
-                    const __m256 w = _mm256_broadcast_ss(wg + kh * 3 + kw);
-                    for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(w, in[v], acc[r][v]);
+                for (int kw = 0; kw < 3; kw++) {
+                    __m256 in[2];
+                    for (int v = 0; v < NV; v++) {
+                        const float* at = row + 8 * v + (FLIP ? 2 - kw : kw);
+                        const int masked = (v == 0 && (EDGE & 1)) || (v == NV - 1 && (EDGE & 2));
+                        in[v] = masked ? _mm256_maskload_ps(at, mask[v][kw]) : _mm256_loadu_ps(at);
+                    }
+                    _Pragma("clang loop unroll(full)")
+                    for (int kh = 0; kh < 3; kh++) {
+                        const int r = FLIP ? i - 2 + kh : i - kh;
+                        if (r < 0 || r >= NR) continue;
+                        const __m256 w = _mm256_broadcast_ss(wg + kh * 3 + kw);
+                        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(w, in[v], acc[r][v]);
+                    }
                 }
             }
         }
+        float* plane = out + p * out_pstride;
+        for (int r = 0; r < NR; r++)
+            for (int v = 0; v < NV; v++) {
+                __m256 o = acc[r][v];
+                if (k->bias) o = _mm256_add_ps(o, _mm256_broadcast_ss(k->bias + p));
+                _mm256_storeu_ps(plane + r * out_ld + x + 8 * v, o);
+            }
     }
-    for (int r = 0; r < NR; r++)
-        for (int v = 0; v < NV; v++) {
-            __m256 o = acc[r][v];
-            if (k->bias) o = _mm256_add_ps(o, _mm256_broadcast_ss(k->bias));
-            _mm256_storeu_ps(out + r * out_ld + x + 8 * v, o);
-        }
 }
 
 // Right to left: a row's extra columns, stored by its last tile, land on the next row's first
 // ones, which that row's first tile then stores over.
-INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld, int64_t y,
-                            int64_t width) {
+INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, int64_t out_ld,
+                            int64_t out_pstride, int64_t y, int64_t width) {
     // A vector at column x + 8v reaches past the plane when its taps' columns leave it.
 #define OUTSIDE(V) (FLIP && (x + k->ox + 8 * (V) < 0 || x + k->ox + 8 * (V) + 10 > k->src_cols))
 #define TAPS9_TILE(NV)                                                             \
     switch (OUTSIDE(0) | OUTSIDE(NV - 1) << 1) {                                   \
-    case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, y, x); break;              \
-    case 1: taps9_tile(NR, NV, FLIP, 1, k, out, out_ld, y, x); break;              \
-    case 2: taps9_tile(NR, NV, FLIP, 2, k, out, out_ld, y, x); break;              \
-    default: taps9_tile(NR, NV, FLIP, 3, k, out, out_ld, y, x); break;             \
+    case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, out_pstride, y, x); break;              \
+    case 1: taps9_tile(NR, NV, FLIP, 1, k, out, out_ld, out_pstride, y, x); break;              \
+    case 2: taps9_tile(NR, NV, FLIP, 2, k, out, out_ld, out_pstride, y, x); break;              \
+    default: taps9_tile(NR, NV, FLIP, 3, k, out, out_ld, out_pstride, y, x); break;             \
     }
     int64_t x = width - 8;
     if (width % 16) {
@@ -182,12 +191,13 @@ INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, 
 }
 
 #define TAPS9_ROWS(NR, ...) (k->flip ? taps9_rows(NR, 1, __VA_ARGS__) : taps9_rows(NR, 0, __VA_ARGS__))
-T256 static void taps9_rows_any(int64_t n, const ember_taps9* k, float* out, int64_t out_ld, int64_t y, int64_t width) {
+T256 static void taps9_rows_any(int64_t n, const ember_taps9* k, float* out, int64_t out_ld, int64_t out_pstride,
+                                int64_t y, int64_t width) {
     switch (n) {
-    case 4: TAPS9_ROWS(4, k, out, out_ld, y, width); break;
-    case 3: TAPS9_ROWS(3, k, out, out_ld, y, width); break;
-    case 2: TAPS9_ROWS(2, k, out, out_ld, y, width); break;
-    case 1: TAPS9_ROWS(1, k, out, out_ld, y, width); break;
+    case 4: TAPS9_ROWS(4, k, out, out_ld, out_pstride, y, width); break;
+    case 3: TAPS9_ROWS(3, k, out, out_ld, out_pstride, y, width); break;
+    case 2: TAPS9_ROWS(2, k, out, out_ld, out_pstride, y, width); break;
+    case 1: TAPS9_ROWS(1, k, out, out_ld, out_pstride, y, width); break;
     }
 }
 
@@ -196,16 +206,20 @@ T256 static void taps9_rows_any(int64_t n, const ember_taps9* k, float* out, int
 // of the next row, which is stored after it (see taps9_rows); the last rows, whose extra
 // columns would land on another plane, go through scratch rows and are copied.
 T256 static void taps9_avx2(const ember_taps9* k) {
-    const int64_t width = (k->cols + 7) / 8 * 8, ld = k->out_ld;
+    const int64_t width = (k->cols + 7) / 8 * 8, ld = k->out_ld, ps = k->out_pstride;
     int64_t y = 0;
     for (; width == k->cols ? y + 4 <= k->rows : y + 4 < k->rows; y += 4)
-        taps9_rows_any(4, k, k->out + y * ld, ld, y, width);
+        taps9_rows_any(4, k, k->out + y * ld, ld, ps, y, width);
     const int64_t n = k->rows - y;
     if (n == 0) return;
-    if (width == k->cols) return taps9_rows_any(n, k, k->out + y * ld, ld, y, width);
-    float* tail = ember_reserve(&rows_buf_, (size_t)(4 * width) * sizeof(float));
-    taps9_rows_any(n, k, tail, width, y, width);
-    for (int64_t r = 0; r < n; r++) memcpy(k->out + (y + r) * ld, tail + r * width, (size_t)k->cols * sizeof(float));
+    if (width == k->cols) return taps9_rows_any(n, k, k->out + y * ld, ld, ps, y, width);
+    // Each plane's last rows in scratch, n·width apart, and one more row for the last plane's
+    // extra columns.
+    float* tail = ember_reserve(&rows_buf_, (size_t)((k->planes * n + 1) * width) * sizeof(float));
+    taps9_rows_any(n, k, tail, width, n * width, y, width);
+    for (int64_t p = 0; p < k->planes; p++)
+        for (int64_t r = 0; r < n; r++)
+            memcpy(k->out + p * ps + (y + r) * ld, tail + (p * n + r) * width, (size_t)k->cols * sizeof(float));
 }
 #endif
 
@@ -225,13 +239,9 @@ void ember_conv_thin_forward(float* out, const float* inp, const float* weight, 
     EMBER_FOR(nt, n, s->N,
         ember_taps9 k = {padded(inp + n * s->C * HW, s->C, s->H, s->W, s->PH, s->PW), Wp,
                          padded_pitch(s->H, s->W, s->PH, s->PW), s->H + 2 * s->PH, Wp, 0, 0,
-                         NULL, TAPS, s->C, 0, NULL, s->OW, s->OH, s->OW, NULL};
-        for (int64_t o = 0; o < s->OC; o++) {
-            k.w = weight + o * Kg;
-            k.out = out + (n * s->OC + o) * OHW;
-            k.bias = bias ? bias + o : NULL;
-            taps9(&k);
-        }
+                         weight, TAPS, s->C, 0, out + n * s->OC * OHW, s->OW, s->OH, s->OW,
+                         s->OC, Kg, OHW, bias};
+        taps9(&k);
     );
 }
 
@@ -241,14 +251,12 @@ void ember_conv_thin_input_grad(float* dinp, const float* dout, const float* wei
     // dY[iy + PH − kh, ix + PW − kw], that is row iy + (PH − 2) + (2 − kh) of the flipped taps.
     const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
     ember_taps9 k = {NULL, s->OW, OHW, s->OH, s->OW, s->PH - 2, s->PW - 2,
-                     NULL, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W, NULL};
+                     weight, s->C * TAPS, s->OC, 1, NULL, s->W, s->H, s->W,
+                     s->C, TAPS, HW, NULL};
     for (int64_t n = lo; n < hi; n++) {
         k.src = dout + n * s->OC * OHW;
-        for (int64_t c = 0; c < s->C; c++) {
-            k.w = weight + c * TAPS;
-            k.out = dinp + (n * s->C + c) * HW;
-            taps9(&k);
-        }
+        k.out = dinp + n * s->C * HW;
+        taps9(&k);
     }
 }
 
