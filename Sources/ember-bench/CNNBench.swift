@@ -81,14 +81,16 @@ struct CNNCommand: ParsableCommand {
     /// The conv kernels' GFLOP/s in `rounds` rounds, each round timing the 2048³ GEMM and then
     /// every shape, so each cell's ratio to the GEMM is taken within one round.
     func convTable(_ nt: Int) -> Table {
-        struct Shape { let name: String; let n, c, h, oc, k, stride: Int }
-        let shapes = [Shape(name: "MNIST conv1 1→32 28²", n: 64, c: 1, h: 28, oc: 32, k: 3, stride: 1),
-                      Shape(name: "MNIST conv2 32→64 26²", n: 64, c: 32, h: 26, oc: 64, k: 3, stride: 1),
-                      Shape(name: "ResNet CIFAR 64→64 32²", n: 32, c: 64, h: 32, oc: 64, k: 3, stride: 1),
-                      Shape(name: "ResNet CIFAR 128→128 16²", n: 32, c: 128, h: 16, oc: 128, k: 3, stride: 1),
-                      Shape(name: "ResNet CIFAR 256→256 8²", n: 32, c: 256, h: 8, oc: 256, k: 3, stride: 1),
-                      Shape(name: "ResNet CIFAR 512→512 4²", n: 32, c: 512, h: 4, oc: 512, k: 3, stride: 1),
-                      Shape(name: "ResNet CIFAR 64→128 32² s2", n: 32, c: 64, h: 32, oc: 128, k: 3, stride: 2)]
+        struct Shape { let name: String; let n, c, h, oc, k, stride, pad: Int }
+        let shapes = [Shape(name: "MNIST conv1 1→32 28², no padding", n: 64, c: 1, h: 28, oc: 32, k: 3, stride: 1, pad: 0),
+                      Shape(name: "MNIST conv2 32→64 26², no padding", n: 64, c: 32, h: 26, oc: 64, k: 3, stride: 1, pad: 0),
+                      Shape(name: "ResNet CIFAR stem 3→64 32²", n: 32, c: 3, h: 32, oc: 64, k: 3, stride: 1, pad: 1),
+                      Shape(name: "ResNet CIFAR 64→64 32²", n: 32, c: 64, h: 32, oc: 64, k: 3, stride: 1, pad: 1),
+                      Shape(name: "ResNet CIFAR 128→128 16²", n: 32, c: 128, h: 16, oc: 128, k: 3, stride: 1, pad: 1),
+                      Shape(name: "ResNet CIFAR 256→256 8²", n: 32, c: 256, h: 8, oc: 256, k: 3, stride: 1, pad: 1),
+                      Shape(name: "ResNet CIFAR 512→512 4²", n: 32, c: 512, h: 4, oc: 512, k: 3, stride: 1, pad: 1),
+                      Shape(name: "ResNet CIFAR 64→128 32² s2", n: 32, c: 64, h: 32, oc: 128, k: 3, stride: 2, pad: 1),
+                      Shape(name: "ResNet CIFAR shortcut 64→128 32² 1×1 s2", n: 32, c: 64, h: 32, oc: 128, k: 1, stride: 2, pad: 0)]
         // The GEMM engine's 2048³ on the same threads: the yardstick.
         let m = 2048
         let a = [Float](repeating: 0.5, count: m * m), b = [Float](repeating: 0.25, count: m * m)
@@ -103,7 +105,7 @@ struct CNNCommand: ParsableCommand {
             let tGemm = timePerCall(samples: 3) { ember_sgemm(0, 0, Int64(m), Int64(m), Int64(m), 1, a, Int64(m), b, Int64(m), 0, &c, Int64(m)) }
             gemm.append(2 * pow(Double(m), 3) / tGemm / 1e9)
             for (i, s) in shapes.enumerated() {
-                let pad = 1, oh = (s.h + 2 * pad - s.k) / s.stride + 1
+                let pad = s.pad, oh = (s.h + 2 * pad - s.k) / s.stride + 1
                 var geo = ember_conv2d_shape(N: Int64(s.n), C: Int64(s.c), H: Int64(s.h), W: Int64(s.h), OC: Int64(s.oc),
                                              KH: Int64(s.k), KW: Int64(s.k), OH: Int64(oh), OW: Int64(oh), SH: Int64(s.stride),
                                              SW: Int64(s.stride), PH: Int64(pad), PW: Int64(pad), DH: 1, DW: 1, G: 1)
