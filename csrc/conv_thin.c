@@ -173,12 +173,12 @@ INLINE T256 void taps9_rows(int NR, int FLIP, const ember_taps9* k, float* out, 
                             int64_t out_pstride, int64_t y, int64_t width) {
     // A vector at column x + 8v reaches past the plane when its taps' columns leave it.
 #define OUTSIDE(V) (FLIP && (x + k->ox + 8 * (V) < 0 || x + k->ox + 8 * (V) + 10 > k->src_cols))
-#define TAPS9_TILE(NV)                                                             \
-    switch (OUTSIDE(0) | OUTSIDE(NV - 1) << 1) {                                   \
-    case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, out_pstride, y, x); break;              \
-    case 1: taps9_tile(NR, NV, FLIP, 1, k, out, out_ld, out_pstride, y, x); break;              \
-    case 2: taps9_tile(NR, NV, FLIP, 2, k, out, out_ld, out_pstride, y, x); break;              \
-    default: taps9_tile(NR, NV, FLIP, 3, k, out, out_ld, out_pstride, y, x); break;             \
+#define TAPS9_TILE(NV)                                                              \
+    switch (OUTSIDE(0) | OUTSIDE(NV - 1) << 1) {                                    \
+    case 0: taps9_tile(NR, NV, FLIP, 0, k, out, out_ld, out_pstride, y, x); break;  \
+    case 1: taps9_tile(NR, NV, FLIP, 1, k, out, out_ld, out_pstride, y, x); break;  \
+    case 2: taps9_tile(NR, NV, FLIP, 2, k, out, out_ld, out_pstride, y, x); break;  \
+    default: taps9_tile(NR, NV, FLIP, 3, k, out, out_ld, out_pstride, y, x); break; \
     }
     int64_t x = width - 8;
     if (width % 16) {
