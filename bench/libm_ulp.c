@@ -32,7 +32,7 @@ static double ref_softplus(double x) { return (float)x > 20.0f ? x : log1p(exp(x
 
 static const struct { const char* name; ours_fn ours; ref_fn ref; } funcs[] = {
     {"exp", ember_expf_cr, exp},        {"expf_fast", ember_expf, exp},
-    {"log", ember_logf, log},           {"log1p", ember_log1pf, log1p},
+    {"log", ember_logf, log},           {"log2", ember_log2f, log2},           {"log1p", ember_log1pf, log1p},
     {"expm1", ember_expm1f, expm1},     {"tanh", ember_tanhf, tanh},
     {"sin", sin_any, sin},              {"cos", cos_any, cos},
     {"erf", ember_erff, erf},           {"sigmoid", ember_sigmoidf, ref_sigmoid},

@@ -293,7 +293,7 @@ DEFINE_UNARY(round_f32, rintf(x))   // half to even, as torch.round
 DEFINE_UNARY(trunc_f32, truncf(x))
 DEFINE_UNARY(log1p_f32, ember_log1pf(x))
 DEFINE_UNARY(expm1_f32, ember_expm1f(x))
-DEFINE_UNARY(log2_f32, log2f(x))
+DEFINE_UNARY(log2_f32, ember_log2f(x))
 DEFINE_UNARY(erf_f32, ember_erff(x))
 DEFINE_UNARY(gelu_tanh_f32, ember_gelu_tanhf(x))
 DEFINE_UNARY(silu_f32, ember_siluf(x))

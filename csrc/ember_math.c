@@ -140,6 +140,7 @@ static float math_f32(int op, float x, float b) {
     case EMBER_MATH_GELU_TANH: return ember_gelu_tanhf(x);
     case EMBER_MATH_SOFTPLUS: return ember_softplusf(x, b, 20.0f);
     case EMBER_MATH_EXPF_FAST: return ember_expf(x);
+    case EMBER_MATH_LOG2: return ember_log2f(x);
     default: return 0.0f;
     }
 }

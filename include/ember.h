@@ -526,6 +526,7 @@ enum {
     EMBER_MATH_TANH = 4, EMBER_MATH_SIN = 5, EMBER_MATH_COS = 6, EMBER_MATH_ERF = 7,
     EMBER_MATH_POW = 8, EMBER_MATH_SIGMOID = 9, EMBER_MATH_SILU = 10, EMBER_MATH_MISH = 11,
     EMBER_MATH_GELU_TANH = 12, EMBER_MATH_SOFTPLUS = 13, EMBER_MATH_EXPF_FAST = 14,
+    EMBER_MATH_LOG2 = 15,
 };
 void ember_math_f32_scalar(int op, float* out, const float* x, float b, int64_t n);
 
