@@ -253,16 +253,16 @@ void ember_gelu_backward(float* dinp, const float* dout, const float* inp, const
     static void NAME(float* out, const float* inp, int64_t n) {                                \
         EMBER_PARALLEL(ember_team(n), n, NAME##_range, out, inp);                              \
     }
-// sin and cos: the vector loop covers |x| < EM_TRIG_SMALL, where the reduction is branch-free;
-// a block of 256 holding a larger, infinite or NaN argument goes element by element through
-// the general function (the big reduction is a call). The check reads the input before
-// anything is written, so an in-place call is fine.
-#define DEFINE_TRIG(NAME, SMALL, GENERAL)                                                       \
+// A map with a cheap form for most arguments: blocks of 256 whose arguments all pass take it
+// in vector form; a block holding a "big" one goes through the general function. sin and
+// cos: |x| < EM_TRIG_SMALL, where the reduction is branch-free (the big reduction is a
+// call). The check reads the block before anything is written: in-place calls are fine.
+#define DEFINE_SPLIT(NAME, IS_BIG, SMALL, GENERAL)                                              \
     EMBER_SIMD static void NAME##_range(float* out, const float* inp, int64_t lo, int64_t hi) { \
         for (int64_t b = lo; b < hi; b += 256) {                                               \
             const int64_t e = b + 256 < hi ? b + 256 : hi;                                     \
             int big = 0;                                                                       \
-            for (int64_t i = b; i < e; i++) big |= ember_trig_is_big(inp[i]);                  \
+            for (int64_t i = b; i < e; i++) big |= IS_BIG(inp[i]);                             \
             if (big) {                                                                         \
                 for (int64_t i = b; i < e; i++) out[i] = GENERAL(inp[i]);                      \
             } else {                                                                           \
@@ -281,8 +281,8 @@ DEFINE_UNARY(sqrt_f32, sqrtf(x))
 DEFINE_UNARY(abs_f32, fabsf(x))
 DEFINE_UNARY(tanh_f32, ember_tanhf(x))
 DEFINE_UNARY(sigmoid_f32, ember_sigmoidf(x))
-DEFINE_TRIG(sin_f32, ember_sinf_small, ember_sinf)
-DEFINE_TRIG(cos_f32, ember_cosf_small, ember_cosf)
+DEFINE_SPLIT(sin_f32, ember_trig_is_big, ember_sinf_small, ember_sinf)
+DEFINE_SPLIT(cos_f32, ember_trig_is_big, ember_cosf_small, ember_cosf)
 DEFINE_UNARY(rsqrt_f32, 1.0f / sqrtf(x))
 DEFINE_UNARY(reciprocal_f32, 1.0f / x)
 DEFINE_UNARY(square_f32, x * x)
@@ -294,7 +294,9 @@ DEFINE_UNARY(trunc_f32, truncf(x))
 DEFINE_UNARY(log1p_f32, ember_log1pf(x))
 DEFINE_UNARY(expm1_f32, ember_expm1f(x))
 DEFINE_UNARY(log2_f32, ember_log2f(x))
-DEFINE_UNARY(erf_f32, ember_erff(x))
+// erf: blocks with every |x| < 2.5 skip the continued fraction (16 divisions) in vector form.
+static inline int erf_is_big(float x) { return !((x < 0 ? -x : x) < 2.5f); }
+DEFINE_SPLIT(erf_f32, erf_is_big, ember_erff_small, ember_erff)
 DEFINE_UNARY(gelu_tanh_f32, ember_gelu_tanhf(x))
 DEFINE_UNARY(silu_f32, ember_siluf(x))
 DEFINE_UNARY(mish_f32, ember_mishf(x))
