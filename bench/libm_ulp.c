@@ -4,7 +4,8 @@
 // the double reference rounded to float (not correctly rounded, as far as a double reference
 // can tell). pow, having two arguments, is checked on a pseudo-random sample of pairs.
 //
-//   scripts/libm_ulp.sh                          # build and run everything (long: ~20 min)
+//   scripts/libm_ulp.sh                          # build and run everything (~35 min on 2 cores)
+//   scripts/libm_ulp.sh log                      # one function: 1–5 min
 //   bench/libm_ulp [--stride S] [--from HEX --to HEX] [FUNCTION ...]
 //
 // The reference's own error (< 1 ulp of double) is far below the float ulps measured here.
