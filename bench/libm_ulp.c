@@ -6,7 +6,7 @@
 //
 //   scripts/libm_ulp.sh                          # build and run everything (~35 min on 2 cores)
 //   scripts/libm_ulp.sh log                      # one function: 1–5 min
-//   bench/libm_ulp [--stride S] [--from HEX --to HEX] [FUNCTION ...]
+//   .build/libm_ulp [--stride S] [--from HEX --to HEX] [FUNCTION ...]
 //
 // The reference's own error (< 1 ulp of double) is far below the float ulps measured here.
 #include "ember_math.h"
