@@ -1,5 +1,6 @@
 // ReLU, softmax / log-softmax and dropout, forward and backward side by side.
 #include "internal.h"
+#include "ember_math.h"
 #include <math.h>
 
 EMBER_SIMD
@@ -38,7 +39,7 @@ static void softmax_forward_rows(float* out, const float* inp, int64_t cols, int
             float* y = out + r * cols;
             const double s = ember_row_sum(y, cols);
             if (log) {
-                const float lse = mx[r - r0] + (float)logf((float)s);
+                const float lse = mx[r - r0] + ember_logf((float)s);
                 for (int64_t c = 0; c < cols; c++) y[c] = x[c] - lse;
             } else {
                 const float inv = (float)(1.0 / s);

@@ -16,6 +16,7 @@
 // have to combine — unless there are enough batch·heads to give each thread whole ones, when
 // one pass per batch·head does both in the same order.
 #include "internal.h"
+#include "ember_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -122,7 +123,7 @@ static void forward_task(float* out, float* lse, const float* q, const float* k,
         // A row with no allowed key (l = 0) gives 0, as PyTorch's safe softmax does.
         const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
         for (int64_t e = 0; e < s->Ev; e++) o[r * s->Ev + e] = o[r * s->Ev + e] * inv;
-        lse[bh * s->L + r0 + r] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
+        lse[bh * s->L + r0 + r] = l[r] > 0.0f ? m[r] + ember_logf(l[r]) : -INFINITY;
     }
 }
 

@@ -5,6 +5,7 @@
 // strided walk (one output row per iteration). Each op gets its own loops through the
 // macros below so that the compiler vectorises the inner loop; no switch per element.
 #include "internal.h"
+#include "ember_math.h"
 #include <math.h>
 #include <string.h>
 
@@ -99,7 +100,7 @@ DEFINE_BROADCAST(add_f32, float, float, x + y)
 DEFINE_BROADCAST(sub_f32, float, float, x - y)
 DEFINE_BROADCAST(mul_f32, float, float, x * y)
 DEFINE_BROADCAST(div_f32, float, float, x / y)
-DEFINE_BROADCAST(pow_f32, float, float, powf(x, y))
+DEFINE_BROADCAST(pow_f32, float, float, ember_powf(x, y))
 DEFINE_BROADCAST(max_f32, float, float, FMAX(x, y))
 DEFINE_BROADCAST(min_f32, float, float, FMIN(x, y))
 DEFINE_BROADCAST(add_i64, int64_t, int64_t, x + y)
@@ -252,15 +253,36 @@ void ember_gelu_backward(float* dinp, const float* dout, const float* inp, const
     static void NAME(float* out, const float* inp, int64_t n) {                                \
         EMBER_PARALLEL(ember_team(n), n, NAME##_range, out, inp);                              \
     }
+// A map with a cheap form for most arguments: blocks of 256 whose arguments all pass take it
+// in vector form; a block holding a "big" one goes through the general function. sin and
+// cos: |x| < EM_TRIG_SMALL, where the reduction is branch-free (the big reduction is a
+// call). The check reads the block before anything is written: in-place calls are fine.
+#define DEFINE_SPLIT(NAME, IS_BIG, SMALL, GENERAL)                                              \
+    EMBER_SIMD static void NAME##_range(float* out, const float* inp, int64_t lo, int64_t hi) { \
+        for (int64_t b = lo; b < hi; b += 256) {                                               \
+            const int64_t e = b + 256 < hi ? b + 256 : hi;                                     \
+            int big = 0;                                                                       \
+            for (int64_t i = b; i < e; i++) big |= IS_BIG(inp[i]);                             \
+            if (big) {                                                                         \
+                for (int64_t i = b; i < e; i++) out[i] = GENERAL(inp[i]);                      \
+            } else {                                                                           \
+                EMBER_INTERLEAVE                                                               \
+                for (int64_t i = b; i < e; i++) out[i] = SMALL(inp[i]);                        \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    static void NAME(float* out, const float* inp, int64_t n) {                                \
+        EMBER_PARALLEL(ember_team(n), n, NAME##_range, out, inp);                              \
+    }
 DEFINE_UNARY(neg_f32, -x)
-DEFINE_UNARY(exp_f32, expf(x))
-DEFINE_UNARY(log_f32, logf(x))
+DEFINE_UNARY(exp_f32, ember_expf_cr(x))
+DEFINE_UNARY(log_f32, ember_logf(x))
 DEFINE_UNARY(sqrt_f32, sqrtf(x))
 DEFINE_UNARY(abs_f32, fabsf(x))
-DEFINE_UNARY(tanh_f32, tanhf(x))
-DEFINE_UNARY(sigmoid_f32, 1.0f / (1.0f + expf(-x)))
-DEFINE_UNARY(sin_f32, sinf(x))
-DEFINE_UNARY(cos_f32, cosf(x))
+DEFINE_UNARY(tanh_f32, ember_tanhf(x))
+DEFINE_UNARY(sigmoid_f32, ember_sigmoidf(x))
+DEFINE_SPLIT(sin_f32, ember_trig_is_big, ember_sinf_small, ember_sinf)
+DEFINE_SPLIT(cos_f32, ember_trig_is_big, ember_cosf_small, ember_cosf)
 DEFINE_UNARY(rsqrt_f32, 1.0f / sqrtf(x))
 DEFINE_UNARY(reciprocal_f32, 1.0f / x)
 DEFINE_UNARY(square_f32, x * x)
@@ -269,13 +291,15 @@ DEFINE_UNARY(floor_f32, floorf(x))
 DEFINE_UNARY(ceil_f32, ceilf(x))
 DEFINE_UNARY(round_f32, rintf(x))   // half to even, as torch.round
 DEFINE_UNARY(trunc_f32, truncf(x))
-DEFINE_UNARY(log1p_f32, log1pf(x))
-DEFINE_UNARY(expm1_f32, expm1f(x))
-DEFINE_UNARY(log2_f32, log2f(x))
-DEFINE_UNARY(erf_f32, erff(x))
-DEFINE_UNARY(gelu_tanh_f32, 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
-DEFINE_UNARY(silu_f32, x / (1.0f + expf(-x)))
-DEFINE_UNARY(mish_f32, x * tanhf(x > 20.0f ? x : log1pf(expf(x))))
+DEFINE_UNARY(log1p_f32, ember_log1pf(x))
+DEFINE_UNARY(expm1_f32, ember_expm1f(x))
+DEFINE_UNARY(log2_f32, ember_log2f(x))
+// erf: blocks with every |x| < 2.5 skip the continued fraction (16 divisions) in vector form.
+static inline int erf_is_big(float x) { return !((x < 0 ? -x : x) < 2.5f); }
+DEFINE_SPLIT(erf_f32, erf_is_big, ember_erff_small, ember_erff)
+DEFINE_UNARY(gelu_tanh_f32, ember_gelu_tanhf(x))
+DEFINE_UNARY(silu_f32, ember_siluf(x))
+DEFINE_UNARY(mish_f32, ember_mishf(x))
 
 void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
     switch (op) {
@@ -314,9 +338,9 @@ void ember_unary_f32(int op, float* out, const float* inp, int64_t n) {
         for (int64_t i = lo; i < hi; i++) { float x = inp[i]; out[i] = (EXPR); }               \
     }
 DEFINE_UNARY2(leaky_relu_f32, x > 0.0f ? x : x * a)
-DEFINE_UNARY2(elu_f32, x > 0.0f ? x : a * expm1f(x))
+DEFINE_UNARY2(elu_f32, x > 0.0f ? x : a * ember_expm1f(x))
 DEFINE_UNARY2(hardtanh_f32, x < a ? a : (x > b ? b : x))
-DEFINE_UNARY2(softplus_f32, x * a > b ? x : log1pf(expf(x * a)) / a)
+DEFINE_UNARY2(softplus_f32, ember_softplusf(x, a, b))
 
 void ember_unary2_f32(int op, float* out, const float* inp, int64_t n, float a, float b) {
     const int nt = ember_team(n);

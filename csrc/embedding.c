@@ -7,6 +7,7 @@
 // few columns), and every thread walks all indices in their order: each element of dweight
 // receives its additions in index order, whatever the thread count.
 #include "internal.h"
+#include "ember_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -95,8 +96,8 @@ void ember_embedding_renorm(float* weight, const int64_t* rows, int64_t count, i
             for (int64_t c = 0; c < D; c++) norm += (double)w[c] * (double)w[c];
             norm = sqrt(norm);
         } else {
-            for (int64_t c = 0; c < D; c++) norm += pow(fabs((double)w[c]), norm_type);
-            norm = pow(norm, 1.0 / norm_type);
+            for (int64_t c = 0; c < D; c++) norm += ember_pow_d(fabs((double)w[c]), norm_type);
+            norm = ember_pow_d(norm, 1.0 / norm_type);
         }
         // PyTorch's embedding_renorm_: the row's norm as a float, then row *= scale.
         const float fnorm = (float)norm;

@@ -6,6 +6,7 @@
 //   ∂loss_i/∂x_ij = ((1-ε)·w_t + (ε/C)·W)·p_ij - (1-ε)·w_t·[j==t] - (ε/C)·w_j,  W = Σ_c w_c.
 // The weighted mean divides Σ loss_i by Σ_i w_{t_i}.
 #include "internal.h"
+#include "ember_math.h"
 #include <math.h>
 
 // Σ of n doubles in fixed order (the per-row losses), so the loss is the same for any
@@ -34,7 +35,7 @@ static void cross_entropy_forward_rows(float* losses, float* probs, const float*
             const double s = ember_row_sum(p, C);
             const float inv = (float)(1.0 / s);
             for (int64_t c = 0; c < C; c++) p[c] *= inv;
-            const double lse = (double)mx[i - r0] + log(s);
+            const double lse = (double)mx[i - r0] + ember_log_d(s);
             const int64_t t = targets[i];
             const double wt = weights ? weights[t] : 1.0;
             double loss = (1.0 - eps) * wt * (lse - x[t]);

@@ -1,6 +1,7 @@
 // Optimizer updates, each one fused pass over a parameter (read p, g, state; write p, state).
 // Formulas are torch.optim's (single-tensor, foreach=False reference implementation).
 #include "internal.h"
+#include "ember_math.h"
 #include <math.h>
 
 // The quickstart's case (no momentum), kept branch-free so that it vectorises: a pure stream.
@@ -67,8 +68,8 @@ static void adam_range(float* param, const float* grad, float* m, float* v, floa
 void ember_adam_step(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
                      float lr, float beta1, float beta2, float eps, float weight_decay,
                      int decoupled, int64_t step, int amsgrad, int maximize) {
-    const double bc1 = 1.0 - pow((double)beta1, (double)step);
-    const double bc2 = 1.0 - pow((double)beta2, (double)step);
+    const double bc1 = 1.0 - ember_pow_d((double)beta1, (double)step);
+    const double bc2 = 1.0 - ember_pow_d((double)beta2, (double)step);
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;

@@ -1,6 +1,7 @@
 // Sums, max and argmax. Fixed chunking and a fixed combine order everywhere: the result
 // never depends on the thread count.
 #include "internal.h"
+#include "ember_math.h"
 #include <math.h>
 
 // At most this many partial sums: the chunk size grows with n (a function of n only).
@@ -137,8 +138,8 @@ static float reduce_row(int op, const float* x, int64_t n, double param) {
         }
         if (m == __builtin_inff() || m == -__builtin_inff()) return m;
         double s = 0.0;
-        for (int64_t i = 0; i < n; i++) s += exp((double)x[i] - (double)m);
-        return (float)((double)m + log(s));
+        for (int64_t i = 0; i < n; i++) s += ember_exp_d((double)x[i] - (double)m);
+        return (float)((double)m + ember_log_d(s));
     }
     default: {   // EMBER_RED_NORM
         const double p = param;
@@ -154,9 +155,9 @@ static float reduce_row(int op, const float* x, int64_t n, double param) {
         double s = 0.0;
         for (int64_t i = 0; i < n; i++) {
             const double a = fabs((double)x[i]);
-            s += p == 0 ? (a != 0) : p == 1 ? a : p == 2 ? a * a : pow(a, p);
+            s += p == 0 ? (a != 0) : p == 1 ? a : p == 2 ? a * a : ember_pow_d(a, p);
         }
-        return (float)(p == 0 || p == 1 ? s : p == 2 ? sqrt(s) : pow(s, 1.0 / p));
+        return (float)(p == 0 || p == 1 ? s : p == 2 ? sqrt(s) : ember_pow_d(s, 1.0 / p));
     }
     }
 }

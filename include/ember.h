@@ -506,6 +506,30 @@ int ember_affine_sample(void* out, const void* inp, int u8, int64_t images, int6
                         int64_t W, int64_t OH, int64_t OW, const float* theta, int bilinear,
                         const float* fill);
 
+// MARK: - Deterministic math (ember_math.c, csrc/ember_math.h)
+// Ember's own exp, log, pow, sin, cos, erf, erfc: IEEE arithmetic only, no libm, so the same
+// bits on every CPU and libc (glibc dispatches its own by CPU). For the optimisers, the
+// learning-rate schedulers, init and the transforms; within a few ulp of the exact values.
+double ember_exp(double x);
+double ember_log(double x);
+/// x^y with C99 Annex F's special cases.
+double ember_pow(double x, double y);
+double ember_sin(double x);
+double ember_cos(double x);
+double ember_erf(double x);
+double ember_erfc(double x);
+/// The float functions the kernels use, element by element, compiled without vectorisation
+/// or CPU clones (the tests compare the kernels' vector paths and bench/libm_ulp.c against
+/// it): `op` is an EMBER_MATH_* value; `b` is pow's exponent, softplus's beta, or unused.
+enum {
+    EMBER_MATH_EXP = 0, EMBER_MATH_LOG = 1, EMBER_MATH_LOG1P = 2, EMBER_MATH_EXPM1 = 3,
+    EMBER_MATH_TANH = 4, EMBER_MATH_SIN = 5, EMBER_MATH_COS = 6, EMBER_MATH_ERF = 7,
+    EMBER_MATH_POW = 8, EMBER_MATH_SIGMOID = 9, EMBER_MATH_SILU = 10, EMBER_MATH_MISH = 11,
+    EMBER_MATH_GELU_TANH = 12, EMBER_MATH_SOFTPLUS = 13, EMBER_MATH_EXPF_FAST = 14,
+    EMBER_MATH_LOG2 = 15,
+};
+void ember_math_f32_scalar(int op, float* out, const float* x, float b, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -561,3 +561,31 @@ extension Kernels {
         Int(ember_attention_workspace_floats(backward ? 1 : 0))
     }
 }
+
+// MARK: Deterministic math (csrc/ember_math.c)
+/// Ember's own double exp, log, pow, sin, cos, erf, erfc: Foundation's come from glibc, which
+/// picks a CPU-specific version at load time, and the versions do not round alike. Every value
+/// that reaches a tensor or a learning rate goes through these instead.
+extension Kernels {
+    static func exp(_ x: Double) -> Double { ember_exp(x) }
+    static func log(_ x: Double) -> Double { ember_log(x) }
+    static func pow(_ x: Double, _ y: Double) -> Double { ember_pow(x, y) }
+    static func sin(_ x: Double) -> Double { ember_sin(x) }
+    static func cos(_ x: Double) -> Double { ember_cos(x) }
+    static func erf(_ x: Double) -> Double { ember_erf(x) }
+    static func erfc(_ x: Double) -> Double { ember_erfc(x) }
+
+    /// The float functions the kernels use (EMBER_MATH_*), one element at a time on the
+    /// baseline ISA with no vectorisation: the reference the kernels' vector paths must equal.
+    enum MathOp: Int32, CaseIterable {
+        case exp = 0, log, log1p, expm1, tanh, sin, cos, erf, pow, sigmoid, silu, mish, geluTanh,
+             softplus, expFast, log2
+    }
+    static func scalarMath(_ op: MathOp, _ x: [Float], _ b: Float = 0) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        out.withUnsafeMutableBufferPointer { o in
+            x.withUnsafeBufferPointer { ember_math_f32_scalar(op.rawValue, o.baseAddress, $0.baseAddress, b, Int64(x.count)) }
+        }
+        return out
+    }
+}

@@ -124,7 +124,7 @@ public enum Init {
     @discardableResult
     public static func truncNormal_(_ t: Tensor, mean: Double = 0, std: Double = 1, a: Double = -2, b: Double = 2,
                                     generator: Generator = .default) -> Tensor {
-        func cdf(_ x: Double) -> Double { (1 + erf(x / 2.0.squareRoot())) / 2 }
+        func cdf(_ x: Double) -> Double { (1 + Kernels.erf(x / 2.0.squareRoot())) / 2 }
         let lo = cdf((a - mean) / std), hi = cdf((b - mean) / std)
         let u = Tensor.rand(t.shape, generator: generator).toArray()
         let values = u.map { v -> Float in
@@ -146,17 +146,17 @@ public enum Init {
         let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
         var x: Double
         if p < 0.02425 {
-            let q = (-2 * log(p)).squareRoot()
+            let q = (-2 * Kernels.log(p)).squareRoot()
             x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
         } else if p > 1 - 0.02425 {
-            let q = (-2 * log(1 - p)).squareRoot()
+            let q = (-2 * Kernels.log(1 - p)).squareRoot()
             x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
         } else {
             let q = p - 0.5, r = q * q
             x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
         }
-        let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
-        let u = e * (2 * Double.pi).squareRoot() * exp(x * x / 2)
+        let e = 0.5 * Kernels.erfc(-x / 2.0.squareRoot()) - p
+        let u = e * (2 * Double.pi).squareRoot() * Kernels.exp(x * x / 2)
         return x - u / (1 + x * u / 2)
     }
 }

@@ -117,7 +117,7 @@ public final class StepLR: LRScheduler {
 
     /// baseLR · gamma^⌊epoch / stepSize⌋.
     public override func closedFormRate(epoch: Int) -> Double? {
-        baseLR * pow(gamma, Double(epoch / stepSize))
+        baseLR * Kernels.pow(gamma, Double(epoch / stepSize))
     }
 }
 
@@ -145,15 +145,15 @@ public final class CosineAnnealingLR: LRScheduler {
         let t = Double(tMax)
         if epoch == 0 { return current }
         if (epoch - 1 - tMax) % (2 * tMax) == 0 {
-            return current + (baseLR - etaMin) * (1 - cos(Double.pi / t)) / 2
+            return current + (baseLR - etaMin) * (1 - Kernels.cos(Double.pi / t)) / 2
         }
-        return (1 + cos(Double.pi * Double(epoch) / t)) / (1 + cos(Double.pi * Double(epoch - 1) / t))
+        return (1 + Kernels.cos(Double.pi * Double(epoch) / t)) / (1 + Kernels.cos(Double.pi * Double(epoch - 1) / t))
             * (current - etaMin) + etaMin
     }
 
     /// etaMin + (baseLR − etaMin) · (1 + cos(π · epoch / tMax)) / 2.
     public override func closedFormRate(epoch: Int) -> Double? {
-        etaMin + (baseLR - etaMin) * (1 + cos(Double.pi * Double(epoch) / Double(tMax))) / 2
+        etaMin + (baseLR - etaMin) * (1 + Kernels.cos(Double.pi * Double(epoch) / Double(tMax))) / 2
     }
 }
 

@@ -155,7 +155,7 @@ public final class OneCycleLR: LRScheduler {
 
     private func anneal(_ start: Double, _ end: Double, _ pct: Double) -> Double {
         switch annealStrategy {
-        case .cos: return end + (start - end) / 2.0 * (cos(Double.pi * pct) + 1)
+        case .cos: return end + (start - end) / 2.0 * (Kernels.cos(Double.pi * pct) + 1)
         case .linear: return (end - start) * pct + start
         }
     }

@@ -29,7 +29,7 @@ func rotate90(_ x: Tensor, k: Int) -> Tensor {
 /// (anticlockwise) about `center` (relative to the image centre), in doubles.
 func inverseRotationMatrix(angle: Double, center: (Double, Double)) -> [Double] {
     let rot = -angle * (Double.pi / 180)
-    let (cosR, sinR) = (Foundation.cos(rot), Foundation.sin(rot))
+    let (cosR, sinR) = (Kernels.cos(rot), Kernels.sin(rot))
     var m = [cosR, sinR, 0, -sinR, cosR, 0]
     let (cx, cy) = center
     m[2] += (cx - m[0] * cx) - m[1] * cy

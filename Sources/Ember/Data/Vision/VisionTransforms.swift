@@ -282,10 +282,10 @@ public struct RandomResizedCrop: Transform {
     /// that fits, else the largest central window within the ratio bounds.
     public func parameters(height h: Int, width w: Int) -> (top: Int, left: Int, height: Int, width: Int) {
         let area = Double(h * w)
-        let logRatio = (Foundation.log(ratio.0), Foundation.log(ratio.1))
+        let logRatio = (Kernels.log(ratio.0), Kernels.log(ratio.1))
         for _ in 0..<10 {
             let target = area * (scale.0 + (scale.1 - scale.0) * SampleRandom.uniform(generator))
-            let aspect = Foundation.exp(logRatio.0 + (logRatio.1 - logRatio.0) * SampleRandom.uniform(generator))
+            let aspect = Kernels.exp(logRatio.0 + (logRatio.1 - logRatio.0) * SampleRandom.uniform(generator))
             let cw = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))
             let ch = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
             if cw > 0 && cw <= w && ch > 0 && ch <= h {
@@ -499,10 +499,10 @@ public struct RandomErasing: Transform {
     /// The rectangle to erase (torchvision's `get_params`), nil when 10 tries found none.
     public func parameters(height h: Int, width w: Int) -> (top: Int, left: Int, height: Int, width: Int)? {
         let area = Double(h * w)
-        let logRatio = (Foundation.log(ratio.0), Foundation.log(ratio.1))
+        let logRatio = (Kernels.log(ratio.0), Kernels.log(ratio.1))
         for _ in 0..<10 {
             let target = area * (scale.0 + (scale.1 - scale.0) * SampleRandom.uniform(generator))
-            let aspect = Foundation.exp(logRatio.0 + (logRatio.1 - logRatio.0) * SampleRandom.uniform(generator))
+            let aspect = Kernels.exp(logRatio.0 + (logRatio.1 - logRatio.0) * SampleRandom.uniform(generator))
             let eh = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))
             let ew = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
             guard eh < h && ew < w else { continue }
