@@ -96,36 +96,42 @@ EM_INLINE double em_expm1_mid(double x) {
     return s * em_expm1_poly(r) + (s - 1.0);
 }
 
+/// The reduction shared by em_log_any and em_log_dd: x = 2^k·m with m in [√½, √2), f = m − 1,
+/// s = f/(2 + f) and R(s²) as described at em_log_any, for a positive x (subnormals scaled).
+EM_INLINE void em_log_reduce(double x, double* k, double* f, double* s, double* R) {
+    const int sub = x < 0x1p-1022;                 // subnormal (or ≤ 0: the callers fix it)
+    const double xs = sub ? x * 0x1p54 : x;
+    // Move the exponent boundary to √½: m's bits are the mantissa offset by those of √½.
+    const uint64_t u = em_bits(xs) + (0x3FF0000000000000ULL - 0x3FE6A09E667F3BCDULL);
+    // The exponent field as a double through the 2^52 trick (int64 → double has no AVX2 form).
+    *k = (em_double(0x4330000000000000ULL | (u >> 52)) - (0x1p52 + 1023.0)) - (sub ? 54.0 : 0.0);
+    const double m = em_double((u & 0x000FFFFFFFFFFFFFULL) + 0x3FE6A09E667F3BCDULL);
+    *f = m - 1.0;
+    *s = *f / (2.0 + *f);
+    const double z = *s * *s;
+    double r = 2.0 / 25.0;
+    r = r * z + 2.0 / 23.0;
+    r = r * z + 2.0 / 21.0;
+    r = r * z + 2.0 / 19.0;
+    r = r * z + 2.0 / 17.0;
+    r = r * z + 2.0 / 15.0;
+    r = r * z + 2.0 / 13.0;
+    r = r * z + 2.0 / 11.0;
+    r = r * z + 2.0 / 9.0;
+    r = r * z + 2.0 / 7.0;
+    r = r * z + 2.0 / 5.0;
+    r = r * z + 2.0 / 3.0;
+    *R = r * z;
+}
+
 /// log(x) in double for any x: x = 2^k·m with m in [√½, √2), f = m − 1,
 /// log(1+f) = f − (f²/2 − s·(f²/2 + R(s²))), s = f/(2+f), R the series of 2·atanh(s)/s − 2
 /// (2s²/3 + 2s⁴/5 + …, truncated after s^24: < 2^-60 relative for |s| ≤ 0.172). ≤ 1 ulp.
 /// log(±0) = −inf, log(x < 0) = NaN, log(inf) = inf.
 /// `base2`: log2 instead (k + log(m)·log2(e), exact at powers of two).
 EM_INLINE double em_log_any(double x, int base2) {
-    const int sub = x < 0x1p-1022;                 // subnormal (or ≤ 0: fixed below)
-    const double xs = sub ? x * 0x1p54 : x;
-    // Move the exponent boundary to √½: m's bits are the mantissa offset by those of √½.
-    const uint64_t u = em_bits(xs) + (0x3FF0000000000000ULL - 0x3FE6A09E667F3BCDULL);
-    // The exponent field as a double through the 2^52 trick (int64 → double has no AVX2 form).
-    const double k = (em_double(0x4330000000000000ULL | (u >> 52)) - (0x1p52 + 1023.0)) -
-                     (sub ? 54.0 : 0.0);
-    const double m = em_double((u & 0x000FFFFFFFFFFFFFULL) + 0x3FE6A09E667F3BCDULL);
-    const double f = m - 1.0;
-    const double s = f / (2.0 + f);
-    const double z = s * s;
-    double R = 2.0 / 25.0;
-    R = R * z + 2.0 / 23.0;
-    R = R * z + 2.0 / 21.0;
-    R = R * z + 2.0 / 19.0;
-    R = R * z + 2.0 / 17.0;
-    R = R * z + 2.0 / 15.0;
-    R = R * z + 2.0 / 13.0;
-    R = R * z + 2.0 / 11.0;
-    R = R * z + 2.0 / 9.0;
-    R = R * z + 2.0 / 7.0;
-    R = R * z + 2.0 / 5.0;
-    R = R * z + 2.0 / 3.0;
-    R = R * z;
+    double k, f, s, R;
+    em_log_reduce(x, &k, &f, &s, &R);
     const double hfsq = 0.5 * f * f;
     const double y = k * EM_LN2_HI + (f - (hfsq - (s * (hfsq + R) + k * EM_LN2_LO)));
     const double y2 = k + (f - (hfsq - s * (hfsq + R))) * EM_LOG2E;   // log2: k exact
@@ -415,28 +421,8 @@ EM_INLINE void em_int_parity(double y, int* is_int, int* is_odd) {
 /// f²/2 (exact, Dekker) and k·ln2_hi summed exactly and only the small rest, s·(f²/2 + R),
 /// rounded: ~2^-60 relative, so that y·log x keeps its bits for |y·log x| up to ~700.
 EM_INLINE double em_log_dd(double x, double* lo) {
-    const int sub = x < 0x1p-1022;
-    const double xs = sub ? x * 0x1p54 : x;
-    const uint64_t u = em_bits(xs) + (0x3FF0000000000000ULL - 0x3FE6A09E667F3BCDULL);
-    const double k = (em_double(0x4330000000000000ULL | (u >> 52)) - (0x1p52 + 1023.0)) -
-                     (sub ? 54.0 : 0.0);
-    const double m = em_double((u & 0x000FFFFFFFFFFFFFULL) + 0x3FE6A09E667F3BCDULL);
-    const double f = m - 1.0;
-    const double s = f / (2.0 + f);
-    const double z = s * s;
-    double R = 2.0 / 25.0;
-    R = R * z + 2.0 / 23.0;
-    R = R * z + 2.0 / 21.0;
-    R = R * z + 2.0 / 19.0;
-    R = R * z + 2.0 / 17.0;
-    R = R * z + 2.0 / 15.0;
-    R = R * z + 2.0 / 13.0;
-    R = R * z + 2.0 / 11.0;
-    R = R * z + 2.0 / 9.0;
-    R = R * z + 2.0 / 7.0;
-    R = R * z + 2.0 / 5.0;
-    R = R * z + 2.0 / 3.0;
-    R = R * z;
+    double k, f, s, R;
+    em_log_reduce(x, &k, &f, &s, &R);
     double ffl;
     const double ff = em_two_prod(f, f, &ffl);
     const double hh = 0.5 * ff, hl = 0.5 * ffl;              // f²/2 = hh + hl exactly
