@@ -6,16 +6,8 @@ import XCTest
 /// scripts/make_transformer_fixtures.py), its gradients against finite differences, the
 /// fused kernel against the materialised softmax, its bits across threads and CPU paths, a
 /// long sequence, and the error messages.
-final class AttentionTests: XCTestCase {
+final class AttentionTests: KernelSettingsTestCase {
     typealias Op = TensorOpsFixtureTests.Op
-    let savedThreshold = parallelThreshold
-    let savedPath = cpuCapability
-
-    override func tearDown() {
-        setCPUCapability(savedPath)
-        setNumThreads(numCores())
-        parallelThreshold = savedThreshold
-    }
 
     static let ops: [String: Op] = {
         var o: [String: Op] = [:]

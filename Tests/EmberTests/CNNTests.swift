@@ -5,16 +5,8 @@ import XCTest
 /// Convolution, pooling, normalisation and interpolation against PyTorch
 /// (Fixtures/cnn_ops.json, made by scripts/make_cnn_fixtures.py), their gradients against
 /// finite differences, the layers' state and modes, and their error messages.
-final class CNNTests: XCTestCase {
+final class CNNTests: KernelSettingsTestCase {
     typealias Op = TensorOpsFixtureTests.Op
-    let savedThreshold = parallelThreshold
-    let savedPath = cpuCapability
-
-    override func tearDown() {
-        setCPUCapability(savedPath)
-        setNumThreads(numCores())
-        parallelThreshold = savedThreshold
-    }
 
     static let ops: [String: Op] = {
         var o: [String: Op] = [:]

@@ -8,16 +8,8 @@ import XCTest
 /// special values, golden bit patterns of the ops and of randn that any change of bits fails,
 /// and the kernels' vector paths against the scalar baseline-ISA reference, on 1, 2 and 4
 /// threads and on the generic CPU path.
-final class DeterministicMathTests: XCTestCase {
+final class DeterministicMathTests: KernelSettingsTestCase {
     typealias Op = Kernels.MathOp
-    let savedThreshold = parallelThreshold
-    let savedPath = cpuCapability
-
-    override func tearDown() {
-        setCPUCapability(savedPath)
-        setNumThreads(numCores())
-        parallelThreshold = savedThreshold
-    }
 
     // MARK: References
 

@@ -3,16 +3,12 @@ import XCTest
 
 /// Ember's GEMM engine (csrc/gemm/): every ISA path against a float64 reference, and the
 /// same bits on every path and thread count (the rule in include/ember.h).
-final class GEMMTests: XCTestCase {
+final class GEMMTests: KernelSettingsTestCase {
     let sizes = [1, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 1000]
-    let savedThreshold = parallelThreshold
-    let savedPath = cpuCapability
 
     override func tearDown() {
-        setCPUCapability(savedPath)
         gemmUsesOpenBLAS = false
-        setNumThreads(numCores())
-        parallelThreshold = savedThreshold
+        super.tearDown()
     }
 
     /// The paths this machine can run; says which it cannot check (never passes silently).

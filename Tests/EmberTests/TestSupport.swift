@@ -82,3 +82,17 @@ func assertThrowsMessage(_ message: String, file: StaticString = #filePath, line
         XCTAssertEqual("\(error)", message, file: file, line: line)
     }
 }
+
+/// A test case whose tests may change the kernel settings (the CPU path, the thread count,
+/// the parallel threshold): each test's settings are put back afterwards.
+class KernelSettingsTestCase: XCTestCase {
+    let savedThreshold = parallelThreshold
+    let savedPath = cpuCapability
+
+    override func tearDown() {
+        setCPUCapability(savedPath)
+        setNumThreads(numCores())
+        parallelThreshold = savedThreshold
+        super.tearDown()
+    }
+}
