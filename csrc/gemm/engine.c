@@ -139,7 +139,9 @@ static void pack_a(float* dst, const float* A, int64_t lda, int ta, int64_t i0, 
         float* d = dst + ib * mr * kcur;
         const int64_t r0 = i0 + ib * mr;
         const int64_t rows = mcur - ib * mr < mr ? mcur - ib * mr : mr;
-        if (ta) {   // op(A)(i, p) = A[p·lda + i]: each k gives a contiguous run of rows
+        if (rows == mr && mr % 6 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
+            ember_pack_a_avx2(d, ta ? A + p0 * lda + r0 : A + r0 * lda + p0, lda, ta, kcur, mr);
+        } else if (ta) {   // op(A)(i, p) = A[p·lda + i]: each k gives a contiguous run of rows
             for (int64_t p = 0; p < kcur; p++) {
                 const float* s = A + (p0 + p) * lda + r0;
                 for (int r = 0; r < rows; r++) d[p * mr + r] = s[r];
