@@ -8,7 +8,8 @@ import Foundation
 // (OPENBLAS_CORETYPE), so its columns come from child processes of this binary (`gemm
 // --worker`) started with each setting; Ember's come from this process. Rounds alternate
 // (Ember, then each OpenBLAS setting) so that load from other processes on a shared
-// machine hits every column alike; each figure is the median over rounds, with min–max.
+// machine hits every column alike; each figure is the median over rounds, with min–max, and
+// each ratio (% of peak, Ember / OpenBLAS) the median of the rounds' own ratios.
 
 /// One measurement of a path's register-only FMA loop on one thread, in GFLOP/s.
 func measurePeak(_ path: Int32) -> Double {
@@ -226,7 +227,10 @@ struct GemmCommand: ParsableCommand {
         for (i, c) in cases.enumerated() {
             var row = [c.group, c.name, "\(c.threads)"]
             for p in paths.indices {
-                row += [spread(ember[p][i]), fmt(100 * median(ember[p][i]) / (median(peaks[p]) * Double(c.threads)), 0) + "%"]
+                // Each round's product against the same round's peak: the machine's state changes
+                // between rounds, so the pairs are steadier than a ratio of the two medians.
+                let pct = zip(ember[p][i], peaks[p]).map { 100 * $0 / ($1 * Double(c.threads)) }
+                row += [spread(ember[p][i]), spread(pct, 0) + "%"]
             }
             let b = blasCases.firstIndex { $0.name == c.name && $0.threads == c.threads }
             // A packed case's OpenBLAS columns are the unpacked product (OpenBLAS cannot pack).
@@ -234,7 +238,7 @@ struct GemmCommand: ParsableCommand {
             for s in settings.indices { row.append(bi.map { spread(blas[s][$0]) } ?? "-") }
             func ratio(_ p: Int32, _ s: Int) -> String {
                 guard let pi = paths.firstIndex(of: p), let bi else { return "-" }
-                return fmt(median(ember[pi][i]) / median(blas[s][bi]), 2) + "x"
+                return fmt(median(zip(ember[pi][i], blas[s][bi]).map { $0 / $1 }), 2) + "x"
             }
             row += [ratio(Int32(EMBER_CPU_AVX512), 1), ratio(Int32(EMBER_CPU_AVX512), 2), ratio(Int32(EMBER_CPU_AVX2), 2)]
             table.rows.append(row)
