@@ -46,12 +46,20 @@ int64_t ember_attention_workspace_floats(int backward) {
     return backward ? 2 * ATT_BR * ATT_BC : ATT_BR * ATT_BC + 2 * ATT_BR;
 }
 
+// Problem bh of an operand with `rows` × `cols` problems, and its row stride (ember.h).
+static inline int64_t att_offset(const ember_attention_layout* a, int64_t bh, int64_t rows, int64_t cols) {
+    return a->offsets ? a->offsets[bh] : bh * rows * cols;
+}
+static inline int64_t att_ld(const ember_attention_layout* a, int64_t cols) {
+    return a->offsets ? a->row_stride : cols;
+}
+
 // S (rows × cols, row stride ATT_BC) = scale·Qi·Kjᵀ, plus the mask and the causal cut
 // (query r0 + r sees key c0 + c only when c0 + c ≤ r0 + r).
-static void scores(float* S, const float* q, const float* k, int64_t bh, int64_t r0, int64_t rows,
-                   int64_t c0, int64_t cols, const ember_attention_shape* s) {
-    ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * s->E, s->E, k + c0 * s->E, s->E,
-                       0.0f, S, ATT_BC);
+// q and k are problem bh's, rows qld and kld apart.
+static void scores(float* S, const float* q, int64_t qld, const float* k, int64_t kld, int64_t bh, int64_t r0,
+                   int64_t rows, int64_t c0, int64_t cols, const ember_attention_shape* s) {
+    ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, k + c0 * kld, kld, 0.0f, S, ATT_BC);
     if (s->mask) {
         const float* mb = s->mask + s->mask_offsets[bh];
         for (int64_t r = 0; r < rows; r++) {
@@ -96,33 +104,36 @@ static void forward_task(float* out, float* lse, const float* q, const float* k,
     const int64_t tiles = (s->L + ATT_BR - 1) / ATT_BR;
     const int64_t bh = task / tiles, r0 = (task % tiles) * ATT_BR;
     const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
-    const float* qb = q + bh * s->L * s->E;
-    const float* kb = k + bh * s->S * s->E;
-    const float* vb = v + bh * s->S * s->Ev;
-    float* o = out + (bh * s->L + r0) * s->Ev;
+    const int64_t qld = att_ld(&s->q_layout, s->E), kld = att_ld(&s->k_layout, s->E);
+    const int64_t vld = att_ld(&s->v_layout, s->Ev), old = att_ld(&s->out_layout, s->Ev);
+    const float* qb = q + att_offset(&s->q_layout, bh, s->L, s->E);
+    const float* kb = k + att_offset(&s->k_layout, bh, s->S, s->E);
+    const float* vb = v + att_offset(&s->v_layout, bh, s->S, s->Ev);
+    float* o = out + att_offset(&s->out_layout, bh, s->L, s->Ev) + r0 * old;
     float* S = att_reserve((size_t)ember_attention_workspace_floats(0));
     float* m = S + ATT_BR * ATT_BC;
     float* l = m + ATT_BR;
     float alpha[ATT_BR];
     for (int64_t r = 0; r < rows; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
     const int64_t end = key_end(r0, rows, s);
-    if (end <= 0) memset(o, 0, (size_t)(rows * s->Ev) * sizeof(float));
+    if (end <= 0)
+        for (int64_t r = 0; r < rows; r++) memset(o + r * old, 0, (size_t)s->Ev * sizeof(float));
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, kb, bh, r0, rows, c0, cols, s);
+        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
         online_softmax(S, m, l, alpha, rows, cols);
         if (c0 > 0) {
             for (int64_t r = 0; r < rows; r++)
                 if (alpha[r] != 1.0f)
-                    for (int64_t e = 0; e < s->Ev; e++) o[r * s->Ev + e] = o[r * s->Ev + e] * alpha[r];
+                    for (int64_t e = 0; e < s->Ev; e++) o[r * old + e] = o[r * old + e] * alpha[r];
         }
-        ember_sgemm_serial(0, 0, rows, s->Ev, cols, 1.0f, S, ATT_BC, vb + c0 * s->Ev, s->Ev,
-                           c0 > 0 ? 1.0f : 0.0f, o, s->Ev);
+        ember_sgemm_serial(0, 0, rows, s->Ev, cols, 1.0f, S, ATT_BC, vb + c0 * vld, vld,
+                           c0 > 0 ? 1.0f : 0.0f, o, old);
     }
     for (int64_t r = 0; r < rows; r++) {
         // A row with no allowed key (l = 0) gives 0, as PyTorch's safe softmax does.
         const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        for (int64_t e = 0; e < s->Ev; e++) o[r * s->Ev + e] = o[r * s->Ev + e] * inv;
+        for (int64_t e = 0; e < s->Ev; e++) o[r * old + e] = o[r * old + e] * inv;
         lse[bh * s->L + r0 + r] = l[r] > 0.0f ? m[r] + ember_logf(l[r]) : -INFINITY;
     }
 }
@@ -173,9 +184,11 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
     const int64_t tiles = (s->S + ATT_BC - 1) / ATT_BC;
     const int64_t bh = task / tiles, c0 = (task % tiles) * ATT_BC;
     const int64_t cols = s->S - c0 < ATT_BC ? s->S - c0 : ATT_BC;
-    const float* qb = q + bh * s->L * s->E;
-    const float* kb = k + bh * s->S * s->E;
-    const float* vb = v + bh * s->S * s->Ev;
+    const int64_t qld = att_ld(&s->q_layout, s->E), kld = att_ld(&s->k_layout, s->E);
+    const int64_t vld = att_ld(&s->v_layout, s->Ev);
+    const float* qb = q + att_offset(&s->q_layout, bh, s->L, s->E);
+    const float* kb = k + att_offset(&s->k_layout, bh, s->S, s->E);
+    const float* vb = v + att_offset(&s->v_layout, bh, s->S, s->Ev);
     const float* gb = dout + bh * s->L * s->Ev;
     float* dkt = dk + (bh * s->S + c0) * s->E;
     float* dvt = dv + (bh * s->S + c0) * s->Ev;
@@ -190,9 +203,9 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
         for (int64_t r = 0; r < first; r++) memset(dsb + r * s->S, 0, (size_t)cols * sizeof(float));
     for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
-        scores(S, qb, kb, bh, r0, rows, c0, cols, s);
-        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * s->Ev,
-                           s->Ev, 0.0f, dP, ATT_BC);
+        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
+        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
+                           dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         // dV += Pᵀ·dO before P is consumed by dS.
         ember_sgemm_serial(1, 0, cols, s->Ev, rows, 1.0f, S, ATT_BC, gb + r0 * s->Ev, s->Ev, 1.0f,
@@ -201,12 +214,12 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
         if (dsb)
             for (int64_t r = 0; r < rows; r++)
                 memcpy(dsb + (r0 + r) * s->S, dP + r * ATT_BC, (size_t)cols * sizeof(float));
-        ember_sgemm_serial(1, 0, cols, s->E, rows, s->scale, dP, ATT_BC, qb + r0 * s->E, s->E, 1.0f,
+        ember_sgemm_serial(1, 0, cols, s->E, rows, s->scale, dP, ATT_BC, qb + r0 * qld, qld, 1.0f,
                            dkt, s->E);
         if (dq) {
             const int64_t end = key_end(r0, rows, s);
             const int64_t qcols = end - c0 < cols ? end - c0 : cols;   // dq_task's tile width
-            ember_sgemm_serial(0, 0, rows, s->E, qcols, s->scale, dP, ATT_BC, kb + c0 * s->E, s->E,
+            ember_sgemm_serial(0, 0, rows, s->E, qcols, s->scale, dP, ATT_BC, kb + c0 * kld, kld,
                                1.0f, dq + (bh * s->L + r0) * s->E, s->E);
         }
     }
@@ -219,9 +232,11 @@ static void dq_task(float* dq, const float* dout, const float* q, const float* k
     const int64_t tiles = (s->L + ATT_BR - 1) / ATT_BR;
     const int64_t bh = task / tiles, r0 = (task % tiles) * ATT_BR;
     const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
-    const float* qb = q + bh * s->L * s->E;
-    const float* kb = k + bh * s->S * s->E;
-    const float* vb = v + bh * s->S * s->Ev;
+    const int64_t qld = att_ld(&s->q_layout, s->E), kld = att_ld(&s->k_layout, s->E);
+    const int64_t vld = att_ld(&s->v_layout, s->Ev);
+    const float* qb = q + att_offset(&s->q_layout, bh, s->L, s->E);
+    const float* kb = k + att_offset(&s->k_layout, bh, s->S, s->E);
+    const float* vb = v + att_offset(&s->v_layout, bh, s->S, s->Ev);
     const float* gb = dout + bh * s->L * s->Ev;
     float* dqt = dq + (bh * s->L + r0) * s->E;
     memset(dqt, 0, (size_t)(rows * s->E) * sizeof(float));
@@ -230,22 +245,25 @@ static void dq_task(float* dq, const float* dout, const float* q, const float* k
     const int64_t end = key_end(r0, rows, s);
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, kb, bh, r0, rows, c0, cols, s);
-        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * s->Ev,
-                           s->Ev, 0.0f, dP, ATT_BC);
+        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
+        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
+                           dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         dscores(dP, S, delta + bh * s->L + r0, rows, cols);
-        ember_sgemm_serial(0, 0, rows, s->E, cols, s->scale, dP, ATT_BC, kb + c0 * s->E, s->E, 1.0f,
+        ember_sgemm_serial(0, 0, rows, s->E, cols, s->scale, dP, ATT_BC, kb + c0 * kld, kld, 1.0f,
                            dqt, s->E);
     }
 }
 
-// delta[row] = Σ_e dO·O, in double (one row per iteration, so thread-count independent).
-static void delta_rows(float* delta, const float* dout, const float* out, int64_t rows, int64_t Ev) {
+// delta[row] = Σ_e dO·O, in double (one row per iteration, so thread-count independent); O
+// laid out as the forward wrote it.
+static void delta_rows(float* delta, const float* dout, const float* out, const ember_attention_shape* s) {
+    const int64_t rows = s->BH * s->L, Ev = s->Ev, old = att_ld(&s->out_layout, Ev);
     const int nt = ember_team(rows * Ev);
     EMBER_FOR(nt, r, rows,   // rows split evenly over the threads; each row's sum is one chain
+        const float* o = out + att_offset(&s->out_layout, r / s->L, s->L, Ev) + r % s->L * old;
         double acc = 0.0;
-        for (int64_t e = 0; e < Ev; e++) acc += (double)dout[r * Ev + e] * out[r * Ev + e];
+        for (int64_t e = 0; e < Ev; e++) acc += (double)dout[r * Ev + e] * o[e];
         delta[r] = (float)acc;
     );
 }
@@ -253,7 +271,7 @@ static void delta_rows(float* delta, const float* dout, const float* out, int64_
 void ember_attention_backward(float* dq, float* dk, float* dv, float* dscores, float* delta,
                               const float* dout, const float* q, const float* k, const float* v,
                               const float* out, const float* lse, const ember_attention_shape* s) {
-    delta_rows(delta, dout, out, s->BH * s->L, s->Ev);
+    delta_rows(delta, dout, out, s);
     const int nt = ember_team(s->BH * s->L * s->S * (s->E + s->Ev));
     const int64_t ktiles = (s->S + ATT_BC - 1) / ATT_BC;
     const int64_t ktasks = s->BH * ktiles;

@@ -423,11 +423,21 @@ void ember_embedding_renorm(float* weight, const int64_t* rows, int64_t count, i
 
 // MARK: - Attention (attention.c)
 
+/// Where an attention operand's problems are: problem bh's row i starts at
+/// offsets[bh] + i·row_stride floats from the operand's pointer. offsets NULL (a zeroed
+/// layout): contiguous problems, bh·rows·cols + i·cols. Lets views such as a (B, T, H, D)
+/// projection transposed to (B, H, T, D) be read, and written, in place.
+typedef struct {
+    const int64_t* offsets;   // (BH), or NULL
+    int64_t row_stride;
+} ember_attention_layout;
+
 /// Scaled dot-product attention over BH (batch·head) independent problems: q (BH, L, E),
-/// k (BH, S, E), v (BH, S, Ev), all contiguous. `mask` (may be NULL) is added to the scores:
-/// problem bh, query i, key j reads mask[mask_offsets[bh] + i·mask_row_stride +
-/// j·mask_col_stride] (strides 0 broadcast; −inf forbids). `causal`: key j > query i is
-/// forbidden.
+/// k (BH, S, E), v (BH, S, Ev) and the forward's out (BH, L, Ev), each laid out as its
+/// ember_attention_layout says (unit stride along a row); lse, dout and the gradients are
+/// contiguous. `mask` (may be NULL) is added to the scores: problem bh, query i, key j reads
+/// mask[mask_offsets[bh] + i·mask_row_stride + j·mask_col_stride] (strides 0 broadcast; −inf
+/// forbids). `causal`: key j > query i is forbidden.
 typedef struct {
     int64_t BH, L, S, E, Ev;
     float scale;
@@ -435,15 +445,16 @@ typedef struct {
     const float* mask;
     const int64_t* mask_offsets;   // (BH)
     int64_t mask_row_stride, mask_col_stride;
+    ember_attention_layout q_layout, k_layout, v_layout, out_layout;
 } ember_attention_shape;
 /// out (BH, L, Ev) = softmax(scale·q·kᵀ + mask)·v and lse (BH, L), each row's log-sum-exp of
 /// the scores for the backward (−inf for a row with no allowed key; its output is 0). Tiled:
 /// per thread a workspace of ember_attention_workspace_floats(0) floats, never L×S.
 void ember_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                              const ember_attention_shape* s);
-/// dq (BH, L, E), dk (BH, S, E), dv (BH, S, Ev), all overwritten, from dout (BH, L, Ev) and
-/// the forward's out and lse; `delta` (BH, L) is workspace. The scores are recomputed per
-/// tile (ember_attention_workspace_floats(1) floats per thread). `dscores` (BH, L, S), NULL
+/// dq (BH, L, E), dk (BH, S, E), dv (BH, S, Ev), contiguous and overwritten, from dout (BH,
+/// L, Ev, contiguous) and the forward's out and lse; `delta` (BH, L) is workspace. The scores
+/// are recomputed per tile (ember_attention_workspace_floats(1) floats per thread). `dscores` (BH, L, S), NULL
 /// unless a float mask needs a gradient, is overwritten with the gradient of the scores
 /// (scale·q·kᵀ + mask), i.e. of the mask before its broadcast is summed.
 void ember_attention_backward(float* dq, float* dk, float* dv, float* dscores, float* delta,

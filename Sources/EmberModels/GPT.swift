@@ -147,7 +147,8 @@ public final class CausalSelfAttention: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
         let qkv = cAttn(x).split(c, dim: 2)
-        // (B, T, C) → (B, nh, T, hs) as views; scaledDotProductAttention copies them contiguous for its kernel.
+        // (B, T, C) → (B, nh, T, hs): views the attention kernel reads in place. Its output is laid
+        // out (B, T, nh, hs), so the transpose and reshape back are views too.
         func heads(_ y: Tensor) -> Tensor { y.reshaped([b, t, nHead, c / nHead]).transposed(1, 2) }
         let y = scaledDotProductAttention(query: heads(qkv[0]), key: heads(qkv[1]), value: heads(qkv[2]),
                                           dropoutP: isTraining ? attnDropout : 0, isCausal: true)

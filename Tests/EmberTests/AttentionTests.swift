@@ -119,6 +119,48 @@ final class AttentionTests: KernelSettingsTestCase {
         }
     }
 
+    /// Heads split from one (B, T, 3C) projection and transposed to (B, H, T, D) are read in
+    /// place: output and gradients are bit for bit those of contiguous copies, with a mask,
+    /// causal, over more than one 64-row tile, and the output is laid out (B, T, H, D), so
+    /// the usual transpose back is contiguous. On 1 and 2 threads the backward takes its
+    /// one-pass form, on 4 its two-pass form. A view whose rows are not unit-stride is copied
+    /// and gives the same bits too.
+    func testStridedHeadsReadInPlace() {
+        parallelThreshold = 1
+        let (b, t, h, d) = (2, 70, 3, 8), c = h * d
+        let g = Generator(seed: 7)
+        let x = Tensor.randn([b, t, 3 * c], generator: g)
+        let w = Tensor.randn([b, h, t, d], generator: g)
+        let mask = Tensor.rand([b, 1, t, t], generator: g) > 0.3
+        func run(copies: Bool, mask m: Tensor?, causal: Bool) -> (y: Tensor, dx: [Float]) {
+            let leaf = x.clone().requiringGrad()
+            let parts = leaf.split(c, dim: 2).map { p -> Tensor in
+                let heads = p.reshaped([b, t, h, d]).transposed(1, 2)
+                return copies ? heads.contiguous() : heads
+            }
+            let y = scaledDotProductAttention(query: parts[0], key: parts[1], value: parts[2], attnMask: m,
+                                              isCausal: causal)
+            (y * w).sum().backward()
+            return (y, leaf.grad!.toArray())
+        }
+        for threads in [1, 2, 4] {
+            setNumThreads(threads)
+            for (m, causal) in [(nil, true), (mask, false)] as [(Tensor?, Bool)] {
+                let inPlace = run(copies: false, mask: m, causal: causal), copied = run(copies: true, mask: m, causal: causal)
+                // XCTAssert on the comparison: a failure message of two whole tensors is useless.
+                XCTAssert(inPlace.y.toArray() == copied.y.toArray(), "output, causal \(causal), \(threads) threads")
+                XCTAssert(inPlace.dx == copied.dx, "gradient, causal \(causal), \(threads) threads")
+                XCTAssertTrue(inPlace.y.transposed(1, 2).isContiguous, "output laid out (B, T, H, D)")
+                XCTAssertTrue(copied.y.isContiguous)
+            }
+        }
+        // Rows with stride ≠ 1: q stored (B, H, E, L) and transposed.
+        let p = randomProblem(3, l: 70, s: 70, e: 8, ev: 8)
+        let qT = p.q.transposed(-1, -2).contiguous().transposed(-1, -2)
+        XCTAssert(scaledDotProductAttention(query: qT, key: p.k, value: p.v).toArray()
+                  == scaledDotProductAttention(query: p.q, key: p.k, value: p.v).toArray())
+    }
+
     /// A float mask's gradient from the fused kernel (the stored dS summed over the broadcast
     /// dims) equals autograd's through the materialised softmax, for a mask broadcast over
     /// the batch and the queries and for a full one; a mask that needs no gradient gets none.

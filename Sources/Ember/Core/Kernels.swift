@@ -524,8 +524,17 @@ extension Kernels {
 
 // MARK: Attention
 extension Kernels {
-    /// The geometry of one attention call (ember_attention_shape); the mask pointer and its
-    /// per-problem offsets must outlive the kernel calls that use it.
+    /// Where one attention operand's problems are (ember_attention_layout): nil offsets for
+    /// contiguous problems.
+    struct AttentionLayout {
+        var offsets: UnsafePointer<Int64>?
+        var rowStride: Int
+        static var contiguous: AttentionLayout { AttentionLayout(offsets: nil, rowStride: 0) }
+        var c: ember_attention_layout { ember_attention_layout(offsets: offsets, row_stride: Int64(rowStride)) }
+    }
+
+    /// The geometry of one attention call (ember_attention_shape); the mask pointer and every
+    /// per-problem offset must outlive the kernel calls that use them.
     struct AttentionShape {
         var bh: Int, l: Int, s: Int, e: Int, ev: Int
         var scale: Float
@@ -533,11 +542,13 @@ extension Kernels {
         var mask: UnsafePointer<Float>?
         var maskOffsets: UnsafePointer<Int64>?
         var maskRowStride: Int, maskColStride: Int
+        var q: AttentionLayout, k: AttentionLayout, v: AttentionLayout, out: AttentionLayout
 
         var c: ember_attention_shape {
             ember_attention_shape(BH: Int64(bh), L: Int64(l), S: Int64(s), E: Int64(e), Ev: Int64(ev), scale: scale,
                                   causal: causal ? 1 : 0, mask: mask, mask_offsets: maskOffsets,
-                                  mask_row_stride: Int64(maskRowStride), mask_col_stride: Int64(maskColStride))
+                                  mask_row_stride: Int64(maskRowStride), mask_col_stride: Int64(maskColStride),
+                                  q_layout: q.c, k_layout: k.c, v_layout: v.c, out_layout: out.c)
         }
     }
     static func attentionForward(_ out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,

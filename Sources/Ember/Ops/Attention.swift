@@ -22,7 +22,10 @@
 ///   - isCausal: query i attends to keys j ≤ i (a lower-triangular mask); not with `attnMask`.
 ///   - scale: the factor on the scores, 1/√E unless given.
 ///   - generator: where dropout draws from.
-/// - Returns: (…, L, Ev).
+/// - Returns: (…, L, Ev), laid out in memory in query's dim order: for heads transposed from a
+///   (B, T, H, D) projection it is (B, T, H, Ev) transposed, as PyTorch's CPU kernel returns it,
+///   so transposing back to (B, T, H, Ev) gives a contiguous tensor. Rows of query, key and
+///   value that are unit-stride are read in place, without copies.
 ///
 /// ```swift
 /// let q = Tensor.randn([2, 4, 128, 32]), k = Tensor.randn([2, 4, 128, 32]), v = Tensor.randn([2, 4, 128, 32])
@@ -107,36 +110,61 @@ func scaledDotProductAttentionChecked(query: Tensor, key: Tensor, value: Tensor,
                               scale: scale, dims: dims)
 }
 
-/// The fused kernel's path: q, k, v flattened to (BH, L, E) etc., the mask read in place
-/// through per-problem offsets and broadcast strides.
+/// The fused kernel's path. q, k and v are read in place wherever their rows are unit-stride
+/// (the heads of one (B, T, C) projection, transposed to (B, H, T, D), are), through
+/// per-problem offsets as the mask is; the output is laid out in query's dim order, so such
+/// heads' output transposed back to (B, T, H, D) is contiguous (as PyTorch's CPU kernel does).
 private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?, isCausal: Bool,
                             scale: Double, dims: AttentionDims) throws -> Tensor {
-    let q = query.contiguous(), k = key.contiguous(), v = value.contiguous()
+    func operand(_ t: Tensor) -> (tensor: Tensor, offsets: [Int64]?) {
+        if t.isContiguous { return (t, nil) }
+        let n = t.ndim
+        guard t.strides[n - 1] == 1 || t.shape[n - 1] == 1, t.strides.allSatisfy({ $0 >= 0 }) else {
+            return (t.contiguous(), nil)
+        }
+        return (t, problemOffsets(strides: t.strides, batch: dims.batch))
+    }
+    let (q, qOff) = operand(query), (k, kOff) = operand(key), (v, vOff) = operand(value)
     // The kernel reads the mask's values; its gradient, if wanted, is recorded against attnMask.
     let mask = attnMask.map { m in noGrad { additiveMask(m).contiguous() } }
     let maskGrad = attnMask.map { $0.dtype == .float32 && $0.requiresGrad } ?? false
-    var offsets: [Int64] = []
+    var maskOffsets: [Int64] = []
     var rowStride = 0, colStride = 0
     if let mask {
         let strides = try broadcastStrides(of: mask, to: dims.batch + [dims.l, dims.s], op: sdpaOp)
         rowStride = strides[strides.count - 2]
         colStride = strides[strides.count - 1]
-        // Offsets of each (…) index, row-major over the batch dims.
-        offsets = [0]
-        for (d, n) in dims.batch.enumerated() {
-            offsets = offsets.flatMap { base in (0..<n).map { base + Int64($0 * strides[d]) } }
-        }
+        maskOffsets = problemOffsets(strides: strides, batch: dims.batch)
     }
-    let out = Tensor(empty: dims.batch + [dims.l, dims.ev]), lse = Tensor(empty: [dims.bh, dims.l])
+    // The output's dims in query's memory order (ties keep their order), then viewed back.
+    let n = query.ndim
+    let order = (0..<(n - 1)).sorted { (query.strides[$0], $1) > (query.strides[$1], $0) } + [n - 1]
+    let outShape = dims.batch + [dims.l, dims.ev]
+    var inverse = [Int](repeating: 0, count: n)
+    for (i, d) in order.enumerated() { inverse[d] = i }
+    let out = order == Array(0..<n) ? Tensor(empty: outShape)
+                                    : noGrad { Tensor(empty: order.map { outShape[$0] }).permuted(inverse) }
+    let outOff = out.isContiguous ? nil : problemOffsets(strides: out.strides, batch: dims.batch)
+    let lse = Tensor(empty: [dims.bh, dims.l])
+    func pointer(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.base.assumingMemoryBound(to: Float.self) }
     func run(_ body: (Kernels.AttentionShape) -> Void) {
-        offsets.withUnsafeBufferPointer { off in
-            body(Kernels.AttentionShape(bh: dims.bh, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev, scale: Float(scale),
-                                        causal: isCausal, mask: mask.map { UnsafePointer($0.f32) },
-                                        maskOffsets: mask == nil ? nil : off.baseAddress,
-                                        maskRowStride: rowStride, maskColStride: colStride))
+        func layout(_ t: Tensor, _ off: UnsafeBufferPointer<Int64>?) -> Kernels.AttentionLayout {
+            off.map { Kernels.AttentionLayout(offsets: $0.baseAddress, rowStride: t.strides[t.ndim - 2]) } ?? .contiguous
         }
+        func with(_ a: [Int64]?, _ f: (UnsafeBufferPointer<Int64>?) -> Void) {
+            if let a { a.withUnsafeBufferPointer { f($0) } } else { f(nil) }
+        }
+        with(qOff) { qo in with(kOff) { ko in with(vOff) { vo in with(outOff) { oo in
+            maskOffsets.withUnsafeBufferPointer { off in
+                body(Kernels.AttentionShape(bh: dims.bh, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev, scale: Float(scale),
+                                            causal: isCausal, mask: mask.map { UnsafePointer($0.f32) },
+                                            maskOffsets: mask == nil ? nil : off.baseAddress,
+                                            maskRowStride: rowStride, maskColStride: colStride,
+                                            q: layout(q, qo), k: layout(k, ko), v: layout(v, vo), out: layout(out, oo)))
+            }
+        } } } }
     }
-    run { Kernels.attentionForward(out.f32, lse: lse.f32, q: q.f32, k: k.f32, v: v.f32, $0) }
+    run { Kernels.attentionForward(pointer(out), lse: lse.f32, q: pointer(q), k: pointer(k), v: pointer(v), $0) }
     let y = out.detach()
     let inputs = [q, k, v] + (maskGrad ? [attnMask!] : [])
     return out.recorded("scaled_dot_product_attention", inputs, saved: [q, k, v, y] + (mask.map { [$0] } ?? [])) { g in
@@ -147,11 +175,22 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
         let dScores = maskGrad ? Tensor(empty: dims.batch + [dims.l, dims.s]) : nil
         run {
             Kernels.attentionBackward(dq: dq.f32, dk: dk.f32, dv: dv.f32, dScores: dScores?.f32, delta: delta.f32,
-                                      dOut: g.f32, q: q.f32, k: k.f32, v: v.f32, out: y.f32, lse: lse.f32, $0)
+                                      dOut: g.f32, q: pointer(q), k: pointer(k), v: pointer(v), out: pointer(y),
+                                      lse: lse.f32, $0)
         }
         return [q.requiresGrad ? dq : nil, k.requiresGrad ? dk : nil, v.requiresGrad ? dv : nil]
             + (dScores.map { [$0.sumTo(attnMask!.shape)] } ?? [])
     }
+}
+
+/// Offsets of each problem (an index of the batch dims, row-major) in a tensor with these
+/// strides (its first `batch.count` dims are the batch dims; stride 0 broadcasts).
+private func problemOffsets(strides: [Int], batch: [Int]) -> [Int64] {
+    var offsets: [Int64] = [0]
+    for (d, n) in batch.enumerated() {
+        offsets = offsets.flatMap { base in (0..<n).map { base + Int64($0 * strides[d]) } }
+    }
+    return offsets
 }
 
 /// Attention with the weights materialised, from differentiable tensor ops: the path for
