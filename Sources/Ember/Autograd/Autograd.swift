@@ -62,7 +62,8 @@ struct ViewScatter {
 // Summing gradients during backward. Nodes run in one fixed order and each addition is the
 // one `existing + grad` would make (IEEE addition commutes), so the bits are those of adding
 // out of place. The one difference is the sign of zero: an element of an existing gradient
-// outside a view's region stays -0 here where `-0 + 0` gave +0; no gradient value depends on it.
+// outside a view's region stays -0 here where `-0 + 0` gave +0 (sums cannot tell them apart;
+// only division or reading the sign could).
 extension Node {
     /// Adds a gradient of this node's output: the first is kept as it is (not owned); later
     /// ones go in place into an owned tensor, or into a new one (`existing + grad`) that is
