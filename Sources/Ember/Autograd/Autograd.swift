@@ -14,6 +14,14 @@ final class Node {
     private(set) var backward: ((Tensor) -> [Tensor?])?
     /// The output's gradient, summed over its consumers during one backward pass.
     var pendingGrad: Tensor?
+    /// Whether `pendingGrad` is a tensor backward allocated for this node alone, so later
+    /// gradients may be added into it in place. The first gradient a node receives is never
+    /// owned: a backward closure may hand one tensor to several inputs, or return its own `g`.
+    var pendingOwned = false
+    /// Set on views that pick part of their input (slice, select, diagonal): the input's shape
+    /// and the same view taken of a tensor of that shape. Backward then adds the view's gradient
+    /// into that region of its input's pending gradient instead of building a full one.
+    var scatter: ViewScatter?
     /// The tensors whose values `backward` reads, with their storage versions when recorded.
     let saved: [SavedTensor]
     /// Where each input's gradient goes, fixed when the op was recorded: the input's own node
@@ -41,6 +49,67 @@ final class Node {
                 "one of the variables needed for gradient computation has been modified by an inplace operation: "
                 + "[\(s.dtype) \(s.shape)], saved by \(op), is at version \(s.storage.version); expected version \(s.version) instead")
         }
+    }
+}
+
+/// A view's region of its input: see `Node.scatter`.
+struct ViewScatter {
+    let inputShape: [Int]
+    /// The view, taken of any tensor of `inputShape` (recording nothing under noGrad).
+    let region: (Tensor) -> Tensor
+}
+
+// Summing gradients during backward. Nodes run in one fixed order and each addition is the
+// one `existing + grad` would make (IEEE addition commutes), so the bits are those of adding
+// out of place. The one difference is the sign of zero: an element of an existing gradient
+// outside a view's region stays -0 here where `-0 + 0` gave +0 (sums cannot tell them apart;
+// only division or reading the sign could).
+extension Node {
+    /// Adds a gradient of this node's output: the first is kept as it is (not owned); later
+    /// ones go in place into an owned tensor, or into a new one (`existing + grad`) that is
+    /// owned from then on.
+    func addPendingGrad(_ grad: Tensor) {
+        guard let existing = pendingGrad else {
+            pendingGrad = grad
+            pendingOwned = false
+            return
+        }
+        if pendingOwned && existing.isContiguous && existing.shape == grad.shape && existing.dtype == .float32
+            && grad.dtype == .float32 && existing.storage !== grad.storage {
+            let plan = broadcastPlan(existing, grad, op: "backward")
+            Kernels.binary(.add, existing.f32, existing.f32, grad.base.assumingMemoryBound(to: Float.self),
+                           shape: plan.shape, aStrides: plan.aStrides, bStrides: plan.bStrides)
+            return
+        }
+        let sum = existing + grad
+        pendingGrad = sum
+        pendingOwned = sum.storage !== existing.storage && sum.storage !== grad.storage
+    }
+
+    /// Adds the gradient `g` of a view of this node's output into the view's region of the
+    /// pending gradient, which becomes owned: zeros with `g` copied into the region when there
+    /// is none yet, else a copy of a pending gradient that is not owned. False (nothing done)
+    /// when the shapes or dtypes do not fit; the view's backward closure then runs as before.
+    func addPendingGrad(_ g: Tensor, through scatter: ViewScatter) -> Bool {
+        guard g.dtype == .float32 else { return false }
+        guard let existing = pendingGrad else {
+            let full = Tensor.zeros(scatter.inputShape)
+            let region = scatter.region(full)
+            guard region.shape == g.shape else { return false }
+            region.writeElements(of: g)
+            pendingGrad = full
+            pendingOwned = true
+            return true
+        }
+        guard existing.shape == scatter.inputShape && existing.dtype == .float32 else { return false }
+        let target = pendingOwned && existing.isContiguous && existing.storage !== g.storage ? existing : existing.clone()
+        let region = scatter.region(target)
+        guard region.shape == g.shape else { return false }
+        Kernels.addStrided(dst: region.base.assumingMemoryBound(to: Float.self), dstStrides: region.strides,
+                           src: g.base.assumingMemoryBound(to: Float.self), srcStrides: g.strides, shape: g.shape)
+        pendingGrad = target
+        pendingOwned = true
+        return true
     }
 }
 
@@ -154,14 +223,18 @@ extension Tensor {
                 defer { hooked.nodeDone(node) }
                 guard let g = node.pendingGrad else { continue }
                 node.pendingGrad = nil
+                node.pendingOwned = false
+                if let scatter = node.scatter, let parent = node.edges[0], node.needsGrad[0],
+                   parent.addPendingGrad(g, through: scatter) {
+                    continue
+                }
                 // Backward closures read their gradient flat: a view's gradient (an
                 // expanded or transposed g) is copied here, once.
                 let grads = node.backward!(g.contiguous())
                 for (i, grad) in grads.enumerated() {
                     guard let grad, node.needsGrad[i] else { continue }
                     if let fn = node.edges[i] {
-                        // Out of place: `grad` may be the very tensor handed to another input.
-                        fn.pendingGrad = fn.pendingGrad.map { $0 + grad } ?? grad
+                        fn.addPendingGrad(grad)
                     } else {
                         node.inputs[i].accumulateGrad(grad)
                         hooked.received(node.inputs[i])

@@ -10,14 +10,22 @@ extension Tensor {
             .recorded(op, [self], saved: []) { g in [backward(g)] }
     }
 
-    /// The backward of a view that picks some of the input's elements, each at most once:
-    /// zeros of the input's shape with the gradient written through the same view.
-    static func scatterBackward(_ inputShape: [Int], _ view: @escaping (Tensor) -> Tensor) -> (Tensor) -> Tensor {
-        { g in
-            let dx = Tensor.zeros(inputShape)
-            view(dx).writeElements(of: g)
+    /// A view that picks some of the input's elements, each at most once; `region` takes the
+    /// same view of any tensor of the input's shape. Its backward is zeros of the input's shape
+    /// with the gradient written through `region` — when the input is a leaf. When the input
+    /// has a node, backward instead adds the gradient into that region of the node's pending
+    /// gradient (Node.scatter): a split into q, k, v then builds one gradient of the input,
+    /// not three full ones and their sum.
+    func makePartView(_ op: String, shape: [Int], strides: [Int], offset: Int,
+                      region: @escaping (Tensor) -> Tensor) -> Tensor {
+        let input = self.shape
+        let v = makeView(op, shape: shape, strides: strides, offset: offset) { g in
+            let dx = Tensor.zeros(input)
+            region(dx).writeElements(of: g)
             return dx
         }
+        v.gradFn?.scatter = ViewScatter(inputShape: input, region: region)
+        return v
     }
 
     // MARK: Reshaping
@@ -232,9 +240,9 @@ extension Tensor {
         var s = shape, st = strides
         s[d] = n
         st[d] = strides[d] * step
-        let input = shape
-        return makeView("slice", shape: s, strides: st, offset: storageOffset + start * strides[d],
-                        backward: Tensor.scatterBackward(input) { $0.slice(dim: d, start: start, end: end, step: step) })
+        return makePartView("slice", shape: s, strides: st, offset: storageOffset + start * strides[d]) {
+            $0.slice(dim: d, start: start, end: end, step: step)
+        }
     }
 
     /// Entry `index` of `dim`, without that dim (a view; PyTorch's `select`). Negative
@@ -247,9 +255,9 @@ extension Tensor {
         var s = shape, st = strides
         s.remove(at: d)
         st.remove(at: d)
-        let input = shape
-        return makeView("select", shape: s, strides: st, offset: storageOffset + i * strides[d],
-                        backward: Tensor.scatterBackward(input) { $0.select(dim: d, index: i) })
+        return makePartView("select", shape: s, strides: st, offset: storageOffset + i * strides[d]) {
+            $0.select(dim: d, index: i)
+        }
     }
 
     /// Windows of `size` entries along `dim`, `step` apart, as a new last dim (a view;
@@ -288,10 +296,10 @@ extension Tensor {
         var start = storageOffset
         if len > 0 { start += offset >= 0 ? offset * strides[b] : -offset * strides[a] }
         let keep = (0..<ndim).filter { $0 != a && $0 != b }
-        let input = shape
-        return makeView("diagonal", shape: keep.map { shape[$0] } + [len],
-                        strides: keep.map { strides[$0] } + [strides[a] + strides[b]], offset: start,
-                        backward: Tensor.scatterBackward(input) { $0.diagonal(offset: offset, dim1: a, dim2: b) })
+        return makePartView("diagonal", shape: keep.map { shape[$0] } + [len],
+                            strides: keep.map { strides[$0] } + [strides[a] + strides[b]], offset: start) {
+            $0.diagonal(offset: offset, dim1: a, dim2: b)
+        }
     }
 
     /// Pieces of `size` entries along `dim` (the last may be shorter): views (PyTorch's
