@@ -73,4 +73,25 @@ final class GraphReleaseTests: XCTestCase {
         }
         XCTAssertNil(probe)
     }
+
+    /// Attention's backward closure keeps what it needs to rerun the kernel, never the output
+    /// itself: the graph, and the memory of every saved tensor, go with the last reference,
+    /// for contiguous inputs and for heads read in place from a projection.
+    func testAttentionGraphIsFreed() {
+        for inPlace in [false, true] {
+            weak var probe: Tensor?
+            do {
+                let x = Tensor.randn([2, 10, 24]).requiringGrad()
+                let heads = x.split(8, dim: 2).map { p -> Tensor in
+                    let h = p.reshaped([2, 10, 2, 4]).transposed(1, 2)
+                    return inPlace ? h : h.contiguous()
+                }
+                let y = scaledDotProductAttention(query: heads[0], key: heads[1], value: heads[2], isCausal: true)
+                probe = y
+                y.sum().backward()
+                XCTAssertNotNil(x.grad)
+            }
+            XCTAssertNil(probe, "the attention output outlived its graph (in place: \(inPlace))")
+        }
+    }
 }

@@ -146,10 +146,13 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
                                     : noGrad { Tensor(empty: order.map { outShape[$0] }).permuted(inverse) }
     let outOff = out.isContiguous ? nil : problemOffsets(strides: out.strides, batch: dims.batch)
     let lse = Tensor(empty: [dims.bh, dims.l])
+    // Row strides as plain values: `run` is kept by the backward closure, which must not hold
+    // `out` (the node would then keep its own output, and the graph alive, in a cycle).
+    let rows = [q, k, v, out].map { $0.strides[$0.ndim - 2] }
     func pointer(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.base.assumingMemoryBound(to: Float.self) }
     func run(_ body: (Kernels.AttentionShape) -> Void) {
-        func layout(_ t: Tensor, _ off: UnsafeBufferPointer<Int64>?) -> Kernels.AttentionLayout {
-            off.map { Kernels.AttentionLayout(offsets: $0.baseAddress, rowStride: t.strides[t.ndim - 2]) } ?? .contiguous
+        func layout(_ i: Int, _ off: UnsafeBufferPointer<Int64>?) -> Kernels.AttentionLayout {
+            off.map { Kernels.AttentionLayout(offsets: $0.baseAddress, rowStride: rows[i]) } ?? .contiguous
         }
         func with(_ a: [Int64]?, _ f: (UnsafeBufferPointer<Int64>?) -> Void) {
             if let a { a.withUnsafeBufferPointer { f($0) } } else { f(nil) }
@@ -160,7 +163,7 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
                                             causal: isCausal, mask: mask.map { UnsafePointer($0.f32) },
                                             maskOffsets: mask == nil ? nil : off.baseAddress,
                                             maskRowStride: rowStride, maskColStride: colStride,
-                                            q: layout(q, qo), k: layout(k, ko), v: layout(v, vo), out: layout(out, oo)))
+                                            q: layout(0, qo), k: layout(1, ko), v: layout(2, vo), out: layout(3, oo)))
             }
         } } } }
     }
