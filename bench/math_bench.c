@@ -2,7 +2,7 @@
 // unary maps) through the C core's public entry points, so that two source trees (e.g.
 // before and after csrc/ember_math.h) can be compared with the same driver:
 //
-//   scripts/math_bench.sh [SOURCE_TREE] [ROUNDS]      # through /work/quiet when timing
+//   scripts/math_bench.sh [SOURCE_TREE] [ROUNDS]      # on an idle machine when timing
 //
 // Each measurement is the median (min–max) over ROUNDS rounds of the best of 3 calls, the
 // cases alternated within each round, on the default thread count.

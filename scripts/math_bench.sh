@@ -2,7 +2,7 @@
 # Builds bench/math_bench.c against the C core of a source tree (default: this one) and
 # prints its timings. To compare with another revision:
 #   git archive REV | tar -x -C /tmp/base && scripts/math_bench.sh /tmp/base
-# Run it under /work/quiet (or an otherwise idle machine) for meaningful numbers.
+# Run it on an otherwise idle machine for meaningful numbers.
 set -e
 here="$(cd "$(dirname "$0")/.." && pwd)"
 tree="${1:-$here}"
