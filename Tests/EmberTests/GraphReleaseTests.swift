@@ -94,4 +94,28 @@ final class GraphReleaseTests: XCTestCase {
             XCTAssertNil(probe, "the attention output outlived its graph (in place: \(inPlace))")
         }
     }
+
+    /// Ops whose backward reads their own output keep a detached alias of it, never the output:
+    /// each output here is freed with its last reference (the fixture sweeps in
+    /// TensorOpsFixtureTests.checkAgainstPyTorch check the ops they cover the same way).
+    func testOpsThatReadTheirOutputInBackwardAreFreed() {
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("exp", { $0.exp() }), ("sqrt", { $0.abs().sqrt() }), ("tanh", { $0.tanh() }),
+            ("sigmoid", { $0.sigmoid() }), ("rsqrt", { ($0.abs() + 1).rsqrt() }),
+            ("reciprocal", { ($0.abs() + 1).reciprocal() }), ("expm1", { $0.expm1() }), ("elu", { $0.elu() }),
+            ("pow", { ($0.abs() + 1).pow($0) }), ("amax", { $0.amax(dims: [1]) }),
+            ("logsumexp", { $0.logsumexp(dims: [1]) }), ("norm", { $0.norm(dims: [1]) }),
+        ]
+        for (name, op) in ops {
+            weak var probe: Tensor?
+            do {
+                let x = Tensor.randn([3, 4]).requiringGrad()
+                let y = op(x)
+                probe = y
+                y.sum().backward()
+                XCTAssertNotNil(x.grad, name)
+            }
+            XCTAssertNil(probe, "\(name): the output outlived its graph")
+        }
+    }
 }

@@ -147,23 +147,30 @@ final class TensorOpsFixtureTests: XCTestCase {
 
     /// Every case of `fixture` run through `ops` (keyed by case name) against PyTorch's
     /// output and gradients.
+    /// Every case's output and gradients against PyTorch's; and every case's output is freed
+    /// with its last reference (no op's graph keeps its own output in a reference cycle).
     static func checkAgainstPyTorch(_ fixture: Fixture, _ ops: [String: Op], file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(Set(fixture.cases.map(\.name)), Set(ops.keys), "fixture cases and Ember ops differ", file: file, line: line)
         for c in fixture.cases {
             guard let op = ops[c.name] else { continue }
-            let inputs = c.inputs.map(Self.make)
-            for (t, v) in zip(inputs, c.inputs) where v.dtype == "float32" && c.grads != nil { t.requiresGrad = true }
-            let out = op(inputs)
-            XCTAssertEqual(out.shape, c.output.shape, "\(c.name): shape", file: file, line: line)
-            XCTAssertEqual(out.dtype.rawValue, c.output.dtype, "\(c.name): dtype", file: file, line: line)
-            assertClose(doubles(out), c.output.values, atol: 1e-5, rtol: 1e-5, "\(c.name): values", file: file, line: line)
-            guard let grads = c.grads, let w = c.weights else { continue }
-            (out * Tensor(w, shape: out.shape)).sum().backward()
-            for (i, g) in grads.enumerated() {
-                guard let g else { continue }
-                let got = try XCTUnwrap(inputs[i].grad, "\(c.name): input \(i) got no gradient", file: file, line: line)
-                assertClose(doubles(got), g, atol: 1e-5, rtol: 1e-4, "\(c.name): gradient of input \(i)", file: file, line: line)
-            }
+            weak var probe: Tensor?
+            try {
+                let inputs = c.inputs.map(Self.make)
+                for (t, v) in zip(inputs, c.inputs) where v.dtype == "float32" && c.grads != nil { t.requiresGrad = true }
+                let out = op(inputs)
+                probe = out
+                XCTAssertEqual(out.shape, c.output.shape, "\(c.name): shape", file: file, line: line)
+                XCTAssertEqual(out.dtype.rawValue, c.output.dtype, "\(c.name): dtype", file: file, line: line)
+                assertClose(doubles(out), c.output.values, atol: 1e-5, rtol: 1e-5, "\(c.name): values", file: file, line: line)
+                guard let grads = c.grads, let w = c.weights else { return }
+                (out * Tensor(w, shape: out.shape)).sum().backward()
+                for (i, g) in grads.enumerated() {
+                    guard let g else { continue }
+                    let got = try XCTUnwrap(inputs[i].grad, "\(c.name): input \(i) got no gradient", file: file, line: line)
+                    assertClose(doubles(got), g, atol: 1e-5, rtol: 1e-4, "\(c.name): gradient of input \(i)", file: file, line: line)
+                }
+            }()
+            XCTAssertNil(probe, "\(c.name): the output outlived its last reference (a cycle through its graph)", file: file, line: line)
         }
     }
 

@@ -158,10 +158,10 @@ extension Tensor {
     /// PyTorch: `torch.pow`.
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
-        let out = binaryForward(.pow, "pow", a, e)
-        return out.recorded("pow", [a, e], saved: [a, e, out]) { g in
+        let out = binaryForward(.pow, "pow", a, e), y = out.detach()
+        return out.recorded("pow", [a, e], saved: [a, e, y]) { g in
             [a.requiresGrad ? (g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
-             e.requiresGrad ? (g * out.detach() * a.log()).sumTo(e.shape) : nil]
+             e.requiresGrad ? (g * y * a.log()).sumTo(e.shape) : nil]
         }
     }
     /// self ** exponent for a scalar exponent (PyTorch: `torch.pow`).
@@ -262,8 +262,8 @@ extension Tensor {
     // d exp(x) = exp(x)
     /// eˣ elementwise (PyTorch: `torch.exp`).
     public func exp() -> Tensor {
-        let out = unary(.exp, "exp")
-        return out.recorded("exp", [self], saved: [out]) { g in [g * out.detach()] }
+        let out = unary(.exp, "exp"), y = out.detach()
+        return out.recorded("exp", [self], saved: [y]) { g in [g * y] }
     }
     // d log(x) = 1/x
     /// Natural logarithm elementwise (PyTorch: `torch.log`).
@@ -273,8 +273,8 @@ extension Tensor {
     // d sqrt(x) = 1/(2 sqrt x)
     /// Square root elementwise (PyTorch: `torch.sqrt`).
     public func sqrt() -> Tensor {
-        let out = unary(.sqrt, "sqrt")
-        return out.recorded("sqrt", [self], saved: [out]) { g in [g / (2 * out.detach())] }
+        let out = unary(.sqrt, "sqrt"), y = out.detach()
+        return out.recorded("sqrt", [self], saved: [y]) { g in [g / (2 * y)] }
     }
     // d |x| = sign(x)
     /// Absolute value elementwise; the gradient at 0 is 0 (PyTorch: `torch.abs`).
@@ -286,14 +286,14 @@ extension Tensor {
     // d tanh(x) = 1 - tanh²
     /// Hyperbolic tangent elementwise (PyTorch: `torch.tanh`).
     public func tanh() -> Tensor {
-        let out = unary(.tanh, "tanh")
-        return out.recorded("tanh", [self], saved: [out]) { g in let y = out.detach(); return [g * (1 - y * y)] }
+        let out = unary(.tanh, "tanh"), y = out.detach()
+        return out.recorded("tanh", [self], saved: [y]) { g in [g * (1 - y * y)] }
     }
     // d σ(x) = σ(1-σ)
     /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise (PyTorch: `torch.sigmoid`).
     public func sigmoid() -> Tensor {
-        let out = unary(.sigmoid, "sigmoid")
-        return out.recorded("sigmoid", [self], saved: [out]) { g in let y = out.detach(); return [g * y * (1 - y)] }
+        let out = unary(.sigmoid, "sigmoid"), y = out.detach()
+        return out.recorded("sigmoid", [self], saved: [y]) { g in [g * y * (1 - y)] }
     }
 }
 

@@ -224,9 +224,9 @@ extension Tensor {
 
     private func extremum(_ kind: Int32, _ dims: [Int]?, _ keepDim: Bool, _ op: String) -> Tensor {
         let (out, kept) = rowReduce(kind, dims, keepDim: keepDim, op: op)
-        let x = self
-        return out.recorded(op, [self], saved: [self, out]) { g in
-            let hit = (x == out.detach().reshaped(kept)).type(.float32)
+        let x = self, y = out.detach()
+        return out.recorded(op, [self], saved: [self, y]) { g in
+            let hit = (x == y.reshaped(kept)).type(.float32)
             return [hit * (g.reshaped(kept) / hit.sum(dims: dims ?? Array(0..<x.ndim), keepDim: true))]
         }
     }
@@ -261,9 +261,9 @@ extension Tensor {
     /// log Σ exp over `dims`, computed stably (PyTorch's `logsumexp`).
     public func logsumexp(dims: [Int], keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceLogSumExp, dims, keepDim: keepDim, op: "logsumexp")
-        let x = self
-        return out.recorded("logsumexp", [self], saved: [self, out]) { g in
-            [g.reshaped(kept) * (x - out.detach().reshaped(kept)).exp()]
+        let x = self, y = out.detach()
+        return out.recorded("logsumexp", [self], saved: [self, y]) { g in
+            [g.reshaped(kept) * (x - y.reshaped(kept)).exp()]
         }
     }
     /// log Σ exp over one dim, computed stably (PyTorch: `torch.logsumexp(x, dim)`).
@@ -273,9 +273,9 @@ extension Tensor {
     /// other real p (PyTorch's `torch.linalg.vector_norm` / `Tensor.norm`).
     public func norm(p: Double = 2, dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceNorm, dims, keepDim: keepDim, param: p, op: "norm")
-        let x = self
-        return out.recorded("norm", [self], saved: [self, out]) { g in
-            let n = out.detach().reshaped(kept), gk = g.reshaped(kept)
+        let x = self, y = out.detach()
+        return out.recorded("norm", [self], saved: [self, y]) { g in
+            let n = y.reshaped(kept), gk = g.reshaped(kept)
             let sign = x.sign()
             if p.isInfinite {
                 let hit = (x.abs() == n).type(.float32)
