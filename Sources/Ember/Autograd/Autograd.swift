@@ -2,7 +2,8 @@
 ///
 /// The graph points only backwards: an output tensor holds its `Node`, the node holds the
 /// input tensors and whatever its backward closure saved — never the output itself (ops
-/// that need their output save a detached alias of its storage). So the graph has no
+/// that need their output record through `recordedReadingOutput`, which hands the closure a
+/// detached alias of its storage). So the graph has no
 /// reference cycles and is freed with the last tensor that refers to it — without recursion
 /// (see GraphRelease), however deep it is.
 final class Node {
@@ -157,6 +158,17 @@ extension Tensor {
         guard Kernels.gradEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
         gradFn = Node(op: op, inputs: inputs, saved: saved ?? inputs, backward: backward)
         return self
+    }
+
+    /// `recorded` for an op whose backward reads its own output: `backward` gets the gradient
+    /// and a detached alias of the output (the same storage, no node). A closure that used the
+    /// output itself would keep it, its node and the whole graph behind it alive in a cycle.
+    /// `saved` lists the inputs the backward reads; the output is saved too.
+    @discardableResult
+    func recordedReadingOutput(_ op: String, _ inputs: [Tensor], saved: [Tensor] = [],
+                               backward: @escaping (_ g: Tensor, _ y: Tensor) -> [Tensor?]) -> Tensor {
+        let y = detach()
+        return recorded(op, inputs, saved: saved + [y]) { g in backward(g, y) }
     }
 
     /// Name of the op that produced this tensor (`"linear"`, `"relu"`, …), or nil for leaves.

@@ -7,8 +7,7 @@ extension Tensor {
         check { try expectDType(self, .float32, op: "relu") }
         let out = Tensor(empty: shape)
         Kernels.reluForward(out.f32, contiguous().f32, count)
-        let y = out.detach()   // saved without a reference back to `out` (no cycle)
-        return out.recorded("relu", [self], saved: [y]) { g in
+        return out.recordedReadingOutput("relu", [self]) { g, y in
             let dx = Tensor(empty: y.shape)
             Kernels.reluBackward(dx.f32, g.f32, y.f32, y.count)
             return [dx]
@@ -36,8 +35,7 @@ extension Tensor {
         let rows = cols == 0 ? 0 : count / cols
         let out = Tensor(empty: shape)
         Kernels.softmaxForward(out.f32, contiguous().f32, rows: rows, cols: cols, log: log)
-        let y = out.detach()
-        return out.recorded(name, [self], saved: [y]) { g in
+        return out.recordedReadingOutput(name, [self]) { g, y in
             let dx = Tensor(empty: y.shape)
             Kernels.softmaxBackward(dx.f32, g.f32, y.f32, rows: rows, cols: cols, log: log)
             return [dx]

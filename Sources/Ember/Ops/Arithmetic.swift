@@ -158,8 +158,7 @@ extension Tensor {
     /// PyTorch: `torch.pow`.
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
-        let out = binaryForward(.pow, "pow", a, e), y = out.detach()
-        return out.recorded("pow", [a, e], saved: [a, e, y]) { g in
+        return binaryForward(.pow, "pow", a, e).recordedReadingOutput("pow", [a, e], saved: [a, e]) { g, y in
             [a.requiresGrad ? (g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
              e.requiresGrad ? (g * y * a.log()).sumTo(e.shape) : nil]
         }
@@ -262,8 +261,7 @@ extension Tensor {
     // d exp(x) = exp(x)
     /// eˣ elementwise (PyTorch: `torch.exp`).
     public func exp() -> Tensor {
-        let out = unary(.exp, "exp"), y = out.detach()
-        return out.recorded("exp", [self], saved: [y]) { g in [g * y] }
+        unary(.exp, "exp").recordedReadingOutput("exp", [self]) { g, y in [g * y] }
     }
     // d log(x) = 1/x
     /// Natural logarithm elementwise (PyTorch: `torch.log`).
@@ -273,8 +271,7 @@ extension Tensor {
     // d sqrt(x) = 1/(2 sqrt x)
     /// Square root elementwise (PyTorch: `torch.sqrt`).
     public func sqrt() -> Tensor {
-        let out = unary(.sqrt, "sqrt"), y = out.detach()
-        return out.recorded("sqrt", [self], saved: [y]) { g in [g / (2 * y)] }
+        unary(.sqrt, "sqrt").recordedReadingOutput("sqrt", [self]) { g, y in [g / (2 * y)] }
     }
     // d |x| = sign(x)
     /// Absolute value elementwise; the gradient at 0 is 0 (PyTorch: `torch.abs`).
@@ -286,14 +283,12 @@ extension Tensor {
     // d tanh(x) = 1 - tanh²
     /// Hyperbolic tangent elementwise (PyTorch: `torch.tanh`).
     public func tanh() -> Tensor {
-        let out = unary(.tanh, "tanh"), y = out.detach()
-        return out.recorded("tanh", [self], saved: [y]) { g in [g * (1 - y * y)] }
+        unary(.tanh, "tanh").recordedReadingOutput("tanh", [self]) { g, y in [g * (1 - y * y)] }
     }
     // d σ(x) = σ(1-σ)
     /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise (PyTorch: `torch.sigmoid`).
     public func sigmoid() -> Tensor {
-        let out = unary(.sigmoid, "sigmoid"), y = out.detach()
-        return out.recorded("sigmoid", [self], saved: [y]) { g in [g * y * (1 - y)] }
+        unary(.sigmoid, "sigmoid").recordedReadingOutput("sigmoid", [self]) { g, y in [g * y * (1 - y)] }
     }
 }
 

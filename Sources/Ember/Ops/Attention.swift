@@ -168,9 +168,9 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
         } } } }
     }
     run { Kernels.attentionForward(pointer(out), lse: lse.f32, q: pointer(q), k: pointer(k), v: pointer(v), $0) }
-    let y = out.detach()
     let inputs = [q, k, v] + (maskGrad ? [attnMask!] : [])
-    return out.recorded("scaled_dot_product_attention", inputs, saved: [q, k, v, y] + (mask.map { [$0] } ?? [])) { g in
+    return out.recordedReadingOutput("scaled_dot_product_attention", inputs,
+                                     saved: [q, k, v] + (mask.map { [$0] } ?? [])) { g, y in
         let dq = Tensor(empty: q.shape), dk = Tensor(empty: k.shape), dv = Tensor(empty: v.shape)
         let delta = Tensor(empty: [dims.bh, dims.l])
         // d(scores) = d(mask) before the broadcast: the kernel writes it whole, then a

@@ -21,13 +21,11 @@ extension Tensor {
     public func cos() -> Tensor { unary(.cos, "cos").recorded("cos", [self]) { g in [-(g * self.sin())] } }
     /// 1/√x (PyTorch's `rsqrt`); d = -½·y³.
     public func rsqrt() -> Tensor {
-        let out = unary(.rsqrt, "rsqrt"), y = out.detach()
-        return out.recorded("rsqrt", [self], saved: [y]) { g in [g * y * y * y * -0.5] }
+        unary(.rsqrt, "rsqrt").recordedReadingOutput("rsqrt", [self]) { g, y in [g * y * y * y * -0.5] }
     }
     /// 1/x (PyTorch's `reciprocal`); d = -y².
     public func reciprocal() -> Tensor {
-        let out = unary(.reciprocal, "reciprocal"), y = out.detach()
-        return out.recorded("reciprocal", [self], saved: [y]) { g in [-(g * y * y)] }
+        unary(.reciprocal, "reciprocal").recordedReadingOutput("reciprocal", [self]) { g, y in [-(g * y * y)] }
     }
     /// x² (PyTorch's `square`); d = 2x.
     public func square() -> Tensor { unary(.square, "square").recorded("square", [self]) { g in [g * self * 2] } }
@@ -47,8 +45,7 @@ extension Tensor {
     public func log1p() -> Tensor { unary(.log1p, "log1p").recorded("log1p", [self]) { g in [g / (self + 1)] } }
     /// eˣ - 1, accurate near 0 (PyTorch's `expm1`); d = y + 1.
     public func expm1() -> Tensor {
-        let out = unary(.expm1, "expm1"), y = out.detach()
-        return out.recorded("expm1", [self], saved: [y]) { g in [g * (y + 1)] }
+        unary(.expm1, "expm1").recordedReadingOutput("expm1", [self]) { g, y in [g * (y + 1)] }
     }
     /// Base-2 logarithm (PyTorch's `log2`); d = 1/(x ln 2).
     public func log2() -> Tensor {
@@ -127,9 +124,8 @@ extension Tensor {
 
     /// x for x > 0, α(eˣ - 1) otherwise (PyTorch's `F.elu`).
     public func elu(alpha: Double = 1) -> Tensor {
-        let out = map2(.elu, "elu", alpha), y = out.detach()
         let x = self
-        return out.recorded("elu", [self], saved: [self, y]) { g in
+        return map2(.elu, "elu", alpha).recordedReadingOutput("elu", [self], saved: [self]) { g, y in
             [g * Tensor.where(x > 0, Tensor(scalar: 1), y + alpha)]
         }
     }

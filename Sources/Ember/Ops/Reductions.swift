@@ -224,8 +224,8 @@ extension Tensor {
 
     private func extremum(_ kind: Int32, _ dims: [Int]?, _ keepDim: Bool, _ op: String) -> Tensor {
         let (out, kept) = rowReduce(kind, dims, keepDim: keepDim, op: op)
-        let x = self, y = out.detach()
-        return out.recorded(op, [self], saved: [self, y]) { g in
+        let x = self
+        return out.recordedReadingOutput(op, [self], saved: [self]) { g, y in
             let hit = (x == y.reshaped(kept)).type(.float32)
             return [hit * (g.reshaped(kept) / hit.sum(dims: dims ?? Array(0..<x.ndim), keepDim: true))]
         }
@@ -261,8 +261,8 @@ extension Tensor {
     /// log Σ exp over `dims`, computed stably (PyTorch's `logsumexp`).
     public func logsumexp(dims: [Int], keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceLogSumExp, dims, keepDim: keepDim, op: "logsumexp")
-        let x = self, y = out.detach()
-        return out.recorded("logsumexp", [self], saved: [self, y]) { g in
+        let x = self
+        return out.recordedReadingOutput("logsumexp", [self], saved: [self]) { g, y in
             [g.reshaped(kept) * (x - y.reshaped(kept)).exp()]
         }
     }
@@ -273,8 +273,8 @@ extension Tensor {
     /// other real p (PyTorch's `torch.linalg.vector_norm` / `Tensor.norm`).
     public func norm(p: Double = 2, dims: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceNorm, dims, keepDim: keepDim, param: p, op: "norm")
-        let x = self, y = out.detach()
-        return out.recorded("norm", [self], saved: [self, y]) { g in
+        let x = self
+        return out.recordedReadingOutput("norm", [self], saved: [self]) { g, y in
             let n = y.reshaped(kept), gk = g.reshaped(kept)
             let sign = x.sign()
             if p.isInfinite {
