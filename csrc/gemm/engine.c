@@ -189,6 +189,8 @@ static void pack_b(float* dst, int64_t stride, const float* B, int64_t ldb, int 
         const int64_t cols = ncur - jb * nr < nr ? ncur - jb * nr : nr;
         if (tb && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
             ember_pack_b_trans_avx2(d, B + c0 * ldb + p0, ldb, cols, kcur, nr);
+        } else if (!tb && cols == nr && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
+            ember_pack_b_avx2(d, B + p0 * ldb + c0, ldb, kcur, nr);
         } else if (tb) {   // op(B)(p, j) = B[j·ldb + p]: read each stored row once, unit stride
             for (int64_t j = 0; j < cols; j++) {
                 const float* s = B + (c0 + j) * ldb + p0;
@@ -341,6 +343,16 @@ static void tiles(const job* j, const float* abuf, const float* bbase, int64_t b
     }
 }
 
+// MC for `rows` rows: blocks of equal size, at most MC, except that a last block under a
+// quarter of MC is merged into the others (each block streams all of B's k-block once: 128
+// rows as 126 + 2 read B twice for 2 rows).
+static int64_t balanced_mc(int64_t rows, int64_t mc, int mr) {
+    int64_t blocks = (rows + mc - 1) / mc;
+    if (blocks > 1 && rows - (blocks - 1) * mc < mc / 4) blocks--;
+    const int64_t per = (rows + blocks - 1) / blocks;
+    return (per + mr - 1) / mr * mr;
+}
+
 static void run_thread(const job* j, int tid, int nt) {
     const int mr = j->isa->mr, nr = j->isa->nr;
     for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
@@ -375,7 +387,8 @@ static void run_thread_rows(const job* j, int tid, int nt) {
     int64_t plo, phi;
     range((j->M + mr - 1) / mr, tid, nt, &plo, &phi);
     const int64_t i_lo = plo * mr, i_hi = phi * mr < j->M ? phi * mr : j->M;
-    float* abuf = reserve(&abuf_, (size_t)(j->bl.mc * (j->K < j->bl.kc ? j->K : j->bl.kc)));
+    const int64_t mc = balanced_mc(i_hi - i_lo, j->bl.mc, mr);
+    float* abuf = reserve(&abuf_, (size_t)(mc * (j->K < j->bl.kc ? j->K : j->bl.kc)));
     if (!abuf) abort();
     for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
         const int64_t ncur = j->N - jc < j->bl.nc ? j->N - jc : j->bl.nc;
@@ -386,8 +399,8 @@ static void run_thread_rows(const job* j, int tid, int nt) {
             const float* bbase = b_panels(j, tid, nt, jc, ncur, pc, kcur, &bstride);
             if (!j->pb) barrier(nt);   // B packed by all
             const int first = pc == 0, last = pc + kcur == j->K;
-            for (int64_t ic = i_lo; ic < i_hi; ic += j->bl.mc) {
-                const int64_t mcur = i_hi - ic < j->bl.mc ? i_hi - ic : j->bl.mc;
+            for (int64_t ic = i_lo; ic < i_hi; ic += mc) {
+                const int64_t mcur = i_hi - ic < mc ? i_hi - ic : mc;
                 const int64_t na = (mcur + mr - 1) / mr;
                 pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
                 tiles(j, abuf, bbase, bstride, ic, jc, na, kcur, first, last, 0, na * nb);
@@ -443,7 +456,9 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
         }
         return;
     }
-    const int64_t mc = M < j.bl.mc ? (M + isa->mr - 1) / isa->mr * isa->mr : j.bl.mc;
+    const int by_rows = (M + isa->mr - 1) / isa->mr >= (int64_t)ROWS_PER_THREAD_PANELS * nt;
+    if (!by_rows || nt == 1) j.bl.mc = balanced_mc(M, j.bl.mc, isa->mr);
+    const int64_t mc = j.bl.mc;
     const int64_t nc = N < j.bl.nc ? (N + isa->nr - 1) / isa->nr * isa->nr : j.bl.nc;
     const int64_t kc = K < j.bl.kc ? K : j.bl.kc;
     j.abuf = reserve(&abuf_, (size_t)(mc * kc));
@@ -451,7 +466,6 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
     if (!j.abuf || (!pb && !j.bbuf)) abort();
     if (nt > 1) {
         // The split follows the team OpenMP actually gives (it may be smaller than asked).
-        const int by_rows = (M + isa->mr - 1) / isa->mr >= (int64_t)ROWS_PER_THREAD_PANELS * nt;
         _Pragma("omp parallel num_threads(nt)")
         {
             if (by_rows) run_thread_rows(&j, omp_get_thread_num(), omp_get_num_threads());
