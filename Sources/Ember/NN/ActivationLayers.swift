@@ -47,3 +47,116 @@ open class Identity: Module {
     /// `x` itself.
     open override func forward(_ x: Tensor) -> Tensor { x }
 }
+
+/// x·Φ(x) elementwise (PyTorch's `nn.GELU`): exact (erf), or with `approximate: .tanh`.
+open class GELU: Module {
+    /// How Φ is computed.
+    public let approximate: Tensor.GELUApproximation
+    /// PyTorch: `nn.GELU(approximate='none')`.
+    public init(approximate: Tensor.GELUApproximation = .none) {
+        self.approximate = approximate
+        super.init()
+    }
+    /// `x.gelu(approximate:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.gelu(approximate: approximate) }
+    /// The text inside `GELU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "approximate='\(approximate.rawValue)'" }
+}
+
+/// x·σ(x) elementwise, also called swish (PyTorch's `nn.SiLU`).
+open class SiLU: Module {
+    /// PyTorch: `nn.SiLU()`.
+    public override init() { super.init() }
+    /// `x.silu()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.silu() }
+}
+
+/// x·tanh(softplus(x)) elementwise (PyTorch's `nn.Mish`).
+open class Mish: Module {
+    /// PyTorch: `nn.Mish()`.
+    public override init() { super.init() }
+    /// `x.mish()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.mish() }
+}
+
+/// tanh(x) elementwise (PyTorch's `nn.Tanh`).
+open class Tanh: Module {
+    /// PyTorch: `nn.Tanh()`.
+    public override init() { super.init() }
+    /// `x.tanh()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.tanh() }
+}
+
+/// 1 / (1 + e⁻ˣ) elementwise (PyTorch's `nn.Sigmoid`).
+open class Sigmoid: Module {
+    /// PyTorch: `nn.Sigmoid()`.
+    public override init() { super.init() }
+    /// `x.sigmoid()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.sigmoid() }
+}
+
+/// x where x > 0, `negativeSlope`·x elsewhere (PyTorch's `nn.LeakyReLU`).
+open class LeakyReLU: Module {
+    /// The slope for negative inputs.
+    public let negativeSlope: Double
+    /// PyTorch: `nn.LeakyReLU(negative_slope=0.01)`.
+    public init(negativeSlope: Double = 0.01) {
+        self.negativeSlope = negativeSlope
+        super.init()
+    }
+    /// `x.leakyRelu(negativeSlope:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.leakyRelu(negativeSlope: negativeSlope) }
+    /// The text inside `LeakyReLU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "negative_slope=\(negativeSlope)" }
+}
+
+/// x where x > 0, α(eˣ − 1) elsewhere (PyTorch's `nn.ELU`).
+open class ELU: Module {
+    /// α: the value negative inputs saturate to is −α.
+    public let alpha: Double
+    /// PyTorch: `nn.ELU(alpha=1.0)`.
+    public init(alpha: Double = 1) {
+        self.alpha = alpha
+        super.init()
+    }
+    /// `x.elu(alpha:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.elu(alpha: alpha) }
+    /// The text inside `ELU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "alpha=\(alpha)" }
+}
+
+/// log(1 + e^(βx))/β elementwise, and x itself where βx > `threshold` (PyTorch's `nn.Softplus`).
+open class Softplus: Module {
+    /// β: larger values bring the curve closer to relu.
+    public let beta: Double
+    /// Above this βx the output is x (the log would round to it).
+    public let threshold: Double
+    /// PyTorch: `nn.Softplus(beta=1.0, threshold=20.0)`.
+    public init(beta: Double = 1, threshold: Double = 20) {
+        (self.beta, self.threshold) = (beta, threshold)
+        super.init()
+    }
+    /// `x.softplus(beta:threshold:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.softplus(beta: beta, threshold: threshold) }
+    /// The text inside `Softplus(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "beta=\(beta), threshold=\(threshold)" }
+}
+
+/// x clamped into [`minVal`, `maxVal`] elementwise (PyTorch's `nn.Hardtanh`).
+open class Hardtanh: Module {
+    /// The lower bound.
+    public let minVal: Double
+    /// The upper bound.
+    public let maxVal: Double
+    /// PyTorch: `nn.Hardtanh(min_val=-1.0, max_val=1.0)`. Fails unless `maxVal > minVal`,
+    /// as PyTorch's constructor does.
+    public init(minVal: Double = -1, maxVal: Double = 1) {
+        precondition(maxVal > minVal, "Hardtanh: maxVal (\(maxVal)) must be greater than minVal (\(minVal))")
+        (self.minVal, self.maxVal) = (minVal, maxVal)
+        super.init()
+    }
+    /// `x.hardtanh(minVal:maxVal:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.hardtanh(minVal: minVal, maxVal: maxVal) }
+    /// The text inside `Hardtanh(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "min_val=\(minVal), max_val=\(maxVal)" }
+}
