@@ -1,5 +1,6 @@
 import XCTest
 @testable import Ember
+import EmberModels
 
 /// Deep autograd graphs: backward and release without recursion (GraphRelease).
 final class GraphReleaseTests: XCTestCase {
@@ -117,5 +118,107 @@ final class GraphReleaseTests: XCTestCase {
             }
             XCTAssertNil(probe, "\(name): the output outlived its graph")
         }
+    }
+
+    /// Every module, the losses and the example models run forward and backward (in training
+    /// mode, dropout on) and are dropped: no node of their graphs outlives the step. A cycle
+    /// anywhere in a graph would keep its nodes even where the output itself is freed, so this
+    /// counts nodes (debug builds keep `liveNodeCount`) rather than probing the output.
+    func testEveryModuleFreesItsGraph() {
+        func x(_ shape: [Int]) -> Tensor { Tensor.randn(shape).requiringGrad() }
+        let encoder = { (normFirst: Bool) in
+            TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0.1, normFirst: normFirst)
+        }
+        let decoder = { TransformerDecoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0.1) }
+        let activations: [Module] = [ReLU(), Softmax(dim: 1), LogSoftmax(dim: 1), GELU(), GELU(approximate: .tanh),
+                                     SiLU(), Mish(), Tanh(), Sigmoid(), LeakyReLU(), ELU(), Softplus(), Hardtanh(),
+                                     Flatten(), Identity()]
+        var cases: [(String, () -> Tensor)] = activations.map { m in (m.typeName, { m(x([2, 3, 4])).sum() }) }
+        cases += [
+            ("Linear", { Linear(5, 4)(x([3, 5])).sum() }),
+            ("Conv2d", { Conv2d(3, 4, kernelSize: 3, stride: 2, padding: 1)(x([2, 3, 7, 7])).sum() }),
+            ("Conv2d thin input", { Conv2d(1, 4, kernelSize: 3, padding: 1)(x([2, 1, 10, 10])).sum() }),
+            ("Conv2d groups", { Conv2d(4, 4, kernelSize: 3, groups: 2)(x([2, 4, 6, 6])).sum() }),
+            ("Conv1d", { Conv1d(3, 4, kernelSize: 3)(x([2, 3, 9])).sum() }),
+            ("ConvTranspose2d", { ConvTranspose2d(3, 2, kernelSize: 3, stride: 2)(x([2, 3, 4, 4])).sum() }),
+            ("BatchNorm2d", { BatchNorm2d(3)(x([2, 3, 5, 5])).sum() }),
+            ("BatchNorm1d", { BatchNorm1d(5)(x([4, 5])).sum() }),
+            ("LayerNorm", { LayerNorm([6])(x([2, 3, 6])).sum() }),
+            ("GroupNorm", { GroupNorm(numGroups: 3, numChannels: 6)(x([2, 6, 4, 4])).sum() }),
+            ("RMSNorm", { RMSNorm([6])(x([2, 3, 6])).sum() }),
+            ("Embedding", { Embedding(10, 4, paddingIdx: 0, maxNorm: 1)(Tensor([1, 2, 0, 3, 4, 1], shape: [2, 3])).sum() }),
+            ("Dropout", { Dropout(p: 0.5)(x([4, 6])).sum() }),
+            ("Dropout2d", { Dropout2d(p: 0.5)(x([2, 3, 4, 4])).sum() }),
+            ("MaxPool2d", { MaxPool2d(kernelSize: 2)(x([2, 3, 6, 6])).sum() }),
+            ("AvgPool2d", { AvgPool2d(kernelSize: 3, stride: 2, padding: 1)(x([2, 3, 6, 6])).sum() }),
+            ("AdaptiveAvgPool2d", { AdaptiveAvgPool2d(outputSize: 2)(x([2, 3, 5, 5])).sum() }),
+            ("AdaptiveMaxPool2d", { AdaptiveMaxPool2d(outputSize: 2)(x([2, 3, 5, 5])).sum() }),
+            ("MaxPool1d", { MaxPool1d(kernelSize: 2)(x([2, 3, 8])).sum() }),
+            ("AvgPool1d", { AvgPool1d(kernelSize: 2)(x([2, 3, 8])).sum() }),
+            ("Upsample", { Upsample(scaleFactor: 2, mode: .bilinear, alignCorners: false)(x([1, 2, 3, 3])).sum() }),
+            ("Sequential", { Sequential(Linear(4, 8), GELU(), Dropout(p: 0.2), Linear(8, 2))(x([3, 4])).sum() }),
+            ("MultiheadAttention", {
+                let mha = MultiheadAttention(embedDim: 8, numHeads: 2, dropout: 0.1, addBiasKV: true)
+                let q = x([5, 2, 8]), kv = x([4, 2, 8])
+                let (out, weights) = mha(q, kv, kv, keyPaddingMask: Tensor([false, false, true, false,
+                                                                            false, false, false, true], shape: [2, 4]))
+                return out.sum() + weights!.sum()
+            }),
+            ("TransformerEncoderLayer post-norm", { encoder(false)(x([5, 2, 8])).sum() }),
+            ("TransformerEncoderLayer pre-norm", { encoder(true)(x([5, 2, 8])).sum() }),
+            ("TransformerEncoder", {
+                TransformerEncoder(encoder(true), numLayers: 2, norm: LayerNorm([8]))(
+                    x([5, 2, 8]), mask: Transformer.generateSquareSubsequentMask(5), isCausal: true).sum()
+            }),
+            ("TransformerDecoder", {
+                TransformerDecoder(decoder(), numLayers: 2)(x([5, 2, 8]), memory: x([4, 2, 8]),
+                                                            tgtMask: Transformer.generateSquareSubsequentMask(5)).sum()
+            }),
+            ("Transformer", {
+                Transformer(dModel: 8, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 16)(
+                    x([4, 2, 8]), x([5, 2, 8]), tgtMask: Transformer.generateSquareSubsequentMask(5)).sum()
+            }),
+            ("CrossEntropyLoss", { CrossEntropyLoss(labelSmoothing: 0.1)(x([4, 5]), Tensor([0, 4, 2, 1])) }),
+            ("crossEntropy weighted", {
+                crossEntropy(x([4, 5]), Tensor([0, 4, 2, 1]), weight: Tensor([Float](repeating: 0.5, count: 5)))
+            }),
+            ("NLLLoss", { NLLLoss()(x([4, 5]).logSoftmax(dim: 1), Tensor([0, 4, 2, 1])) }),
+            ("MSELoss", { MSELoss()(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("GPT", {
+                let gpt = GPT(GPT.Config(vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8))
+                return gpt(Tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1], shape: [2, 6])).sum()
+            }),
+            ("MNISTConvNet", { MNISTConvNet(batchNorm: true)(x([2, 1, 28, 28])).sum() }),
+            ("ResNet18", { ResNet18(numClasses: 10, stem: .cifar, width: 4)(x([2, 3, 16, 16])).sum() }),
+        ]
+        for (name, step) in cases {
+            let before = liveNodeCount.load(ordering: .relaxed)
+            do {
+                let loss = step()
+                XCTAssertGreaterThan(liveNodeCount.load(ordering: .relaxed), before, "\(name) recorded a graph")
+                loss.backward()
+            }
+            XCTAssertEqual(liveNodeCount.load(ordering: .relaxed), before, "\(name): nodes outlived the step")
+        }
+    }
+
+    /// The count sees a cycle: a node whose backward holds its own output stays alive until the
+    /// cycle is broken.
+    func testLiveNodeCountSeesACycle() {
+        let before = liveNodeCount.load(ordering: .relaxed)
+        weak var probe: Tensor?
+        do {
+            let x = Tensor.randn([3]).requiringGrad()
+            let y = x * 2
+            var holder: Tensor? = nil
+            let z = y.detach().recorded("cycle", [y]) { g in [g * holder!] }
+            holder = z   // z's node now holds z
+            probe = z
+        }
+        XCTAssertNotNil(probe)
+        XCTAssertEqual(liveNodeCount.load(ordering: .relaxed), before + 2, "mul and the cycle's node are alive")
+        probe?.gradFn = nil   // break the cycle
+        XCTAssertNil(probe)
+        XCTAssertEqual(liveNodeCount.load(ordering: .relaxed), before)
     }
 }

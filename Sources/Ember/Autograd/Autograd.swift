@@ -1,3 +1,11 @@
+#if DEBUG
+import Synchronization
+
+/// Nodes alive now, in debug builds: the tests check with it that a graph is freed with its
+/// last tensor (a reference cycle would keep its nodes).
+let liveNodeCount = Atomic<Int>(0)
+#endif
+
 /// One recorded operation in the autograd graph.
 ///
 /// The graph points only backwards: an output tensor holds its `Node`, the node holds the
@@ -39,9 +47,17 @@ final class Node {
         self.needsGrad = inputs.map(\.requiresGrad)
         self.saved = saved.map { SavedTensor(storage: $0.storage, version: $0.storage.version, shape: $0.shape, dtype: $0.dtype) }
         self.backward = backward
+        #if DEBUG
+        liveNodeCount.wrappingAdd(1, ordering: .relaxed)
+        #endif
     }
 
-    deinit { GraphRelease.release(inputs: &inputs, edges: &edges, backward: &backward) }
+    deinit {
+        #if DEBUG
+        liveNodeCount.wrappingSubtract(1, ordering: .relaxed)
+        #endif
+        GraphRelease.release(inputs: &inputs, edges: &edges, backward: &backward)
+    }
 
     /// Fails, as PyTorch does, when a saved tensor was modified in place after it was saved.
     func checkSavedVersions() throws {
