@@ -1,5 +1,5 @@
 // Normalisation layers. Statistics are accumulated in double, each channel (BatchNorm) or
-// row (LayerNorm) by one thread in a fixed order (index order; LayerNorm's forward sums in 4
+// row (LayerNorm) by one thread in a fixed order (index order; LayerNorm's row sums in 4
 // fixed lanes); sums across rows (LayerNorm's weight and bias gradients) go through fixed row
 // shards added in shard order. So the bits never depend on the thread count.
 #include "internal.h"
@@ -115,11 +115,13 @@ static double row_sq_dev(const float* x, double m, int64_t D) {
     return lanes_total(l);
 }
 
-void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                             const float* weight, const float* bias, int64_t rows, int64_t D,
-                             float eps) {
-    const int nt = ember_team(rows * D);
-    EMBER_FOR(nt, r, rows,
+// The row loops below are EMBER_SIMD functions run through EMBER_PARALLEL, so every thread
+// runs the AVX2 clone where there is one (an EMBER_FOR body is SSE2 code): the same IEEE
+// operations in the same order on every path, so the same bits.
+EMBER_SIMD static void layernorm_rows(float* out, float* mean, float* rstd, const float* inp,
+                                      const float* weight, const float* bias, int64_t D, float eps,
+                                      int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
         const float* x = inp + r * D;
         float* y = out + r * D;
         const double m = D > 0 ? row_sum(x, D) / (double)D : 0.0;
@@ -134,7 +136,13 @@ void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* 
         }
         if (mean) mean[r] = mf;
         if (rstd) rstd[r] = isf;
-    );
+    }
+}
+
+void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                             const float* weight, const float* bias, int64_t rows, int64_t D,
+                             float eps) {
+    EMBER_PARALLEL(ember_team(rows * D), rows, layernorm_rows, out, mean, rstd, inp, weight, bias, D, eps);
 }
 
 // Row shards of LayerNorm's weight and bias gradient sums (a function of `rows` only).
@@ -142,31 +150,63 @@ void ember_layernorm_forward(float* out, float* mean, float* rstd, const float* 
 
 static _Thread_local struct { double* p; size_t cap; } norm_partials_;
 
+// dx = rstd·(w·dy − mean(w·dy) − x̂·mean(w·dy·x̂)) on rows [lo, hi), the two means summed in
+// row_sum's four lanes.
+EMBER_SIMD static void layernorm_dx_rows(float* dinp, const float* dout, const float* inp,
+                                         const float* mean, const float* rstd, const float* weight,
+                                         int64_t D, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+        const float* x = inp + r * D;
+        const float* g = dout + r * D;
+        float* dx = dinp + r * D;
+        const double m = mean[r], is = rstd[r];
+        double la[4] = {0.0, 0.0, 0.0, 0.0}, lb[4] = {0.0, 0.0, 0.0, 0.0};
+        int64_t i = 0;
+        for (; i + 4 <= D; i += 4)
+            for (int k = 0; k < 4; k++) {
+                const double wg = weight ? (double)weight[i + k] * g[i + k] : g[i + k];
+                la[k] += wg;
+                lb[k] += wg * (x[i + k] - m) * is;
+            }
+        for (; i < D; i++) {
+            const double wg = weight ? (double)weight[i] * g[i] : g[i];
+            la[0] += wg;
+            lb[0] += wg * (x[i] - m) * is;
+        }
+        const double a = lanes_total(la) / (double)D, b = lanes_total(lb) / (double)D;
+        for (i = 0; i < D; i++) {
+            const double wg = weight ? (double)weight[i] * g[i] : g[i];
+            dx[i] = (float)(is * (wg - a - (x[i] - m) * is * b));
+        }
+    }
+}
+
+// Shards [lo, hi) of the weight and bias gradient sums: shard sh sums its rows in order.
+EMBER_SIMD static void layernorm_dwb_shards(double* part, const float* dout, const float* inp,
+                                            const float* mean, const float* rstd, int64_t rows,
+                                            int64_t shards, int64_t D, int64_t lo, int64_t hi) {
+    for (int64_t sh = lo; sh < hi; sh++) {
+        double* pw = part + sh * 2 * D;
+        double* pb = pw + D;
+        for (int64_t i = 0; i < 2 * D; i++) pw[i] = 0.0;
+        const int64_t r0 = sh * rows / shards, r1 = (sh + 1) * rows / shards;
+        for (int64_t r = r0; r < r1; r++) {
+            const float* x = inp + r * D;
+            const float* g = dout + r * D;
+            const double m = mean[r], is = rstd[r];
+            for (int64_t i = 0; i < D; i++) {
+                pw[i] += g[i] * ((x[i] - m) * is);
+                pb[i] += g[i];
+            }
+        }
+    }
+}
+
 void ember_layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                               const float* inp, const float* mean, const float* rstd,
                               const float* weight, int64_t rows, int64_t D) {
     int nt = ember_team(rows * D);
-    if (dinp) {
-        EMBER_FOR(nt, r, rows,
-            const float* x = inp + r * D;
-            const float* g = dout + r * D;
-            float* dx = dinp + r * D;
-            const double m = mean[r], is = rstd[r];
-            // dx = rstd·(w·dy − mean(w·dy) − x̂·mean(w·dy·x̂))
-            double a = 0.0, b = 0.0;
-            for (int64_t i = 0; i < D; i++) {
-                const double wg = weight ? (double)weight[i] * g[i] : g[i];
-                a += wg;
-                b += wg * (x[i] - m) * is;
-            }
-            a /= (double)D;
-            b /= (double)D;
-            for (int64_t i = 0; i < D; i++) {
-                const double wg = weight ? (double)weight[i] * g[i] : g[i];
-                dx[i] = (float)(is * (wg - a - (x[i] - m) * is * b));
-            }
-        );
-    }
+    if (dinp) EMBER_PARALLEL(nt, rows, layernorm_dx_rows, dinp, dout, inp, mean, rstd, weight, D);
     if (!dweight && !dbias) return;
     if (nt > NORM_SHARDS) nt = NORM_SHARDS;
     const int64_t shards = rows < NORM_SHARDS ? (rows > 0 ? rows : 1) : NORM_SHARDS;
@@ -178,21 +218,7 @@ void ember_layernorm_backward(float* dinp, float* dweight, float* dbias, const f
         if (!norm_partials_.p) abort();
     }
     double* part = norm_partials_.p;
-    EMBER_FOR(nt, sh, shards,
-        double* pw = part + sh * 2 * D;
-        double* pb = pw + D;
-        for (int64_t i = 0; i < 2 * D; i++) pw[i] = 0.0;
-        const int64_t lo = sh * rows / shards, hi = (sh + 1) * rows / shards;
-        for (int64_t r = lo; r < hi; r++) {
-            const float* x = inp + r * D;
-            const float* g = dout + r * D;
-            const double m = mean[r], is = rstd[r];
-            for (int64_t i = 0; i < D; i++) {
-                pw[i] += g[i] * ((x[i] - m) * is);
-                pb[i] += g[i];
-            }
-        }
-    );
+    EMBER_PARALLEL(nt, shards, layernorm_dwb_shards, part, dout, inp, mean, rstd, rows, shards, D);
     for (int64_t i = 0; i < D; i++) {
         double w = 0.0, b = 0.0;
         for (int64_t sh = 0; sh < shards; sh++) {
