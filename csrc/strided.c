@@ -1,6 +1,7 @@
 // Strided copies: what views need from the C side (contiguous(), writes through a view,
 // gradients of views). Both sides are seen through element strides over one shape.
 #include "internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 // Drops size-1 dims and merges neighbours that both sides walk contiguously, so a
@@ -111,6 +112,42 @@ void ember_copy_strided(void* dst, const int64_t* dst_strides, const void* src,
     );
 }
 
+// Whether no two elements of a walk over `shape` with strides `st` land on the same place:
+// with the dims in order of stride, each stride passes the reach of all smaller ones.
+static int walk_is_disjoint(int nd, const int64_t* shape, const int64_t* st) {
+    int64_t order[EMBER_MAX_DIMS];
+    for (int d = 0; d < nd; d++) order[d] = d;
+    for (int i = 1; i < nd; i++)
+        for (int k = i; k > 0 && llabs(st[order[k]]) < llabs(st[order[k - 1]]); k--) {
+            const int64_t t = order[k];
+            order[k] = order[k - 1], order[k - 1] = t;
+        }
+    int64_t reach = 0;   // the largest offset the smaller-stride dims span
+    for (int i = 0; i < nd; i++) {
+        const int64_t d = order[i], a = llabs(st[d]);
+        if (a <= reach) return 0;
+        reach += (shape[d] - 1) * a;
+    }
+    return 1;
+}
+
+// Rows [lo, hi) of dst += src, the last dim innermost.
+EMBER_SIMD static void add_rows(float* dst, const float* src, int nd, const int64_t* sh, const int64_t* sd,
+                                const int64_t* ss, int64_t lo, int64_t hi) {
+    const int64_t cols = sh[nd - 1], dc = sd[nd - 1], sc = ss[nd - 1];
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t od, os;
+        row_offsets(r, nd - 1, sh, sd, ss, &od, &os);
+        float* d = dst + od;
+        const float* s = src + os;
+        if (dc == 1 && sc == 1) {
+            for (int64_t j = 0; j < cols; j++) d[j] += s[j];
+        } else {
+            for (int64_t j = 0; j < cols; j++) d[j * dc] += s[j * sc];
+        }
+    }
+}
+
 void ember_add_strided_f32(float* dst, const int64_t* dst_strides, const float* src,
                            const int64_t* src_strides, int ndim, const int64_t* shape) {
     int64_t n = 1;
@@ -119,16 +156,13 @@ void ember_add_strided_f32(float* dst, const int64_t* dst_strides, const float* 
     int64_t sh[EMBER_MAX_DIMS], sd[EMBER_MAX_DIMS], ss[EMBER_MAX_DIMS];
     const int nd = coalesce(ndim, shape, dst_strides, src_strides, sh, sd, ss);
     if (nd == 0) { dst[0] += src[0]; return; }
-    // Serial and in order: the destination may overlap itself (the gradient of unfold), and
-    // then the order of the additions decides the bits.
-    const int64_t cols = sh[nd - 1], rows = n / cols;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t od, os;
-        row_offsets(r, nd - 1, sh, sd, ss, &od, &os);
-        float* d = dst + od;
-        const float* s = src + os;
-        for (int64_t j = 0; j < cols; j++) d[j * sd[nd - 1]] += s[j * ss[nd - 1]];
-    }
+    // Each element gets one addition, so row order does not matter, and the rows may be shared
+    // out. But a destination that overlaps itself (the gradient of unfold) adds several
+    // elements into one place, and the order of those additions decides the bits: serial,
+    // in order.
+    const int64_t rows = n / sh[nd - 1];
+    const int nt = walk_is_disjoint(nd, sh, sd) ? ember_team(n) : 1;
+    EMBER_PARALLEL(nt, rows, add_rows, dst, src, nd, sh, sd, ss);
 }
 
 // The row-major strides of one block of `shape`, and its element count.

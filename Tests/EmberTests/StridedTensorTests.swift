@@ -228,3 +228,30 @@ final class StridedTensorTests: XCTestCase {
         }
     }
 }
+
+/// Gradients added through views on several threads: rows of a destination that never
+/// overlaps itself are shared out, one that does (unfold's windows) is added serially, in
+/// order. Exact counts and the same bits on 1, 2 and 4 threads.
+final class StridedAddThreadTests: KernelSettingsTestCase {
+    func testViewGradientsOnEveryThreadCount() {
+        parallelThreshold = 1
+        var slices: [[UInt32]] = []
+        for threads in [1, 2, 4] {
+            setNumThreads(threads)
+            // 64 windows of 4000, each overlapping all others: element i is in
+            // min(i + 1, 64, 4063 − i) of them.
+            let w = Tensor.zeros([4063]).requiringGrad()
+            w.unfolded(dim: 0, size: 4000, step: 1).sum().backward()
+            let want = (0..<4063).map { Float(Swift.min($0 + 1, 64, 4063 - $0)) }
+            XCTAssertEqual(w.grad!.toArray(), want, "unfold on \(threads) threads")
+            // Column slices of a non-leaf: each adds into its region of one gradient.
+            let x = Tensor.randn([300, 96], generator: Generator(seed: 7)).requiringGrad()
+            let y = x * 1.5
+            let parts = y.split(32, dim: 1)
+            (parts[0].exp().sum() + (parts[1] * parts[2]).sum() + parts[2][.all, 3..<9].sum()).backward()
+            slices.append(x.grad!.toArray().map(\.bitPattern))
+        }
+        XCTAssertEqual(slices[1], slices[0], "2 threads")
+        XCTAssertEqual(slices[2], slices[0], "4 threads")
+    }
+}
