@@ -1,7 +1,7 @@
 // Normalisation layers. Statistics are accumulated in double, each channel (BatchNorm) or
-// row (LayerNorm) by one thread in a fixed order (index order; LayerNorm's row sums in 4
-// fixed lanes); sums across rows (LayerNorm's weight and bias gradients) go through fixed row
-// shards added in shard order. So the bits never depend on the thread count.
+// row (LayerNorm) by one thread in a fixed order (4 fixed lanes); sums across rows
+// (LayerNorm's weight and bias gradients) go through fixed row shards added in shard order.
+// So the bits never depend on the thread count.
 #include "internal.h"
 
 #include <math.h>
@@ -10,60 +10,94 @@
 
 // MARK: BatchNorm over (N, C, S): statistics per channel c over N·S values
 
-void ember_batchnorm_stats(float* mean, float* var, const float* inp, int64_t N, int64_t C,
-                           int64_t S) {
-    const int nt = ember_team(N * C * S);
-    EMBER_FOR(nt, c, C,
-        double sum = 0.0;
+// Sums over a channel's N planes of S values run in four lanes (element i of a plane into
+// lane i mod 4, a plane's last S mod 4 into lane 0), combined as (l0 + l1) + (l2 + l3): a
+// fixed order with four additions in flight. The loops are EMBER_SIMD functions run through
+// EMBER_PARALLEL, so each thread runs the AVX2 clone where there is one.
+static double lanes4_total(const double l[4]) { return (l[0] + l[1]) + (l[2] + l[3]); }
+
+EMBER_SIMD static void batchnorm_stats_channels(float* mean, float* var, const float* inp, int64_t N,
+                                                int64_t C, int64_t S, int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
+        double l[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t n = 0; n < N; n++) {
             const float* x = inp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) sum += x[i];
+            int64_t i = 0;
+            for (; i + 4 <= S; i += 4)
+                for (int k = 0; k < 4; k++) l[k] += x[i + k];
+            for (; i < S; i++) l[0] += x[i];
         }
-        const double m = sum / (double)(N * S);
-        double sq = 0.0;
+        const double m = lanes4_total(l) / (double)(N * S);
+        double q[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t n = 0; n < N; n++) {
             const float* x = inp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) {
+            int64_t i = 0;
+            for (; i + 4 <= S; i += 4)
+                for (int k = 0; k < 4; k++) {
+                    const double d = x[i + k] - m;
+                    q[k] += d * d;
+                }
+            for (; i < S; i++) {
                 const double d = x[i] - m;
-                sq += d * d;
+                q[0] += d * d;
             }
         }
         mean[c] = (float)m;
-        var[c] = (float)(sq / (double)(N * S));
-    );
+        var[c] = (float)(lanes4_total(q) / (double)(N * S));
+    }
 }
 
-void ember_batchnorm_forward(float* out, const float* inp, const float* mean, const float* invstd,
-                             const float* weight, const float* bias, int64_t N, int64_t C,
-                             int64_t S) {
-    const int nt = ember_team(N * C * S);
-    EMBER_FOR(nt, nc, N * C,
+void ember_batchnorm_stats(float* mean, float* var, const float* inp, int64_t N, int64_t C,
+                           int64_t S) {
+    EMBER_PARALLEL(ember_team(N * C * S), C, batchnorm_stats_channels, mean, var, inp, N, C, S);
+}
+
+// y = x·α + β with α = invstd·w, β = b − mean·α (as PyTorch's CPU kernel), planes [lo, hi).
+EMBER_SIMD static void batchnorm_forward_planes(float* out, const float* inp, const float* mean,
+                                                const float* invstd, const float* weight,
+                                                const float* bias, int64_t C, int64_t S, int64_t lo,
+                                                int64_t hi) {
+    for (int64_t nc = lo; nc < hi; nc++) {
         const int64_t c = nc % C;
-        // y = x·α + β with α = invstd·w, β = b − mean·α (as PyTorch's CPU kernel).
         const float alpha = weight ? invstd[c] * weight[c] : invstd[c];
         const float beta = (bias ? bias[c] : 0.0f) - mean[c] * alpha;
         const float* x = inp + nc * S;
         float* y = out + nc * S;
         for (int64_t i = 0; i < S; i++) y[i] = x[i] * alpha + beta;
-    );
+    }
 }
 
-void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                              const float* inp, const float* mean, const float* invstd,
-                              const float* weight, int64_t N, int64_t C, int64_t S, int training) {
-    const int nt = ember_team(N * C * S);
+void ember_batchnorm_forward(float* out, const float* inp, const float* mean, const float* invstd,
+                             const float* weight, const float* bias, int64_t N, int64_t C,
+                             int64_t S) {
+    EMBER_PARALLEL(ember_team(N * C * S), N * C, batchnorm_forward_planes, out, inp, mean, invstd, weight,
+                   bias, C, S);
+}
+
+EMBER_SIMD static void batchnorm_backward_channels(float* dinp, float* dweight, float* dbias,
+                                                   const float* dout, const float* inp,
+                                                   const float* mean, const float* invstd,
+                                                   const float* weight, int64_t N, int64_t C,
+                                                   int64_t S, int training, int64_t lo, int64_t hi) {
     const double M = (double)(N * S);
-    EMBER_FOR(nt, c, C,
-        double sum_dy = 0.0, dot = 0.0;
+    for (int64_t c = lo; c < hi; c++) {
+        double ls[4] = {0.0, 0.0, 0.0, 0.0}, ld[4] = {0.0, 0.0, 0.0, 0.0};
         const double m = mean[c];
         for (int64_t n = 0; n < N; n++) {
             const float* x = inp + (n * C + c) * S;
             const float* g = dout + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) {
-                sum_dy += g[i];
-                dot += (x[i] - m) * g[i];
+            int64_t i = 0;
+            for (; i + 4 <= S; i += 4)
+                for (int k = 0; k < 4; k++) {
+                    ls[k] += g[i + k];
+                    ld[k] += (x[i + k] - m) * g[i + k];
+                }
+            for (; i < S; i++) {
+                ls[0] += g[i];
+                ld[0] += (x[i] - m) * g[i];
             }
         }
+        const double sum_dy = lanes4_total(ls), dot = lanes4_total(ld);
         const double is = invstd[c], w = weight ? weight[c] : 1.0;
         if (dweight) dweight[c] = (float)(dot * is);
         if (dbias) dbias[c] = (float)sum_dy;
@@ -81,23 +115,26 @@ void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const f
                     dx[i] = (float)((g[i] - gm - (x[i] - m) * k) * scale);
             }
         }
-    );
+    }
+}
+
+void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                              const float* inp, const float* mean, const float* invstd,
+                              const float* weight, int64_t N, int64_t C, int64_t S, int training) {
+    EMBER_PARALLEL(ember_team(N * C * S), C, batchnorm_backward_channels, dinp, dweight, dbias, dout, inp,
+                   mean, invstd, weight, N, C, S, training);
 }
 
 // MARK: LayerNorm over rows of D values (also GroupNorm's core, without the affine)
 
-// LayerNorm's row sums run over 4 interleaved lanes combined as (l0 + l1) + (l2 + l3), the
-// remainder into l0 last: a fixed order (the same bits on every path and thread count) with
-// four additions in flight, where one running sum waited on each add's latency.
-static double lanes_total(const double l[4]) { return (l[0] + l[1]) + (l[2] + l[3]); }
-
+// LayerNorm's row sums run over the same 4 lanes (lanes4_total), the remainder into l0 last.
 static double row_sum(const float* x, int64_t D) {
     double l[4] = {0.0, 0.0, 0.0, 0.0};
     int64_t i = 0;
     for (; i + 4 <= D; i += 4)
         for (int k = 0; k < 4; k++) l[k] += x[i + k];
     for (; i < D; i++) l[0] += x[i];
-    return lanes_total(l);
+    return lanes4_total(l);
 }
 
 static double row_sq_dev(const float* x, double m, int64_t D) {
@@ -112,7 +149,7 @@ static double row_sq_dev(const float* x, double m, int64_t D) {
         const double d = x[i] - m;
         l[0] += d * d;
     }
-    return lanes_total(l);
+    return lanes4_total(l);
 }
 
 // The row loops below are EMBER_SIMD functions run through EMBER_PARALLEL, so every thread
@@ -173,7 +210,7 @@ EMBER_SIMD static void layernorm_dx_rows(float* dinp, const float* dout, const f
             la[0] += wg;
             lb[0] += wg * (x[i] - m) * is;
         }
-        const double a = lanes_total(la) / (double)D, b = lanes_total(lb) / (double)D;
+        const double a = lanes4_total(la) / (double)D, b = lanes4_total(lb) / (double)D;
         for (i = 0; i < D; i++) {
             const double wg = weight ? (double)weight[i] * g[i] : g[i];
             dx[i] = (float)(is * (wg - a - (x[i] - m) * is * b));
