@@ -21,8 +21,9 @@ final class ReadmeTourTests: ArticleTestCase {
         loss.backward()                               // w.grad: [10, 784]
         noGrad { /* evaluation: nothing recorded */ }
 
-        // nn and optim: Module subclasses whose stored properties are their layers.
-        let model = Sequential(Linear(784, 128), ReLU(), Dropout(p: 0.1), Linear(128, 10))
+        // nn and optim: Module subclasses whose stored properties are their layers; activations
+        // ReLU, GELU, SiLU, Tanh, Sigmoid, LeakyReLU, ELU, Softplus, … as modules and methods (x.gelu()).
+        let model = Sequential(Linear(784, 128), GELU(), Dropout(p: 0.1), Linear(128, 10))
         let optimizer = AdamW(model.parameters(), lr: 1e-3, weightDecay: 0.01)
         let scheduler = CosineAnnealingLR(optimizer, tMax: 10)   // StepLR, LinearLR, OneCycleLR, …
 
