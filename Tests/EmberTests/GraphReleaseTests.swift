@@ -184,6 +184,13 @@ final class GraphReleaseTests: XCTestCase {
             }),
             ("NLLLoss", { NLLLoss()(x([4, 5]).logSoftmax(dim: 1), Tensor([0, 4, 2, 1])) }),
             ("MSELoss", { MSELoss()(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("L1Loss", { L1Loss()(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("SmoothL1Loss", { SmoothL1Loss(beta: 0.5)(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("HuberLoss", { HuberLoss(reduction: .sum)(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("BCELoss", { BCELoss()(x([4, 5]).sigmoid(), Tensor.rand([4, 5])) }),
+            ("BCEWithLogitsLoss", {
+                BCEWithLogitsLoss(weight: Tensor.rand([5]), posWeight: Tensor.rand([5]))(x([4, 5]), Tensor.rand([4, 5]))
+            }),
             ("GPT", {
                 let gpt = GPT(GPT.Config(vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8))
                 return gpt(Tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1], shape: [2, 6])).sum()

@@ -71,3 +71,102 @@ public final class MSELoss: CustomStringConvertible {
     /// `MSELoss()`, as PyTorch prints it.
     public var description: String { "MSELoss()" }
 }
+
+/// Mean absolute error between two tensors of the same shape (PyTorch's `nn.L1Loss`).
+public final class L1Loss: CustomStringConvertible {
+    /// How per-element losses combine: `.mean`, `.sum` or `.none`.
+    public let reduction: Reduction
+
+    /// PyTorch: `nn.L1Loss(reduction)`.
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    /// The mean (or sum, or each) of |input − target|.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        l1Loss(input, target, reduction: reduction)
+    }
+
+    /// `L1Loss()`, as PyTorch prints it.
+    public var description: String { "L1Loss()" }
+}
+
+/// Squared error below `beta`, absolute error above it (PyTorch's `nn.SmoothL1Loss`).
+public final class SmoothL1Loss: CustomStringConvertible {
+    /// How per-element losses combine: `.mean`, `.sum` or `.none`.
+    public let reduction: Reduction
+    /// Where the loss turns from quadratic to linear (0: `L1Loss`).
+    public let beta: Double
+
+    /// PyTorch: `nn.SmoothL1Loss(reduction, beta)`.
+    public init(reduction: Reduction = .mean, beta: Double = 1) { (self.reduction, self.beta) = (reduction, beta) }
+
+    /// `smoothL1Loss(input, target, reduction:beta:)`.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        smoothL1Loss(input, target, reduction: reduction, beta: beta)
+    }
+
+    /// `SmoothL1Loss()`, as PyTorch prints it.
+    public var description: String { "SmoothL1Loss()" }
+}
+
+/// Squared error below `delta`, `delta`·absolute error above it (PyTorch's `nn.HuberLoss`).
+public final class HuberLoss: CustomStringConvertible {
+    /// How per-element losses combine: `.mean`, `.sum` or `.none`.
+    public let reduction: Reduction
+    /// Where the loss turns from quadratic to linear.
+    public let delta: Double
+
+    /// PyTorch: `nn.HuberLoss(reduction, delta)`.
+    public init(reduction: Reduction = .mean, delta: Double = 1) { (self.reduction, self.delta) = (reduction, delta) }
+
+    /// `huberLoss(input, target, reduction:delta:)`.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        huberLoss(input, target, reduction: reduction, delta: delta)
+    }
+
+    /// `HuberLoss()`, as PyTorch prints it.
+    public var description: String { "HuberLoss()" }
+}
+
+/// Binary cross-entropy over probabilities in [0, 1] (PyTorch's `nn.BCELoss`); after a
+/// `Sigmoid`, prefer `BCEWithLogitsLoss` on the logits.
+public final class BCELoss: CustomStringConvertible {
+    /// Per-element weights, broadcast against the input, or nil.
+    public let weight: Tensor?
+    /// How per-element losses combine: `.mean`, `.sum` or `.none`.
+    public let reduction: Reduction
+
+    /// PyTorch: `nn.BCELoss(weight, reduction)`.
+    public init(weight: Tensor? = nil, reduction: Reduction = .mean) { (self.weight, self.reduction) = (weight, reduction) }
+
+    /// `binaryCrossEntropy(input, target, weight:reduction:)`.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        binaryCrossEntropy(input, target, weight: weight, reduction: reduction)
+    }
+
+    /// `BCELoss()`, as PyTorch prints it.
+    public var description: String { "BCELoss()" }
+}
+
+/// Binary cross-entropy on logits, the sigmoid folded in stably (PyTorch's
+/// `nn.BCEWithLogitsLoss`), for binary and multi-label classification.
+public final class BCEWithLogitsLoss: CustomStringConvertible {
+    /// Per-element weights, broadcast against the input, or nil.
+    public let weight: Tensor?
+    /// Weights of the positive targets, broadcast against the input (one per class), or nil.
+    public let posWeight: Tensor?
+    /// How per-element losses combine: `.mean`, `.sum` or `.none`.
+    public let reduction: Reduction
+
+    /// PyTorch: `nn.BCEWithLogitsLoss(weight, reduction, pos_weight)`.
+    public init(weight: Tensor? = nil, reduction: Reduction = .mean, posWeight: Tensor? = nil) {
+        (self.weight, self.reduction, self.posWeight) = (weight, reduction, posWeight)
+    }
+
+    /// `binaryCrossEntropyWithLogits(input, target, weight:posWeight:reduction:)`.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        binaryCrossEntropyWithLogits(input, target, weight: weight, posWeight: posWeight, reduction: reduction)
+    }
+
+    /// `BCEWithLogitsLoss()`, as PyTorch prints it.
+    public var description: String { "BCEWithLogitsLoss()" }
+}

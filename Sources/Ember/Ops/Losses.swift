@@ -84,19 +84,141 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
     }
 }
 
+/// Checks shared by the elementwise losses: float32 input and target of one shape.
+func checkElementwiseLoss(_ input: Tensor, _ target: Tensor, op: String) throws {
+    try expectDType(input, .float32, op: op)
+    try expectDType(target, .float32, op: op)
+    guard input.shape == target.shape else {
+        throw EmberError.shapeMismatch(op: op, message: "input shape \(input.shape) and target shape \(target.shape) differ")
+    }
+}
+
+private func reducedElementwise(_ losses: Tensor, _ reduction: Reduction) -> Tensor {
+    switch reduction {
+    case .none: return losses
+    case .sum: return losses.sum()
+    case .mean: return losses.mean()
+    }
+}
+
 /// Mean squared error (input and target of the same shape).
 public func mseLoss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
+    check { try checkElementwiseLoss(input, target, op: "mse_loss") }
+    let d = input - target
+    return reducedElementwise(d * d, reduction)
+}
+
+/// Mean absolute error |input − target| (PyTorch's `F.l1_loss`); the gradient where they are
+/// equal is 0.
+public func l1Loss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
+    check { try checkElementwiseLoss(input, target, op: "l1_loss") }
+    return reducedElementwise((input - target).abs(), reduction)
+}
+
+/// 0.5·d²/β where |d| < β, |d| − 0.5·β elsewhere, d = input − target (PyTorch's
+/// `F.smooth_l1_loss`); β = 0 is `l1Loss`.
+public func smoothL1Loss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .mean,
+                         beta: Double = 1) -> Tensor {
     check {
-        guard input.shape == target.shape else {
-            throw EmberError.shapeMismatch(op: "mse_loss", message:
-                "input shape \(input.shape) and target shape \(target.shape) differ")
+        try checkElementwiseLoss(input, target, op: "smooth_l1_loss")
+        guard beta >= 0 else {
+            throw EmberError.invalidArgument(op: "smooth_l1_loss", message: "beta must not be negative, got \(beta)")
         }
     }
-    let d = input - target
-    let sq = d * d
-    switch reduction {
-    case .none: return sq
-    case .sum: return sq.sum()
-    case .mean: return sq.mean()
+    if beta == 0 { return l1Loss(input, target, reduction: reduction) }
+    let z = (input - target).abs()
+    return reducedElementwise(Tensor.where(z < beta, z * z * (0.5 / beta), z - 0.5 * beta), reduction)
+}
+
+/// 0.5·d² where |d| < δ, δ·(|d| − 0.5·δ) elsewhere, d = input − target (PyTorch's
+/// `F.huber_loss`): `smoothL1Loss` with β = δ, times δ.
+public func huberLoss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .mean,
+                      delta: Double = 1) -> Tensor {
+    check {
+        try checkElementwiseLoss(input, target, op: "huber_loss")
+        guard delta > 0 else {
+            throw EmberError.invalidArgument(op: "huber_loss", message: "delta must be positive, got \(delta)")
+        }
+    }
+    let z = (input - target).abs()
+    return reducedElementwise(Tensor.where(z < delta, z * z * 0.5, (z - 0.5 * delta) * delta), reduction)
+}
+
+/// `weight` broadcasts against `input` (PyTorch's rule for these losses).
+private func checkLossWeight(_ w: Tensor?, _ name: String, for input: Tensor, op: String) throws {
+    guard let w else { return }
+    try expectDType(w, .float32, op: op)
+    guard (try? broadcastShape(w.shape, input.shape, op: op)) == input.shape else {
+        throw EmberError.shapeMismatch(op: op, message: "\(name) of shape \(w.shape) does not broadcast to input shape \(input.shape)")
+    }
+}
+
+/// Records a loss whose backward is written out as PyTorch's: `elementGrad` is d loss / d input
+/// per element (weights included), scaled by the incoming gradient, and by 1/N for the mean.
+private func recordedLoss(_ losses: Tensor, _ reduction: Reduction, _ op: String, input: Tensor,
+                          elementGrad: @escaping () -> Tensor) -> Tensor {
+    let out = noGrad { reducedElementwise(losses, reduction) }
+    let n = Double(input.count)
+    return out.recorded(op, [input]) { g in
+        let d = elementGrad()
+        return [reduction == .mean ? d * (g / n) : d * g]
+    }
+}
+
+func checkProbabilities(_ input: Tensor, op: String) throws {
+    let outside: Double = noGrad { ((input < 0) || (input > 1) || input.isnan()).type(.int64).sum().item() }
+    guard outside == 0 else {
+        throw EmberError.invalidArgument(op: op, message:
+            "all elements of input should be between 0 and 1 (\(Int(outside)) are not)")
+    }
+}
+
+/// Binary cross-entropy over probabilities in [0, 1]: −w·(t·log x + (1 − t)·log(1 − x)), each
+/// log clamped at −100 (PyTorch's `F.binary_cross_entropy`). The gradient is PyTorch's,
+/// w·(x − t) / max(x·(1 − x), 1e-12); the target gets none.
+public func binaryCrossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil,
+                               reduction: Reduction = .mean) -> Tensor {
+    check {
+        try checkElementwiseLoss(input, target, op: "binary_cross_entropy")
+        try checkLossWeight(weight, "weight", for: input, op: "binary_cross_entropy")
+        try checkProbabilities(input, op: "binary_cross_entropy")
+    }
+    let x = input.detach(), t = target.detach()
+    var losses = noGrad { (t - 1) * (-x).log1p().clamp(min: -100) - t * x.log().clamp(min: -100) }
+    if let weight { losses = noGrad { losses * weight } }
+    return recordedLoss(losses, reduction, "binary_cross_entropy", input: input) {
+        let d = (x - t) / Tensor.maximum(x * (1 - x), Tensor(scalar: 1e-12))
+        return weight.map { d * $0 } ?? d
+    }
+}
+
+/// Binary cross-entropy on logits, sigmoid folded in stably (PyTorch's
+/// `F.binary_cross_entropy_with_logits`): (1 − t)·x − (1 + (p − 1)·t)·log σ(x), times `weight`,
+/// with `posWeight` p (broadcast over the last dim: one per class) weighting the positives.
+public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil,
+                                         posWeight: Tensor? = nil, reduction: Reduction = .mean) -> Tensor {
+    check {
+        try checkElementwiseLoss(input, target, op: "binary_cross_entropy_with_logits")
+        try checkLossWeight(weight, "weight", for: input, op: "binary_cross_entropy_with_logits")
+        try checkLossWeight(posWeight, "pos_weight", for: input, op: "binary_cross_entropy_with_logits")
+    }
+    let x = input.detach(), t = target.detach()
+    var losses = noGrad { () -> Tensor in
+        // log σ(x) = min(x, 0) − log(1 + e^−|x|)
+        var logSigmoid = Tensor.minimum(x, Tensor(scalar: 0)) - (-x.abs()).exp().log1p()
+        if let posWeight { logSigmoid = logSigmoid * ((posWeight - 1) * t + 1) }
+        return (1 - t) * x - logSigmoid
+    }
+    if let weight { losses = noGrad { losses * weight } }
+    return recordedLoss(losses, reduction, "binary_cross_entropy_with_logits", input: input) {
+        var d: Tensor
+        if let posWeight {
+            let pt = posWeight * t
+            d = (pt + 1 - t) * x.sigmoid() - pt
+        } else {
+            d = x.sigmoid() - t
+        }
+        if let weight { d = d * weight }
+        return d
     }
 }
