@@ -20,20 +20,23 @@ static inline T256 __m256 epilogue(__m256 r, const float* c, const ember_gemm_ep
     return r;
 }
 
-static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* restrict b,
-                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+// The tile body for `rows` rows of the MR in a packed A panel, a constant after inlining: the
+// loops unroll and the accumulators stay in registers.
+static inline __attribute__((always_inline)) T256 void
+tile_body(const int rows, int64_t kc, const float* restrict a, const float* restrict b, float* restrict c,
+          int64_t ldc, const ember_gemm_epi* e) {
     __m256 acc[MR][NV];
     if (e->first) {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     } else {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(c + r * ldc + 8 * v);
     }
     for (int64_t p = 0; p < kc; p++) {
         __m256 bv[NV];
         for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             const __m256 ar = _mm256_broadcast_ss(a + r);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
         }
@@ -41,11 +44,24 @@ static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* r
         b += NR;
     }
     if (e->last) {
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < rows; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = epilogue(acc[r][v], c + r * ldc + 8 * v, e, v);
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < rows; r++)
         for (int v = 0; v < NV; v++) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
+}
+
+static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* restrict b,
+                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(MR, kc, a, b, c, ldc, e);
+}
+
+// The first 4 rows of a panel, for a bottom edge of at most 4 rows: attention's 64-row tiles
+// end in one (64 = 10·6 + 4), as does any M ≡ 4 (mod 6). Without it such an edge went through
+// a scratch tile: copied in and out around a full 6-row kernel.
+static T256 void kernel_4x16(int64_t kc, const float* restrict a, const float* restrict b,
+                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
+    tile_body(4, kc, a, b, c, ldc, e);
 }
 
 // 12 independent chains (FMA latency 4-5 × 2 ports needs 8-10), values fixed at 1·1 + 0 so
@@ -70,7 +86,7 @@ static T256 double peak_avx2(int64_t iters) {
 }
 
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2,
-                                            NULL, NULL};
+                                            NULL, kernel_4x16};
 #else
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0, 0};
 #endif
