@@ -16,32 +16,35 @@
 // EMBER_PARALLEL, so each thread runs the AVX2 clone where there is one.
 static double lanes4_total(const double l[4]) { return (l[0] + l[1]) + (l[2] + l[3]); }
 
+// l += x[0..n) in the four lanes, and l += (x − m)² the same way.
+static inline void lanes4_add(double l[4], const float* x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) l[k] += x[i + k];
+    for (; i < n; i++) l[0] += x[i];
+}
+
+static inline void lanes4_add_sq_dev(double l[4], const float* x, double m, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            const double d = x[i + k] - m;
+            l[k] += d * d;
+        }
+    for (; i < n; i++) {
+        const double d = x[i] - m;
+        l[0] += d * d;
+    }
+}
+
 EMBER_SIMD static void batchnorm_stats_channels(float* mean, float* var, const float* inp, int64_t N,
                                                 int64_t C, int64_t S, int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; c++) {
         double l[4] = {0.0, 0.0, 0.0, 0.0};
-        for (int64_t n = 0; n < N; n++) {
-            const float* x = inp + (n * C + c) * S;
-            int64_t i = 0;
-            for (; i + 4 <= S; i += 4)
-                for (int k = 0; k < 4; k++) l[k] += x[i + k];
-            for (; i < S; i++) l[0] += x[i];
-        }
+        for (int64_t n = 0; n < N; n++) lanes4_add(l, inp + (n * C + c) * S, S);
         const double m = lanes4_total(l) / (double)(N * S);
         double q[4] = {0.0, 0.0, 0.0, 0.0};
-        for (int64_t n = 0; n < N; n++) {
-            const float* x = inp + (n * C + c) * S;
-            int64_t i = 0;
-            for (; i + 4 <= S; i += 4)
-                for (int k = 0; k < 4; k++) {
-                    const double d = x[i + k] - m;
-                    q[k] += d * d;
-                }
-            for (; i < S; i++) {
-                const double d = x[i] - m;
-                q[0] += d * d;
-            }
-        }
+        for (int64_t n = 0; n < N; n++) lanes4_add_sq_dev(q, inp + (n * C + c) * S, m, S);
         mean[c] = (float)m;
         var[c] = (float)(lanes4_total(q) / (double)(N * S));
     }
@@ -127,28 +130,16 @@ void ember_batchnorm_backward(float* dinp, float* dweight, float* dbias, const f
 
 // MARK: LayerNorm over rows of D values (also GroupNorm's core, without the affine)
 
-// LayerNorm's row sums run over the same 4 lanes (lanes4_total), the remainder into l0 last.
+// LayerNorm's row sums run over the same 4 lanes.
 static double row_sum(const float* x, int64_t D) {
     double l[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t i = 0;
-    for (; i + 4 <= D; i += 4)
-        for (int k = 0; k < 4; k++) l[k] += x[i + k];
-    for (; i < D; i++) l[0] += x[i];
+    lanes4_add(l, x, D);
     return lanes4_total(l);
 }
 
 static double row_sq_dev(const float* x, double m, int64_t D) {
     double l[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t i = 0;
-    for (; i + 4 <= D; i += 4)
-        for (int k = 0; k < 4; k++) {
-            const double d = x[i + k] - m;
-            l[k] += d * d;
-        }
-    for (; i < D; i++) {
-        const double d = x[i] - m;
-        l[0] += d * d;
-    }
+    lanes4_add_sq_dev(l, x, m, D);
     return lanes4_total(l);
 }
 
