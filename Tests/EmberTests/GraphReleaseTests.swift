@@ -132,7 +132,8 @@ final class GraphReleaseTests: XCTestCase {
         let decoder = { TransformerDecoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0.1) }
         let activations: [Module] = [ReLU(), Softmax(dim: 1), LogSoftmax(dim: 1), GELU(), GELU(approximate: .tanh),
                                      SiLU(), Mish(), Tanh(), Sigmoid(), LeakyReLU(), ELU(), Softplus(), Hardtanh(),
-                                     Flatten(), Identity()]
+                                     ReLU6(), Hardsigmoid(), Hardswish(), LogSigmoid(), SELU(), CELU(alpha: 0.5),
+                                     Softsign(), GLU(dim: 2), PReLU(numParameters: 3), Flatten(), Identity()]
         var cases: [(String, () -> Tensor)] = activations.map { m in (m.typeName, { m(x([2, 3, 4])).sum() }) }
         cases += [
             ("Linear", { Linear(5, 4)(x([3, 5])).sum() }),

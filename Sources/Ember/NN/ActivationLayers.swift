@@ -160,3 +160,100 @@ open class Hardtanh: Module {
     /// The text inside `Hardtanh(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String { "min_val=\(minVal), max_val=\(maxVal)" }
 }
+
+/// min(max(x, 0), 6) elementwise (PyTorch's `nn.ReLU6`).
+open class ReLU6: Module {
+    /// PyTorch: `nn.ReLU6()`.
+    public override init() { super.init() }
+    /// `x.relu6()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.relu6() }
+}
+
+/// relu6(x + 3) / 6 elementwise (PyTorch's `nn.Hardsigmoid`).
+open class Hardsigmoid: Module {
+    /// PyTorch: `nn.Hardsigmoid()`.
+    public override init() { super.init() }
+    /// `x.hardsigmoid()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.hardsigmoid() }
+}
+
+/// x·relu6(x + 3) / 6 elementwise (PyTorch's `nn.Hardswish`).
+open class Hardswish: Module {
+    /// PyTorch: `nn.Hardswish()`.
+    public override init() { super.init() }
+    /// `x.hardswish()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.hardswish() }
+}
+
+/// log σ(x) elementwise, stably (PyTorch's `nn.LogSigmoid`).
+open class LogSigmoid: Module {
+    /// PyTorch: `nn.LogSigmoid()`.
+    public override init() { super.init() }
+    /// `x.logSigmoid()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.logSigmoid() }
+}
+
+/// Self-normalising ELU elementwise (PyTorch's `nn.SELU`).
+open class SELU: Module {
+    /// PyTorch: `nn.SELU()`.
+    public override init() { super.init() }
+    /// `x.selu()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.selu() }
+}
+
+/// max(0, x) + min(0, α(e^(x/α) − 1)) elementwise (PyTorch's `nn.CELU`).
+open class CELU: Module {
+    /// α.
+    public let alpha: Double
+    /// PyTorch: `nn.CELU(alpha=1.0)`.
+    public init(alpha: Double = 1) {
+        self.alpha = alpha
+        super.init()
+    }
+    /// `x.celu(alpha:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.celu(alpha: alpha) }
+    /// The text inside `CELU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "alpha=\(alpha)" }
+}
+
+/// x / (1 + |x|) elementwise (PyTorch's `nn.Softsign`).
+open class Softsign: Module {
+    /// PyTorch: `nn.Softsign()`.
+    public override init() { super.init() }
+    /// `x.softsign()`.
+    open override func forward(_ x: Tensor) -> Tensor { x.softsign() }
+}
+
+/// The gated linear unit a·σ(b) over the two halves of `dim` (PyTorch's `nn.GLU`).
+open class GLU: Module {
+    /// The dim that is halved.
+    public let dim: Int
+    /// PyTorch: `nn.GLU(dim=-1)`.
+    public init(dim: Int = -1) {
+        self.dim = dim
+        super.init()
+    }
+    /// `x.glu(dim:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.glu(dim: dim) }
+    /// The text inside `GLU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "dim=\(dim)" }
+}
+
+/// x where x > 0, a learned slope times x elsewhere: one slope, or one per channel (PyTorch's
+/// `nn.PReLU`; state-dict key `weight`).
+open class PReLU: Module {
+    /// The slopes (`numParameters` of them), initialised to `initValue`.
+    public var weight: Tensor
+    /// 1, or the number of input channels (dim 1).
+    public let numParameters: Int
+    /// PyTorch: `nn.PReLU(num_parameters=1, init=0.25)`.
+    public init(numParameters: Int = 1, initValue: Double = 0.25) {
+        self.numParameters = numParameters
+        weight = Tensor.full([numParameters], initValue).requiringGrad()
+        super.init()
+    }
+    /// `x.prelu(weight)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.prelu(weight) }
+    /// The text inside `PReLU(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String { "num_parameters=\(numParameters)" }
+}

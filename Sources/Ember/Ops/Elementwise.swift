@@ -1,6 +1,21 @@
 /// Elementwise maps beyond the basic ones (Arithmetic.swift): trigonometry, rounding,
 /// the activations transformers use (GELU, SiLU, Mish, …), clamps, lerp and logical ops —
 /// each forward one C kernel (csrc/elementwise.c), each backward beside it.
+func checkGLU(_ x: Tensor, dim: Int) throws {
+    let d = normalizeDim(dim, x.ndim, op: "glu")
+    guard x.shape[d] % 2 == 0 else {
+        throw EmberError.invalidArgument(op: "glu", message: "halving dimension must be even, but dimension \(d) is size \(x.shape[d])")
+    }
+}
+
+func checkPReLU(_ x: Tensor, weight: Tensor) throws {
+    let channels = x.ndim >= 2 ? x.shape[1] : 1
+    guard weight.count == 1 || weight.count == channels else {
+        throw EmberError.shapeMismatch(op: "prelu", message:
+            "weight has \(weight.count) values; expected 1 or the input's \(channels) channels (dim 1) for input \(x.shape)")
+    }
+}
+
 extension Tensor {
     private func map2(_ op: Kernels.Unary2, _ name: String, _ a: Double, _ b: Double = 0) -> Tensor {
         check { try expectDType(self, .float32, op: name) }
@@ -136,6 +151,55 @@ extension Tensor {
         return map2(.hardtanh, "hardtanh", minVal, maxVal).recorded("hardtanh", [self]) { g in
             [g * ((x > minVal).type(.float32) * (x < maxVal).type(.float32))]
         }
+    }
+
+    /// min(max(x, 0), 6) (PyTorch's `F.relu6`); gradient 1 strictly inside (0, 6).
+    public func relu6() -> Tensor { hardtanh(minVal: 0, maxVal: 6) }
+
+    /// relu6(x + 3) / 6 (PyTorch's `F.hardsigmoid`); gradient 1/6 strictly inside (−3, 3).
+    public func hardsigmoid() -> Tensor { (self + 3).hardtanh(minVal: 0, maxVal: 6) / 6 }
+
+    /// x·hardsigmoid(x) (PyTorch's `F.hardswish`, MobileNetV3's activation).
+    public func hardswish() -> Tensor { self * hardsigmoid() }
+
+    /// log σ(x) = min(x, 0) − log(1 + e^−|x|), finite for any x (PyTorch's `F.logsigmoid`);
+    /// its gradient is σ(−x).
+    public func logSigmoid() -> Tensor {
+        let x = self
+        let y = noGrad { Tensor.minimum(x, Tensor(scalar: 0)) - (-x.abs()).exp().log1p() }
+        return y.recorded("log_sigmoid", [self]) { g in [g * (-x).sigmoid()] }
+    }
+
+    /// scale·elu(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507 (`F.selu`).
+    public func selu() -> Tensor { elu(alpha: 1.6732632423543772848170429916717) * 1.0507009873554804934193349852946 }
+
+    /// max(0, x) + min(0, α(e^(x/α) − 1)) (PyTorch's `F.celu`).
+    public func celu(alpha: Double = 1) -> Tensor {
+        check {
+            guard alpha != 0 else { throw EmberError.invalidArgument(op: "celu", message: "alpha must not be 0") }
+        }
+        return alpha == 1 ? elu() : (self / alpha).elu() * alpha
+    }
+
+    /// x / (1 + |x|) (PyTorch's `F.softsign`).
+    public func softsign() -> Tensor { self / (abs() + 1) }
+
+    /// a·σ(b), with a and b the two halves of `dim` (PyTorch's `F.glu`).
+    public func glu(dim: Int = -1) -> Tensor {
+        check { try checkGLU(self, dim: dim) }
+        let halves = chunk(2, dim: normalizeDim(dim, ndim, op: "glu"))
+        return halves[0] * halves[1].sigmoid()
+    }
+
+    /// x where x > 0, weight·x elsewhere, `weight` holding one value or one per channel (dim 1)
+    /// (PyTorch's `F.prelu`).
+    public func prelu(_ weight: Tensor) -> Tensor {
+        check { try checkPReLU(self, weight: weight) }
+        let channels = ndim >= 2 ? shape[1] : 1
+        let w = weight.count == 1 || ndim < 2
+            ? weight.reshaped([])
+            : weight.reshaped([channels] + [Int](repeating: 1, count: ndim - 2))
+        return Tensor.where(self > 0, self, w * self)
     }
 
     /// Clamps into [min, max] given as tensors (broadcast), as PyTorch's `clamp(min=t, max=t)`.
