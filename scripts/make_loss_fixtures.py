@@ -1,7 +1,7 @@
 """Writes Tests/EmberTests/Fixtures/losses.json: PyTorch's elementwise losses (l1_loss,
-smooth_l1_loss, huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits) and their
-nn modules' reprs. Each case: the loss for reduction 'none', 'sum' and 'mean', and the input's
-gradient of L = sum(loss_none * g) and of the mean. Run from the repo root with the PyTorch
+smooth_l1_loss, huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits, kl_div)
+and their nn modules' reprs. Each case: the loss for reduction 'none', 'sum' and 'mean' (and
+'batchmean' for kl_div), and the input's gradient of L = sum(loss_none * g) and of the others. Run from the repo root with the PyTorch
 reference (shared/reference/setup.sh):
 
     /tmp/pytorch-reference/venv/bin/python scripts/make_loss_fixtures.py
@@ -32,9 +32,9 @@ pos_weight = torch.tensor([1.0, 3.0, 0.5, 2.0])
 cases = []
 
 
-def add(name, fn, inp, tgt, **kw):
+def add(name, fn, inp, tgt, reductions=("none", "sum", "mean"), **kw):
     out = {"name": name, "input": flat(inp), "target": flat(tgt)}
-    for red in ["none", "sum", "mean"]:
+    for red in reductions:
         xi = inp.clone().requires_grad_(True)
         loss = fn(xi, tgt, reduction=red, **kw)
         out[red] = flat(loss)
@@ -55,7 +55,17 @@ add("bce_logits", F.binary_cross_entropy_with_logits, logits, labels)
 add("bce_logits_weights", F.binary_cross_entropy_with_logits, logits, labels, weight=weight,
     pos_weight=pos_weight)
 
-reprs = [repr(m) for m in [nn.L1Loss(), nn.SmoothL1Loss(), nn.HuberLoss(), nn.BCELoss(), nn.BCEWithLogitsLoss()]]
+log_probs = torch.log_softmax(x, dim=1)
+dist = torch.softmax(t * 3, dim=1)
+dist[0, 1] = 0.0   # a zero target: its term is 0
+dist = dist / dist.sum(dim=1, keepdim=True)
+kl_reductions = ("none", "sum", "mean", "batchmean")
+add("kl_div", F.kl_div, log_probs, dist, reductions=kl_reductions)
+add("kl_div_log_target", F.kl_div, log_probs, torch.log_softmax(t * 3, dim=1), reductions=kl_reductions,
+    log_target=True)
+
+reprs = [repr(m) for m in [nn.L1Loss(), nn.SmoothL1Loss(), nn.HuberLoss(), nn.BCELoss(), nn.BCEWithLogitsLoss(),
+                           nn.KLDivLoss()]]
 out = {"torch": torch.__version__, "shape": shape, "g": flat(g), "weight": flat(weight),
        "pos_weight": flat(pos_weight), "cases": cases, "reprs": reprs}
 with open("Tests/EmberTests/Fixtures/losses.json", "w") as f:

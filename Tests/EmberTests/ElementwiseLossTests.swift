@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 @testable import Ember
 
-/// l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy and binaryCrossEntropyWithLogits (and
-/// their modules) against PyTorch (Fixtures/losses.json, by scripts/make_loss_fixtures.py):
+/// l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits and klDiv
+/// (and their modules) against PyTorch (Fixtures/losses.json, by scripts/make_loss_fixtures.py):
 /// every reduction's value and the input's gradient, the edge inputs the script lists, and
 /// how the modules print; then the errors.
 final class ElementwiseLossTests: XCTestCase {
@@ -12,6 +12,7 @@ final class ElementwiseLossTests: XCTestCase {
         let input, target: [Double]
         let none, sum, mean: [Double]
         let grad_none, grad_sum, grad_mean: [Double]
+        let batchmean, grad_batchmean: [Double]?
     }
     struct File: Decodable {
         let shape: [Int]; let g, weight, pos_weight: [Double]; let cases: [Case]; let reprs: [String]
@@ -34,8 +35,9 @@ final class ElementwiseLossTests: XCTestCase {
             "bce_logits": { binaryCrossEntropyWithLogits($0, $1, reduction: $2) },
             "bce_logits_weights": { binaryCrossEntropyWithLogits($0, $1, weight: weight, posWeight: posWeight, reduction: $2) },
         ]
-        XCTAssertEqual(Set(file.cases.map(\.name)), Set(losses.keys), "every loss is checked")
-        for c in file.cases {
+        XCTAssertEqual(Set(file.cases.filter { !$0.name.hasPrefix("kl_div") }.map(\.name)), Set(losses.keys),
+                       "every loss is checked")
+        for c in file.cases where !c.name.hasPrefix("kl_div") {
             let loss = try XCTUnwrap(losses[c.name])
             for (reduction, want, wantGrad) in [(Reduction.none, c.none, c.grad_none), (.sum, c.sum, c.grad_sum),
                                                 (.mean, c.mean, c.grad_mean)] {
@@ -48,9 +50,25 @@ final class ElementwiseLossTests: XCTestCase {
                             "\(c.name) \(reduction): gradient")
             }
         }
+        // kl_div, with its own reductions, the target as probabilities (one of them 0) or logs.
+        for c in file.cases where c.name.hasPrefix("kl_div") {
+            let logTarget = c.name == "kl_div_log_target"
+            let cases: [(KLDivReduction, [Double], [Double])] = [
+                (.none, c.none, c.grad_none), (.sum, c.sum, c.grad_sum), (.mean, c.mean, c.grad_mean),
+                (.batchMean, try XCTUnwrap(c.batchmean), try XCTUnwrap(c.grad_batchmean)),
+            ]
+            for (reduction, want, wantGrad) in cases {
+                let x = tensor(c.input).requiringGrad()
+                let y = KLDivLoss(reduction: reduction, logTarget: logTarget)(x, tensor(c.target))
+                assertClose(y.toArray().map(Double.init), want, atol: 1e-6, rtol: 1e-5, "\(c.name) \(reduction): loss")
+                (reduction == .none ? (y * tensor(file.g)).sum() : y).backward()
+                assertClose(try XCTUnwrap(x.grad).toArray().map(Double.init), wantGrad, atol: 1e-6, rtol: 1e-5,
+                            "\(c.name) \(reduction): gradient")
+            }
+        }
         // The modules run the same functions and print as PyTorch's.
         XCTAssertEqual([L1Loss().description, SmoothL1Loss().description, HuberLoss().description,
-                        BCELoss().description, BCEWithLogitsLoss().description], file.reprs)
+                        BCELoss().description, BCEWithLogitsLoss().description, KLDivLoss().description], file.reprs)
         let c = try XCTUnwrap(file.cases.first { $0.name == "bce_logits_weights" })
         let module = BCEWithLogitsLoss(weight: weight, reduction: .sum, posWeight: posWeight)
         assertClose(module(tensor(c.input), tensor(c.target)).toArray().map(Double.init), c.sum, atol: 1e-6, rtol: 1e-5,

@@ -186,6 +186,7 @@ final class GraphReleaseTests: XCTestCase {
             ("NLLLoss", { NLLLoss()(x([4, 5]).logSoftmax(dim: 1), Tensor([0, 4, 2, 1])) }),
             ("MSELoss", { MSELoss()(x([4, 5]), Tensor.randn([4, 5])) }),
             ("L1Loss", { L1Loss()(x([4, 5]), Tensor.randn([4, 5])) }),
+            ("KLDivLoss", { KLDivLoss(reduction: .batchMean)(x([4, 5]).logSoftmax(dim: 1), Tensor.rand([4, 5])) }),
             ("SmoothL1Loss", { SmoothL1Loss(beta: 0.5)(x([4, 5]), Tensor.randn([4, 5])) }),
             ("HuberLoss", { HuberLoss(reduction: .sum)(x([4, 5]), Tensor.randn([4, 5])) }),
             ("BCELoss", { BCELoss()(x([4, 5]).sigmoid(), Tensor.rand([4, 5])) }),

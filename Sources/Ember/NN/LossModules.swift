@@ -170,3 +170,25 @@ public final class BCEWithLogitsLoss: CustomStringConvertible {
     /// `BCEWithLogitsLoss()`, as PyTorch prints it.
     public var description: String { "BCEWithLogitsLoss()" }
 }
+
+/// The Kullback–Leibler divergence loss over log-probabilities (PyTorch's `nn.KLDivLoss`); use
+/// `reduction: .batchMean` for the divergence per sample.
+public final class KLDivLoss: CustomStringConvertible {
+    /// How the pointwise terms combine.
+    public let reduction: KLDivReduction
+    /// Whether the target is given as log-probabilities.
+    public let logTarget: Bool
+
+    /// PyTorch: `nn.KLDivLoss(reduction, log_target)`.
+    public init(reduction: KLDivReduction = .mean, logTarget: Bool = false) {
+        (self.reduction, self.logTarget) = (reduction, logTarget)
+    }
+
+    /// `klDiv(input, target, reduction:logTarget:)`.
+    public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
+        klDiv(input, target, reduction: reduction, logTarget: logTarget)
+    }
+
+    /// `KLDivLoss()`, as PyTorch prints it.
+    public var description: String { "KLDivLoss()" }
+}

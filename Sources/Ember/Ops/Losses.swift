@@ -222,3 +222,35 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
         return d
     }
 }
+
+/// How `klDiv` reduces its pointwise terms (PyTorch's `reduction=` for `kl_div`): `.batchMean`,
+/// the sum over the batch's size (dim 0), is the KL divergence per sample; `.mean` divides by
+/// every element's count, as PyTorch's default does.
+public enum KLDivReduction: String, Sendable {
+    /// One term per element; their sum; their sum / the batch size; their mean.
+    case none, sum, batchMean, mean
+}
+
+/// The Kullback–Leibler divergence of `target` from the distribution whose log-probabilities
+/// are `input` (PyTorch's `F.kl_div`): target·(log target − input) per element, 0 where the
+/// target is 0; with `logTarget`, the target is given as log-probabilities too:
+/// e^target·(target − input).
+public func klDiv(_ input: Tensor, _ target: Tensor, reduction: KLDivReduction = .mean,
+                  logTarget: Bool = false) -> Tensor {
+    check { try checkElementwiseLoss(input, target, op: "kl_div") }
+    let terms: Tensor
+    if logTarget {
+        terms = target.exp() * (target - input)
+    } else {
+        // log of the target where it is positive, of 1 (so 0) where it is 0: the term is then
+        // 0·(0 − input), and no gradient meets a log(0).
+        let safeLog = Tensor.where(target > 0, target, Tensor(scalar: 1)).log()
+        terms = target * (safeLog - input)
+    }
+    switch reduction {
+    case .none: return terms
+    case .sum: return terms.sum()
+    case .batchMean: return input.ndim == 0 ? terms.sum() : terms.sum() / Double(input.shape[0])
+    case .mean: return terms.mean()
+    }
+}
