@@ -156,6 +156,11 @@ final class GraphReleaseTests: XCTestCase {
             ("AdaptiveMaxPool2d", { AdaptiveMaxPool2d(outputSize: 2)(x([2, 3, 5, 5])).sum() }),
             ("MaxPool1d", { MaxPool1d(kernelSize: 2)(x([2, 3, 8])).sum() }),
             ("AvgPool1d", { AvgPool1d(kernelSize: 2)(x([2, 3, 8])).sum() }),
+            ("ReflectionPad2d", { ReflectionPad2d(1, 2, 0, 1)(x([1, 2, 4, 4])).sum() }),
+            ("PixelShuffle", { PixelUnshuffle(2)(PixelShuffle(2)(x([1, 8, 2, 3]))).sum() }),
+            ("Unflatten", { Unflatten(dim: 1, unflattenedSize: [2, -1])(x([2, 6])).sum() }),
+            ("CosineSimilarity", { CosineSimilarity()(x([3, 5]), x([3, 5])).sum() }),
+            ("PairwiseDistance", { PairwiseDistance()(x([3, 5]), x([3, 5])).sum() }),
             ("Upsample", { Upsample(scaleFactor: 2, mode: .bilinear, alignCorners: false)(x([1, 2, 3, 3])).sum() }),
             ("Sequential", { Sequential(Linear(4, 8), GELU(), Dropout(p: 0.2), Linear(8, 2))(x([3, 4])).sum() }),
             ("MultiheadAttention", {

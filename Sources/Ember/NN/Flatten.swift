@@ -24,3 +24,27 @@ open class Flatten: Module {
     /// The text inside `Flatten(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String { "start_dim=\(startDim), end_dim=\(endDim)" }
 }
+
+/// Splits dim `dim` into `unflattenedSize` (PyTorch's `nn.Unflatten`), the inverse of
+/// `Flatten`: `[64, 784]` → `[64, 1, 28, 28]` with `Unflatten(dim: 1, unflattenedSize: [1, 28, 28])`.
+open class Unflatten: Module {
+    /// The dim that is split.
+    public let dim: Int
+    /// The sizes it is split into (one may be −1).
+    public let unflattenedSize: [Int]
+
+    /// PyTorch: `nn.Unflatten(dim, unflattened_size)`.
+    public init(dim: Int, unflattenedSize: [Int]) {
+        (self.dim, self.unflattenedSize) = (dim, unflattenedSize)
+        super.init()
+    }
+
+    /// `x.unflattened(dim:sizes:)`.
+    open override func forward(_ x: Tensor) -> Tensor { x.unflattened(dim: dim, sizes: unflattenedSize) }
+
+    /// The text inside `Unflatten(...)` when printed (PyTorch's `extra_repr`).
+    open override var extraDescription: String {
+        let t = unflattenedSize.map(String.init).joined(separator: ", ")
+        return "dim=\(dim), unflattened_size=(\(t)\(unflattenedSize.count == 1 ? "," : ""))"
+    }
+}

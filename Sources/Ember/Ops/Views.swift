@@ -376,3 +376,70 @@ func broadcastStrides(of t: Tensor, to target: [Int], op: String) throws -> [Int
     }
     return strides
 }
+
+// MARK: - Unflatten and pixel shuffles
+
+func checkUnflatten(_ x: Tensor, dim: Int, sizes: [Int]) throws -> [Int] {
+    let d = normalizeDim(dim, x.ndim, op: "unflatten")
+    var sizes = sizes
+    let known = sizes.filter { $0 != -1 }.reduce(1, *)
+    if let i = sizes.firstIndex(of: -1), sizes.filter({ $0 == -1 }).count == 1, known > 0, x.shape[d] % known == 0 {
+        sizes[i] = x.shape[d] / known
+    }
+    guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(1, *) == x.shape[d] else {
+        throw EmberError.shapeMismatch(op: "unflatten", message:
+            "provided sizes \(sizes) don't multiply up to the size of dim \(d) (\(x.shape[d])) in the input tensor")
+    }
+    return Array(x.shape[..<d]) + sizes + Array(x.shape[(d + 1)...])
+}
+
+func checkPixelShuffle(_ x: Tensor, _ r: Int, op: String) throws {
+    guard r > 0 else { throw EmberError.invalidArgument(op: op, message: "factor must be positive, got \(r)") }
+    guard x.ndim >= 3 else {
+        throw EmberError.shapeMismatch(op: op, message: "expected an input of at least 3 dims, got \(x.shape)")
+    }
+    let (c, h, w) = (x.shape[x.ndim - 3], x.shape[x.ndim - 2], x.shape[x.ndim - 1])
+    if op == "pixel_shuffle" {
+        guard c % (r * r) == 0 else {
+            throw EmberError.shapeMismatch(op: op, message:
+                "the channel dim (-3, size \(c)) must be divisible by the square of upscale_factor (\(r * r))")
+        }
+    } else {
+        guard h % r == 0 && w % r == 0 else {
+            throw EmberError.shapeMismatch(op: op, message:
+                "height (\(h)) and width (\(w)) must be divisible by downscale_factor (\(r))")
+        }
+    }
+}
+
+extension Tensor {
+    /// Dim `dim` split into `sizes` (one may be −1), a view where the strides allow (PyTorch's
+    /// `Tensor.unflatten`).
+    public func unflattened(dim: Int, sizes: [Int]) -> Tensor {
+        var shape: [Int] = []
+        check { shape = try checkUnflatten(self, dim: dim, sizes: sizes) }
+        return reshaped(shape)
+    }
+
+    /// (…, C·r², H, W) → (…, C, H·r, W·r): each group of r² channels becomes an r×r block of
+    /// pixels (PyTorch's `F.pixel_shuffle`).
+    public func pixelShuffled(_ upscaleFactor: Int) -> Tensor {
+        check { try checkPixelShuffle(self, upscaleFactor, op: "pixel_shuffle") }
+        let r = upscaleFactor, n = ndim - 3, lead = Array(shape[..<n])
+        let (c, h, w) = (shape[n], shape[n + 1], shape[n + 2])
+        return reshaped(lead + [c / (r * r), r, r, h, w])
+            .permuted(Array(0..<n) + [n, n + 3, n + 1, n + 4, n + 2])
+            .reshaped(lead + [c / (r * r), h * r, w * r])
+    }
+
+    /// (…, C, H·r, W·r) → (…, C·r², H, W), the inverse of `pixelShuffled` (PyTorch's
+    /// `F.pixel_unshuffle`).
+    public func pixelUnshuffled(_ downscaleFactor: Int) -> Tensor {
+        check { try checkPixelShuffle(self, downscaleFactor, op: "pixel_unshuffle") }
+        let r = downscaleFactor, n = ndim - 3, lead = Array(shape[..<n])
+        let (c, h, w) = (shape[n], shape[n + 1], shape[n + 2])
+        return reshaped(lead + [c, h / r, r, w / r, r])
+            .permuted(Array(0..<n) + [n, n + 2, n + 4, n + 1, n + 3])
+            .reshaped(lead + [c * r * r, h / r, w / r])
+    }
+}
