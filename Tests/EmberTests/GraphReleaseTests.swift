@@ -205,6 +205,15 @@ final class GraphReleaseTests: XCTestCase {
             ("MNISTConvNet", { MNISTConvNet(batchNorm: true)(x([2, 1, 28, 28])).sum() }),
             ("ResNet18", { ResNet18(numClasses: 10, stem: .cifar, width: 4)(x([2, 3, 16, 16])).sum() }),
         ]
+        let recurrent: [(String, () -> Tensor)] = [
+            ("LSTM", {
+                let r = LSTM(3, 4, numLayers: 2, batchFirst: true, dropout: 0.2, bidirectional: true)(x([2, 5, 3]), nil)
+                return r.output.sum() + r.state.c.sum()
+            }),
+            ("GRU", { GRU(3, 4)(x([5, 2, 3]), x([1, 2, 4])).h.sum() }),
+            ("RNN", { RNN(3, 4, nonlinearity: .relu)(x([6, 3])).output.sum() }),
+        ]
+        cases += recurrent
         for (name, step) in cases {
             let before = liveNodeCount.load(ordering: .relaxed)
             do {
