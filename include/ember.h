@@ -286,8 +286,9 @@ void ember_fill_i64(int64_t* out, int64_t value, int64_t n);
 void ember_copy_strided(void* dst, const int64_t* dst_strides, const void* src,
                         const int64_t* src_strides, int ndim, const int64_t* shape,
                         int64_t itemsize);
-/// dst += src over `shape` through strides; serial and in index order, because dst may
-/// overlap itself (the gradient of overlapping windows), where the order decides the bits.
+/// dst += src over `shape` through strides. Rows are shared out over the threads when dst
+/// never overlaps itself; a self-overlapping dst (the gradient of overlapping windows) is
+/// added serially in index order, because there the order decides the bits.
 void ember_add_strided_f32(float* dst, const int64_t* dst_strides, const float* src,
                            const int64_t* src_strides, int ndim, const int64_t* shape);
 

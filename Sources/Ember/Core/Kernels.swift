@@ -278,7 +278,7 @@ enum Kernels {
         ember_copy_strided(dst, dstStrides.map(Int64.init), src, srcStrides.map(Int64.init),
                            Int32(shape.count), shape.map(Int64.init), Int64(itemSize))
     }
-    /// dst += src through strides, serially (dst may overlap itself).
+    /// dst += src through strides (serially and in order where dst overlaps itself).
     static func addStrided(dst: UnsafeMutablePointer<Float>, dstStrides: [Int], src: UnsafePointer<Float>,
                            srcStrides: [Int], shape: [Int]) {
         ember_add_strided_f32(dst, dstStrides.map(Int64.init), src, srcStrides.map(Int64.init),

@@ -107,7 +107,7 @@ open class LeakyReLU: Module {
     /// `x.leakyRelu(negativeSlope:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.leakyRelu(negativeSlope: negativeSlope) }
     /// The text inside `LeakyReLU(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "negative_slope=\(negativeSlope)" }
+    open override var extraDescription: String { "negative_slope=\(Module.pythonFloat(negativeSlope))" }
 }
 
 /// x where x > 0, α(eˣ − 1) elsewhere (PyTorch's `nn.ELU`).
@@ -122,7 +122,7 @@ open class ELU: Module {
     /// `x.elu(alpha:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.elu(alpha: alpha) }
     /// The text inside `ELU(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "alpha=\(alpha)" }
+    open override var extraDescription: String { "alpha=\(Module.pythonFloat(alpha))" }
 }
 
 /// log(1 + e^(βx))/β elementwise, and x itself where βx > `threshold` (PyTorch's `nn.Softplus`).
@@ -139,7 +139,7 @@ open class Softplus: Module {
     /// `x.softplus(beta:threshold:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.softplus(beta: beta, threshold: threshold) }
     /// The text inside `Softplus(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "beta=\(beta), threshold=\(threshold)" }
+    open override var extraDescription: String { "beta=\(Module.pythonFloat(beta)), threshold=\(Module.pythonFloat(threshold))" }
 }
 
 /// x clamped into [`minVal`, `maxVal`] elementwise (PyTorch's `nn.Hardtanh`).
@@ -158,7 +158,7 @@ open class Hardtanh: Module {
     /// `x.hardtanh(minVal:maxVal:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.hardtanh(minVal: minVal, maxVal: maxVal) }
     /// The text inside `Hardtanh(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "min_val=\(minVal), max_val=\(maxVal)" }
+    open override var extraDescription: String { "min_val=\(Module.pythonFloat(minVal)), max_val=\(Module.pythonFloat(maxVal))" }
 }
 
 /// min(max(x, 0), 6) elementwise (PyTorch's `nn.ReLU6`).
@@ -213,7 +213,7 @@ open class CELU: Module {
     /// `x.celu(alpha:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.celu(alpha: alpha) }
     /// The text inside `CELU(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "alpha=\(alpha)" }
+    open override var extraDescription: String { "alpha=\(Module.pythonFloat(alpha))" }
 }
 
 /// x / (1 + |x|) elementwise (PyTorch's `nn.Softsign`).

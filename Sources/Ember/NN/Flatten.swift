@@ -43,8 +43,5 @@ open class Unflatten: Module {
     open override func forward(_ x: Tensor) -> Tensor { x.unflattened(dim: dim, sizes: unflattenedSize) }
 
     /// The text inside `Unflatten(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String {
-        let t = unflattenedSize.map(String.init).joined(separator: ", ")
-        return "dim=\(dim), unflattened_size=(\(t)\(unflattenedSize.count == 1 ? "," : ""))"
-    }
+    open override var extraDescription: String { "dim=\(dim), unflattened_size=\(Module.pythonTuple(unflattenedSize))" }
 }

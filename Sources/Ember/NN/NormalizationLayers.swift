@@ -132,8 +132,7 @@ open class LayerNorm: Module {
 
     /// The text inside `LayerNorm(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
-        let shape = normalizedShape.count == 1 ? "(\(normalizedShape[0]),)" : "(" + normalizedShape.map(String.init).joined(separator: ", ") + ")"
-        return "\(shape), eps=\(Module.pythonFloat(eps)), elementwise_affine=\(elementwiseAffine ? "True" : "False")"
+        return "\(Module.pythonTuple(normalizedShape)), eps=\(Module.pythonFloat(eps)), elementwise_affine=\(elementwiseAffine ? "True" : "False")"
     }
 }
 
@@ -173,4 +172,8 @@ open class GroupNorm: Module {
 extension Module {
     /// A float as Python's repr prints it (`1e-05`, `0.1`).
     static func pythonFloat(_ x: Double) -> String { "\(x)" }
+    /// Integers as a Python tuple prints them (`(512,)`, `(1, 2, 3, 4)`).
+    static func pythonTuple(_ values: [Int]) -> String {
+        values.count == 1 ? "(\(values[0]),)" : "(" + values.map(String.init).joined(separator: ", ") + ")"
+    }
 }

@@ -22,10 +22,8 @@ open class Padding2d: Module {
     /// `x.padded(padding, mode:value:)`.
     open override func forward(_ x: Tensor) -> Tensor { x.padded(padding, mode: mode, value: value) }
 
-    /// `(left, right, top, bottom)`, as PyTorch prints the padding.
-    var paddingText: String { "(" + padding.map(String.init).joined(separator: ", ") + ")" }
     /// The text inside the layer's parentheses when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { paddingText }
+    open override var extraDescription: String { Module.pythonTuple(padding) }
 }
 
 /// Pads with zeros (PyTorch's `nn.ZeroPad2d`).
@@ -41,7 +39,7 @@ open class ConstantPad2d: Padding2d {
     /// One size for all four sides.
     public convenience init(_ padding: Int, value: Double) { self.init([padding], value: value) }
     /// The text inside `ConstantPad2d(...)` when printed (PyTorch's `extra_repr`).
-    open override var extraDescription: String { "padding=\(paddingText), value=\(value)" }
+    open override var extraDescription: String { "padding=\(Module.pythonTuple(padding)), value=\(Module.pythonFloat(value))" }
 }
 
 /// Pads with the mirror image of the border, the edge itself not repeated (PyTorch's

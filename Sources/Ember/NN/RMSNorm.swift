@@ -41,8 +41,7 @@ open class RMSNorm: Module {
 
     /// The text inside `RMSNorm(...)` when printed (PyTorch's `extra_repr`).
     open override var extraDescription: String {
-        let shape = normalizedShape.count == 1 ? "(\(normalizedShape[0]),)" : "(" + normalizedShape.map(String.init).joined(separator: ", ") + ")"
-        return "\(shape), eps=\(eps.map { Module.pythonFloat($0) } ?? "None"), elementwise_affine=\(elementwiseAffine ? "True" : "False")"
+        return "\(Module.pythonTuple(normalizedShape)), eps=\(eps.map { Module.pythonFloat($0) } ?? "None"), elementwise_affine=\(elementwiseAffine ? "True" : "False")"
     }
 }
 

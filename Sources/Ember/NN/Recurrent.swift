@@ -163,7 +163,7 @@ open class RecurrentLayer: Module {
         if numLayers != 1 { s += ", num_layers=\(numLayers)" }
         if !bias { s += ", bias=False" }
         if batchFirst { s += ", batch_first=True" }
-        if dropout != 0 { s += ", dropout=\(dropout)" }
+        if dropout != 0 { s += ", dropout=\(Module.pythonFloat(dropout))" }
         if bidirectional { s += ", bidirectional=True" }
         return s
     }

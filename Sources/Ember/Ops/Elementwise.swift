@@ -1,6 +1,8 @@
-/// Elementwise maps beyond the basic ones (Arithmetic.swift): trigonometry, rounding,
-/// the activations transformers use (GELU, SiLU, Mish, …), clamps, lerp and logical ops —
-/// each forward one C kernel (csrc/elementwise.c), each backward beside it.
+// Elementwise maps beyond the basic ones (Arithmetic.swift): trigonometry, rounding,
+// the activations (GELU, SiLU, Mish, … each forward one C kernel in csrc/elementwise.c; the
+// rarer ones, as Hardswish or GLU, composed of those), clamps, lerp and logical ops, each
+// backward beside its forward.
+
 func checkGLU(_ x: Tensor, dim: Int) throws {
     let d = normalizeDim(dim, x.ndim, op: "glu")
     guard x.shape[d] % 2 == 0 else {

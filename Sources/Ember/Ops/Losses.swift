@@ -166,7 +166,9 @@ private func recordedLoss(_ losses: Tensor, _ reduction: Reduction, _ op: String
 }
 
 func checkProbabilities(_ input: Tensor, op: String) throws {
-    let outside: Double = noGrad { ((input < 0) || (input > 1) || input.isnan()).type(.int64).sum().item() }
+    // NaN fails both comparisons, so it counts as outside too.
+    let inside: Double = noGrad { ((input >= 0) && (input <= 1)).type(.int64).sum().item() }
+    let outside = Double(input.count) - inside
     guard outside == 0 else {
         throw EmberError.invalidArgument(op: op, message:
             "all elements of input should be between 0 and 1 (\(Int(outside)) are not)")
@@ -204,8 +206,7 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
     }
     let x = input.detach(), t = target.detach()
     var losses = noGrad { () -> Tensor in
-        // log σ(x) = min(x, 0) − log(1 + e^−|x|)
-        var logSigmoid = Tensor.minimum(x, Tensor(scalar: 0)) - (-x.abs()).exp().log1p()
+        var logSigmoid = x.logSigmoid()
         if let posWeight { logSigmoid = logSigmoid * ((posWeight - 1) * t + 1) }
         return (1 - t) * x - logSigmoid
     }
