@@ -212,6 +212,13 @@ final class GraphReleaseTests: XCTestCase {
             }),
             ("GRU", { GRU(3, 4)(x([5, 2, 3]), x([1, 2, 4])).h.sum() }),
             ("RNN", { RNN(3, 4, nonlinearity: .relu)(x([6, 3])).output.sum() }),
+            ("LSTMCell", {
+                let cell = LSTMCell(3, 4), first = cell(x([2, 3]), nil)
+                let second = cell(x([2, 3]), first)
+                return second.h.sum() + second.c.sum()
+            }),
+            ("GRUCell", { GRUCell(3, 4)(x([3]), x([4])).sum() }),
+            ("RNNCell", { RNNCell(3, 4)(x([2, 3])).sum() }),
         ]
         cases += recurrent
         for (name, step) in cases {

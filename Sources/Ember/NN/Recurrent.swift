@@ -27,6 +27,25 @@ public enum RecurrentCell: Sendable {
         case .gru: return 3
         }
     }
+
+    /// One time step from the input's projection `gx` (N, gates·hidden): the new h (and c).
+    /// The layers and the cells (RecurrentCells.swift) both step through here.
+    func step(_ gx: Tensor, _ h: Tensor, _ c: Tensor?, _ wHh: Tensor, _ bHh: Tensor?) -> (h: Tensor, c: Tensor?) {
+        let gh = linear(h, wHh, bHh)
+        switch self {
+        case .rnnTanh: return ((gx + gh).tanh(), nil)
+        case .rnnRelu: return ((gx + gh).relu(), nil)
+        case .lstm:
+            let g = (gx + gh).chunk(4, dim: -1)
+            let newC = g[1].sigmoid() * c! + g[0].sigmoid() * g[2].tanh()
+            return (g[3].sigmoid() * newC.tanh(), newC)
+        case .gru:
+            let i = gx.chunk(3, dim: -1), hh = gh.chunk(3, dim: -1)
+            let r = (i[0] + hh[0]).sigmoid(), z = (i[1] + hh[1]).sigmoid()
+            let n = (i[2] + r * hh[2]).tanh()
+            return ((1 - z) * n + z * h, nil)
+        }
+    }
 }
 
 /// The common part of `RNN`, `LSTM` and `GRU` (PyTorch's `RNNBase`).
@@ -119,7 +138,7 @@ open class RecurrentLayer: Module {
                 var h = h0.select(dim: 0, index: index), c = c0?.select(dim: 0, index: index)
                 var hs = [Tensor](repeating: h, count: steps)
                 for t in direction == 0 ? Array(0..<steps) : Array((0..<steps).reversed()) {
-                    (h, c) = step(projected.select(dim: 0, index: t), h, c, wHh, bHh)
+                    (h, c) = cell.step(projected.select(dim: 0, index: t), h, c, wHh, bHh)
                     hs[t] = h
                 }
                 outputs.append(Tensor.stack(hs, dim: 0))
@@ -137,24 +156,6 @@ open class RecurrentLayer: Module {
             c = c?.squeezed(1)
         }
         return (output, h, c)
-    }
-
-    /// One time step from the input's projection `gx` (N, gate): the new h (and c).
-    private func step(_ gx: Tensor, _ h: Tensor, _ c: Tensor?, _ wHh: Tensor, _ bHh: Tensor?) -> (Tensor, Tensor?) {
-        let gh = linear(h, wHh, bHh)
-        switch cell {
-        case .rnnTanh: return ((gx + gh).tanh(), nil)
-        case .rnnRelu: return ((gx + gh).relu(), nil)
-        case .lstm:
-            let g = (gx + gh).chunk(4, dim: 1)
-            let newC = g[1].sigmoid() * c! + g[0].sigmoid() * g[2].tanh()
-            return (g[3].sigmoid() * newC.tanh(), newC)
-        case .gru:
-            let i = gx.chunk(3, dim: 1), hh = gh.chunk(3, dim: 1)
-            let r = (i[0] + hh[0]).sigmoid(), z = (i[1] + hh[1]).sigmoid()
-            let n = (i[2] + r * hh[2]).tanh()
-            return ((1 - z) * n + z * h, nil)
-        }
     }
 
     /// The text inside the layer's parentheses when printed (PyTorch's `extra_repr`).
