@@ -92,6 +92,34 @@ static void col2im(float* dx, const float* dcol, int64_t ld, const ember_conv2d_
             }
 }
 
+// dx(Cg, H, W) = col2im(dcol) for a 1×1 kernel without padding (a strided shortcut): each
+// element of dx takes at most one value of dcol, so dx is written once, value or zero,
+// instead of zero-filled and then added to. (+ 0.0f keeps the bits of 0 + v: −0 becomes +0.)
+EMBER_SIMD
+static void col2im_pointwise(float* dx, const float* dcol, int64_t ld, const ember_conv2d_shape* s, int64_t Cg) {
+    const int64_t H = s->H, W = s->W, OW = s->OW, SH = s->SH, SW = s->SW;
+    const int64_t cols = (W + SW - 1) / SW < OW ? (W + SW - 1) / SW : OW;   // ow with ow·SW < W
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t ih = 0; ih < H; ih++) {
+            float* dst = dx + (c * H + ih) * W;
+            if (ih % SH != 0 || ih / SH >= s->OH) {
+                memset(dst, 0, (size_t)W * sizeof(float));
+                continue;
+            }
+            const float* src = dcol + c * ld + ih / SH * OW;
+            int64_t iw = 0;
+            if (SW == 2) {
+                const int64_t pairs = cols < W / 2 ? cols : W / 2;
+                for (int64_t ow = 0; ow < pairs; ow++) {
+                    dst[2 * ow] = src[ow] + 0.0f;
+                    dst[2 * ow + 1] = 0.0f;
+                }
+                iw = 2 * pairs;
+            }
+            for (; iw < W; iw++) dst[iw] = iw % SW == 0 && iw / SW < cols ? src[iw / SW] + 0.0f : 0.0f;
+        }
+}
+
 // Images per product: a small output plane (ResNet's 4×4 stage: 16 columns) makes a thin
 // GEMM, so several images' columns go side by side until a product has ~256 columns, within
 // a ~4 MB column buffer. Forward and input-gradient bits are unchanged by it (each output is
@@ -219,10 +247,15 @@ static void backward_shard(float* dinp, float* dw_part, double* db_part, const f
                                        dinp + n0 * s->C * HW + g * Cg * HW, OHW);
                 } else {
                     ember_sgemm_serial(1, 0, Kg, ld, OCg, 1.0f, Wg, Kg, dyg, ld, 0.0f, dcol, ld);
+                    const int once = s->KH == 1 && s->KW == 1 && s->PH == 0 && s->PW == 0;
                     for (int64_t b = 0; b < nb; b++) {
                         float* dxg = dinp + (n0 + b) * s->C * HW + g * Cg * HW;
-                        memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
-                        col2im(dxg, dcol + b * OHW, ld, s, Cg);
+                        if (once) {
+                            col2im_pointwise(dxg, dcol + b * OHW, ld, s, Cg);
+                        } else {
+                            memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
+                            col2im(dxg, dcol + b * OHW, ld, s, Cg);
+                        }
                     }
                 }
             }

@@ -305,6 +305,45 @@ final class CNNTests: KernelSettingsTestCase {
         }
     }
 
+    /// 1×1 convolutions with strides (ResNet's shortcuts), whose input gradient writes each
+    /// element of dx once, a value or zero: against a float64 reference, and bit for bit equal
+    /// on every path and thread count; widths and heights that the stride does and does not
+    /// divide (their last rows and columns are zeros or values by the stride).
+    func testStridedPointwiseConvolutionInputGradient() {
+        parallelThreshold = 1
+        let paths = CPUCapability.allCases.filter { $0.rawValue <= hardwareCPUCapability.rawValue }
+        for (n, c, oc, h, w, sh, sw) in [(2, 3, 5, 7, 9, 2, 2), (2, 4, 6, 8, 10, 3, 2), (3, 2, 3, 5, 6, 2, 3),
+                                          (2, 3, 4, 9, 9, 1, 3), (2, 8, 16, 16, 16, 2, 2)] {
+            let g = Generator(seed: UInt64(n * 1000 + h * 10 + w))
+            let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, 1, 1], generator: g)
+            let oh = (h - 1) / sh + 1, ow = (w - 1) / sw + 1
+            let gy = Tensor.randn([n, oc, oh, ow], generator: g)
+            func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
+                setCPUCapability(path)
+                setNumThreads(threads)
+                let xv = x.detach()
+                xv.requiresGrad = true
+                (conv2d(xv, weight.detach(), stride: Pair(sh, sw)) * gy).sum().backward()
+                return xv.grad!.toArray()
+            }
+            let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
+            var dx = [Double](repeating: 0, count: n * c * h * w)
+            for i in 0..<n { for ch in 0..<c { for r in 0..<oh { for q in 0..<ow {
+                let xi = ((i * c + ch) * h + r * sh) * w + q * sw
+                for o in 0..<oc { dx[xi] += ws[o * c + ch] * gs[((i * oc + o) * oh + r) * ow + q] }
+            } } } }
+            let base = inputGrad(paths[0], threads: 1)
+            let err = zip(base, dx).map { abs(Double($0) - $1) }.max()!
+            XCTAssertLessThan(err / (dx.map(abs).max()! + 1), 1e-5, "\(n)×\(c)×\(h)×\(w) → \(oc), stride \(sh)×\(sw)")
+            XCTAssertEqual(zip(base, dx).filter { $1 == 0 && $0 != 0 }.count, 0, "positions no window reads get 0")
+            for path in paths {
+                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
+                    XCTAssert(inputGrad(path, threads: threads) == base, "\(path) on \(threads) threads, stride \(sh)×\(sw)")
+                }
+            }
+        }
+    }
+
     /// A small CNN (conv, batch norm, relu, pools, linear) trained for a few Adam steps: every
     /// loss and parameter equal for 1, 2 and 4 threads and on every GEMM path, with every
     /// kernel forced parallel.

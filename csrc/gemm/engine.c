@@ -183,14 +183,22 @@ static void pack_a(float* dst, const float* A, int64_t lda, int ta, int64_t i0, 
 EMBER_SIMD
 static void pack_b(float* dst, int64_t stride, const float* B, int64_t ldb, int tb, int64_t j0,
                    int64_t ncur, int64_t p0, int64_t kcur, int nr, int64_t lo, int64_t hi) {
+    if (!tb && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
+        // The full panels together, row by row: B's rows are read from start to end (one
+        // panel at a time took a cache line from each of kcur rows, ldb apart).
+        int64_t full = ncur / nr;
+        if (full > hi) full = hi;
+        if (full > lo) {
+            ember_pack_b_avx2(dst + lo * stride, B + p0 * ldb + j0 + lo * nr, ldb, kcur, nr, full - lo, stride);
+            lo = full;
+        }
+    }
     for (int64_t jb = lo; jb < hi; jb++) {
         float* d = dst + jb * stride;
         const int64_t c0 = j0 + jb * nr;
         const int64_t cols = ncur - jb * nr < nr ? ncur - jb * nr : nr;
         if (tb && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
             ember_pack_b_trans_avx2(d, B + c0 * ldb + p0, ldb, cols, kcur, nr);
-        } else if (!tb && cols == nr && nr % 8 == 0 && ember_cpu_hardware_path() >= EMBER_CPU_AVX2) {
-            ember_pack_b_avx2(d, B + p0 * ldb + c0, ldb, kcur, nr);
         } else if (tb) {   // op(B)(p, j) = B[j·ldb + p]: read each stored row once, unit stride
             for (int64_t j = 0; j < cols; j++) {
                 const float* s = B + (c0 + j) * ldb + p0;

@@ -56,9 +56,10 @@ ember_packed_source ember_gemm_packed_source(const struct ember_packed_b* pb);
 void ember_pack_b_trans_avx2(float* d, const float* src, int64_t ldb, int64_t cols, int64_t kcur,
                              int nr);
 
-/// d[p·nr + j] = src[p·ldb + j] (j < nr, a multiple of 8; p < kcur): a full panel of plain B
-/// (pack_x86.c; needs AVX2).
-void ember_pack_b_avx2(float* d, const float* src, int64_t ldb, int64_t kcur, int nr);
+/// d[jb·stride + p·nr + j] = src[p·ldb + jb·nr + j] (j < nr, a multiple of 8; p < kcur;
+/// jb < panels): full panels of plain B, read row by row (pack_x86.c; needs AVX2).
+void ember_pack_b_avx2(float* d, const float* src, int64_t ldb, int64_t kcur, int nr, int64_t panels,
+                       int64_t stride);
 
 /// One full micro-panel of op(A): d[p·mr + r] = op(A)(r, p) for r < mr (a multiple of 6), p <
 /// kcur; `src` is op(A)(0, 0), `ta` as the engine's (pack_x86.c; needs AVX2).

@@ -50,13 +50,18 @@ T256 void ember_pack_b_trans_avx2(float* d, const float* src, int64_t ldb, int64
         for (int64_t p = 0; p < kcur; p++) d[p * nr + j] = 0.0f;
 }
 
-// A full panel of plain B: `nr` contiguous floats per k, copied as nr/8 vectors. The
-// compiler's loop over a run-time column count copied it at half this speed, and dW's
-// activations (2048×IN per linear) made that a twentieth of the GPT's step.
-// d[p·nr + j] = src[p·ldb + j] for j < nr, p < kcur.
-T256 void ember_pack_b_avx2(float* d, const float* src, int64_t ldb, int64_t kcur, int nr) {
+// Full panels of plain B: `nr` contiguous floats per k and panel, copied as nr/8 vectors,
+// B's rows read from start to end. The compiler's loop over a run-time column count copied
+// at half this speed (dW's activations, 2048×IN per linear, made it a twentieth of the GPT's
+// step), and a panel at a time took one cache line from each of kcur rows ldb apart: a
+// fresh dY read that way was a fifth of a strided shortcut's input gradient.
+// d[jb·stride + p·nr + j] = src[p·ldb + jb·nr + j] for j < nr, p < kcur, jb < panels.
+T256 void ember_pack_b_avx2(float* d, const float* src, int64_t ldb, int64_t kcur, int nr, int64_t panels,
+                            int64_t stride) {
     for (int64_t p = 0; p < kcur; p++)
-        for (int v = 0; v < nr; v += 8) _mm256_storeu_ps(d + p * nr + v, _mm256_loadu_ps(src + p * ldb + v));
+        for (int64_t jb = 0; jb < panels; jb++)
+            for (int v = 0; v < nr; v += 8)
+                _mm256_storeu_ps(d + jb * stride + p * nr + v, _mm256_loadu_ps(src + p * ldb + jb * nr + v));
 }
 
 // A full micro-panel of op(A) (`mr` rows, a multiple of 6), d[p·mr + r] = op(A)(r, p), in
