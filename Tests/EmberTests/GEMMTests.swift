@@ -97,7 +97,9 @@ final class GEMMTests: KernelSettingsTestCase {
         setNumThreads(2)
         parallelThreshold = 1
         var problems: [Problem] = []
-        for (m, n, k) in [(13, 35, 64), (25, 47, 700), (64, 512, 10), (130, 7, 300)] {
+        // Bottom edges of every height 1...5 on full-width tiles (8, 128 ≡ 2 mod 6) run in place.
+        for (m, n, k) in [(13, 35, 64), (25, 47, 700), (64, 512, 10), (130, 7, 300), (8, 48, 40), (128, 32, 70),
+                          (9, 64, 20), (11, 32, 300)] {
             for (alpha, beta) in [(Float(1), Float(1)), (0.5, 2), (-0.1, 1), (2, 0)] {
                 for pad in [0, 5] {
                     problems.append(Problem(m: m, n: n, k: k, ta: pad > 0, tb: m % 2 == 0, alpha: alpha, beta: beta, pad: pad))
@@ -156,6 +158,8 @@ final class GEMMTests: KernelSettingsTestCase {
                         Problem(m: 127, n: 65, k: 513, ta: true, tb: false, alpha: 0.5, beta: 1, pad: 3),
                         Problem(m: 512, n: 784, k: 64, ta: true, tb: false, alpha: -0.01, beta: 1),
                         Problem(m: 64, n: 10, k: 512, ta: false, tb: true),
+                        // A 1×1 shortcut's input gradient: 2-row bottom edges on full tiles.
+                        Problem(m: 128, n: 256, k: 64, ta: true, tb: false),
                         // Tall enough for the threads to own row ranges (engine.c's
                         // run_thread_rows), over three k-blocks, with edge rows and columns.
                         Problem(m: 400, n: 33, k: 700, ta: false, tb: false, pad: 1)]

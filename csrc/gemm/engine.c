@@ -286,11 +286,14 @@ static void tile(const job* j, const float* ap, const float* bp, int64_t i0, int
     const int64_t cols = j->N - j0 < nr ? j->N - j0 : nr;
     float* c = j->C + i0 * j->ldc + j0;
     ember_gemm_epi e = {first, last, j->relu, j->alpha, j->beta, j->bias ? j->bias + j0 : NULL};
-    const ember_gemm_kernel kernel = rows <= 4 && j->isa->kernel_rows4 ? j->isa->kernel_rows4 : j->isa->kernel;
-    if (cols == nr && (rows == mr || (rows == 4 && kernel != j->isa->kernel))) {
-        kernel(kcur, ap, bp, c, j->ldc, &e);
+    const ember_gemm_kernel exact = rows < mr && j->isa->rows_kernel ? j->isa->rows_kernel((int)rows) : NULL;
+    if (cols == nr && (rows == mr || exact)) {
+        (exact ? exact : j->isa->kernel)(kcur, ap, bp, c, j->ldc, &e);
         return;
     }
+    // In scratch: the kernel for exactly these rows, or for 4 when it covers them, or the full one.
+    const ember_gemm_kernel four = rows <= 4 && j->isa->rows_kernel ? j->isa->rows_kernel(4) : NULL;
+    const ember_gemm_kernel kernel = exact ? exact : four ? four : j->isa->kernel;
     _Alignas(64) float t[EMBER_GEMM_MAX_MR * EMBER_GEMM_MAX_NR];
     _Alignas(64) float bias[EMBER_GEMM_MAX_NR];
     const int reads_c = !first || (last && j->beta != 0.0f);

@@ -29,8 +29,9 @@ typedef struct ember_gemm_isa {
     double (*peak)(int64_t iters);
     /// A narrower tile for products whose N fits it (NULL: none): less padding.
     const struct ember_gemm_isa* narrow;
-    /// The first 4 rows of a tile only (NULL: none), for bottom edges of at most 4 rows.
-    ember_gemm_kernel kernel_rows4;
+    /// The kernel for a tile of exactly `rows` (< mr) rows, or NULL (the engine then runs a
+    /// wider kernel into a scratch tile); NULL when the ISA has no such kernels at all.
+    ember_gemm_kernel (*rows_kernel)(int rows);
 } ember_gemm_isa;
 
 extern const ember_gemm_isa ember_gemm_isa_avx512;   // kernel_avx512.c

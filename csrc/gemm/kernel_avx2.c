@@ -56,12 +56,24 @@ static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* r
     tile_body(MR, kc, a, b, c, ldc, e);
 }
 
-// The first 4 rows of a panel, for a bottom edge of at most 4 rows: attention's 64-row tiles
-// end in one (64 = 10·6 + 4), as does any M ≡ 4 (mod 6). Without it such an edge went through
-// a scratch tile: copied in and out around a full 6-row kernel.
-static T256 void kernel_4x16(int64_t kc, const float* restrict a, const float* restrict b,
-                             float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
-    tile_body(4, kc, a, b, c, ldc, e);
+// Bottom edges of 1 to 5 rows, written in place: attention's 64-row tiles end in 4 rows (64 =
+// 10·6 + 4), a 128-channel convolution in 2. Without them such an edge went through a scratch
+// tile: copied in and out around a full 6-row kernel.
+#define ROWS_KERNEL(R)                                                                            \
+    static T256 void kernel_##R##x16(int64_t kc, const float* restrict a, const float* restrict b, \
+                                     float* restrict c, int64_t ldc, const ember_gemm_epi* e) {   \
+        tile_body(R, kc, a, b, c, ldc, e);                                                        \
+    }
+ROWS_KERNEL(1)
+ROWS_KERNEL(2)
+ROWS_KERNEL(3)
+ROWS_KERNEL(4)
+ROWS_KERNEL(5)
+#undef ROWS_KERNEL
+
+static ember_gemm_kernel rows_kernel(int rows) {
+    static const ember_gemm_kernel k[MR] = {NULL, kernel_1x16, kernel_2x16, kernel_3x16, kernel_4x16, kernel_5x16};
+    return rows > 0 && rows < MR ? k[rows] : NULL;
 }
 
 // 12 independent chains (FMA latency 4-5 × 2 ports needs 8-10), values fixed at 1·1 + 0 so
@@ -86,7 +98,7 @@ static T256 double peak_avx2(int64_t iters) {
 }
 
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2,
-                                            NULL, kernel_4x16};
+                                            NULL, rows_kernel};
 #else
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0, 0};
 #endif

@@ -75,6 +75,8 @@ static T512 void kernel_4x16(int64_t kc, const float* restrict a, const float* r
                              float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
     tile_body(4, 1, kc, a, b, c, ldc, e);
 }
+static ember_gemm_kernel rows_kernel_32(int rows) { return rows == 4 ? kernel_4x32 : NULL; }
+static ember_gemm_kernel rows_kernel_16(int rows) { return rows == 4 ? kernel_4x16 : NULL; }
 
 // 24 independent chains (more than FMA latency × ports on any AVX-512 core), values fixed
 // at 1·1 + 0 so nothing overflows or goes denormal, every accumulator opaque to the
@@ -102,9 +104,9 @@ static T512 double peak_avx512(int64_t iters) {
 }
 
 static const ember_gemm_isa narrow = {EMBER_CPU_AVX512, "avx512", MR, 16, kernel_12x16, peak_avx512,
-                                      NULL, kernel_4x16};
+                                      NULL, rows_kernel_16};
 const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", MR, NR, kernel_12x32,
-                                              peak_avx512, &narrow, kernel_4x32};
+                                              peak_avx512, &narrow, rows_kernel_32};
 #else
 const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0, 0};
 #endif
