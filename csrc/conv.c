@@ -346,16 +346,10 @@ static void backward_thin(float* dinp, float* dweight, float* dbias, const float
     if (dbias) bias_combine(dbias, db_parts, s->OC, shards);
 }
 
-void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                           const float* inp, const float* weight, const ember_conv2d_shape* s) {
+// The GEMM lowering's backward (im2col, col2im), over `shards` shards of images.
+static void backward_lowered(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                             const float* weight, const ember_conv2d_shape* s, int64_t shards) {
     const int64_t wsize = s->OC * (s->C / s->G) * s->KH * s->KW;
-    if (s->N == 0) {
-        if (dweight) memset(dweight, 0, (size_t)wsize * sizeof(float));
-        if (dbias) memset(dbias, 0, (size_t)s->OC * sizeof(float));
-        return;
-    }
-    const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
-    if (ember_conv_is_thin(s)) return backward_thin(dinp, dweight, dbias, dout, inp, weight, s, shards);
     const int64_t per = images_per_product(s);
     // Partials: shards × weight floats, then shards × OC doubles for the bias.
     const int whole = dweight && whole_batch_weight_grad(s);
@@ -384,4 +378,22 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
         );
     }
     if (dbias) bias_combine(dbias, db_parts, s->OC, shards);
+}
+
+void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, const ember_conv2d_shape* s) {
+    if (s->N == 0) {
+        if (dweight) memset(dweight, 0, (size_t)(s->OC * (s->C / s->G) * s->KH * s->KW) * sizeof(float));
+        if (dbias) memset(dbias, 0, (size_t)s->OC * sizeof(float));
+        return;
+    }
+    const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
+    if (!ember_conv_is_thin(s)) return backward_lowered(dinp, dweight, dbias, dout, inp, weight, s, shards);
+    // The direct input gradient pays for one input channel only: with two or three (RGB), the
+    // lowering's dY·Wᵀ (K = OC) and col2im took 0.64–0.77 of its time (docs/BENCHMARKS.md).
+    if (dinp && s->C > 1) {
+        backward_lowered(dinp, NULL, NULL, dout, inp, weight, s, shards);
+        dinp = NULL;
+    }
+    if (dinp || dweight || dbias) backward_thin(dinp, dweight, dbias, dout, inp, weight, s, shards);
 }

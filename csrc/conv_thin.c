@@ -7,7 +7,8 @@
 //                GEMM lowering's chain, so the forward's bits are the ones it had;
 //   input grad   dx[c] = Σ_o Σ_(kh,kw) w[o,c,kh,kw]·dY[o, iy + PH − kh, ix + PW − kw], o outer,
 //                dY read in place (no padded copy of its many planes): taps on rows past it
-//                left out, taps on columns past it adding w·0;
+//                left out, taps on columns past it adding w·0. Run for one input channel
+//                only: with two or three, conv.c's GEMM lowering is faster;
 //   weight grad  eight lanes per weight, lane l taking the output positions p ≡ l (mod 8) of
 //                the flat OH·OW plane, over images and chunks in order; lanes summed 0..7.
 // The forward and the input gradient are the same kernel: groups of 9 taps (one input channel
