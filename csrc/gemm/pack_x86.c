@@ -74,6 +74,7 @@ T256 void ember_pack_a_avx2(float* d, const float* src, int64_t lda, int ta, int
         if (ta) {
             const float* s = src + g;
             for (int64_t p = 0; p < kcur; p++) {
+                _mm_prefetch((const char*)(s + (p + 16) * lda), _MM_HINT_T0);
                 _mm_storeu_ps(d + p * mr + g, _mm_loadu_ps(s + p * lda));
                 _mm_storel_pi((__m64*)(d + p * mr + g + 4), _mm_castsi128_ps(_mm_loadl_epi64((const __m128i*)(s + p * lda + 4))));
             }
@@ -82,6 +83,10 @@ T256 void ember_pack_a_avx2(float* d, const float* src, int64_t lda, int ta, int
         const float* s = src + g * lda;
         int64_t p = 0;
         for (; p + 8 <= kcur; p += 8) {
+            // The next group's rows, a line per row every other step: six short rows (K = 128
+            // is 8 lines each) are too many fresh streams for the hardware prefetcher.
+            if ((p & 15) == 0)
+                for (int r = 0; r < 6; r++) _mm_prefetch((const char*)(s + (6 + r) * lda + p), _MM_HINT_T0);
 #define ROWS(r, h) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + (r) * lda + p + 4 * (h))), \
                                         _mm_loadu_ps(s + ((r) + 4 > 5 ? 5 : (r) + 4) * lda + p + 4 * (h)), 1)
             for (int h = 0; h < 2; h++) {   // k p..p+3, then p+4..p+7
