@@ -390,7 +390,7 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
     const int64_t shards = s->N < CONV_SHARDS ? s->N : CONV_SHARDS;
     if (!ember_conv_is_thin(s)) return backward_lowered(dinp, dweight, dbias, dout, inp, weight, s, shards);
     // The direct input gradient pays for one input channel only: with two or three (RGB), the
-    // lowering's dY·Wᵀ (K = OC) and col2im took 0.64–0.77 of its time (docs/BENCHMARKS.md).
+    // lowering's dY·Wᵀ (K = OC) and col2im took 0.64–0.80 of its time (docs/BENCHMARKS.md).
     if (dinp && s->C > 1) {
         backward_lowered(dinp, NULL, NULL, dout, inp, weight, s, shards);
         dinp = NULL;
