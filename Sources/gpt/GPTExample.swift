@@ -21,7 +21,7 @@ struct GPTExample: ParsableCommand {
     @Option(help: "Context length in characters.") var blockSize = 64
     @Option(help: "Sequences per batch.") var batchSize = 32
     @Option(help: "Optimizer steps.") var steps = 1500
-    @Option(help: "Peak learning rate.") var lr = 2e-3
+    @Option(help: "Peak learning rate (default 2e-3; with --record, 1e-3).") var lr: Double?
     @Option(help: "Final learning rate of the cosine decay.") var minLr = 2e-4
     @Option(help: "Linear warm-up steps.") var warmup = 100
     @Option(help: "AdamW weight decay (matrices and embeddings only).") var weightDecay = 0.1
@@ -42,7 +42,7 @@ struct GPTExample: ParsableCommand {
     @Flag(help: "Show a progress bar over the training steps (on a terminal).") var progress = false
     @Option(help: ArgumentHelp(
         "Instead of training: write the initial weights (DIR/init.safetensors), --record-steps training batches and the loss of each AdamW step at a constant --lr (DIR/steps.json), then stop.",
-        discussion: "bench/gpt_from_ember.py DIR replays them in PyTorch from the same weights. At --lr 1e-3 the steps are well conditioned; at the default peak 2e-3 without warm-up the default model's loss spikes at step 6, after which float32 rounding alone (PyTorch against itself from weights moved by 1e-7) moves step 10 by up to 6e-4.",
+        discussion: "bench/gpt_from_ember.py DIR replays them in PyTorch from the same weights. The record's lr is 1e-3 unless --lr says otherwise: at the training peak 2e-3 without warm-up the default model's loss spikes at step 6, after which float32 rounding alone (PyTorch against itself from weights moved by 1e-7) moves step 10 by up to 6e-4, past the replay's 1e-4.",
         valueName: "DIR"))
     var record: String?
     @Option(help: "Steps written by --record.") var recordSteps = 10
@@ -68,7 +68,8 @@ struct GPTExample: ParsableCommand {
               + "(\(model.parameterCount()) without the position embedding)")
 
         // Weight decay on matrices and embeddings, none on biases and LayerNorm (nanoGPT's groups).
-        let optimizer = model.nanoGPTAdamW(lr: lr, weightDecay: weightDecay)
+        let peakLR = lr ?? 2e-3
+        let optimizer = model.nanoGPTAdamW(lr: peakLR, weightDecay: weightDecay)
         let schedule = SequentialLR(optimizer, schedulers: [
             LinearLR(optimizer, startFactor: 1.0 / Double(max(warmup, 1)), endFactor: 1, totalIters: max(warmup, 1)),
             CosineAnnealingLR(optimizer, tMax: max(steps - warmup, 1), etaMin: minLr),
@@ -135,7 +136,7 @@ struct GPTExample: ParsableCommand {
                 let trainMean = recent.reduce(0, +) / Double(recent.count)
                 recent.removeAll()
                 print(String(format: "step %5d: train loss %.4f, validation loss %.4f, lr %.2e, %.1f s",
-                             step, trainMean, v, optimizer.paramGroups[0].lr ?? lr, Date().timeIntervalSince(start)))
+                             step, trainMean, v, optimizer.paramGroups[0].lr ?? peakLR, Date().timeIntervalSince(start)))
                 if step % 100 == 0 { curve.addTest(epoch: step / 100, accuracy: .nan, loss: v) }
             }
         }
@@ -159,6 +160,7 @@ struct GPTExample: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let weights = dir + "/init.safetensors", steps = dir + "/steps.json"
         try model.save(to: weights)
+        let lr = self.lr ?? 1e-3
         let losses = GPTStepRecord.train(model, on: batches, lr: lr, weightDecay: weightDecay, gradClip: gradClip)
         let record = GPTStepRecord(config: .init(model.config), seed: seed, batch: batchSize, lr: lr,
                                    weightDecay: weightDecay, gradClip: gradClip,
