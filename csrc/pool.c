@@ -3,44 +3,109 @@
 // threads freely; the backward passes scatter into overlapping windows, so each plane is
 // done by one thread in index order: the same bits for any thread count.
 #include "internal.h"
+#include "gemm/gemm_internal.h"
 
 #include <math.h>
 #include <string.h>
 
 // MARK: Max pooling (PyTorch's max_pool2d_with_indices: NaN wins, ties keep the first)
 
+// The maximum of output (oh, ow)'s window and its flat index: candidates in row order, the
+// first of equals kept, a NaN taken at once.
+static inline void maxpool_window(const float* x, const ember_pool2d_shape* s, int64_t oh, int64_t ow, float* best_out,
+                                  int64_t* at_out) {
+    const int64_t H = s->H, W = s->W;
+    int64_t h0 = oh * s->SH - s->PH;
+    const int64_t h1 = h0 + (s->KH - 1) * s->DH + 1 < H ? h0 + (s->KH - 1) * s->DH + 1 : H;
+    while (h0 < 0) h0 += s->DH;
+    int64_t w0 = ow * s->SW - s->PW;
+    const int64_t w1 = w0 + (s->KW - 1) * s->DW + 1 < W ? w0 + (s->KW - 1) * s->DW + 1 : W;
+    while (w0 < 0) w0 += s->DW;
+    float best = -INFINITY;
+    int64_t at = h0 * W + w0;
+    for (int64_t h = h0; h < h1; h += s->DH)
+        for (int64_t w = w0; w < w1; w += s->DW) {
+            const float v = x[h * W + w];
+            if (v > best || isnan(v)) {
+                best = v;
+                at = h * W + w;
+                if (isnan(v)) goto done;
+            }
+        }
+done:
+    *best_out = best;
+    *at_out = at;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define T256 __attribute__((target("avx2")))
+
+// 2×2 windows at stride 2, all inside the plane (a CNN's usual pool): eight outputs at a time,
+// the four candidates of each compared in the window's order with the scalar rule (a
+// candidate replaces the best when greater or NaN, never after a NaN), so values and indices
+// are the scalar loop's. Indices are worked out in 32 bits: planes under 2^31 elements.
+T256 static void maxpool2x2_plane(float* y, int64_t* ix, const float* x, const ember_pool2d_shape* s) {
+    const int64_t W = s->W, OW = s->OW;
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), one = _mm256_set1_epi32(1);
+    const __m256i wv = _mm256_set1_epi32((int)W);
+    for (int64_t oh = 0; oh < s->OH; oh++) {
+        const float* a = x + 2 * oh * W;
+        const float* b = a + W;
+        int64_t ow = 0;
+        for (; ow + 8 <= OW; ow += 8) {
+            // Even and odd columns of 16, in order (shuffle within lanes, then the 64-bit swap).
+#define SPLIT(row, even, odd)                                                                         \
+            do {                                                                                      \
+                const __m256 lo = _mm256_loadu_ps((row) + 2 * ow), hi = _mm256_loadu_ps((row) + 2 * ow + 8); \
+                even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8)); \
+                odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8)); \
+            } while (0)
+            __m256 c[4];
+            SPLIT(a, c[0], c[1]);
+            SPLIT(b, c[2], c[3]);
+#undef SPLIT
+            __m256 best = c[0];
+            __m256i which = _mm256_setzero_si256();
+            for (int k = 1; k < 4; k++) {
+                const __m256 nan_best = _mm256_cmp_ps(best, best, _CMP_UNORD_Q);
+                const __m256 take = _mm256_andnot_ps(nan_best, _mm256_or_ps(_mm256_cmp_ps(c[k], best, _CMP_GT_OQ),
+                                                                          _mm256_cmp_ps(c[k], c[k], _CMP_UNORD_Q)));
+                best = _mm256_blendv_ps(best, c[k], take);
+                which = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(which),
+                                                             _mm256_castsi256_ps(_mm256_set1_epi32(k)), take));
+            }
+            _mm256_storeu_ps(y + oh * OW + ow, best);
+            // Candidate k sits at (2·oh + k/2)·W + 2·ow + k%2.
+            const __m256i at = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_set1_epi32((int)(2 * oh * W + 2 * ow)), lane2),
+                _mm256_add_epi32(_mm256_and_si256(which, one), _mm256_mullo_epi32(_mm256_srli_epi32(which, 1), wv)));
+            _mm256_storeu_si256((__m256i*)(ix + oh * OW + ow), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(at)));
+            _mm256_storeu_si256((__m256i*)(ix + oh * OW + ow + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1)));
+        }
+        for (; ow < OW; ow++) maxpool_window(x, s, oh, ow, y + oh * OW + ow, ix + oh * OW + ow);
+    }
+}
+#endif
+
+static int is_pool2x2(const ember_pool2d_shape* s) {
+    return s->KH == 2 && s->KW == 2 && s->SH == 2 && s->SW == 2 && s->PH == 0 && s->PW == 0 && s->DH == 1 &&
+           s->DW == 1 && 2 * s->OH <= s->H && 2 * s->OW <= s->W && s->H * s->W < ((int64_t)1 << 31);
+}
+
 static void maxpool_planes(float* out, int64_t* indices, const float* inp, const ember_pool2d_shape* s,
                            int64_t lo, int64_t hi) {
     const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-    for (int64_t p = lo; p < hi; p++) {
-        const float* x = inp + p * H * W;
-        float* y = out + p * OH * OW;
-        int64_t* ix = indices + p * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            int64_t h0 = oh * s->SH - s->PH;
-            const int64_t h1 = h0 + (s->KH - 1) * s->DH + 1 < H ? h0 + (s->KH - 1) * s->DH + 1 : H;
-            while (h0 < 0) h0 += s->DH;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t w0 = ow * s->SW - s->PW;
-                const int64_t w1 = w0 + (s->KW - 1) * s->DW + 1 < W ? w0 + (s->KW - 1) * s->DW + 1 : W;
-                while (w0 < 0) w0 += s->DW;
-                float best = -INFINITY;
-                int64_t at = h0 * W + w0;
-                for (int64_t h = h0; h < h1; h += s->DH)
-                    for (int64_t w = w0; w < w1; w += s->DW) {
-                        const float v = x[h * W + w];
-                        if (v > best || isnan(v)) {
-                            best = v;
-                            at = h * W + w;
-                            if (isnan(v)) goto done;
-                        }
-                    }
-            done:
-                y[oh * OW + ow] = best;
-                ix[oh * OW + ow] = at;
-            }
-        }
+#if defined(__x86_64__) || defined(__i386__)
+    if (is_pool2x2(s) && ember_gemm_current_isa()->path >= EMBER_CPU_AVX2) {
+        for (int64_t p = lo; p < hi; p++) maxpool2x2_plane(out + p * OH * OW, indices + p * OH * OW, inp + p * H * W, s);
+        return;
     }
+#endif
+    for (int64_t p = lo; p < hi; p++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++)
+                maxpool_window(inp + p * H * W, s, oh, ow, out + (p * OH + oh) * OW + ow, indices + (p * OH + oh) * OW + ow);
 }
 
 void ember_maxpool2d_forward(float* out, int64_t* indices, const float* inp,

@@ -344,6 +344,40 @@ final class CNNTests: KernelSettingsTestCase {
         }
     }
 
+    /// 2×2 stride-2 max pooling (a vector kernel on AVX2) against the scalar rule written out
+    /// here (window order, the first of equal values, a NaN taken at once): values and
+    /// indices equal on every path, with ties, NaNs and −inf; planes whose width and height
+    /// are odd (the last column or row unread), narrower and wider than eight outputs.
+    func testMaxPool2x2EqualsTheScalarRuleOnEveryPath() {
+        let paths = CPUCapability.allCases.filter { $0.rawValue <= hardwareCPUCapability.rawValue }
+        for (planes, h, w) in [(3, 4, 4), (2, 7, 9), (5, 6, 16), (2, 5, 33), (4, 24, 24)] {
+            var values = (0..<planes * h * w).map { Float(($0 * 7919) % 5) - 2 }   // many ties
+            for i in stride(from: 3, to: values.count, by: 17) { values[i] = .nan }
+            for i in stride(from: 5, to: values.count, by: 23) { values[i] = -.infinity }
+            let x = Tensor(values, shape: [1, planes, h, w])
+            // The reference: each window in order, as PyTorch's CPU kernel.
+            var wantValues: [Float] = [], wantIndices: [Int] = []
+            for p in 0..<planes { for oh in 0..<h / 2 { for ow in 0..<w / 2 {
+                var best = -Float.infinity, at = 2 * oh * w + 2 * ow
+                search: for dh in 0..<2 { for dw in 0..<2 {
+                    let i = (2 * oh + dh) * w + 2 * ow + dw, v = values[p * h * w + i]
+                    if v > best || v.isNaN {
+                        (best, at) = (v, i)
+                        if v.isNaN { break search }
+                    }
+                } }
+                wantValues.append(best)
+                wantIndices.append(at)
+            } } }
+            for path in paths {
+                setCPUCapability(path)
+                let (got, indices) = x.maxPool2dWithIndices(kernelSize: 2)
+                XCTAssertEqual(got.toArray().map(\.bitPattern), wantValues.map(\.bitPattern), "\(path) \(h)×\(w): values")
+                XCTAssertEqual(indices.toIntArray(), wantIndices, "\(path) \(h)×\(w): indices")
+            }
+        }
+    }
+
     /// A small CNN (conv, batch norm, relu, pools, linear) trained for a few Adam steps: every
     /// loss and parameter equal for 1, 2 and 4 threads and on every GEMM path, with every
     /// kernel forced parallel.
