@@ -25,6 +25,31 @@ final class RecurrentTests: XCTestCase {
     }
     struct File: Decodable { let cases: [Case]; let cells: [CellCase] }
 
+    static func fixture() throws -> File {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "recurrent", withExtension: "json", subdirectory: "Fixtures"))
+        return try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+    }
+
+    static func tensor(_ v: [Double], _ shape: [Int]) -> Tensor { Tensor(v.map(Float.init), shape: shape) }
+
+    /// The module prints as PyTorch's and has its state-dict keys; PyTorch's values loaded.
+    static func load(_ module: Module, _ name: String, repr: String, params: [Param]) throws {
+        XCTAssertEqual(module.description, repr, name)
+        XCTAssertEqual(module.stateDictKeys(), params.map(\.name), "\(name): state-dict keys")
+        var state = StateDict()
+        for p in params { state[p.name] = tensor(p.value, p.shape) }
+        try module.loadStateDict(state)
+    }
+
+    /// Every parameter's gradient against PyTorch's, by state-dict name.
+    static func checkParameterGradients(_ module: Module, _ name: String, params: [Param]) throws {
+        let byName = Dictionary(uniqueKeysWithValues: module.namedParameters().map { (Module.snakeCased($0.name), $0.tensor) })
+        for p in params {
+            let grad = try XCTUnwrap(byName[p.name]?.grad, "\(name): \(p.name) has a gradient")
+            assertClose(grad.toArray().map(Double.init), p.grad, atol: 1e-5, rtol: 1e-4, "\(name): \(p.name) gradient")
+        }
+    }
+
     static let layers: [String: @Sendable () -> RecurrentLayer] = [
         "rnn_tanh_2_layers": { RNN(3, 4, numLayers: 2) },
         "rnn_relu_no_bias": { RNN(3, 4, nonlinearity: .relu, bias: false) },
@@ -35,17 +60,11 @@ final class RecurrentTests: XCTestCase {
     ]
 
     func testOutputsStatesAndGradientsMatchPyTorch() throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "recurrent", withExtension: "json", subdirectory: "Fixtures"))
-        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        let file = try Self.fixture(), tensor = Self.tensor
         XCTAssertEqual(Set(file.cases.map(\.name)), Set(Self.layers.keys), "every layer is checked")
-        func tensor(_ v: [Double], _ shape: [Int]) -> Tensor { Tensor(v.map(Float.init), shape: shape) }
         for c in file.cases {
             let layer = try XCTUnwrap(Self.layers[c.name]?())
-            XCTAssertEqual(layer.description, c.repr, c.name)
-            XCTAssertEqual(layer.stateDictKeys(), c.params.map(\.name), "\(c.name): state-dict keys")
-            var state = StateDict()
-            for p in c.params { state[p.name] = tensor(p.value, p.shape) }
-            try layer.loadStateDict(state)
+            try Self.load(layer, c.name, repr: c.repr, params: c.params)
             let x = tensor(c.x, c.x_shape).requiringGrad()
             let h0 = c.h0.map { tensor($0, c.state_shape) }, c0 = c.c0.map { tensor($0, c.state_shape) }
             let out: Tensor, h: Tensor, cn: Tensor?
@@ -68,11 +87,7 @@ final class RecurrentTests: XCTestCase {
             if let cn { loss = loss + cn.sum() }
             loss.backward()
             assertClose(try XCTUnwrap(x.grad).toArray().map(Double.init), c.dx, atol: 1e-5, rtol: 1e-4, "\(c.name): input gradient")
-            let params = Dictionary(uniqueKeysWithValues: layer.namedParameters().map { ($0.name, $0.tensor) })
-            for p in c.params {
-                let grad = try XCTUnwrap(params[p.name]?.grad, "\(c.name): \(p.name) has a gradient")
-                assertClose(grad.toArray().map(Double.init), p.grad, atol: 1e-5, rtol: 1e-4, "\(c.name): \(p.name) gradient")
-            }
+            try Self.checkParameterGradients(layer, c.name, params: c.params)
         }
     }
 
@@ -96,17 +111,11 @@ final class RecurrentTests: XCTestCase {
     ]
 
     func testCellsMatchPyTorch() throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "recurrent", withExtension: "json", subdirectory: "Fixtures"))
-        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        let file = try Self.fixture(), tensor = Self.tensor
         XCTAssertEqual(Set(file.cells.map(\.name)), Set(Self.cells.keys), "every cell is checked")
-        func tensor(_ v: [Double], _ shape: [Int]) -> Tensor { Tensor(v.map(Float.init), shape: shape) }
         for c in file.cells {
             let cell = try XCTUnwrap(Self.cells[c.name]?())
-            XCTAssertEqual(cell.description, c.repr, c.name)
-            XCTAssertEqual(cell.stateDictKeys(), c.params.map(\.name), "\(c.name): state-dict keys")
-            var state = StateDict()
-            for p in c.params { state[p.name] = tensor(p.value, p.shape) }
-            try cell.loadStateDict(state)
+            try Self.load(cell, c.name, repr: c.repr, params: c.params)
             let x = tensor(c.x, c.x_shape).requiringGrad()
             let h0 = c.h0.map { tensor($0, c.state_shape) }, c0 = c.c0.map { tensor($0, c.state_shape) }
             let h: Tensor, cn: Tensor?
@@ -127,11 +136,7 @@ final class RecurrentTests: XCTestCase {
             if let cn { loss = loss + cn.sum() }
             loss.backward()
             assertClose(try XCTUnwrap(x.grad).toArray().map(Double.init), c.dx, atol: 1e-5, rtol: 1e-4, "\(c.name): input gradient")
-            let params = Dictionary(uniqueKeysWithValues: cell.namedParameters().map { (Module.snakeCased($0.name), $0.tensor) })
-            for p in c.params {
-                let grad = try XCTUnwrap(params[p.name]?.grad, "\(c.name): \(p.name) has a gradient")
-                assertClose(grad.toArray().map(Double.init), p.grad, atol: 1e-5, rtol: 1e-4, "\(c.name): \(p.name) gradient")
-            }
+            try Self.checkParameterGradients(cell, c.name, params: c.params)
         }
     }
 
