@@ -23,17 +23,21 @@ static _Thread_local ember_scratch partial_buf_;
 // Floats of per-thread scratch.
 static float* reserve(ember_scratch* s, size_t floats) { return ember_reserve(s, floats * sizeof(float)); }
 
-static int is_pointwise(const ember_conv2d_shape* s) {
-    return s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
+// A 1×1 window without padding (any stride): every window is inside x and each element of x
+// is in at most one window.
+static int is_one_by_one(const ember_conv2d_shape* s) {
+    return s->KH == 1 && s->KW == 1 && s->PH == 0 && s->PW == 0;
 }
+
+static int is_pointwise(const ember_conv2d_shape* s) { return is_one_by_one(s) && s->SH == 1 && s->SW == 1; }
 
 // col(Kg × OHW, row stride ld) from one group of one image: x is (Cg, H, W).
 EMBER_SIMD
 static void im2col(float* col, int64_t ld, const float* x, const ember_conv2d_shape* s, int64_t Cg) {
     const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-    if (s->KH == 1 && s->KW == 1 && s->PH == 0 && s->PW == 0) {
-        // A strided 1×1 window (a shortcut) is always inside x: a plain strided copy, which
-        // vectorises, in place of the general loop's bounds test per element.
+    if (is_one_by_one(s)) {
+        // A strided 1×1 window (a shortcut): a plain strided copy, which vectorises, in place
+        // of the general loop's bounds test per element.
         for (int64_t c = 0; c < Cg; c++)
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float* src = x + (c * H + oh * s->SH) * W;
@@ -109,26 +113,25 @@ static void col2im(float* dx, const float* dcol, int64_t ld, const ember_conv2d_
 // instead of zero-filled and then added to. (+ 0.0f keeps the bits of 0 + v: −0 becomes +0.)
 EMBER_SIMD
 static void col2im_pointwise(float* dx, const float* dcol, int64_t ld, const ember_conv2d_shape* s, int64_t Cg) {
-    const int64_t H = s->H, W = s->W, OW = s->OW, SH = s->SH, SW = s->SW;
-    const int64_t cols = (W + SW - 1) / SW < OW ? (W + SW - 1) / SW : OW;   // ow with ow·SW < W
+    const int64_t H = s->H, W = s->W, OW = s->OW, SH = s->SH, SW = s->SW;   // OH, OW = ⌈H / SH⌉, ⌈W / SW⌉
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t ih = 0; ih < H; ih++) {
             float* dst = dx + (c * H + ih) * W;
-            if (ih % SH != 0 || ih / SH >= s->OH) {
+            if (ih % SH != 0) {
                 memset(dst, 0, (size_t)W * sizeof(float));
                 continue;
             }
             const float* src = dcol + c * ld + ih / SH * OW;
             int64_t iw = 0;
             if (SW == 2) {
-                const int64_t pairs = cols < W / 2 ? cols : W / 2;
+                const int64_t pairs = W / 2;
                 for (int64_t ow = 0; ow < pairs; ow++) {
                     dst[2 * ow] = src[ow] + 0.0f;
                     dst[2 * ow + 1] = 0.0f;
                 }
                 iw = 2 * pairs;
             }
-            for (; iw < W; iw++) dst[iw] = iw % SW == 0 && iw / SW < cols ? src[iw / SW] + 0.0f : 0.0f;
+            for (; iw < W; iw++) dst[iw] = iw % SW == 0 ? src[iw / SW] + 0.0f : 0.0f;
         }
 }
 
@@ -259,10 +262,9 @@ static void backward_shard(float* dinp, float* dw_part, double* db_part, const f
                                        dinp + n0 * s->C * HW + g * Cg * HW, OHW);
                 } else {
                     ember_sgemm_serial(1, 0, Kg, ld, OCg, 1.0f, Wg, Kg, dyg, ld, 0.0f, dcol, ld);
-                    const int once = s->KH == 1 && s->KW == 1 && s->PH == 0 && s->PW == 0;
                     for (int64_t b = 0; b < nb; b++) {
                         float* dxg = dinp + (n0 + b) * s->C * HW + g * Cg * HW;
-                        if (once) {
+                        if (is_one_by_one(s)) {
                             col2im_pointwise(dxg, dcol + b * OHW, ld, s, Cg);
                         } else {
                             memset(dxg, 0, (size_t)(Cg * HW) * sizeof(float));
