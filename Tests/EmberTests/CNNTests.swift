@@ -252,12 +252,14 @@ final class CNNTests: KernelSettingsTestCase {
     /// against a float64 convolution, and bit for bit equal on every path and thread count:
     /// widths that are and are not multiples of 8, and odd row counts; input-gradient tiles
     /// inside dY and reaching past its left, right or both edges (MNIST's first layer: 28², no
-    /// padding).
+    /// padding); forward tiles of 6, 2 and 1 output planes for 1, 2 and 3 channels, whose
+    /// planes end in one vector or in two (the last masked either way).
     func testThinInputConvolutionsMatchReferenceOnEveryPathAndThreadCount() throws {
         parallelThreshold = 1
         let paths = CPUCapability.allCases.filter { $0.rawValue <= hardwareCPUCapability.rawValue }
         for (n, c, oc, h, w, pad) in [(3, 1, 5, 9, 13, 1), (2, 2, 6, 8, 8, 0), (2, 3, 4, 11, 20, 2), (9, 1, 32, 28, 28, 1),
-                                      (2, 1, 3, 10, 16, 1), (3, 1, 32, 28, 28, 0), (2, 2, 4, 7, 40, 1)] {
+                                      (2, 1, 3, 10, 16, 1), (3, 1, 32, 28, 28, 0), (2, 2, 4, 7, 40, 1), (2, 1, 7, 8, 10, 1),
+                                      (2, 3, 8, 10, 12, 1), (2, 2, 6, 8, 10, 1)] {
             let g = Generator(seed: UInt64(n * 100 + w))
             let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, 3, 3], generator: g)
             let bias = Tensor.randn([oc], generator: g)
