@@ -377,8 +377,8 @@ void ember_conv_thin_forward(float* out, const float* inp, const float* weight, 
     const int nt = ember_team_from(s->N, 2);
 #ifdef T256
     if (use_avx2()) {
-        // Tap offsets and weights in chain order (c, then kw, then kh), planes in groups of 6,
-        // and the flat vectors' stores: made once, read by every image.
+        // The weights in chain order (c, then kw, then kh), planes in groups of 6, and where
+        // the flat vectors are stored: made once, read by every image.
         const int64_t nvec = flat_vectors(s, Wp, NULL), groups = (s->OC + 5) / 6;
         const size_t map_bytes = (size_t)nvec * sizeof(flat_vector);
         const size_t w_bytes = (size_t)(groups * Kg * 6) * sizeof(float);
