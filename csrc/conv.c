@@ -9,9 +9,13 @@
 // images runs inside each of CONV_SHARDS shards (a function of N only), then the shards are
 // added in shard order. docs/DESIGN.md says why im2col rather than direct convolution.
 #include "internal.h"
+#include "gemm/gemm_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 // Shards of the weight-gradient sum: fixed, so the summation order depends on N alone.
 // 8 covers 2 and 4 threads evenly; more would cost an extra partial product per shard.
@@ -78,11 +82,87 @@ static void im2col(float* col, int64_t ld, const float* x, const ember_conv2d_sh
             }
 }
 
-// dx(Cg, H, W) += col2im(dcol, row stride ld): the reverse of im2col, in a fixed order
-// (overlapping windows add up in row order of dcol).
+// Taps of one dx row that col2im sums in registers (a 3×3 kernel has 9; 8×8 fits).
+#define COL2IM_TAPS 64
+
+// dst (W floats) += Σ_t src[t][iw] over each tap's columns [lo[t], hi[t]), the taps in order.
+static void col2im_row_generic(float* dst, int64_t W, const float* const* src, const int64_t* lo,
+                               const int64_t* hi, int taps) {
+    for (int64_t iw = 0; iw < W; iw++) {
+        float acc = dst[iw];
+        for (int t = 0; t < taps; t++)
+            if (iw >= lo[t] && iw < hi[t]) acc = acc + src[t][iw];
+        dst[iw] = acc;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The same, 8 columns at a time: a tap's lanes outside its columns load 0, and adding +0 to a
+// sum that started at +0 (dx is zeroed first) changes no bit.
+__attribute__((target("avx2"))) static void col2im_row_avx2(float* dst, int64_t W, const float* const* src,
+                                                           const int64_t* lo, const int64_t* hi, int taps) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // Columns [full_lo, full_hi) are inside every tap's: their vectors load whole.
+    int64_t full_lo = 0, full_hi = W;
+    for (int t = 0; t < taps; t++) {
+        if (lo[t] > full_lo) full_lo = lo[t];
+        if (hi[t] < full_hi) full_hi = hi[t];
+    }
+    for (int64_t x = 0; x < W; x += 8) {
+        if (x >= full_lo && x + 8 <= full_hi) {
+            __m256 acc = _mm256_loadu_ps(dst + x);
+            for (int t = 0; t < taps; t++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(src[t] + x));
+            _mm256_storeu_ps(dst + x, acc);
+            continue;
+        }
+        const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(W - x)), lane);
+        __m256 acc = _mm256_maskload_ps(dst + x, in_row);
+        for (int t = 0; t < taps; t++) {
+            const __m256i keep = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(lo[t] - x)), lane),
+                                                     _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(hi[t] - x)), lane));
+            acc = _mm256_add_ps(acc, _mm256_maskload_ps(src[t] + x, keep));
+        }
+        _mm256_maskstore_ps(dst + x, in_row, acc);
+    }
+}
+#endif
+
+static void col2im_row(float* dst, int64_t W, const float* const* src, const int64_t* lo, const int64_t* hi,
+                       int taps) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ember_gemm_current_isa()->path >= EMBER_CPU_AVX2) return col2im_row_avx2(dst, W, src, lo, hi, taps);
+#endif
+    col2im_row_generic(dst, W, src, lo, hi, taps);
+}
+
+// dx(Cg, H, W) += col2im(dcol, row stride ld), dx zeroed by the caller: the reverse of im2col,
+// in a fixed order (overlapping windows add up in row order of dcol).
 EMBER_SIMD
 static void col2im(float* dx, const float* dcol, int64_t ld, const ember_conv2d_shape* s, int64_t Cg) {
     const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+    if (s->SH == 1 && s->SW == 1 && s->KH * s->KW <= COL2IM_TAPS) {
+        // A row of dx at a time, its taps (kh, then kw: the general loop's order for every
+        // element) summed in registers. Adding each tap's row at its own offset instead
+        // loaded and stored dx once per tap, at shifting alignments.
+        const float* src[COL2IM_TAPS];
+        int64_t lo[COL2IM_TAPS], hi[COL2IM_TAPS];
+        for (int64_t c = 0; c < Cg; c++)
+            for (int64_t ih = 0; ih < H; ih++) {
+                int taps = 0;
+                for (int64_t kh = 0; kh < s->KH; kh++) {
+                    const int64_t oh = ih + s->PH - kh * s->DH;
+                    if (oh < 0 || oh >= OH) continue;
+                    for (int64_t kw = 0; kw < s->KW; kw++) {
+                        // Column iw takes ow = iw − off of this tap's row, for ow in [0, OW).
+                        const int64_t off = kw * s->DW - s->PW;
+                        lo[taps] = off > 0 ? off : 0, hi[taps] = OW + off < W ? OW + off : W;
+                        src[taps++] = dcol + ((c * s->KH + kh) * s->KW + kw) * ld + oh * OW - off;
+                    }
+                }
+                col2im_row(dx + (c * H + ih) * W, W, src, lo, hi, taps);
+            }
+        return;
+    }
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t kh = 0; kh < s->KH; kh++)
             for (int64_t kw = 0; kw < s->KW; kw++) {

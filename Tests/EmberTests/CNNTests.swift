@@ -346,6 +346,49 @@ final class CNNTests: KernelSettingsTestCase {
         }
     }
 
+    /// The lowering's input gradient at stride 1 (col2im summing a row of dx over its taps, the
+    /// edge columns of each tap masked): against float64 and bit for bit equal on every path
+    /// and thread count; kernels 3 and 5, dilation 1 and 2, padding 0 to 2, rows narrower and
+    /// wider than 8 and not a multiple of it.
+    func testStrideOneInputGradientThroughColumns() {
+        parallelThreshold = 1
+        let paths = CPUCapability.allCases.filter { $0.rawValue <= hardwareCPUCapability.rawValue }
+        for (n, c, oc, h, w, k, d, pad) in [(2, 4, 5, 9, 13, 3, 1, 1), (2, 5, 3, 8, 6, 3, 1, 0), (3, 4, 6, 11, 20, 5, 1, 2),
+                                            (2, 6, 4, 10, 17, 3, 2, 2), (2, 4, 4, 7, 32, 3, 1, 1)] {
+            let g = Generator(seed: UInt64(n * 1000 + h * 10 + w + k))
+            let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, k, k], generator: g)
+            let oh = h + 2 * pad - d * (k - 1), ow = w + 2 * pad - d * (k - 1)
+            let gy = Tensor.randn([n, oc, oh, ow], generator: g)
+            func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
+                setCPUCapability(path)
+                setNumThreads(threads)
+                let xv = x.detach()
+                xv.requiresGrad = true
+                (conv2d(xv, weight.detach(), padding: .explicit(Pair(pad)), dilation: Pair(d)) * gy).sum().backward()
+                return xv.grad!.toArray()
+            }
+            let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
+            var dx = [Double](repeating: 0, count: n * c * h * w)
+            for i in 0..<n { for o in 0..<oc { for r in 0..<oh { for q in 0..<ow {
+                let gv = gs[((i * oc + o) * oh + r) * ow + q]
+                for ch in 0..<c { for kh in 0..<k { for kw in 0..<k {
+                    let ih = r + kh * d - pad, iw = q + kw * d - pad
+                    guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                    dx[((i * c + ch) * h + ih) * w + iw] += ws[((o * c + ch) * k + kh) * k + kw] * gv
+                } } }
+            } } } }
+            let label = "\(n)×\(c)×\(h)×\(w) → \(oc), kernel \(k), dilation \(d), padding \(pad)"
+            let base = inputGrad(paths[0], threads: 1)
+            let err = zip(base, dx).map { abs(Double($0) - $1) }.max()!
+            XCTAssertLessThan(err / (dx.map(abs).max()! + 1), 1e-5, label)
+            for path in paths {
+                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
+                    XCTAssert(inputGrad(path, threads: threads) == base, "\(path) on \(threads) threads, \(label)")
+                }
+            }
+        }
+    }
+
     /// 2×2 stride-2 max pooling (a vector kernel on AVX2) against the scalar rule written out
     /// here (window order, the first of equal values, a NaN taken at once): values and
     /// indices equal on every path, with ties, NaNs and −inf; planes whose width and height
