@@ -321,12 +321,7 @@ final class CNNTests: KernelSettingsTestCase {
             let oh = (h - 1) / sh + 1, ow = (w - 1) / sw + 1
             let gy = Tensor.randn([n, oc, oh, ow], generator: g)
             func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
-                setCPUCapability(path)
-                setNumThreads(threads)
-                let xv = x.detach()
-                xv.requiresGrad = true
-                (conv2d(xv, weight.detach(), stride: Pair(sh, sw)) * gy).sum().backward()
-                return xv.grad!.toArray()
+                inputGradient(x, gy, path: path, threads: threads) { conv2d($0, weight.detach(), stride: Pair(sh, sw)) }
             }
             let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
             var dx = [Double](repeating: 0, count: n * c * h * w)
@@ -346,6 +341,17 @@ final class CNNTests: KernelSettingsTestCase {
         }
     }
 
+    /// x's gradient of Σ conv(x)·gy, computed on `path` with `threads` threads.
+    private func inputGradient(_ x: Tensor, _ gy: Tensor, path: CPUCapability, threads: Int,
+                               _ conv: (Tensor) -> Tensor) -> [Float] {
+        setCPUCapability(path)
+        setNumThreads(threads)
+        let xv = x.detach()
+        xv.requiresGrad = true
+        (conv(xv) * gy).sum().backward()
+        return xv.grad!.toArray()
+    }
+
     /// The lowering's input gradient at stride 1 (col2im summing a row of dx over its taps, the
     /// edge columns of each tap masked): against float64 and bit for bit equal on every path
     /// and thread count; kernels 3 and 5, dilation 1 and 2, padding 0 to 2, rows narrower and
@@ -360,12 +366,9 @@ final class CNNTests: KernelSettingsTestCase {
             let oh = h + 2 * pad - d * (k - 1), ow = w + 2 * pad - d * (k - 1)
             let gy = Tensor.randn([n, oc, oh, ow], generator: g)
             func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
-                setCPUCapability(path)
-                setNumThreads(threads)
-                let xv = x.detach()
-                xv.requiresGrad = true
-                (conv2d(xv, weight.detach(), padding: .explicit(Pair(pad)), dilation: Pair(d)) * gy).sum().backward()
-                return xv.grad!.toArray()
+                inputGradient(x, gy, path: path, threads: threads) {
+                    conv2d($0, weight.detach(), padding: .explicit(Pair(pad)), dilation: Pair(d))
+                }
             }
             let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
             var dx = [Double](repeating: 0, count: n * c * h * w)
