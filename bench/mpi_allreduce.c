@@ -1,7 +1,9 @@
-// MPI_Allreduce against Ember's ring (ember_mpi_ring_allreduce_f32) in a plain C program,
-// without Swift, Tensors or the communication thread: separates Ember's overhead from MPI's.
-// Prints, per size, the median (min-max) over alternating rounds of memcpy, MPI_Allreduce and
-// the ring (bus GB/s, the slowest rank), and the minor page faults per call of each.
+// MPI_Allreduce against Ember's ring (ember_mpi_ring_allreduce_f32) and shared-memory sum
+// (ember_mpi_shm_allreduce_f32, when all ranks share a machine) in a plain C program, without
+// Swift, Tensors or the communication thread: separates Ember's overhead from MPI's. Prints,
+// per size, the median (min-max) over alternating rounds of memcpy and each allreduce (bus
+// GB/s, the slowest rank), and the minor page faults per call of each. -DEMBER_RING_CHUNK=…
+// and -DEMBER_SHM_SEGMENT=… (floats) change the ring's chunk and the window's segment.
 //
 //   mpicc -O3 -ffp-contract=off -ISources/CEmberMPI/include -o /tmp/mpi_allreduce bench/mpi_allreduce.c
 //   mpirun --oversubscribe --bind-to none -np 2 /tmp/mpi_allreduce [rounds]
@@ -22,13 +24,15 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-enum { COPY, MPI, RING, KINDS, MAX_ROUNDS = 64 };
+enum { COPY, MPI, RING, SHM, KINDS, MAX_ROUNDS = 64 };
 
 int main(int argc, char **argv) {
     int provided, rank, size;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    int shared = 0;
+    ember_mpi_shm_setup(1, &shared);
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
     if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 5;
     if (rank == 0) printf("%d ranks, %d alternating rounds; bus GB/s = bytes/time * 2(N-1)/N, slowest rank\n", size, rounds);
@@ -42,13 +46,15 @@ int main(int argc, char **argv) {
         long faults[KINDS] = {0};
         for (int r = 0; r < rounds; r++) {
             for (int k = 0; k < KINDS; k++) {
+                if (k == SHM && !shared) { seconds[k][r] = 1; continue; }
                 MPI_Barrier(MPI_COMM_WORLD);
                 long f0 = minor_faults();
                 double t0 = MPI_Wtime();
                 for (int i = 0; i < iterations; i++) {
                     if (k == COPY) memcpy(dst, src, bytes);
                     else if (k == MPI) MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-                    else ember_mpi_ring_allreduce_f32(data, n);
+                    else if (k == RING) ember_mpi_ring_allreduce_f32(data, n);
+                    else ember_mpi_shm_allreduce_f32(data, n);
                 }
                 double t = (MPI_Wtime() - t0) / iterations;
                 faults[k] += minor_faults() - f0;
@@ -68,13 +74,15 @@ int main(int argc, char **argv) {
                 gbs[k][2] = bytes / seconds[k][0] / 1e9 * scale;
             }
             printf("%3ld MB  memcpy %5.2f (%5.2f-%5.2f)  MPI_Allreduce %5.2f (%5.2f-%5.2f) x%.2f %5ld faults/call"
-                   "  ring %5.2f (%5.2f-%5.2f) x%.2f %5ld faults/call\n", bytes >> 20,
+                   "  ring %5.2f (%5.2f-%5.2f) x%.2f %5ld faults/call"
+                   "  shared memory %5.2f (%5.2f-%5.2f) x%.2f %5ld faults/call\n", bytes >> 20,
                    gbs[COPY][0], gbs[COPY][1], gbs[COPY][2],
                    gbs[MPI][0], gbs[MPI][1], gbs[MPI][2], gbs[MPI][0] / gbs[COPY][0], faults[MPI] / (rounds * iterations),
-                   gbs[RING][0], gbs[RING][1], gbs[RING][2], gbs[RING][0] / gbs[COPY][0], faults[RING] / (rounds * iterations));
+                   gbs[RING][0], gbs[RING][1], gbs[RING][2], gbs[RING][0] / gbs[COPY][0], faults[RING] / (rounds * iterations),
+                   gbs[SHM][0], gbs[SHM][1], gbs[SHM][2], gbs[SHM][0] / gbs[COPY][0], faults[SHM] / (rounds * iterations));
         }
         free(data); free(src); free(dst);
     }
-    MPI_Finalize();
+    ember_mpi_finalize();
     return 0;
 }

@@ -6,8 +6,8 @@
 #   scripts/mpi-test.sh [build-dir]        (default .build/debug)
 #
 # - collectives and DDP (fast and reproducible) on 1, 2 and 4 ranks over shared memory, and
-#   on 2 ranks over TCP on loopback (--mca btl self,tcp); ranks with different ring
-#   thresholds agreeing on one;
+#   on 2 ranks over TCP on loopback (--mca btl self,tcp) without the shared-memory sum; ranks
+#   with different ring thresholds agreeing on one, and on shared memory off;
 # - reproducible DDP: the same final weights (checksum) for 1, 2 and 4 ranks;
 # - checkpoint resume on 2 ranks; the unused-parameter error;
 # - faults: a rank killed, throwing, or stalled ends the job non-zero within the bound;
@@ -30,15 +30,22 @@ run() {  # run NP ARGS... : prints rank 0's line
   "${mpi[@]}" -np "$np" "$check" "$@"
 }
 
-for np in 1 2 4; do run "$np" collectives; done
-"${mpi[@]}" --mca btl self,tcp -np 2 "$check" collectives
+for np in 1 2 4; do run "$np" collectives | tee "$work/collectives-$np.out"; done
+grep -q "shared-memory allReduce on" "$work/collectives-4.out" \
+  || { echo "FAIL: 4 ranks on one machine did not sum through shared memory" >&2; exit 1; }
+# Over TCP, and without the shared window, as ranks on different machines run (MPI's
+# allreduce and Ember's ring).
+"${mpi[@]}" --mca btl self,tcp -x EMBER_SHM_ALLREDUCE=0 -np 2 "$check" collectives
 # Ranks whose environments give different ring thresholds (as machines of different sizes
-# would) agree on one, or they would call different collectives.
-"${mpi[@]}" -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=0 "$check" collectives \
-  : -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=65536 "$check" collectives
+# would) agree on one, or they would call different collectives; one rank without shared
+# memory turns it off for all.
+"${mpi[@]}" -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=0 EMBER_SHM_ALLREDUCE=0 "$check" collectives \
+  : -np 1 env EMBER_RING_ALLREDUCE_MIN_BYTES=65536 "$check" collectives | tee "$work/collectives-mixed.out"
+grep -q "shared-memory allReduce off" "$work/collectives-mixed.out" \
+  || { echo "FAIL: one rank's EMBER_SHM_ALLREDUCE=0 did not turn shared memory off for the job" >&2; exit 1; }
 
 for np in 1 2 4; do run "$np" ddp fast; done
-"${mpi[@]}" --mca btl self,tcp -np 2 "$check" ddp fast
+"${mpi[@]}" --mca btl self,tcp -x EMBER_SHM_ALLREDUCE=0 -np 2 "$check" ddp fast
 
 sums=()
 for np in 1 2 4; do

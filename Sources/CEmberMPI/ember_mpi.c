@@ -23,7 +23,10 @@ int ember_mpi_init(int *rank, int *size, int *provided) {
     return MPI_Comm_size(MPI_COMM_WORLD, size);
 }
 
-int ember_mpi_finalize(void) { return MPI_Finalize(); }
+int ember_mpi_finalize(void) {
+    ember_mpi_shm_free();
+    return MPI_Finalize();
+}
 
 int ember_mpi_request_short_slice(uint64_t nanoseconds) {
 #ifdef SYS_sched_setattr
@@ -143,6 +146,109 @@ int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
         if (rc != MPI_SUCCESS) return rc;
     }
 #undef BLOCK_AT
+    return MPI_SUCCESS;
+}
+
+// Shared-memory allreduce for a job whose ranks all run on one machine: every rank has two
+// buffers of EMBER_SHM_SEGMENT floats in one MPI-3 shared window. Per segment of the tensor,
+// each rank copies in the slices the others will sum (all but its own), and after a barrier
+// rank r sums slice r of every rank's segment in rank order 0, 1, …, N−1 — reading its own
+// slice from its tensor — writes the sum to its tensor and its buffer, and after a second
+// barrier copies the other ranks' summed slices out. Two barriers per segment instead of the
+// ring's 2(N−1) dependent steps, which is what counts when ranks outnumber cores; the two
+// buffers alternate, so a segment's copy-in cannot overwrite a slice still being copied out.
+#ifndef EMBER_SHM_SEGMENT   // floats; overridable to measure (bench/mpi_allreduce.c)
+#define EMBER_SHM_SEGMENT ((int64_t)1 << 18)
+#endif
+#define EMBER_SHM_MAX_RANKS 256
+static MPI_Comm shm_comm = MPI_COMM_NULL;
+static MPI_Win shm_win = MPI_WIN_NULL;
+static float *shm_base[EMBER_SHM_MAX_RANKS];
+
+void ember_mpi_shm_free(void) {
+    if (shm_win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(shm_win);
+        MPI_Win_free(&shm_win);
+    }
+    if (shm_comm != MPI_COMM_NULL) MPI_Comm_free(&shm_comm);
+}
+
+int ember_mpi_shm_setup(int wanted, int *enabled) {
+    *enabled = 0;
+    int world, rc;
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    // Every step runs on every rank, so that the collective calls match; the last allreduce
+    // makes the outcome the job's: on only if every rank wants it and got its window.
+    if ((rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &shm_comm)) != MPI_SUCCESS)
+        return rc;
+    int node_size;
+    MPI_Comm_size(shm_comm, &node_size);
+    int ok = wanted && world > 1 && node_size == world && world <= EMBER_SHM_MAX_RANKS;
+    int all;
+    if ((rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
+    if (all) {
+        MPI_Comm_set_errhandler(shm_comm, MPI_ERRORS_RETURN);
+        float *mine;
+        int locked = 0;
+        ok = MPI_Win_allocate_shared(2 * EMBER_SHM_SEGMENT * (MPI_Aint)sizeof(float), sizeof(float), MPI_INFO_NULL,
+                                     shm_comm, &mine, &shm_win) == MPI_SUCCESS;
+        for (int r = 0; ok && r < world; r++) {
+            MPI_Aint bytes;
+            int unit;
+            ok = MPI_Win_shared_query(shm_win, r, &bytes, &unit, &shm_base[r]) == MPI_SUCCESS
+                 && bytes >= 2 * EMBER_SHM_SEGMENT * (MPI_Aint)sizeof(float);
+        }
+        // A passive epoch for the window's lifetime: MPI_Win_sync orders the loads and stores.
+        if (ok) ok = locked = MPI_Win_lock_all(MPI_MODE_NOCHECK, shm_win) == MPI_SUCCESS;
+        if ((rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
+        if (!all && shm_win != MPI_WIN_NULL) {
+            if (locked) MPI_Win_unlock_all(shm_win);
+            MPI_Win_free(&shm_win);
+        }
+    }
+    *enabled = all;
+    return MPI_SUCCESS;
+}
+
+static int shm_fence(void) {
+    MPI_Win_sync(shm_win);
+    int rc = MPI_Barrier(shm_comm);
+    MPI_Win_sync(shm_win);
+    return rc;
+}
+
+int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
+    if (shm_win == MPI_WIN_NULL) return MPI_ERR_WIN;
+    int me, n, rc;
+    MPI_Comm_rank(shm_comm, &me);
+    MPI_Comm_size(shm_comm, &n);
+    enum { BLOCK = 2048 };
+    float sum[BLOCK];
+    for (int64_t at = 0, s = 0; at < count; at += EMBER_SHM_SEGMENT, s++) {
+        int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT, off = (s % 2) * EMBER_SHM_SEGMENT;
+        float *d = data + at, *mine = shm_base[me] + off;
+        int64_t lo = len * me / n, hi = len * (me + 1) / n;
+        memcpy(mine, d, (size_t)lo * sizeof(float));
+        memcpy(mine + hi, d + hi, (size_t)(len - hi) * sizeof(float));
+        if ((rc = shm_fence()) != MPI_SUCCESS) return rc;
+        for (int64_t b = lo; b < hi; b += BLOCK) {
+            int64_t m = hi - b < BLOCK ? hi - b : BLOCK;
+            const float *first = me == 0 ? d + b : shm_base[0] + off + b;
+            memcpy(sum, first, (size_t)m * sizeof(float));
+            for (int r = 1; r < n; r++) {
+                const float *x = r == me ? d + b : shm_base[r] + off + b;
+                for (int64_t i = 0; i < m; i++) sum[i] += x[i];
+            }
+            memcpy(d + b, sum, (size_t)m * sizeof(float));
+            memcpy(mine + b, sum, (size_t)m * sizeof(float));
+        }
+        if ((rc = shm_fence()) != MPI_SUCCESS) return rc;
+        for (int r = 0; r < n; r++) {
+            if (r == me) continue;
+            int64_t rlo = len * r / n, rhi = len * (r + 1) / n;
+            memcpy(d + rlo, shm_base[r] + off + rlo, (size_t)(rhi - rlo) * sizeof(float));
+        }
+    }
     return MPI_SUCCESS;
 }
 

@@ -12,11 +12,14 @@ public enum ReduceOp: Sendable {
 
 /// How `allReduce` orders its additions.
 public enum ReductionOrder: Sendable {
-    /// The fast mode: MPI's own allreduce (MPI_Allreduce), or for large messages — at least
+    /// The fast mode. When all ranks run on one machine, sums of at least
+    /// `ProcessGroup.sharedMemoryAllReduceMinBytes` go through a shared-memory window (each
+    /// rank sums its slice of every rank's tensor, in rank order); across machines, or below
+    /// that size, MPI's own allreduce (MPI_Allreduce), or for large messages — at least
     /// `ProcessGroup.ringAllReduceMinBytesPerRank` per rank — Ember's ring over MPI's
     /// point-to-point calls (a chunked reduce-scatter, then an allgather), which beats Open
-    /// MPI 4.1's allreduce there. Neither promises an order: the bits may change with the
-    /// number of ranks and the message size.
+    /// MPI 4.1's allreduce there. None promises the same bits for different numbers of ranks,
+    /// and MPI's and the ring's may change with the message size.
     case mpi
     /// Each rank is sent the same slice of every rank's tensor (an all-to-all), sums the
     /// slices in a fixed tree — the sum of the even ranks' plus the sum of the odd ranks',
@@ -80,6 +83,24 @@ public final class ProcessGroup: @unchecked Sendable {
     nonisolated(unsafe) private static var ringDefault =
         defaultRingMinBytesPerRank(ProcessInfo.processInfo.environment, cores: ProcessInfo.processInfo.activeProcessorCount)
 
+    /// `allReduce(order: .mpi)` of sums and means goes through shared memory for tensors of at
+    /// least this many bytes when every rank runs on this machine (`sharedMemoryAllReduce`).
+    /// Default: `EMBER_SHM_ALLREDUCE_MIN_BYTES` if set, else 16 KiB, agreed by the ranks in
+    /// `fromEnvironment()` (the largest); `Int.max` never uses it. Like the ring's threshold,
+    /// a value set here must be the same on every rank.
+    public static var sharedMemoryAllReduceMinBytes: Int {
+        get { sharedMemoryOverride ?? sharedMemoryDefault }
+        set { sharedMemoryOverride = newValue }
+    }
+    nonisolated(unsafe) private static var sharedMemoryOverride: Int?
+    nonisolated(unsafe) private static var sharedMemoryDefault =
+        ProcessInfo.processInfo.environment["EMBER_SHM_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) ?? 16 << 10
+
+    /// Whether the fast mode's sums can go through shared memory: all ranks run on one
+    /// machine, each got its window (2 MiB), and no rank set `EMBER_SHM_ALLREDUCE=0`. The same
+    /// on every rank.
+    public private(set) var sharedMemoryAllReduce = false
+
     /// The default of `ringAllReduceMinBytesPerRank` for this environment and core count.
     public static func defaultRingMinBytesPerRank(_ environment: [String: String], cores: Int) -> Int {
         if let set = environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) { return set }
@@ -119,6 +140,13 @@ public final class ProcessGroup: @unchecked Sendable {
             nonisolated(unsafe) var threshold = Int64(clamping: ringDefault)
             try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
             ringDefault = Int(threshold)
+            threshold = Int64(clamping: sharedMemoryDefault)
+            try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
+            sharedMemoryDefault = Int(threshold)
+            let wanted: Int32 = env["EMBER_SHM_ALLREDUCE"] == "0" ? 0 : 1
+            nonisolated(unsafe) var enabled: Int32 = 0
+            try comm.submit("MPI_Win_allocate_shared") { ember_mpi_shm_setup(wanted, &enabled) }.wait()
+            group.sharedMemoryAllReduce = enabled != 0
         } else {
             group = ProcessGroup(rank: 0, worldSize: 1, localRank: 0, comm: nil)
         }
@@ -179,12 +207,14 @@ public final class ProcessGroup: @unchecked Sendable {
         guard let comm else { return Work(name: "allReduce", rank: rank, completed: true) }
         let buffer = mutablePointer(tensor)
         let (n, size, me) = (Int64(tensor.count), worldSize, rank)
+        let shared = sharedMemoryAllReduce && tensor.count * 4 >= ProcessGroup.sharedMemoryAllReduceMinBytes
         let ring = tensor.count * 4 / worldSize >= ProcessGroup.ringAllReduceMinBytesPerRank
         return comm.submit("allReduce") {
             withExtendedLifetime(tensor) {
                 let p = buffer.pointer
                 if op == .max { return ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_MAX)) }
                 let rc = order == .fixedTree ? fixedTreeAllReduce(p, n, size: size, rank: me)
+                    : shared ? ember_mpi_shm_allreduce_f32(p, n)
                     : ring ? ember_mpi_ring_allreduce_f32(p, n) : ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
                 if rc == 0 && op == .mean { for i in 0..<Int(n) { p[i] /= Float(size) } }
                 return rc

@@ -3,8 +3,8 @@ import Ember
 import EmberDistributed
 import Foundation
 
-/// Under `mpirun -np N`: allReduce bus bandwidth (MPI's and the fixed tree's) next to memcpy of
-/// the same bytes, 4 KB to 64 MB; then the quickstart's training step with and without
+/// Under `mpirun -np N`: allReduce bus bandwidth (each fast-mode algorithm forced, the fast mode
+/// as shipped, and the fixed tree) next to memcpy of the same bytes, 4 KB to 64 MB; then the quickstart's training step with and without
 /// DistributedDataParallel (each rank 64/N samples) — the difference is the communication the
 /// step exposes — with one step's bucket timeline; then what 8 and 64 ranks would need.
 struct AllreduceCommand: ParsableCommand {
@@ -41,9 +41,17 @@ struct AllreduceCommand: ParsableCommand {
 
     func bandwidth(_ group: ProcessGroup, _ say: (String) -> Void) throws {
         let n = Double(group.worldSize)
+        let shared = group.sharedMemoryAllReduce
         var table = Table("bytes", "memcpy GB/s", "cold memcpy GB/s", "MPI_Allreduce bus GB/s", "x memcpy",
+                          "ring bus GB/s", "x memcpy", shared ? "shared memory bus GB/s" : "shared memory", "x memcpy",
                           "fast allReduce bus GB/s", "x memcpy", "x cold", "fixed tree bus GB/s", "x memcpy")
-        let ringMin = ProcessGroup.ringAllReduceMinBytesPerRank
+        let ringMin = ProcessGroup.ringAllReduceMinBytesPerRank, sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
+        // Forces one algorithm of the fast mode (both thresholds are read when a call is made).
+        func forced(_ ring: Int, _ shared: Int, _ body: () throws -> Double) rethrows -> Double {
+            (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
+            defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ringMin, sharedMin) }
+            return try body()
+        }
         var size = 4096
         while size <= maxMB << 20 {
             let count = size / 4
@@ -57,7 +65,8 @@ struct AllreduceCommand: ParsableCommand {
             defer { pool.deallocate() }
             memset(pool, 1, 2 * pairs * size)
             var next = 0
-            var copy: [Double] = [], cold: [Double] = [], mpi: [Double] = [], fast: [Double] = [], tree: [Double] = []
+            var copy: [Double] = [], cold: [Double] = [], mpi: [Double] = [], ring: [Double] = [], shm: [Double] = []
+            var fast: [Double] = [], tree: [Double] = []
             for _ in 0..<rounds {
                 copy.append(try timed(group, iterations: iterations) {
                     src.withUnsafeBytes { s in dst.withUnsafeMutableBytes { d in _ = memcpy(d.baseAddress!, s.baseAddress!, size) } }
@@ -66,11 +75,13 @@ struct AllreduceCommand: ParsableCommand {
                     _ = memcpy(pool + 2 * next * size, pool + (2 * next + 1) * size, size)
                     next = (next + 1) % pairs
                 })
-                // MPI_Allreduce alone, then the fast mode as shipped (Ember's ring from
-                // ringAllReduceMinBytesPerRank on).
-                ProcessGroup.ringAllReduceMinBytesPerRank = .max
-                mpi.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
-                ProcessGroup.ringAllReduceMinBytesPerRank = ringMin
+                // MPI_Allreduce, Ember's ring and the shared-memory sum, each forced; then the
+                // fast mode as shipped, which picks one of them by size.
+                mpi.append(try forced(.max, .max) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
+                ring.append(try forced(0, .max) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
+                if shared {
+                    shm.append(try forced(.max, 0) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
+                }
                 fast.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
                 tree.append(try timed(group, iterations: max(3, iterations / 2)) { try group.allReduce(t, order: .fixedTree) })
             }
@@ -80,14 +91,17 @@ struct AllreduceCommand: ParsableCommand {
             table.add(byteString(size), rangeString(copy.map { Double(size) / $0 / 1e9 }),
                       rangeString(cold.map { Double(size) / $0 / 1e9 }),
                       rangeString(mpi.map(bus)), fmt(bus(median(mpi)) / copyBW, 2),
+                      rangeString(ring.map(bus)), fmt(bus(median(ring)) / copyBW, 2),
+                      shared ? rangeString(shm.map(bus)) : "off", shared ? fmt(bus(median(shm)) / copyBW, 2) : "-",
                       rangeString(fast.map(bus)), fmt(bus(median(fast)) / copyBW, 2), fmt(bus(median(fast)) / coldBW, 2),
                       rangeString(tree.map(bus)), fmt(bus(median(tree)) / copyBW, 2))
             size *= 4
         }
         say("allReduce of float32, median (min-max) of \(rounds) alternating rounds, slowest rank; memcpy: every rank "
             + "copies the same bytes at the same time, buffers reused (in cache up to a few MB); cold memcpy: fresh "
-            + "buffers each call; x = bus bandwidth / memcpy's; fast allReduce uses Ember's ring from "
-            + "\(byteString(ringMin)) per rank on:")
+            + "buffers each call; x = bus bandwidth / memcpy's; ring and shared memory forced at every size; "
+            + (shared ? "fast allReduce sums through shared memory from \(byteString(sharedMin)) on:"
+                      : "fast allReduce uses Ember's ring from \(byteString(ringMin)) per rank on (shared memory off):"))
         say(table.render() + "\n")
     }
 

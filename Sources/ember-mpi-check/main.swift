@@ -195,6 +195,8 @@ func checkCollectives(_ group: ProcessGroup) throws {
     if let own = ProcessInfo.processInfo.environment["EMBER_RING_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) {
         try require(saved >= own, "\(me): ring threshold \(saved) below this rank's own \(own)")
     }
+    let sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
+    ProcessGroup.sharedMemoryAllReduceMinBytes = .max
     ProcessGroup.ringAllReduceMinBytesPerRank = 0
     let long = 3 * 65_536 + 1_237
     let ringValues: (Int) -> [Float] = { q in (0..<long).map { Float(($0 % 13) * (q + 1) - q) } }
@@ -207,6 +209,30 @@ func checkCollectives(_ group: ProcessGroup) throws {
     try group.allReduce(ringM, op: .mean)
     try require(ringM.toArray() == ringSum.map { $0 / Float(n) }, "\(me): ring allReduce mean")
     ProcessGroup.ringAllReduceMinBytesPerRank = saved
+    // Shared memory: on for a job on one machine unless a rank set EMBER_SHM_ALLREDUCE=0 (then
+    // off on every rank). Its sums are in rank order, so the bits are those of the local sum
+    // over ranks 0, 1, …; sizes cross segments of 2^18 floats (the two buffers are reused)
+    // and include fewer floats than ranks (empty slices).
+    let on = Tensor([Float(group.sharedMemoryAllReduce ? 1 : 0), Float(group.sharedMemoryAllReduce ? 0 : 1)])
+    try group.allReduce(on, op: .max)
+    try require(on.toArray() == (group.sharedMemoryAllReduce ? [1, 0] : [0, 1]), "\(me): shared-memory allReduce on some ranks only")
+    let sharedOff = ProcessInfo.processInfo.environment["EMBER_SHM_ALLREDUCE"] == "0"
+    if sharedOff || n == 1 { try require(!group.sharedMemoryAllReduce, "\(me): shared-memory allReduce on despite EMBER_SHM_ALLREDUCE=0 or one rank") }
+    if group.sharedMemoryAllReduce {
+        ProcessGroup.sharedMemoryAllReduceMinBytes = 0
+        for count in [3, 4_099, 3 * 262_144 + 1_237] {
+            let shared: (Int) -> [Float] = { q in (0..<count).map { Float(($0 * 7 + q * 3) % 101) * 0.37 + Float(q) * 1.0001 } }
+            let parts = (0..<n).map(shared)
+            let expected = (0..<count).map { i in parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] } }
+            let t = Tensor(shared(r))
+            try group.allReduce(t)
+            try require(t.toArray().map(\.bitPattern) == expected.map(\.bitPattern), "\(me): shared-memory allReduce of \(count) floats is not the rank-order sum's bits")
+            let m = Tensor(shared(r))
+            try group.allReduce(m, op: .mean)
+            try require(m.toArray().map(\.bitPattern) == expected.map { ($0 / Float(n)).bitPattern }, "\(me): shared-memory allReduce mean of \(count) floats")
+        }
+        ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin
+    }
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
     let tree = Tensor(values(r).map { $0 * 1.0001 + 0.3 })
     try group.allReduce(tree, op: .sum, order: .fixedTree)
@@ -241,7 +267,7 @@ func checkCollectives(_ group: ProcessGroup) throws {
         try require("\(e)".hasPrefix("reduceScatter: expected a float32 tensor whose first dimension divides"), "\(me): \(e)")
     } }
     if r == 0 {
-        print("collectives ok: \(n) ranks, \(group.mpiLibraryVersion ?? "no MPI")")
+        print("collectives ok: \(n) ranks, shared-memory allReduce \(group.sharedMemoryAllReduce ? "on" : "off"), \(group.mpiLibraryVersion ?? "no MPI")")
     }
 }
 
