@@ -136,13 +136,15 @@ public final class ProcessGroup: @unchecked Sendable {
             let local = env["OMPI_COMM_WORLD_LOCAL_RANK"].flatMap(Int.init)
                 ?? env["MPI_LOCALRANKID"].flatMap(Int.init) ?? rank
             group = ProcessGroup(rank: rank, worldSize: size, localRank: local, comm: comm)
-            // One ring threshold for the whole job, whatever each machine's cores and ranks.
-            nonisolated(unsafe) var threshold = Int64(clamping: ringDefault)
-            try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
-            ringDefault = Int(threshold)
-            threshold = Int64(clamping: sharedMemoryDefault)
-            try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&threshold) }.wait()
-            sharedMemoryDefault = Int(threshold)
+            // One value of each threshold for the whole job, whatever each machine's cores,
+            // ranks and environment: the ranks' largest.
+            func largestOnAnyRank(_ value: Int) throws -> Int {
+                nonisolated(unsafe) var v = Int64(clamping: value)
+                try comm.submit("allReduce") { ember_mpi_allreduce_max_i64(&v) }.wait()
+                return Int(v)
+            }
+            ringDefault = try largestOnAnyRank(ringDefault)
+            sharedMemoryDefault = try largestOnAnyRank(sharedMemoryDefault)
             let wanted: Int32 = env["EMBER_SHM_ALLREDUCE"] == "0" ? 0 : 1
             nonisolated(unsafe) var enabled: Int32 = 0
             try comm.submit("MPI_Win_allocate_shared") { ember_mpi_shm_setup(wanted, &enabled) }.wait()
