@@ -320,24 +320,11 @@ final class CNNTests: KernelSettingsTestCase {
             let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, 1, 1], generator: g)
             let oh = (h - 1) / sh + 1, ow = (w - 1) / sw + 1
             let gy = Tensor.randn([n, oc, oh, ow], generator: g)
-            func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
-                inputGradient(x, gy, path: path, threads: threads) { conv2d($0, weight.detach(), stride: Pair(sh, sw)) }
+            let dx = referenceInputGradient(weight, gy, height: h, width: w, stride: (sh, sw))
+            let base = checkInputGradient(x, gy, dx, paths: paths, "\(n)×\(c)×\(h)×\(w) → \(oc), stride \(sh)×\(sw)") {
+                conv2d($0, weight.detach(), stride: Pair(sh, sw))
             }
-            let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
-            var dx = [Double](repeating: 0, count: n * c * h * w)
-            for i in 0..<n { for ch in 0..<c { for r in 0..<oh { for q in 0..<ow {
-                let xi = ((i * c + ch) * h + r * sh) * w + q * sw
-                for o in 0..<oc { dx[xi] += ws[o * c + ch] * gs[((i * oc + o) * oh + r) * ow + q] }
-            } } } }
-            let base = inputGrad(paths[0], threads: 1)
-            let err = zip(base, dx).map { abs(Double($0) - $1) }.max()!
-            XCTAssertLessThan(err / (dx.map(abs).max()! + 1), 1e-5, "\(n)×\(c)×\(h)×\(w) → \(oc), stride \(sh)×\(sw)")
             XCTAssertEqual(zip(base, dx).filter { $1 == 0 && $0 != 0 }.count, 0, "positions no window reads get 0")
-            for path in paths {
-                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
-                    XCTAssert(inputGrad(path, threads: threads) == base, "\(path) on \(threads) threads, stride \(sh)×\(sw)")
-                }
-            }
         }
     }
 
@@ -350,6 +337,41 @@ final class CNNTests: KernelSettingsTestCase {
         xv.requiresGrad = true
         (conv(xv) * gy).sum().backward()
         return xv.grad!.toArray()
+    }
+
+    /// conv2d's input gradient in float64: dx[n, c, r·s + kh·d − p, q·s + kw·d − p] +=
+    /// weight[o, c, kh, kw] · gy[n, o, r, q], x being (N, C, height, width).
+    private func referenceInputGradient(_ weight: Tensor, _ gy: Tensor, height h: Int, width w: Int,
+                                        stride: (Int, Int) = (1, 1), dilation d: Int = 1, padding pad: Int = 0) -> [Double] {
+        let (n, oc, oh, ow) = (gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3])
+        let (c, kh, kw) = (weight.shape[1], weight.shape[2], weight.shape[3])
+        let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
+        var dx = [Double](repeating: 0, count: n * c * h * w)
+        for i in 0..<n { for o in 0..<oc { for r in 0..<oh { for q in 0..<ow {
+            let gv = gs[((i * oc + o) * oh + r) * ow + q]
+            for ch in 0..<c { for u in 0..<kh { for v in 0..<kw {
+                let ih = r * stride.0 + u * d - pad, iw = q * stride.1 + v * d - pad
+                guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                dx[((i * c + ch) * h + ih) * w + iw] += ws[((o * c + ch) * kh + u) * kw + v] * gv
+            } } }
+        } } } }
+        return dx
+    }
+
+    /// The input gradient of `conv` on the first path and 1 thread, against `dx` (float64), and
+    /// the same bits on every path and 1, 2 and 4 threads. Returns the first path's.
+    @discardableResult
+    private func checkInputGradient(_ x: Tensor, _ gy: Tensor, _ dx: [Double], paths: [CPUCapability], _ label: String,
+                                    _ conv: (Tensor) -> Tensor) -> [Float] {
+        let base = inputGradient(x, gy, path: paths[0], threads: 1, conv)
+        let err = zip(base, dx).map { abs(Double($0) - $1) }.max()!
+        XCTAssertLessThan(err / (dx.map(abs).max()! + 1), 1e-5, label)
+        for path in paths {
+            for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
+                XCTAssert(inputGradient(x, gy, path: path, threads: threads, conv) == base, "\(path) on \(threads) threads, \(label)")
+            }
+        }
+        return base
     }
 
     /// The lowering's input gradient at stride 1 (col2im summing a row of dx over its taps, the
@@ -365,29 +387,9 @@ final class CNNTests: KernelSettingsTestCase {
             let x = Tensor.randn([n, c, h, w], generator: g), weight = Tensor.randn([oc, c, k, k], generator: g)
             let oh = h + 2 * pad - d * (k - 1), ow = w + 2 * pad - d * (k - 1)
             let gy = Tensor.randn([n, oc, oh, ow], generator: g)
-            func inputGrad(_ path: CPUCapability, threads: Int) -> [Float] {
-                inputGradient(x, gy, path: path, threads: threads) {
-                    conv2d($0, weight.detach(), padding: .explicit(Pair(pad)), dilation: Pair(d))
-                }
-            }
-            let ws = weight.toArray().map(Double.init), gs = gy.toArray().map(Double.init)
-            var dx = [Double](repeating: 0, count: n * c * h * w)
-            for i in 0..<n { for o in 0..<oc { for r in 0..<oh { for q in 0..<ow {
-                let gv = gs[((i * oc + o) * oh + r) * ow + q]
-                for ch in 0..<c { for kh in 0..<k { for kw in 0..<k {
-                    let ih = r + kh * d - pad, iw = q + kw * d - pad
-                    guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
-                    dx[((i * c + ch) * h + ih) * w + iw] += ws[((o * c + ch) * k + kh) * k + kw] * gv
-                } } }
-            } } } }
-            let label = "\(n)×\(c)×\(h)×\(w) → \(oc), kernel \(k), dilation \(d), padding \(pad)"
-            let base = inputGrad(paths[0], threads: 1)
-            let err = zip(base, dx).map { abs(Double($0) - $1) }.max()!
-            XCTAssertLessThan(err / (dx.map(abs).max()! + 1), 1e-5, label)
-            for path in paths {
-                for threads in [1, 2, 4] where !(path == paths[0] && threads == 1) {
-                    XCTAssert(inputGrad(path, threads: threads) == base, "\(path) on \(threads) threads, \(label)")
-                }
+            let dx = referenceInputGradient(weight, gy, height: h, width: w, dilation: d, padding: pad)
+            checkInputGradient(x, gy, dx, paths: paths, "\(n)×\(c)×\(h)×\(w) → \(oc), kernel \(k), dilation \(d), padding \(pad)") {
+                conv2d($0, weight.detach(), padding: .explicit(Pair(pad)), dilation: Pair(d))
             }
         }
     }
