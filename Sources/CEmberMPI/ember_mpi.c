@@ -2,6 +2,7 @@
 #include "ember_mpi.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -157,13 +158,19 @@ int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
 // barrier copies the other ranks' summed slices out. Two barriers per segment instead of the
 // ring's 2(N−1) dependent steps, which is what counts when ranks outnumber cores; the two
 // buffers alternate, so a segment's copy-in cannot overwrite a slice still being copied out.
+// The barriers are a counter in the window's first cache line rather than MPI_Barrier: one
+// atomic add per rank instead of message rounds, each of which waits for a peer to be
+// scheduled when ranks outnumber cores (docs/DISTRIBUTED.md, Benchmark).
 #ifndef EMBER_SHM_SEGMENT   // floats; overridable to measure (bench/mpi_allreduce.c)
 #define EMBER_SHM_SEGMENT ((int64_t)1 << 18)
 #endif
 #define EMBER_SHM_MAX_RANKS 256
+#define EMBER_SHM_HEADER 64   // bytes before each rank's buffers; rank 0's holds the barrier
 static MPI_Comm shm_comm = MPI_COMM_NULL;
 static MPI_Win shm_win = MPI_WIN_NULL;
 static float *shm_base[EMBER_SHM_MAX_RANKS];
+static _Atomic int64_t *shm_arrivals;   // every rank's arrivals at every barrier so far
+static int64_t shm_passed;              // arrivals when this rank's last barrier completed
 
 void ember_mpi_shm_free(void) {
     if (shm_win != MPI_WIN_NULL) {
@@ -188,17 +195,24 @@ int ember_mpi_shm_setup(int wanted, int *enabled) {
     if ((rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
     if (all) {
         MPI_Comm_set_errhandler(shm_comm, MPI_ERRORS_RETURN);
-        float *mine;
+        const MPI_Aint size = EMBER_SHM_HEADER + 2 * EMBER_SHM_SEGMENT * (MPI_Aint)sizeof(float);
+        char *mine;
         int locked = 0;
-        ok = MPI_Win_allocate_shared(2 * EMBER_SHM_SEGMENT * (MPI_Aint)sizeof(float), sizeof(float), MPI_INFO_NULL,
-                                     shm_comm, &mine, &shm_win) == MPI_SUCCESS;
+        ok = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, shm_comm, &mine, &shm_win) == MPI_SUCCESS;
         for (int r = 0; ok && r < world; r++) {
             MPI_Aint bytes;
             int unit;
-            ok = MPI_Win_shared_query(shm_win, r, &bytes, &unit, &shm_base[r]) == MPI_SUCCESS
-                 && bytes >= 2 * EMBER_SHM_SEGMENT * (MPI_Aint)sizeof(float);
+            char *base;
+            ok = MPI_Win_shared_query(shm_win, r, &bytes, &unit, &base) == MPI_SUCCESS && bytes >= size;
+            if (ok) shm_base[r] = (float *)(base + EMBER_SHM_HEADER);
+            if (ok && r == 0) shm_arrivals = (_Atomic int64_t *)base;
         }
-        // A passive epoch for the window's lifetime: MPI_Win_sync orders the loads and stores.
+        int node_rank;
+        MPI_Comm_rank(shm_comm, &node_rank);
+        if (ok && node_rank == 0) atomic_store(shm_arrivals, 0);
+        shm_passed = 0;
+        // A passive epoch for the window's lifetime; the barrier's atomics order the loads and
+        // stores (the shared window is plain memory: MPI's unified model).
         if (ok) ok = locked = MPI_Win_lock_all(MPI_MODE_NOCHECK, shm_win) == MPI_SUCCESS;
         if ((rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
         if (!all && shm_win != MPI_WIN_NULL) {
@@ -210,16 +224,18 @@ int ember_mpi_shm_setup(int wanted, int *enabled) {
     return MPI_SUCCESS;
 }
 
-static int shm_fence(void) {
-    MPI_Win_sync(shm_win);
-    int rc = MPI_Barrier(shm_comm);
-    MPI_Win_sync(shm_win);
-    return rc;
+// Every rank adds one arrival (a release) and waits until all n of this barrier have arrived
+// (an acquire), yielding its core meanwhile: with more ranks than cores, the rank it waits for
+// may need that core. A rank that never arrives is ended by the caller's timeout or by mpirun.
+static void shm_barrier(int n) {
+    shm_passed += n;
+    atomic_fetch_add_explicit(shm_arrivals, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(shm_arrivals, memory_order_acquire) < shm_passed) syscall(SYS_sched_yield);
 }
 
 int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
     if (shm_win == MPI_WIN_NULL) return MPI_ERR_WIN;
-    int me, n, rc;
+    int me, n;
     MPI_Comm_rank(shm_comm, &me);
     MPI_Comm_size(shm_comm, &n);
     enum { BLOCK = 2048 };
@@ -230,7 +246,7 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
         int64_t lo = len * me / n, hi = len * (me + 1) / n;
         memcpy(mine, d, (size_t)lo * sizeof(float));
         memcpy(mine + hi, d + hi, (size_t)(len - hi) * sizeof(float));
-        if ((rc = shm_fence()) != MPI_SUCCESS) return rc;
+        shm_barrier(n);
         for (int64_t b = lo; b < hi; b += BLOCK) {
             int64_t m = hi - b < BLOCK ? hi - b : BLOCK;
             const float *first = me == 0 ? d + b : shm_base[0] + off + b;
@@ -242,7 +258,7 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
             memcpy(d + b, sum, (size_t)m * sizeof(float));
             memcpy(mine + b, sum, (size_t)m * sizeof(float));
         }
-        if ((rc = shm_fence()) != MPI_SUCCESS) return rc;
+        shm_barrier(n);
         for (int r = 0; r < n; r++) {
             if (r == me) continue;
             int64_t rlo = len * r / n, rhi = len * (r + 1) / n;
