@@ -156,8 +156,10 @@ int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
 // rank r sums slice r of every rank's segment in rank order 0, 1, …, N−1 — reading its own
 // slice from its tensor — writes the sum to its tensor and its buffer, and after a second
 // barrier copies the other ranks' summed slices out. Two barriers per segment instead of the
-// ring's 2(N−1) dependent steps, which is what counts when ranks outnumber cores; the two
-// buffers alternate, so a segment's copy-in cannot overwrite a slice still being copied out.
+// ring's 2(N−1) dependent steps, which is what counts when ranks outnumber cores. The two
+// buffers alternate from segment to segment, across calls too, so a segment's copy-in cannot
+// overwrite a slice a slower rank is still copying out of the segment before (which may be the
+// previous call's last, of another length: its slices lie elsewhere).
 // The barriers are a counter in the window's first cache line rather than MPI_Barrier: one
 // atomic add per rank instead of message rounds, each of which waits for a peer to be
 // scheduled when ranks outnumber cores (docs/DISTRIBUTED.md, Benchmark).
@@ -171,6 +173,7 @@ static MPI_Win shm_win = MPI_WIN_NULL;
 static float *shm_base[EMBER_SHM_MAX_RANKS];
 static _Atomic int64_t *shm_arrivals;   // every rank's arrivals at every barrier so far
 static int64_t shm_passed;              // arrivals when this rank's last barrier completed
+static int64_t shm_segments;            // segments summed so far: the next one's buffer parity
 
 void ember_mpi_shm_free(void) {
     if (shm_win != MPI_WIN_NULL) {
@@ -211,6 +214,7 @@ int ember_mpi_shm_setup(int wanted, int *enabled) {
         MPI_Comm_rank(shm_comm, &node_rank);
         if (ok && node_rank == 0) atomic_store(shm_arrivals, 0);
         shm_passed = 0;
+        shm_segments = 0;
         // A passive epoch for the window's lifetime; the barrier's atomics order the loads and
         // stores (the shared window is plain memory: MPI's unified model).
         if (ok) ok = locked = MPI_Win_lock_all(MPI_MODE_NOCHECK, shm_win) == MPI_SUCCESS;
@@ -240,8 +244,9 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
     MPI_Comm_size(shm_comm, &n);
     enum { BLOCK = 2048 };
     float sum[BLOCK];
-    for (int64_t at = 0, s = 0; at < count; at += EMBER_SHM_SEGMENT, s++) {
-        int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT, off = (s % 2) * EMBER_SHM_SEGMENT;
+    for (int64_t at = 0; at < count; at += EMBER_SHM_SEGMENT, shm_segments++) {
+        int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT;
+        int64_t off = (shm_segments % 2) * EMBER_SHM_SEGMENT;
         float *d = data + at, *mine = shm_base[me] + off;
         int64_t lo = len * me / n, hi = len * (me + 1) / n;
         memcpy(mine, d, (size_t)lo * sizeof(float));

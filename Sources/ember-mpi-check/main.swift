@@ -231,6 +231,22 @@ func checkCollectives(_ group: ProcessGroup) throws {
             try group.allReduce(m, op: .mean)
             try require(m.toArray().map(\.bitPattern) == expected.map { ($0 / Float(n)).bitPattern }, "\(me): shared-memory allReduce mean of \(count) floats")
         }
+        // Calls of different lengths back to back, queued at once: a rank that starts the next
+        // call while a slower one still copies sums out of the last must not overwrite them
+        // (the next call's slices lie elsewhere). 120 calls; 4 ranks on 2 cores lag often.
+        let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
+        let sums = lengths.map { count -> [UInt32] in
+            let parts = (0..<n).map { q in (0..<count).map { Float(($0 * 5 + q * 11 + count) % 97) * 0.29 + Float(q) } }
+            return (0..<count).map { i in parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] }.bitPattern }
+        }
+        let own = lengths.map { count in (0..<count).map { Float(($0 * 5 + r * 11 + count) % 97) * 0.29 + Float(r) } }
+        let queued = (0..<120).map { Tensor(own[$0 % lengths.count]) }
+        let works = try queued.map { try group.allReduceAsync($0) }
+        for w in works { try w.wait() }
+        for (i, t) in queued.enumerated() {
+            try require(t.toArray().map(\.bitPattern) == sums[i % lengths.count],
+                        "\(me): shared-memory allReduce \(i) of 120 back to back (\(t.count) floats) is not the rank-order sum")
+        }
         ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin
     }
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
