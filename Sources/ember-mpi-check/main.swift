@@ -249,6 +249,30 @@ func checkCollectives(_ group: ProcessGroup) throws {
         }
         ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin
     }
+    // Every other algorithm forced, calls of different lengths queued at once (some with fewer
+    // floats than ranks): a call must not take another's messages. Integer values, so any
+    // order gives the exact sum.
+    func backToBack(_ name: String, order: ReductionOrder = .mpi) throws {
+        let lengths = [5, 70_001, 7, 1_000, 3]
+        let value = { (q: Int, i: Int, count: Int) in Float((i * 3 + q * 7 + count) % 29) }
+        let exact = lengths.map { count in (0..<count).map { i in (0..<n).reduce(Float(0)) { $0 + value($1, i, count) } } }
+        let queued = (0..<40).map { k in
+            let count = lengths[k % lengths.count]
+            return Tensor((0..<count).map { value(r, $0, count) })
+        }
+        let works = try queued.map { try group.allReduceAsync($0, order: order) }
+        for w in works { try w.wait() }
+        for (k, t) in queued.enumerated() {
+            try require(t.toArray() == exact[k % lengths.count], "\(me): \(name) allReduce \(k) of 40 back to back (\(t.count) floats)")
+        }
+    }
+    let thresholds = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
+    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (0, .max)
+    try backToBack("ring")
+    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (.max, .max)
+    try backToBack("MPI_Allreduce")
+    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = thresholds
+    try backToBack("fixed-tree", order: .fixedTree)
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
     let tree = Tensor(values(r).map { $0 * 1.0001 + 0.3 })
     try group.allReduce(tree, op: .sum, order: .fixedTree)
