@@ -174,8 +174,11 @@ static float *shm_base[EMBER_SHM_MAX_RANKS];
 static _Atomic int64_t *shm_arrivals;   // every rank's arrivals at every barrier so far
 static int64_t shm_passed;              // arrivals when this rank's last barrier completed
 static int64_t shm_segments;            // segments summed so far: the next one's buffer parity
+static float *shm_parts;                // the tree sum's scratch: a block of every rank's values
 
 void ember_mpi_shm_free(void) {
+    free(shm_parts);
+    shm_parts = NULL;
     if (shm_win != MPI_WIN_NULL) {
         MPI_Win_unlock_all(shm_win);
         MPI_Win_free(&shm_win);
@@ -237,13 +240,47 @@ static void shm_barrier(int n) {
     while (atomic_load_explicit(shm_arrivals, memory_order_acquire) < shm_passed) syscall(SYS_sched_yield);
 }
 
-int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
+// Slice [lo, hi) of a segment, summed over the ranks' values in rank order: rank me's own
+// values are in d, the others' in their buffers at `off`. Written to d and to mine.
+static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
+    enum { BLOCK = 2048 };
+    float sum[BLOCK];
+    for (int64_t b = lo; b < hi; b += BLOCK) {
+        int64_t m = hi - b < BLOCK ? hi - b : BLOCK;
+        const float *first = me == 0 ? d + b : shm_base[0] + off + b;
+        memcpy(sum, first, (size_t)m * sizeof(float));
+        for (int r = 1; r < n; r++) {
+            const float *x = r == me ? d + b : shm_base[r] + off + b;
+            for (int64_t i = 0; i < m; i++) sum[i] += x[i];
+        }
+        memcpy(d + b, sum, (size_t)m * sizeof(float));
+        memcpy(mine + b, sum, (size_t)m * sizeof(float));
+    }
+}
+
+// The same slice summed in ember_mpi_tree_sum_f32's tree over the ranks (part r = rank r's
+// values), block by block through a scratch of n blocks that stays in cache.
+static float *shm_parts;
+static int shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
+    const int64_t block = n <= 32 ? 2048 : 65536 / n;
+    if (!shm_parts && !(shm_parts = malloc((size_t)(block * n) * sizeof(float)))) return MPI_ERR_NO_MEM;
+    for (int64_t b = lo; b < hi; b += block) {
+        int64_t m = hi - b < block ? hi - b : block;
+        for (int r = 0; r < n; r++)
+            memcpy(shm_parts + r * m, (r == me ? d : shm_base[r] + off) + b, (size_t)m * sizeof(float));
+        ember_mpi_tree_sum_f32(shm_parts, shm_parts, n, m);
+        memcpy(d + b, shm_parts, (size_t)m * sizeof(float));
+        memcpy(mine + b, shm_parts, (size_t)m * sizeof(float));
+    }
+    return MPI_SUCCESS;
+}
+
+static int shm_allreduce(float *data, int64_t count, int tree) {
     if (shm_win == MPI_WIN_NULL) return MPI_ERR_WIN;
     int me, n;
     MPI_Comm_rank(shm_comm, &me);
     MPI_Comm_size(shm_comm, &n);
-    enum { BLOCK = 2048 };
-    float sum[BLOCK];
+    int rc = MPI_SUCCESS;
     for (int64_t at = 0; at < count; at += EMBER_SHM_SEGMENT, shm_segments++) {
         int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT;
         int64_t off = (shm_segments % 2) * EMBER_SHM_SEGMENT;
@@ -252,17 +289,9 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
         memcpy(mine, d, (size_t)lo * sizeof(float));
         memcpy(mine + hi, d + hi, (size_t)(len - hi) * sizeof(float));
         shm_barrier(n);
-        for (int64_t b = lo; b < hi; b += BLOCK) {
-            int64_t m = hi - b < BLOCK ? hi - b : BLOCK;
-            const float *first = me == 0 ? d + b : shm_base[0] + off + b;
-            memcpy(sum, first, (size_t)m * sizeof(float));
-            for (int r = 1; r < n; r++) {
-                const float *x = r == me ? d + b : shm_base[r] + off + b;
-                for (int64_t i = 0; i < m; i++) sum[i] += x[i];
-            }
-            memcpy(d + b, sum, (size_t)m * sizeof(float));
-            memcpy(mine + b, sum, (size_t)m * sizeof(float));
-        }
+        // A rank that fails (no scratch) still meets every barrier, so that none waits forever.
+        if (!tree) shm_sum_ranks(d, mine, off, lo, hi, me, n);
+        else if (rc == MPI_SUCCESS) rc = shm_sum_tree(d, mine, off, lo, hi, me, n);
         shm_barrier(n);
         for (int r = 0; r < n; r++) {
             if (r == me) continue;
@@ -270,8 +299,11 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count) {
             memcpy(d + rlo, shm_base[r] + off + rlo, (size_t)(rhi - rlo) * sizeof(float));
         }
     }
-    return MPI_SUCCESS;
+    return rc;
 }
+
+int ember_mpi_shm_allreduce_f32(float *data, int64_t count) { return shm_allreduce(data, count, 0); }
+int ember_mpi_shm_tree_allreduce_f32(float *data, int64_t count) { return shm_allreduce(data, count, 1); }
 
 int ember_mpi_allreduce_max_i64(int64_t *value) {
     return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);

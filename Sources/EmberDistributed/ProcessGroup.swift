@@ -27,6 +27,9 @@ public enum ReductionOrder: Sendable {
     /// on message sizes or timing, and it is the tree `ember_mpi_tree_sum_f32` forms over
     /// parts dealt to ranks round-robin: summing 4 shards on 1, 2 or 4 ranks gives the same
     /// bits when the rank count is a power of two. About twice MPI's traffic for large tensors.
+    /// On one machine (`ProcessGroup.sharedMemoryAllReduce`), from
+    /// `sharedMemoryAllReduceMinBytes` on, the same tree is summed through the shared window
+    /// instead, with the same bits.
     case fixedTree
 }
 
@@ -83,8 +86,8 @@ public final class ProcessGroup: @unchecked Sendable {
     nonisolated(unsafe) private static var ringDefault =
         defaultRingMinBytesPerRank(ProcessInfo.processInfo.environment, cores: ProcessInfo.processInfo.activeProcessorCount)
 
-    /// `allReduce(order: .mpi)` of sums and means goes through shared memory for tensors of at
-    /// least this many bytes when every rank runs on this machine (`sharedMemoryAllReduce`).
+    /// `allReduce` of sums and means (either order) goes through shared memory for tensors of
+    /// at least this many bytes when every rank runs on this machine (`sharedMemoryAllReduce`).
     /// Default: `EMBER_SHM_ALLREDUCE_MIN_BYTES` if set, else 16 KiB, agreed by the ranks in
     /// `fromEnvironment()` (the largest); `Int.max` never uses it. Like the ring's threshold,
     /// a value set here must be the same on every rank.
@@ -215,7 +218,8 @@ public final class ProcessGroup: @unchecked Sendable {
             withExtendedLifetime(tensor) {
                 let p = buffer.pointer
                 if op == .max { return ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_MAX)) }
-                let rc = order == .fixedTree ? fixedTreeAllReduce(p, n, size: size, rank: me)
+                let rc = order == .fixedTree
+                    ? (shared ? ember_mpi_shm_tree_allreduce_f32(p, n) : fixedTreeAllReduce(p, n, size: size, rank: me))
                     : shared ? ember_mpi_shm_allreduce_f32(p, n)
                     : ring ? ember_mpi_ring_allreduce_f32(p, n) : ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
                 if rc == 0 && op == .mean { for i in 0..<Int(n) { p[i] /= Float(size) } }

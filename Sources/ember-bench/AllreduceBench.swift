@@ -115,6 +115,10 @@ struct AllreduceCommand: ParsableCommand {
         let plainOpt = SGD(plain.parameters(), lr: 1e-3)
         let ddp = try DistributedDataParallel(quickstartModel(), processGroup: group)
         let ddpOpt = SGD(ddp.parameters(), lr: 1e-3)
+        // Reproducible mode (the fixed tree), through the shared window when the ranks share a
+        // machine, and forced through the all-to-all form for comparison (same bits).
+        let exact = try DistributedDataParallel(quickstartModel(), processGroup: group, reproducible: true)
+        let exactOpt = SGD(exact.parameters(), lr: 1e-3)
         var backwardStart = 0.0, backwardEnd = 0.0
         func step(_ m: Module, _ opt: Optimizer) {
             let loss = lossFn(m(x), y)
@@ -124,8 +128,9 @@ struct AllreduceCommand: ParsableCommand {
             opt.step()
             opt.zeroGrad()
         }
-        for _ in 0..<5 { step(plain, plainOpt); step(ddp, ddpOpt) }
-        var plainMs: [Double] = [], ddpMs: [Double] = []
+        for _ in 0..<5 { step(plain, plainOpt); step(ddp, ddpOpt); step(exact, exactOpt) }
+        var plainMs: [Double] = [], ddpMs: [Double] = [], exactMs: [Double] = [], exactAllToAllMs: [Double] = []
+        let sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
         // Per timed DDP step on this rank: the first bucket's lead over backward's last
         // gradient (start of its MPI call before the last gradient) and its queue-to-start delay.
         var leads: [Double] = [], wakes: [Double] = []
@@ -138,6 +143,14 @@ struct AllreduceCommand: ParsableCommand {
                     wakes.append((first.mpiStarted - first.launched) * 1e3)
                 }
             } * 1e3)
+            if n > 1 {
+                exactMs.append(try timed(group, iterations: steps) { step(exact, exactOpt) } * 1e3)
+                if group.sharedMemoryAllReduce {
+                    ProcessGroup.sharedMemoryAllReduceMinBytes = .max
+                    defer { ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin }
+                    exactAllToAllMs.append(try timed(group, iterations: steps) { step(exact, exactOpt) } * 1e3)
+                }
+            }
         }
         let params = ddp.parameters().reduce(0) { $0 + $1.count }
         var table = Table("quickstart step, \(local) samples per rank", "ms/step (slowest rank)")
@@ -145,6 +158,12 @@ struct AllreduceCommand: ParsableCommand {
         table.add("DDP, \(n) rank(s)", rangeString(ddpMs, 3))
         let exposed = median(ddpMs) - median(plainMs)
         table.add("exposed communication (DDP - plain)", "\(fmt(exposed, 3)) (\(fmt(100 * exposed / median(plainMs), 1))% of plain)")
+        if !exactMs.isEmpty {
+            table.add("DDP reproducible\(group.sharedMemoryAllReduce ? " (fixed tree in shared memory)" : "")", rangeString(exactMs, 3))
+        }
+        if !exactAllToAllMs.isEmpty {
+            table.add("DDP reproducible, fixed tree by all-to-all", rangeString(exactAllToAllMs, 3))
+        }
         say("Training step, median (min-max) of \(rounds) alternating rounds of \(steps) steps; \(params) parameters, "
             + "\(params * 4) bytes of gradients per step in \(max(1, ddp.bucketParameterNames.count)) bucket(s):")
         say(table.render() + "\n")

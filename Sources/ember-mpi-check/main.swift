@@ -230,6 +230,17 @@ func checkCollectives(_ group: ProcessGroup) throws {
             let m = Tensor(shared(r))
             try group.allReduce(m, op: .mean)
             try require(m.toArray().map(\.bitPattern) == expected.map { ($0 / Float(n)).bitPattern }, "\(me): shared-memory allReduce mean of \(count) floats")
+            // The fixed tree through the window: the bits of the local tree, and of the
+            // all-to-all form (forced by a threshold above the size).
+            let treeExpected = try ProcessGroup.fixedTreeSum(parts.map { Tensor($0) }).toArray().map(\.bitPattern)
+            let viaWindow = Tensor(shared(r))
+            try group.allReduce(viaWindow, order: .fixedTree)
+            try require(viaWindow.toArray().map(\.bitPattern) == treeExpected, "\(me): shared-memory fixed-tree allReduce of \(count) floats is not the local tree's bits")
+            ProcessGroup.sharedMemoryAllReduceMinBytes = .max
+            let viaAllToAll = Tensor(shared(r))
+            try group.allReduce(viaAllToAll, order: .fixedTree)
+            ProcessGroup.sharedMemoryAllReduceMinBytes = 0
+            try require(viaAllToAll.toArray().map(\.bitPattern) == treeExpected, "\(me): all-to-all fixed-tree allReduce of \(count) floats is not the local tree's bits")
         }
         // Calls of different lengths back to back, queued at once: a rank that starts the next
         // call while a slower one still copies sums out of the last must not overwrite them

@@ -47,6 +47,9 @@ void ember_mpi_shm_free(void);
 // In place, sum, through the shared window (after ember_mpi_shm_setup enabled it): each
 // element is the sum over ranks in rank order, ((x0 + x1) + x2) + …, whatever the timing.
 int ember_mpi_shm_allreduce_f32(float *data, int64_t count);
+// The same, each element summed in ember_mpi_tree_sum_f32's tree over the ranks (rank r's
+// value as part r): the bits of ReductionOrder.fixedTree's all-to-all form, for any count.
+int ember_mpi_shm_tree_allreduce_f32(float *data, int64_t count);
 // In place: the largest of the ranks' values.
 int ember_mpi_allreduce_max_i64(int64_t *value);
 // In place: root's bytes to every rank.
