@@ -15,6 +15,10 @@
 
 static MPI_Op mpi_op(int op) { return op == EMBER_MPI_MAX ? MPI_MAX : MPI_SUM; }
 
+// ember_mpi_tree_allreduce_f32's scratch, kept from call to call until MPI_Finalize.
+static float *tree_scratch;
+static int64_t tree_scratch_floats;
+
 int ember_mpi_init(int *rank, int *size, int *provided) {
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, provided);
     if (rc != MPI_SUCCESS) return rc;
@@ -26,6 +30,9 @@ int ember_mpi_init(int *rank, int *size, int *provided) {
 
 int ember_mpi_finalize(void) {
     ember_mpi_shm_free();
+    free(tree_scratch);
+    tree_scratch = NULL;
+    tree_scratch_floats = 0;
     return MPI_Finalize();
 }
 
@@ -343,6 +350,38 @@ int ember_mpi_alltoall(void *out, const void *in, int64_t bytes) {
     int count = type == MPI_BYTE ? (int)bytes : 1;
     rc = MPI_Alltoall(in, count, type, out, count, type, MPI_COMM_WORLD);
     if (type != MPI_BYTE) MPI_Type_free(&type);
+    return rc;
+}
+
+// ReductionOrder.fixedTree's all-to-all form: slices of ceil(count / size) floats (the last
+// padded with zeros), MPI_Alltoall, the tree sum of the size slices received, MPI_Allgather.
+// The scratch is kept between calls (only the communication thread calls this), and a
+// tensor that divides into whole slices is sent from and gathered into in place.
+
+int ember_mpi_tree_allreduce_f32(float *data, int64_t count) {
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    const int64_t slice = (count + size - 1) / size, padded = slice * size;
+    const int whole = padded == count;
+    const int64_t need = (whole ? 0 : padded) + padded + slice;
+    if (tree_scratch_floats < need) {
+        free(tree_scratch);
+        tree_scratch = malloc((size_t)need * sizeof(float));
+        tree_scratch_floats = tree_scratch ? need : 0;
+        if (!tree_scratch) return MPI_ERR_NO_MEM;
+    }
+    float *parts = tree_scratch, *mine = parts + padded, *staged = mine + slice;
+    const float *send = data;
+    if (!whole) {
+        memcpy(staged, data, (size_t)count * sizeof(float));
+        memset(staged + count, 0, (size_t)(padded - count) * sizeof(float));
+        send = staged;
+    }
+    int rc = ember_mpi_alltoall(parts, send, slice * (int64_t)sizeof(float));
+    if (rc != MPI_SUCCESS) return rc;
+    ember_mpi_tree_sum_f32(mine, parts, size, slice);
+    rc = ember_mpi_allgather(whole ? data : staged, mine, slice * (int64_t)sizeof(float));
+    if (rc == MPI_SUCCESS && !whole) memcpy(data, staged, (size_t)count * sizeof(float));
     return rc;
 }
 

@@ -211,7 +211,7 @@ public final class ProcessGroup: @unchecked Sendable {
         try requireFloat(tensor, "allReduce")
         guard let comm else { return Work(name: "allReduce", rank: rank, completed: true) }
         let buffer = mutablePointer(tensor)
-        let (n, size, me) = (Int64(tensor.count), worldSize, rank)
+        let (n, size) = (Int64(tensor.count), worldSize)
         let shared = sharedMemoryAllReduce && tensor.count * 4 >= ProcessGroup.sharedMemoryAllReduceMinBytes
         let ring = tensor.count * 4 / worldSize >= ProcessGroup.ringAllReduceMinBytesPerRank
         return comm.submit("allReduce") {
@@ -219,7 +219,7 @@ public final class ProcessGroup: @unchecked Sendable {
                 let p = buffer.pointer
                 if op == .max { return ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_MAX)) }
                 let rc = order == .fixedTree
-                    ? (shared ? ember_mpi_shm_tree_allreduce_f32(p, n) : fixedTreeAllReduce(p, n, size: size, rank: me))
+                    ? (shared ? ember_mpi_shm_tree_allreduce_f32(p, n) : ember_mpi_tree_allreduce_f32(p, n))
                     : shared ? ember_mpi_shm_allreduce_f32(p, n)
                     : ring ? ember_mpi_ring_allreduce_f32(p, n) : ember_mpi_allreduce_f32(p, n, Int32(EMBER_MPI_SUM))
                 if rc == 0 && op == .mean { for i in 0..<Int(n) { p[i] /= Float(size) } }
@@ -326,26 +326,6 @@ public final class ProcessGroup: @unchecked Sendable {
 /// untouched until the work is done.
 struct UnsafeSendable<P>: @unchecked Sendable {
     let pointer: P
-}
-
-/// `ReductionOrder.fixedTree` on the communication thread: slices of ceil(n / size) floats,
-/// all-to-all, a fixed-tree sum of the `size` slices received, all-gather.
-func fixedTreeAllReduce(_ data: UnsafeMutablePointer<Float>, _ n: Int64, size: Int, rank: Int) -> Int32 {
-    let count = Int(n)
-    let slice = (count + size - 1) / size
-    let send = UnsafeMutablePointer<Float>.allocate(capacity: slice * size)
-    let parts = UnsafeMutablePointer<Float>.allocate(capacity: slice * size)
-    let mine = UnsafeMutablePointer<Float>.allocate(capacity: slice)
-    defer { send.deallocate(); parts.deallocate(); mine.deallocate() }
-    send.update(from: data, count: count)
-    (send + count).initialize(repeating: 0, count: slice * size - count)
-    var rc = ember_mpi_alltoall(parts, send, Int64(slice * 4))
-    if rc != 0 { return rc }
-    ember_mpi_tree_sum_f32(mine, parts, Int64(size), Int64(slice))
-    rc = ember_mpi_allgather(send, mine, Int64(slice * 4))
-    if rc != 0 { return rc }
-    data.update(from: send, count: count)
-    return 0
 }
 
 extension ProcessGroup {

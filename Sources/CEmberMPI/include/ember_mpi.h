@@ -50,6 +50,10 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count);
 // The same, each element summed in ember_mpi_tree_sum_f32's tree over the ranks (rank r's
 // value as part r): the bits of ReductionOrder.fixedTree's all-to-all form, for any count.
 int ember_mpi_shm_tree_allreduce_f32(float *data, int64_t count);
+// In place, sum, ReductionOrder.fixedTree across machines: slices of ceil(count / size)
+// floats exchanged all-to-all, each summed in ember_mpi_tree_sum_f32's tree over the ranks,
+// gathered back. The same bits as ember_mpi_shm_tree_allreduce_f32.
+int ember_mpi_tree_allreduce_f32(float *data, int64_t count);
 // In place: the largest of the ranks' values.
 int ember_mpi_allreduce_max_i64(int64_t *value);
 // In place: root's bytes to every rank.
