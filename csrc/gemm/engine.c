@@ -347,10 +347,14 @@ static const float* b_panels(const job* j, int tid, int nt, int64_t jc, int64_t 
 static void tiles(const job* j, const float* abuf, const float* bbase, int64_t bstride, int64_t ic,
                   int64_t jc, int64_t na, int64_t kcur, int first, int last, int64_t lo, int64_t hi) {
     const int mr = j->isa->mr, nr = j->isa->nr;
+    if (lo >= hi) return;
+    // Tile t is (ib, jb) = (t mod na, t / na), stepped without a division per tile.
+    int64_t ib = lo % na, jb = lo / na;
     for (int64_t t = lo; t < hi; t++) {
-        const int64_t jb = t / na, ib = t % na;
-        if (t + 1 < hi) prefetch_tile(j, (t + 1) % na, (t + 1) / na, ic, jc);
+        const int64_t nib = ib + 1 < na ? ib + 1 : 0, njb = ib + 1 < na ? jb : jb + 1;
+        if (t + 1 < hi) prefetch_tile(j, nib, njb, ic, jc);
         tile(j, abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr, jc + jb * nr, kcur, first, last);
+        ib = nib, jb = njb;
     }
 }
 
