@@ -160,7 +160,8 @@ int ember_mpi_ring_allreduce_f32(float *data, int64_t count) {
 // Shared-memory allreduce for a job whose ranks all run on one machine: every rank has two
 // buffers of EMBER_SHM_SEGMENT floats in one MPI-3 shared window. Per segment of the tensor,
 // each rank copies in the slices the others will sum (all but its own), and after a barrier
-// rank r sums slice r of every rank's segment in rank order 0, 1, …, N−1 — reading its own
+// rank r sums slice r of every rank's segment in rank order 0, 1, …, N−1 (or in the fixed tree
+// of ember_mpi_tree_sum_f32, for ReductionOrder.fixedTree) — reading its own
 // slice from its tensor — writes the sum to its tensor and its buffer, and after a second
 // barrier copies the other ranks' summed slices out. Two barriers per segment instead of the
 // ring's 2(N−1) dependent steps, which is what counts when ranks outnumber cores. The two
@@ -267,7 +268,6 @@ static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_
 
 // The same slice summed in ember_mpi_tree_sum_f32's tree over the ranks (part r = rank r's
 // values), block by block through a scratch of n blocks that stays in cache.
-static float *shm_parts;
 static int shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
     const int64_t block = n <= 32 ? 2048 : 65536 / n;
     if (!shm_parts && !(shm_parts = malloc((size_t)(block * n) * sizeof(float)))) return MPI_ERR_NO_MEM;
@@ -357,7 +357,6 @@ int ember_mpi_alltoall(void *out, const void *in, int64_t bytes) {
 // padded with zeros), MPI_Alltoall, the tree sum of the size slices received, MPI_Allgather.
 // The scratch is kept between calls (only the communication thread calls this), and a
 // tensor that divides into whole slices is sent from and gathered into in place.
-
 int ember_mpi_tree_allreduce_f32(float *data, int64_t count) {
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
