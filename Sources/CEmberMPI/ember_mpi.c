@@ -358,6 +358,7 @@ int ember_mpi_alltoall(void *out, const void *in, int64_t bytes) {
 // The scratch is kept between calls (only the communication thread calls this), and a
 // tensor that divides into whole slices is sent from and gathered into in place.
 int ember_mpi_tree_allreduce_f32(float *data, int64_t count) {
+    if (count == 0) return MPI_SUCCESS;   // on every rank: the count is the collective's
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const int64_t slice = (count + size - 1) / size, padded = slice * size;

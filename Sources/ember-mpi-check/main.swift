@@ -284,6 +284,16 @@ func checkCollectives(_ group: ProcessGroup) throws {
     try backToBack("MPI_Allreduce")
     (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = thresholds
     try backToBack("fixed-tree", order: .fixedTree)
+    // An empty tensor, through every path: each returns at once, alike on every rank.
+    for (ring, sharedMin) in [(Int.max, Int.max), (0, Int.max), (Int.max, 0)] {
+        (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, sharedMin)
+        for order in [ReductionOrder.mpi, .fixedTree] {
+            let empty = Tensor([Float](), shape: [0])
+            try group.allReduce(empty, order: order)
+            try require(empty.shape == [0], "\(me): allReduce of an empty tensor (\(order))")
+        }
+    }
+    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = thresholds
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
     let tree = Tensor(values(r).map { $0 * 1.0001 + 0.3 })
     try group.allReduce(tree, op: .sum, order: .fixedTree)
