@@ -26,7 +26,8 @@ public enum ReductionOrder: Sendable {
     /// each formed the same way — and the sums are gathered back. The result does not depend
     /// on message sizes or timing, and it is the tree `ember_mpi_tree_sum_f32` forms over
     /// parts dealt to ranks round-robin: summing 4 shards on 1, 2 or 4 ranks gives the same
-    /// bits when the rank count is a power of two. About twice MPI's traffic for large tensors.
+    /// bits when the rank count is a power of two. The bytes of a ring allreduce, in two
+    /// collectives that are not pipelined.
     /// On one machine (`ProcessGroup.sharedMemoryAllReduce`), from
     /// `sharedMemoryAllReduceMinBytes` on, the same tree is summed through the shared window
     /// instead, with the same bits.
