@@ -183,6 +183,7 @@ static _Atomic int64_t *shm_arrivals;   // every rank's arrivals at every barrie
 static int64_t shm_passed;              // arrivals when this rank's last barrier completed
 static int64_t shm_segments;            // segments summed so far: the next one's buffer parity
 static float *shm_parts;                // the tree sum's scratch: a block of every rank's values
+static int64_t shm_parts_block;         // floats per rank in that scratch
 
 void ember_mpi_shm_free(void) {
     free(shm_parts);
@@ -224,12 +225,19 @@ int ember_mpi_shm_setup(int wanted, int *enabled) {
         int node_rank;
         MPI_Comm_rank(shm_comm, &node_rank);
         if (ok && node_rank == 0) atomic_store(shm_arrivals, 0);
+        // The tree sum's scratch: a block of each rank's values, at most 256 KB, kept in cache.
+        shm_parts_block = world <= 32 ? 2048 : 65536 / world;
+        if (ok) ok = (shm_parts = malloc((size_t)(shm_parts_block * world) * sizeof(float))) != NULL;
         shm_passed = 0;
         shm_segments = 0;
         // A passive epoch for the window's lifetime; the barrier's atomics order the loads and
         // stores (the shared window is plain memory: MPI's unified model).
         if (ok) ok = locked = MPI_Win_lock_all(MPI_MODE_NOCHECK, shm_win) == MPI_SUCCESS;
         if ((rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
+        if (!all) {
+            free(shm_parts);
+            shm_parts = NULL;
+        }
         if (!all && shm_win != MPI_WIN_NULL) {
             if (locked) MPI_Win_unlock_all(shm_win);
             MPI_Win_free(&shm_win);
@@ -268,18 +276,15 @@ static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_
 
 // The same slice summed in ember_mpi_tree_sum_f32's tree over the ranks (part r = rank r's
 // values), block by block through a scratch of n blocks that stays in cache.
-static int shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
-    const int64_t block = n <= 32 ? 2048 : 65536 / n;
-    if (!shm_parts && !(shm_parts = malloc((size_t)(block * n) * sizeof(float)))) return MPI_ERR_NO_MEM;
-    for (int64_t b = lo; b < hi; b += block) {
-        int64_t m = hi - b < block ? hi - b : block;
+static void shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
+    for (int64_t b = lo; b < hi; b += shm_parts_block) {
+        int64_t m = hi - b < shm_parts_block ? hi - b : shm_parts_block;
         for (int r = 0; r < n; r++)
             memcpy(shm_parts + r * m, (r == me ? d : shm_base[r] + off) + b, (size_t)m * sizeof(float));
         ember_mpi_tree_sum_f32(shm_parts, shm_parts, n, m);
         memcpy(d + b, shm_parts, (size_t)m * sizeof(float));
         memcpy(mine + b, shm_parts, (size_t)m * sizeof(float));
     }
-    return MPI_SUCCESS;
 }
 
 static int shm_allreduce(float *data, int64_t count, int tree) {
@@ -287,7 +292,6 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
     int me, n;
     MPI_Comm_rank(shm_comm, &me);
     MPI_Comm_size(shm_comm, &n);
-    int rc = MPI_SUCCESS;
     for (int64_t at = 0; at < count; at += EMBER_SHM_SEGMENT, shm_segments++) {
         int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT;
         int64_t off = (shm_segments % 2) * EMBER_SHM_SEGMENT;
@@ -296,9 +300,7 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
         memcpy(mine, d, (size_t)lo * sizeof(float));
         memcpy(mine + hi, d + hi, (size_t)(len - hi) * sizeof(float));
         shm_barrier(n);
-        // A rank that fails (no scratch) still meets every barrier, so that none waits forever.
-        if (!tree) shm_sum_ranks(d, mine, off, lo, hi, me, n);
-        else if (rc == MPI_SUCCESS) rc = shm_sum_tree(d, mine, off, lo, hi, me, n);
+        (tree ? shm_sum_tree : shm_sum_ranks)(d, mine, off, lo, hi, me, n);
         shm_barrier(n);
         for (int r = 0; r < n; r++) {
             if (r == me) continue;
@@ -306,7 +308,7 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
             memcpy(d + rlo, shm_base[r] + off + rlo, (size_t)(rhi - rlo) * sizeof(float));
         }
     }
-    return rc;
+    return MPI_SUCCESS;
 }
 
 int ember_mpi_shm_allreduce_f32(float *data, int64_t count) { return shm_allreduce(data, count, 0); }

@@ -40,8 +40,9 @@ int ember_mpi_allreduce_f32(float *data, int64_t count, int op);
 // ember_mpi_allreduce_f32 for fewer than 1024 floats per rank or blocks of 2^31 floats or more.
 int ember_mpi_ring_allreduce_f32(float *data, int64_t count);
 // Collective: if `wanted` on every rank and all ranks run on one machine, allocates the
-// shared window of ember_mpi_shm_allreduce_f32 (2 MiB per rank) and sets *enabled to 1 on
-// every rank; else 0 on every rank. ember_mpi_finalize frees it (or ember_mpi_shm_free).
+// shared window of ember_mpi_shm_allreduce_f32 (2 MiB per rank) and the fixed tree's scratch
+// (up to 256 KB per rank) and sets *enabled to 1 on every rank; else 0 on every rank.
+// ember_mpi_finalize frees them (or ember_mpi_shm_free).
 int ember_mpi_shm_setup(int wanted, int *enabled);
 void ember_mpi_shm_free(void);
 // In place, sum, through the shared window (after ember_mpi_shm_setup enabled it): each
