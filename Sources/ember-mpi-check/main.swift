@@ -242,58 +242,57 @@ func checkCollectives(_ group: ProcessGroup) throws {
             ProcessGroup.sharedMemoryAllReduceMinBytes = 0
             try require(viaAllToAll.toArray().map(\.bitPattern) == treeExpected, "\(me): all-to-all fixed-tree allReduce of \(count) floats is not the local tree's bits")
         }
-        // Calls of different lengths back to back, queued at once: a rank that starts the next
-        // call while a slower one still copies sums out of the last must not overwrite them
-        // (the next call's slices lie elsewhere). 120 calls; 4 ranks on 2 cores lag often.
-        let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
-        let sums = lengths.map { count -> [UInt32] in
-            let parts = (0..<n).map { q in (0..<count).map { Float(($0 * 5 + q * 11 + count) % 97) * 0.29 + Float(q) } }
-            return (0..<count).map { i in parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] }.bitPattern }
-        }
-        let own = lengths.map { count in (0..<count).map { Float(($0 * 5 + r * 11 + count) % 97) * 0.29 + Float(r) } }
-        let queued = (0..<120).map { Tensor(own[$0 % lengths.count]) }
-        let works = try queued.map { try group.allReduceAsync($0) }
-        for w in works { try w.wait() }
-        for (i, t) in queued.enumerated() {
-            try require(t.toArray().map(\.bitPattern) == sums[i % lengths.count],
-                        "\(me): shared-memory allReduce \(i) of 120 back to back (\(t.count) floats) is not the rank-order sum")
-        }
         ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin
     }
-    // Every other algorithm forced, calls of different lengths queued at once (some with fewer
-    // floats than ranks): a call must not take another's messages. Integer values, so any
-    // order gives the exact sum.
-    func backToBack(_ name: String, order: ReductionOrder = .mpi) throws {
-        let lengths = [5, 70_001, 7, 1_000, 3]
+    // With the thresholds set to force one algorithm (read when a call is made), then restored.
+    func forcing(ring: Int, shared: Int, _ body: () throws -> Void) throws {
+        let saved = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
+        defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = saved }
+        (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
+        try body()
+    }
+    // Calls of different lengths queued at once, so that they run back to back: a rank that
+    // starts the next call while a slower one is still in the last must not overwrite what the
+    // slower one reads (shared memory: the next call's slices lie elsewhere) nor take its
+    // messages. Some lengths are below the rank count; 4 ranks on 2 cores lag often. Integer
+    // values, so every order gives the exact sum.
+    func backToBack(_ name: String, order: ReductionOrder = .mpi, calls: Int = 40,
+                    lengths: [Int] = [5, 70_001, 7, 1_000, 3]) throws {
         let value = { (q: Int, i: Int, count: Int) in Float((i * 3 + q * 7 + count) % 29) }
         let exact = lengths.map { count in (0..<count).map { i in (0..<n).reduce(Float(0)) { $0 + value($1, i, count) } } }
-        let queued = (0..<40).map { k in
+        let queued = (0..<calls).map { k in
             let count = lengths[k % lengths.count]
             return Tensor((0..<count).map { value(r, $0, count) })
         }
         let works = try queued.map { try group.allReduceAsync($0, order: order) }
         for w in works { try w.wait() }
         for (k, t) in queued.enumerated() {
-            try require(t.toArray() == exact[k % lengths.count], "\(me): \(name) allReduce \(k) of 40 back to back (\(t.count) floats)")
+            try require(t.toArray() == exact[k % lengths.count], "\(me): \(name) allReduce \(k) of \(calls) back to back (\(t.count) floats)")
         }
     }
-    let thresholds = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
-    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (0, .max)
-    try backToBack("ring")
-    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (.max, .max)
-    try backToBack("MPI_Allreduce")
-    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = thresholds
-    try backToBack("fixed-tree", order: .fixedTree)
+    if group.sharedMemoryAllReduce {
+        try forcing(ring: .max, shared: 0) {
+            // One length spans two segments, so both buffers take turns within a call too.
+            let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
+            try backToBack("shared-memory", calls: 120, lengths: lengths)
+            try backToBack("shared-memory fixed-tree", order: .fixedTree, lengths: lengths)
+        }
+    }
+    try forcing(ring: 0, shared: .max) { try backToBack("ring") }
+    try forcing(ring: .max, shared: .max) {
+        try backToBack("MPI_Allreduce")
+        try backToBack("all-to-all fixed-tree", order: .fixedTree)
+    }
     // An empty tensor, through every path: each returns at once, alike on every rank.
-    for (ring, sharedMin) in [(Int.max, Int.max), (0, Int.max), (Int.max, 0)] {
-        (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, sharedMin)
-        for order in [ReductionOrder.mpi, .fixedTree] {
-            let empty = Tensor([Float](), shape: [0])
-            try group.allReduce(empty, order: order)
-            try require(empty.shape == [0], "\(me): allReduce of an empty tensor (\(order))")
+    for (ring, shared) in [(Int.max, Int.max), (0, Int.max), (Int.max, 0)] {
+        try forcing(ring: ring, shared: shared) {
+            for order in [ReductionOrder.mpi, .fixedTree] {
+                let empty = Tensor([Float](), shape: [0])
+                try group.allReduce(empty, order: order)
+                try require(empty.shape == [0], "\(me): allReduce of an empty tensor (\(order))")
+            }
         }
     }
-    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = thresholds
     // Fixed tree: the bits of the tree over all ranks' tensors, computed locally.
     let tree = Tensor(values(r).map { $0 * 1.0001 + 0.3 })
     try group.allReduce(tree, op: .sum, order: .fixedTree)
