@@ -4,9 +4,10 @@ import EmberDistributed
 import Foundation
 
 /// Under `mpirun -np N`: allReduce bus bandwidth (each fast-mode algorithm forced, the fast mode
-/// as shipped, and the fixed tree) next to memcpy of the same bytes, 4 KB to 64 MB; then the quickstart's training step with and without
-/// DistributedDataParallel (each rank 64/N samples) — the difference is the communication the
-/// step exposes — with one step's bucket timeline; then what 8 and 64 ranks would need.
+/// as shipped, and the fixed tree) next to memcpy of the same bytes, 4 KB to 64 MB; then the
+/// quickstart's training step with and without DistributedDataParallel (each rank 64/N
+/// samples) — the difference is the communication the step exposes — and with reproducible
+/// DDP, with one step's bucket timeline; then what 8 and 64 ranks would need.
 struct AllreduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "allreduce",
@@ -46,12 +47,6 @@ struct AllreduceCommand: ParsableCommand {
                           "ring bus GB/s", "x memcpy", shared ? "shared memory bus GB/s" : "shared memory", "x memcpy",
                           "fast allReduce bus GB/s", "x memcpy", "x cold", "fixed tree bus GB/s", "x memcpy")
         let ringMin = ProcessGroup.ringAllReduceMinBytesPerRank, sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
-        // Forces one algorithm of the fast mode (both thresholds are read when a call is made).
-        func forced(_ ring: Int, _ shared: Int, _ body: () throws -> Double) rethrows -> Double {
-            (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
-            defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ringMin, sharedMin) }
-            return try body()
-        }
         var size = 4096
         while size <= maxMB << 20 {
             let count = size / 4
@@ -130,7 +125,6 @@ struct AllreduceCommand: ParsableCommand {
         }
         for _ in 0..<5 { step(plain, plainOpt); step(ddp, ddpOpt); step(exact, exactOpt) }
         var plainMs: [Double] = [], ddpMs: [Double] = [], exactMs: [Double] = [], exactAllToAllMs: [Double] = []
-        let sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
         // Per timed DDP step on this rank: the first bucket's lead over backward's last
         // gradient (start of its MPI call before the last gradient) and its queue-to-start delay.
         var leads: [Double] = [], wakes: [Double] = []
@@ -146,9 +140,9 @@ struct AllreduceCommand: ParsableCommand {
             if n > 1 {
                 exactMs.append(try timed(group, iterations: steps) { step(exact, exactOpt) } * 1e3)
                 if group.sharedMemoryAllReduce {
-                    ProcessGroup.sharedMemoryAllReduceMinBytes = .max
-                    defer { ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin }
-                    exactAllToAllMs.append(try timed(group, iterations: steps) { step(exact, exactOpt) } * 1e3)
+                    exactAllToAllMs.append(try forced(ProcessGroup.ringAllReduceMinBytesPerRank, .max) {
+                        try timed(group, iterations: steps) { step(exact, exactOpt) }
+                    } * 1e3)
                 }
             }
         }
@@ -214,6 +208,15 @@ struct AllreduceCommand: ParsableCommand {
         }
         try group.barrier()
     }
+}
+
+/// `body` with the fast mode's thresholds set to force one algorithm (both are read when a
+/// call is made), then restored.
+func forced<T>(_ ring: Int, _ shared: Int, _ body: () throws -> T) rethrows -> T {
+    let saved = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
+    defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = saved }
+    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
+    return try body()
 }
 
 func rangeString(_ xs: [Double], _ digits: Int = 2) -> String {
