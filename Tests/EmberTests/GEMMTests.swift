@@ -239,6 +239,43 @@ final class GEMMTests: KernelSettingsTestCase {
         }
     }
 
+    /// Small operands are read in place (A stored transposed, B stored plain, at most 32 KB
+    /// each: engine.c), larger ones packed; the generic path always packs. The same logical
+    /// product stored tightly and with 2.5 KB rows gives the generic path's bits on every
+    /// path: edge rows, a ragged last column panel (B then packed, A still in place), beta,
+    /// rows not 64-byte aligned.
+    func testOperandsReadInPlaceGiveThePackedBits() {
+        let paths = runnablePaths()
+        for (m, n, k, ta, tb, beta) in [(64, 64, 64, true, false, Float(1)), (61, 48, 40, true, false, 0),
+                                        (30, 50, 64, true, false, 0), (64, 64, 64, false, false, 1),
+                                        (13, 32, 7, false, false, 0)] {
+            let (ar, ac) = ta ? (k, m) : (m, k), (br, bc) = tb ? (n, k) : (k, n)
+            let a = testValues(ar * ac, seed: 51).map(Float.init), b = testValues(br * bc, seed: 52).map(Float.init)
+            let c0 = testValues(m * n, seed: 53).map(Float.init)
+            // Stored with `pad` extra floats per row: 0 keeps them small, 600 makes them 2.5 KB a row.
+            func product(pad: Int) -> [UInt32] {
+                let lda = ac + pad, ldb = bc + pad
+                var sa = [Float](repeating: .nan, count: ar * lda), sb = [Float](repeating: .nan, count: br * ldb)
+                for r in 0..<ar { for q in 0..<ac { sa[r * lda + q] = a[r * ac + q] } }
+                for r in 0..<br { for q in 0..<bc { sb[r * ldb + q] = b[r * bc + q] } }
+                var c = c0
+                Kernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: sa, lda: lda, b: sb, ldb: ldb,
+                              beta: beta, c: &c, ldc: n)
+                return c.map(\.bitPattern)
+            }
+            setCPUCapability(.generic)
+            let base = product(pad: 600)
+            for path in paths {
+                setCPUCapability(path)
+                for threads in [1, 2] {
+                    setNumThreads(threads)
+                    XCTAssertEqual(product(pad: 0), base, "\(m)x\(n)x\(k) in place, \(path), \(threads) threads")
+                    XCTAssertEqual(product(pad: 600), base, "\(m)x\(n)x\(k) packed, \(path), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// A pre-packed B gives the unpacked call's bits, also after the path changed since
     /// packing (it then multiplies the original matrix), and through the linear entry point.
     func testPrepackedOperandSameBits() {

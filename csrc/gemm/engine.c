@@ -269,6 +269,7 @@ typedef struct {
     const ember_packed_b* pb;
     float* C;
     float *abuf, *bbuf;
+    int direct_a, direct_b;   // read in place by the strided kernels, not packed
 } job;
 
 static void range(int64_t n, int tid, int nt, int64_t* lo, int64_t* hi) {
@@ -278,15 +279,22 @@ static void range(int64_t n, int tid, int nt, int64_t* lo, int64_t* hi) {
 }
 
 // One micro-tile; edge tiles go through an MR×NR scratch tile so the kernel never writes
-// outside C, with the bias padded to NR.
-static void tile(const job* j, const float* ap, const float* bp, int64_t i0, int64_t j0,
-                 int64_t kcur, int first, int last) {
+// outside C, with the bias padded to NR. A and B advance `as` and `bs` floats per k: packed
+// panels, or an operand read in place by the strided kernels.
+static void tile(const job* j, const float* ap, int64_t as, const float* bp, int64_t bs, int64_t i0,
+                 int64_t j0, int64_t kcur, int first, int last) {
     const int mr = j->isa->mr, nr = j->isa->nr;
     const int64_t rows = j->M - i0 < mr ? j->M - i0 : mr;
     const int64_t cols = j->N - j0 < nr ? j->N - j0 : nr;
     float* c = j->C + i0 * j->ldc + j0;
     ember_gemm_epi e = {first, last, j->relu, j->alpha, j->beta, j->bias ? j->bias + j0 : NULL};
+    const ember_gemm_strided_kernel strided =
+        j->direct_a || j->direct_b ? j->isa->strided_kernel((int)rows) : NULL;
     const ember_gemm_kernel exact = rows < mr && j->isa->rows_kernel ? j->isa->rows_kernel((int)rows) : NULL;
+    if (cols == nr && strided) {
+        strided(kcur, ap, as, bp, bs, c, j->ldc, &e);
+        return;
+    }
     if (cols == nr && (rows == mr || exact)) {
         (exact ? exact : j->isa->kernel)(kcur, ap, bp, c, j->ldc, &e);
         return;
@@ -304,7 +312,8 @@ static void tile(const job* j, const float* ap, const float* bp, int64_t i0, int
         for (int q = 0; q < nr; q++) bias[q] = q < cols ? e.bias[q] : 0.0f;
         e.bias = bias;
     }
-    kernel(kcur, ap, bp, t, nr, &e);
+    if (strided) strided(kcur, ap, as, bp, bs, t, nr, &e);   // A in place; B's edge panel packed
+    else kernel(kcur, ap, bp, t, nr, &e);
     for (int64_t r = 0; r < rows; r++) memcpy(c + r * j->ldc, t + r * nr, (size_t)cols * sizeof(float));
 }
 
@@ -345,15 +354,22 @@ static const float* b_panels(const job* j, int tid, int nt, int64_t jc, int64_t 
 // C rows are prefetched while one computes (a k-block after the first continues from C, and C
 // is too large to stay in cache).
 static void tiles(const job* j, const float* abuf, const float* bbase, int64_t bstride, int64_t ic,
-                  int64_t jc, int64_t na, int64_t kcur, int first, int last, int64_t lo, int64_t hi) {
+                  int64_t jc, int64_t pc, int64_t na, int64_t kcur, int first, int last, int64_t lo,
+                  int64_t hi) {
     const int mr = j->isa->mr, nr = j->isa->nr;
     if (lo >= hi) return;
+    // A in place: op(A)(i, p) = A[p·lda + i], MR rows contiguous per k. B in place: NR
+    // columns contiguous per k. Else their packed panels.
+    const float* a0 = j->direct_a ? j->A + pc * j->lda + ic : abuf;
+    const int64_t as = j->direct_a ? j->lda : mr, astep = j->direct_a ? mr : mr * kcur;
+    const float* b0 = j->direct_b ? j->B + pc * j->ldb + jc : bbase;
+    const int64_t bs = j->direct_b ? j->ldb : nr, bstep = j->direct_b ? nr : bstride;
     // Tile t is (ib, jb) = (t mod na, t / na), stepped without a division per tile.
     int64_t ib = lo % na, jb = lo / na;
     for (int64_t t = lo; t < hi; t++) {
         const int64_t nib = ib + 1 < na ? ib + 1 : 0, njb = ib + 1 < na ? jb : jb + 1;
         if (t + 1 < hi) prefetch_tile(j, nib, njb, ic, jc);
-        tile(j, abuf + ib * mr * kcur, bbase + jb * bstride, ic + ib * mr, jc + jb * nr, kcur, first, last);
+        tile(j, a0 + ib * astep, as, b0 + jb * bstep, bs, ic + ib * mr, jc + jb * nr, kcur, first, last);
         ib = nib, jb = njb;
     }
 }
@@ -375,18 +391,18 @@ static void run_thread(const job* j, int tid, int nt) {
         const int64_t nb = (ncur + nr - 1) / nr;
         for (int64_t pc = 0; pc < j->K; pc += j->bl.kc) {
             const int64_t kcur = j->K - pc < j->bl.kc ? j->K - pc : j->bl.kc;
-            int64_t bstride;
-            const float* bbase = b_panels(j, tid, nt, jc, ncur, pc, kcur, &bstride);
+            int64_t bstride = 0;
+            const float* bbase = j->direct_b ? NULL : b_panels(j, tid, nt, jc, ncur, pc, kcur, &bstride);
             const int first = pc == 0, last = pc + kcur == j->K;
             for (int64_t ic = 0; ic < j->M; ic += j->bl.mc) {
                 const int64_t mcur = j->M - ic < j->bl.mc ? j->M - ic : j->bl.mc;
                 const int64_t na = (mcur + mr - 1) / mr;
                 int64_t lo, hi;
                 range(na, tid, nt, &lo, &hi);
-                pack_a(j->abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, lo, hi);
+                if (!j->direct_a) pack_a(j->abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, lo, hi);
                 barrier(nt);   // A (and B) packed by all
                 range(na * nb, tid, nt, &lo, &hi);
-                tiles(j, j->abuf, bbase, bstride, ic, jc, na, kcur, first, last, lo, hi);
+                tiles(j, j->abuf, bbase, bstride, ic, jc, pc, na, kcur, first, last, lo, hi);
                 barrier(nt);   // before the buffers are packed again
             }
         }
@@ -418,12 +434,15 @@ static void run_thread_rows(const job* j, int tid, int nt) {
                 const int64_t mcur = i_hi - ic < mc ? i_hi - ic : mc;
                 const int64_t na = (mcur + mr - 1) / mr;
                 pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
-                tiles(j, abuf, bbase, bstride, ic, jc, na, kcur, first, last, 0, na * nb);
+                tiles(j, abuf, bbase, bstride, ic, jc, pc, na, kcur, first, last, 0, na * nb);
             }
             if (!j->pb) barrier(nt);   // before B is packed again
         }
     }
 }
+
+// The most bytes of an operand read in place (see ember_gemm_run): attention's 64×64 tiles.
+#define IN_PLACE_BYTES (32 << 10)
 
 // Row ownership pays once every thread gets this many MR panels (the imbalance is then at
 // most one panel in 16); below it the threads share each block's tiles.
@@ -452,7 +471,7 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
     if (isa->narrow && N <= isa->narrow->nr) isa = isa->narrow;
     if (pb && (pb->nr != isa->nr || pb->path != isa->path || pb->K != K || pb->N != N)) pb = NULL;
     job j = {isa, blocking_for(isa), ta, tb, relu, M, N, K, lda, ldb, ldc, alpha, beta,
-             A, B, bias, pb, C, NULL, NULL};
+             A, B, bias, pb, C, NULL, NULL, 0, 0};
     if (beta != 0.0f && K > j.bl.kc) {
         // beta·C must be added to the finished sum, but the k-blocks keep their partial sums
         // in C: sum into a scratch first, then one pass applies the epilogue.
@@ -472,6 +491,14 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
         return;
     }
     const int by_rows = (M + isa->mr - 1) / isa->mr >= (int64_t)ROWS_PER_THREAD_PANELS * nt;
+    if (isa->strided_kernel && (!by_rows || nt == 1) && K <= j.bl.kc) {
+        // A one-k-block product reads an operand where it is, unpacked, when each k gives the
+        // kernel contiguous floats (A stored transposed: MR rows; B stored plain: NR columns,
+        // every panel full) and the operand spans at most IN_PLACE_BYTES, which then sit in
+        // L1 whole. Attention's 64×64 tile products: packing was a fifth of their time.
+        j.direct_a = ta && K * lda * (int64_t)sizeof(float) <= IN_PLACE_BYTES;
+        j.direct_b = !tb && !pb && N % isa->nr == 0 && K * ldb * (int64_t)sizeof(float) <= IN_PLACE_BYTES;
+    }
     if (!by_rows || nt == 1) j.bl.mc = balanced_mc(M, j.bl.mc, isa->mr);
     const int64_t mc = j.bl.mc;
     const int64_t nc = N < j.bl.nc ? (N + isa->nr - 1) / isa->nr * isa->nr : j.bl.nc;

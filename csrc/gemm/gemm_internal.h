@@ -20,6 +20,11 @@ typedef struct {
 typedef void (*ember_gemm_kernel)(int64_t kc, const float* a, const float* b, float* c,
                                   int64_t ldc, const ember_gemm_epi* e);
 
+/// The same tile with A and B read `as` and `bs` floats apart per k (any strides: the
+/// operands in place), for `rows` (1…MR) rows and a full NR columns.
+typedef void (*ember_gemm_strided_kernel)(int64_t kc, const float* a, int64_t as, const float* b,
+                                          int64_t bs, float* c, int64_t ldc, const ember_gemm_epi* e);
+
 typedef struct ember_gemm_isa {
     int path;              // EMBER_CPU_*
     const char* name;
@@ -32,6 +37,8 @@ typedef struct ember_gemm_isa {
     /// The kernel for a tile of exactly `rows` (< mr) rows, or NULL (the engine then runs a
     /// wider kernel into a scratch tile); NULL when the ISA has no such kernels at all.
     ember_gemm_kernel (*rows_kernel)(int rows);
+    /// The strided kernel for `rows` rows, or NULL: then the engine always packs.
+    ember_gemm_strided_kernel (*strided_kernel)(int rows);
 } ember_gemm_isa;
 
 extern const ember_gemm_isa ember_gemm_isa_avx512;   // kernel_avx512.c

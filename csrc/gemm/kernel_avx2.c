@@ -11,20 +11,42 @@
 #define NV 2
 #define NR (8 * NV)
 
-// The epilogue in the order include/ember.h states (alpha, beta·C, bias, relu).
-static inline T256 __m256 epilogue(__m256 r, const float* c, const ember_gemm_epi* e, int v) {
-    if (e->alpha != 1.0f) r = _mm256_mul_ps(_mm256_set1_ps(e->alpha), r);
-    if (e->beta != 0.0f) r = _mm256_add_ps(r, _mm256_mul_ps(_mm256_set1_ps(e->beta), _mm256_loadu_ps(c)));
-    if (e->bias) r = _mm256_add_ps(r, _mm256_loadu_ps(e->bias + 8 * v));
-    if (e->relu) r = _mm256_max_ps(_mm256_setzero_ps(), r);   // NaN and -0 pass, as ember_relu
-    return r;
+// The epilogue in the order include/ember.h states (alpha, beta·C, bias, relu), each step a
+// pass over all the accumulators behind one test of its flag. Written per accumulator, the
+// compiler tested the flags again for each of the twelve, with branches and spills: a tenth
+// of a K = 64 tile's time (attention's products, the quickstart's weight gradients).
+static inline __attribute__((always_inline)) T256 void
+epilogue(__m256 acc[MR][NV], const int rows, const float* c, int64_t ldc, const ember_gemm_epi* e) {
+    if (e->alpha != 1.0f) {
+        const __m256 alpha = _mm256_set1_ps(e->alpha);
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_mul_ps(alpha, acc[r][v]);
+    }
+    if (e->beta != 0.0f) {
+        const __m256 beta = _mm256_set1_ps(e->beta);
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = _mm256_add_ps(acc[r][v], _mm256_mul_ps(beta, _mm256_loadu_ps(c + r * ldc + 8 * v)));
+    }
+    if (e->bias) {
+        for (int v = 0; v < NV; v++) {
+            const __m256 bias = _mm256_loadu_ps(e->bias + 8 * v);
+            for (int r = 0; r < rows; r++) acc[r][v] = _mm256_add_ps(acc[r][v], bias);
+        }
+    }
+    if (e->relu) {   // max(0, x) is x unless 0 > x: NaN and -0 pass, as ember_relu
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_max_ps(_mm256_setzero_ps(), acc[r][v]);
+    }
 }
 
 // The tile body for `rows` rows of the MR in a packed A panel, a constant after inlining: the
 // loops unroll and the accumulators stay in registers.
+// A and B advance by `as` and `bs` floats per k: MR and NR in packed panels, the operands' own
+// row strides when the engine reads them in place (the strided kernels below).
 static inline __attribute__((always_inline)) T256 void
-tile_body(const int rows, int64_t kc, const float* restrict a, const float* restrict b, float* restrict c,
-          int64_t ldc, const ember_gemm_epi* e) {
+tile_body(const int rows, int64_t kc, const float* restrict a, int64_t as, const float* restrict b, int64_t bs,
+          float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
     __m256 acc[MR][NV];
     if (e->first) {
         for (int r = 0; r < rows; r++)
@@ -43,20 +65,17 @@ tile_body(const int rows, int64_t kc, const float* restrict a, const float* rest
             const __m256 ar = _mm256_broadcast_ss(a + r);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
         }
-        a += MR;
-        b += NR;
+        a += as;
+        b += bs;
     }
-    if (e->last) {
-        for (int r = 0; r < rows; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = epilogue(acc[r][v], c + r * ldc + 8 * v, e, v);
-    }
+    if (e->last) epilogue(acc, rows, c, ldc, e);
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < NV; v++) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
 }
 
 static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* restrict b,
                              float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
-    tile_body(MR, kc, a, b, c, ldc, e);
+    tile_body(MR, kc, a, MR, b, NR, c, ldc, e);
 }
 
 // Bottom edges of 1 to 5 rows, written in place: attention's 64-row tiles end in 4 rows (64 =
@@ -65,7 +84,7 @@ static T256 void kernel_6x16(int64_t kc, const float* restrict a, const float* r
 #define ROWS_KERNEL(R)                                                                            \
     static T256 void kernel_##R##x16(int64_t kc, const float* restrict a, const float* restrict b, \
                                      float* restrict c, int64_t ldc, const ember_gemm_epi* e) {   \
-        tile_body(R, kc, a, b, c, ldc, e);                                                        \
+        tile_body(R, kc, a, MR, b, NR, c, ldc, e);                                                \
     }
 ROWS_KERNEL(1)
 ROWS_KERNEL(2)
@@ -77,6 +96,26 @@ ROWS_KERNEL(5)
 static ember_gemm_kernel rows_kernel(int rows) {
     static const ember_gemm_kernel k[MR] = {NULL, kernel_1x16, kernel_2x16, kernel_3x16, kernel_4x16, kernel_5x16};
     return rows > 0 && rows < MR ? k[rows] : NULL;
+}
+
+// The same tiles reading A or B in place, `as` and `bs` floats per k (small operands the
+// engine does not pack, see engine.c).
+#define STRIDED_KERNEL(R)                                                                          \
+    static T256 void strided_##R(int64_t kc, const float* restrict a, int64_t as, const float* restrict b, \
+                                 int64_t bs, float* restrict c, int64_t ldc, const ember_gemm_epi* e) { \
+        tile_body(R, kc, a, as, b, bs, c, ldc, e);                                                 \
+    }
+STRIDED_KERNEL(1)
+STRIDED_KERNEL(2)
+STRIDED_KERNEL(3)
+STRIDED_KERNEL(4)
+STRIDED_KERNEL(5)
+STRIDED_KERNEL(6)
+#undef STRIDED_KERNEL
+
+static ember_gemm_strided_kernel strided_kernel(int rows) {
+    static const ember_gemm_strided_kernel k[MR + 1] = {NULL, strided_1, strided_2, strided_3, strided_4, strided_5, strided_6};
+    return rows > 0 && rows <= MR ? k[rows] : NULL;
 }
 
 // 12 independent chains (FMA latency 4-5 × 2 ports needs 8-10), values fixed at 1·1 + 0 so
@@ -101,7 +140,7 @@ static T256 double peak_avx2(int64_t iters) {
 }
 
 const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", MR, NR, kernel_6x16, peak_avx2,
-                                            NULL, rows_kernel};
+                                            NULL, rows_kernel, strided_kernel};
 #else
-const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx2 = {EMBER_CPU_AVX2, "avx2", 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -104,9 +104,9 @@ static T512 double peak_avx512(int64_t iters) {
 }
 
 static const ember_gemm_isa narrow = {EMBER_CPU_AVX512, "avx512", MR, 16, kernel_12x16, peak_avx512,
-                                      NULL, rows_kernel_16};
+                                      NULL, rows_kernel_16, NULL};
 const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", MR, NR, kernel_12x32,
-                                              peak_avx512, &narrow, rows_kernel_32};
+                                              peak_avx512, &narrow, rows_kernel_32, NULL};
 #else
-const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0, 0};
+const ember_gemm_isa ember_gemm_isa_avx512 = {EMBER_CPU_AVX512, "avx512", 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -50,4 +50,4 @@ static double peak_generic(int64_t iters) {
 }
 
 const ember_gemm_isa ember_gemm_isa_generic = {EMBER_CPU_GENERIC, "generic", MR, NR, kernel_4x16,
-                                               peak_generic, NULL, NULL};
+                                               peak_generic, NULL, NULL, NULL};
