@@ -13,8 +13,8 @@
 
 // The epilogue in the order include/ember.h states (alpha, beta·C, bias, relu), each step a
 // pass over all the accumulators behind one test of its flag. Written per accumulator, the
-// compiler tested the flags again for each of the twelve, with branches and spills: a tenth
-// of a K = 64 tile's time (attention's products, the quickstart's weight gradients).
+// compiler tested the flags again for each of the twelve, with branches and stack spills: three
+// times the code, and slower on short tiles with bias and relu.
 static inline __attribute__((always_inline)) T256 void
 epilogue(__m256 acc[MR][NV], const int rows, const float* c, int64_t ldc, const ember_gemm_epi* e) {
     if (e->alpha != 1.0f) {
@@ -40,10 +40,10 @@ epilogue(__m256 acc[MR][NV], const int rows, const float* c, int64_t ldc, const 
     }
 }
 
-// The tile body for `rows` rows of the MR in a packed A panel, a constant after inlining: the
-// loops unroll and the accumulators stay in registers.
-// A and B advance by `as` and `bs` floats per k: MR and NR in packed panels, the operands' own
-// row strides when the engine reads them in place (the strided kernels below).
+// The tile body for `rows` rows of the MR in an A panel, a constant after inlining: the loops
+// unroll and the accumulators stay in registers. A and B advance by `as` and `bs` floats per
+// k: MR and NR in packed panels, the operands' own row strides when the engine reads them in
+// place (the strided kernels below).
 static inline __attribute__((always_inline)) T256 void
 tile_body(const int rows, int64_t kc, const float* restrict a, int64_t as, const float* restrict b, int64_t bs,
           float* restrict c, int64_t ldc, const ember_gemm_epi* e) {
