@@ -238,7 +238,7 @@ public func runCompare(_ options: CompareOptions) throws {
     ratioLine("train: Ember / torch quickstart", median(ember.train), tq.flatMap { median($0.train) }, 0.2,
               pairs: tq?.roundTrain)
     ratioLine("test:  Ember / torch quickstart", median(ember.test), tq.flatMap { median($0.test) }, 0.1)
-    // The GEMM engine's targets (issue 12): ≤ 0.5× PyTorch's compute-only loop, ≤ 1.1× the floor.
+    // The GEMM engine's targets: ≤ 0.5× PyTorch's compute-only loop, ≤ 1.1× the floor.
     ratioLine("train: Ember / torch compute-only", median(ember.train), tc.flatMap { median($0.train) }, 0.5,
               pairs: tc?.roundTrain)
     ratioLine("train: Ember / GEMM floor", median(ember.train), floorMedian, 1.1, pairs: floorTimes.map { $0 })
