@@ -3,12 +3,16 @@
 
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/sched/types.h>
 #include <mpi.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 // Largest element count per MPI call: counts are `int` in MPI 3/4's C API.
 #define EMBER_MPI_CHUNK ((int64_t)1 << 30)
@@ -256,6 +260,29 @@ static void shm_barrier(int n) {
     while (atomic_load_explicit(shm_arrivals, memory_order_acquire) < shm_passed) syscall(SYS_sched_yield);
 }
 
+// Writes into the window with non-temporal stores when on (ember_mpi_shm_set_streaming): they
+// bypass the writing core's caches, so a peer reads the values from memory instead of
+// fetching them from this core's cache, which is the slow part when two vCPUs do not share a
+// last-level cache (docs/DISTRIBUTED.md, Benchmark). The same values either way.
+static _Atomic int shm_streaming;
+
+void ember_mpi_shm_set_streaming(int on) { atomic_store_explicit(&shm_streaming, on != 0, memory_order_relaxed); }
+int ember_mpi_shm_streaming(void) { return atomic_load_explicit(&shm_streaming, memory_order_relaxed); }
+
+static void window_copy(float *dst, const float *src, int64_t n) {
+#ifdef __SSE2__
+    if (atomic_load_explicit(&shm_streaming, memory_order_relaxed)) {
+        int64_t i = 0;
+        for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
+        for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        for (; i < n; i++) dst[i] = src[i];
+        _mm_sfence();   // visible to the peers before this rank's arrival at the next barrier
+        return;
+    }
+#endif
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
 // Slice [lo, hi) of a segment, summed over the ranks' values in rank order: rank me's own
 // values are in d, the others' in their buffers at `off`. Written to d and to mine.
 static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
@@ -270,7 +297,7 @@ static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_
             for (int64_t i = 0; i < m; i++) sum[i] += x[i];
         }
         memcpy(d + b, sum, (size_t)m * sizeof(float));
-        memcpy(mine + b, sum, (size_t)m * sizeof(float));
+        window_copy(mine + b, sum, m);
     }
 }
 
@@ -283,7 +310,7 @@ static void shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t
             memcpy(shm_parts + r * m, (r == me ? d : shm_base[r] + off) + b, (size_t)m * sizeof(float));
         ember_mpi_tree_sum_f32(shm_parts, shm_parts, n, m);
         memcpy(d + b, shm_parts, (size_t)m * sizeof(float));
-        memcpy(mine + b, shm_parts, (size_t)m * sizeof(float));
+        window_copy(mine + b, shm_parts, m);
     }
 }
 
@@ -297,8 +324,8 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
         int64_t off = (shm_segments % 2) * EMBER_SHM_SEGMENT;
         float *d = data + at, *mine = shm_base[me] + off;
         int64_t lo = len * me / n, hi = len * (me + 1) / n;
-        memcpy(mine, d, (size_t)lo * sizeof(float));
-        memcpy(mine + hi, d + hi, (size_t)(len - hi) * sizeof(float));
+        window_copy(mine, d, lo);
+        window_copy(mine + hi, d + hi, len - hi);
         shm_barrier(n);
         (tree ? shm_sum_tree : shm_sum_ranks)(d, mine, off, lo, hi, me, n);
         shm_barrier(n);

@@ -276,6 +276,15 @@ func checkCollectives(_ group: ProcessGroup) throws {
             let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
             try backToBack("shared-memory", calls: 120, lengths: lengths)
             try backToBack("shared-memory fixed-tree", order: .fixedTree, lengths: lengths)
+            // Streaming stores into the window, on every rank or on rank 0 only.
+            let streaming = ProcessGroup.sharedMemoryStreamingStores
+            defer { ProcessGroup.sharedMemoryStreamingStores = streaming }
+            for only0 in [false, true] {
+                ProcessGroup.sharedMemoryStreamingStores = !only0 || r == 0
+                try backToBack("shared-memory, streaming stores\(only0 ? " on rank 0" : "")", calls: 120, lengths: lengths)
+                try backToBack("shared-memory fixed-tree, streaming stores\(only0 ? " on rank 0" : "")", order: .fixedTree,
+                               lengths: lengths)
+            }
         }
     }
     try forcing(ring: 0, shared: .max) { try backToBack("ring") }

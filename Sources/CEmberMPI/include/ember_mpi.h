@@ -51,6 +51,10 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count);
 // The same, each element summed in ember_mpi_tree_sum_f32's tree over the ranks (rank r's
 // value as part r): the bits of ReductionOrder.fixedTree's all-to-all form, for any count.
 int ember_mpi_shm_tree_allreduce_f32(float *data, int64_t count);
+// Whether this rank writes into the window with non-temporal (streaming) stores: off unless
+// set. Each rank's own choice: the values, and so the bits, are the same either way.
+void ember_mpi_shm_set_streaming(int on);
+int ember_mpi_shm_streaming(void);
 // In place, sum, ReductionOrder.fixedTree across machines: slices of ceil(count / size)
 // floats exchanged all-to-all, each summed in ember_mpi_tree_sum_f32's tree over the ranks,
 // gathered back. The same bits as ember_mpi_shm_tree_allreduce_f32.
