@@ -102,9 +102,10 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Whether this rank's shared-memory sums write into the window with non-temporal
     /// (streaming) stores, which bypass its caches: the peers then read the values from memory
-    /// instead of from this core's cache. 1.4–1.7× the speed on a VM whose vCPUs are slow to
-    /// each other, not yet measured where they share a cache (docs/DISTRIBUTED.md), so off
-    /// unless `EMBER_SHM_STREAM=1`. Each rank's own choice; the bits are the same either way.
+    /// instead of from this core's cache. Faster where the cores are slow to each other (a VM's
+    /// vCPUs on separate last-level caches), about half the speed where they share one
+    /// (docs/DISTRIBUTED.md), so off unless `EMBER_SHM_STREAM=1`. Each rank's own choice; the
+    /// bits are the same either way.
     public static var sharedMemoryStreamingStores: Bool {
         get { ember_mpi_shm_streaming() != 0 }
         set { ember_mpi_shm_set_streaming(newValue ? 1 : 0) }
