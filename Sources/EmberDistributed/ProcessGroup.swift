@@ -100,6 +100,19 @@ public final class ProcessGroup: @unchecked Sendable {
     nonisolated(unsafe) private static var sharedMemoryDefault =
         ProcessInfo.processInfo.environment["EMBER_SHM_ALLREDUCE_MIN_BYTES"].flatMap(Int.init) ?? 16 << 10
 
+    /// `body` with both allReduce thresholds set (`ringAllReduceMinBytesPerRank`,
+    /// `sharedMemoryAllReduceMinBytes`), then restored: forces one algorithm of the fast mode
+    /// for the calls made inside (each call reads them when it is made), e.g. `(0, .max)` the
+    /// ring, `(.max, .max)` MPI_Allreduce, `(.max, 0)` shared memory. Like the thresholds
+    /// themselves, the same values on every rank.
+    public static func withAllReduceThresholds<T>(ringMinBytesPerRank: Int, sharedMemoryMinBytes: Int,
+                                                  _ body: () throws -> T) rethrows -> T {
+        let saved = (ringAllReduceMinBytesPerRank, sharedMemoryAllReduceMinBytes)
+        defer { (ringAllReduceMinBytesPerRank, sharedMemoryAllReduceMinBytes) = saved }
+        (ringAllReduceMinBytesPerRank, sharedMemoryAllReduceMinBytes) = (ringMinBytesPerRank, sharedMemoryMinBytes)
+        return try body()
+    }
+
     /// Whether this rank's shared-memory sums write into the window with non-temporal
     /// (streaming) stores, which bypass its caches: the peers then read the values from memory
     /// instead of from this core's cache. Faster where the cores are slow to each other (a VM's

@@ -72,11 +72,14 @@ struct AllreduceCommand: ParsableCommand {
                 })
                 // MPI_Allreduce, Ember's ring and the shared-memory sum, each forced; then the
                 // fast mode as shipped, which picks one of them by size.
-                mpi.append(try forced(.max, .max) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
-                ring.append(try forced(0, .max) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
-                if shared {
-                    shm.append(try forced(.max, 0) { try timed(group, iterations: iterations) { try group.allReduce(t) } })
+                func forced(ring: Int, shared: Int) throws -> Double {
+                    try ProcessGroup.withAllReduceThresholds(ringMinBytesPerRank: ring, sharedMemoryMinBytes: shared) {
+                        try timed(group, iterations: iterations) { try group.allReduce(t) }
+                    }
                 }
+                mpi.append(try forced(ring: .max, shared: .max))
+                ring.append(try forced(ring: 0, shared: .max))
+                if shared { shm.append(try forced(ring: .max, shared: 0)) }
                 fast.append(try timed(group, iterations: iterations) { try group.allReduce(t) })
                 tree.append(try timed(group, iterations: max(3, iterations / 2)) { try group.allReduce(t, order: .fixedTree) })
             }
@@ -140,7 +143,8 @@ struct AllreduceCommand: ParsableCommand {
             if n > 1 {
                 exactMs.append(try timed(group, iterations: steps) { step(exact, exactOpt) } * 1e3)
                 if group.sharedMemoryAllReduce {
-                    exactAllToAllMs.append(try forced(ProcessGroup.ringAllReduceMinBytesPerRank, .max) {
+                    exactAllToAllMs.append(try ProcessGroup.withAllReduceThresholds(
+                        ringMinBytesPerRank: ProcessGroup.ringAllReduceMinBytesPerRank, sharedMemoryMinBytes: .max) {
                         try timed(group, iterations: steps) { step(exact, exactOpt) }
                     } * 1e3)
                 }
@@ -208,15 +212,6 @@ struct AllreduceCommand: ParsableCommand {
         }
         try group.barrier()
     }
-}
-
-/// `body` with the fast mode's thresholds set to force one algorithm (both are read when a
-/// call is made), then restored.
-func forced<T>(_ ring: Int, _ shared: Int, _ body: () throws -> T) rethrows -> T {
-    let saved = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
-    defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = saved }
-    (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
-    return try body()
 }
 
 func rangeString(_ xs: [Double], _ digits: Int = 2) -> String {

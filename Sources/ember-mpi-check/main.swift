@@ -244,13 +244,6 @@ func checkCollectives(_ group: ProcessGroup) throws {
         }
         ProcessGroup.sharedMemoryAllReduceMinBytes = sharedMin
     }
-    // With the thresholds set to force one algorithm (read when a call is made), then restored.
-    func forcing(ring: Int, shared: Int, _ body: () throws -> Void) throws {
-        let saved = (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes)
-        defer { (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = saved }
-        (ProcessGroup.ringAllReduceMinBytesPerRank, ProcessGroup.sharedMemoryAllReduceMinBytes) = (ring, shared)
-        try body()
-    }
     // Calls of different lengths queued at once, so that they run back to back: a rank that
     // starts the next call while a slower one is still in the last must not overwrite what the
     // slower one reads (shared memory: the next call's slices lie elsewhere) nor take its
@@ -271,7 +264,7 @@ func checkCollectives(_ group: ProcessGroup) throws {
         }
     }
     if group.sharedMemoryAllReduce {
-        try forcing(ring: .max, shared: 0) {
+        try ProcessGroup.withAllReduceThresholds(ringMinBytesPerRank: .max, sharedMemoryMinBytes: 0) {
             // One length spans two segments, so both buffers take turns within a call too.
             let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
             try backToBack("shared-memory", calls: 120, lengths: lengths)
@@ -287,14 +280,14 @@ func checkCollectives(_ group: ProcessGroup) throws {
             }
         }
     }
-    try forcing(ring: 0, shared: .max) { try backToBack("ring") }
-    try forcing(ring: .max, shared: .max) {
+    try ProcessGroup.withAllReduceThresholds(ringMinBytesPerRank: 0, sharedMemoryMinBytes: .max) { try backToBack("ring") }
+    try ProcessGroup.withAllReduceThresholds(ringMinBytesPerRank: .max, sharedMemoryMinBytes: .max) {
         try backToBack("MPI_Allreduce")
         try backToBack("all-to-all fixed-tree", order: .fixedTree)
     }
     // An empty tensor, through every path: each returns at once, alike on every rank.
     for (ring, shared) in [(Int.max, Int.max), (0, Int.max), (Int.max, 0)] {
-        try forcing(ring: ring, shared: shared) {
+        try ProcessGroup.withAllReduceThresholds(ringMinBytesPerRank: ring, sharedMemoryMinBytes: shared) {
             for order in [ReductionOrder.mpi, .fixedTree] {
                 let empty = Tensor([Float](), shape: [0])
                 try group.allReduce(empty, order: order)
