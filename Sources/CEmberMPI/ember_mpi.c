@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/sched/types.h>
@@ -260,18 +261,68 @@ static void shm_barrier(int n) {
     while (atomic_load_explicit(shm_arrivals, memory_order_acquire) < shm_passed) syscall(SYS_sched_yield);
 }
 
-// Writes into the window with non-temporal stores when on (ember_mpi_shm_set_streaming): they
+// How this rank writes into the window (ember_mpi_shm_set_stores). Non-temporal stores
 // bypass the writing core's caches, so a peer reads the values from memory instead of
-// fetching them from this core's cache, which is the slow part when two vCPUs do not share a
-// last-level cache (docs/DISTRIBUTED.md, Benchmark). The same values either way.
-static _Atomic int shm_streaming;
+// fetching them from this core's cache: faster where two vCPUs do not share a last-level
+// cache, about half the speed where they do (docs/DISTRIBUTED.md, Benchmark), and a VM may be
+// either from one launch to the next. The same values either way.
+static _Atomic int shm_stores = EMBER_SHM_STORES_AUTO;
 
-void ember_mpi_shm_set_streaming(int on) { atomic_store_explicit(&shm_streaming, on != 0, memory_order_relaxed); }
-int ember_mpi_shm_streaming(void) { return atomic_load_explicit(&shm_streaming, memory_order_relaxed); }
+void ember_mpi_shm_set_stores(int mode) {
+    if (mode < EMBER_SHM_STORES_CACHED || mode > EMBER_SHM_STORES_AUTO) mode = EMBER_SHM_STORES_AUTO;
+    atomic_store_explicit(&shm_stores, mode, memory_order_relaxed);
+}
+int ember_mpi_shm_stores(void) { return atomic_load_explicit(&shm_stores, memory_order_relaxed); }
 
-static void window_copy(float *dst, const float *src, int64_t n) {
+// EMBER_SHM_STORES_AUTO: per algorithm (rank order, tree) and size class (floor(log2 bytes))
+// from AUTO_MIN_BYTES on, a rank's calls alternate cached and streaming stores for
+// 2·PROBE_EACH calls, timing each, and the one with the lower median runs after. The probe
+// repeats every REPROBE_CALLS calls of the class, and sooner when SLOW_CALLS calls in a row
+// take over twice the probe's time: the host moves a VM's vCPUs, and which stores win can flip
+// within a launch. The probe calls are real calls; only their speed differs. Touched by the
+// calling thread only.
+#define AUTO_MIN_BYTES ((int64_t)256 << 10)
+#define PROBE_EACH 3
+#define REPROBE_CALLS 256
+#define SLOW_CALLS 3
+typedef struct {
+    int64_t calls;   // since the last probe began
+    double seconds[2][PROBE_EACH];
+    double expected;   // the chosen stores' median time in the probe
+    int choice, slow;
+} store_probe;
+static store_probe shm_probes[2][64];
+static int64_t shm_probes_started;
+
+int64_t ember_mpi_shm_auto_probes(void) { return shm_probes_started; }
+
+static store_probe *probe_for(int64_t count, int tree) {
+    const int64_t bytes = count * (int64_t)sizeof(float);
+    if (bytes < AUTO_MIN_BYTES) return NULL;
+    return &shm_probes[tree][63 - __builtin_clzll((unsigned long long)bytes)];
+}
+
+int ember_mpi_shm_auto_stores(int64_t count, int tree) {
+    const store_probe *p = probe_for(count, tree != 0);
+    if (!p) return EMBER_SHM_STORES_CACHED;
+    return p->calls >= 2 * PROBE_EACH ? p->choice : -1;
+}
+
+_Static_assert(PROBE_EACH == 3, "median3 takes the probe's three times");
+static double median3(const double *x) {
+    const double a = x[0], b = x[1], c = x[2];
+    return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void window_copy(float *dst, const float *src, int64_t n, int streaming) {
 #ifdef __SSE2__
-    if (atomic_load_explicit(&shm_streaming, memory_order_relaxed)) {
+    if (streaming) {
         int64_t i = 0;
         for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
         for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
@@ -279,13 +330,16 @@ static void window_copy(float *dst, const float *src, int64_t n) {
         _mm_sfence();   // visible to the peers before this rank's arrival at the next barrier
         return;
     }
+#else
+    (void)streaming;
 #endif
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
 // Slice [lo, hi) of a segment, summed over the ranks' values in rank order: rank me's own
 // values are in d, the others' in their buffers at `off`. Written to d and to mine.
-static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
+static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n,
+                          int streaming) {
     enum { BLOCK = 2048 };
     float sum[BLOCK];
     for (int64_t b = lo; b < hi; b += BLOCK) {
@@ -297,20 +351,21 @@ static void shm_sum_ranks(float *d, float *mine, int64_t off, int64_t lo, int64_
             for (int64_t i = 0; i < m; i++) sum[i] += x[i];
         }
         memcpy(d + b, sum, (size_t)m * sizeof(float));
-        window_copy(mine + b, sum, m);
+        window_copy(mine + b, sum, m, streaming);
     }
 }
 
 // The same slice summed in ember_mpi_tree_sum_f32's tree over the ranks (part r = rank r's
 // values), block by block through a scratch of n blocks that stays in cache.
-static void shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n) {
+static void shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t hi, int me, int n,
+                         int streaming) {
     for (int64_t b = lo; b < hi; b += shm_parts_block) {
         int64_t m = hi - b < shm_parts_block ? hi - b : shm_parts_block;
         for (int r = 0; r < n; r++)
             memcpy(shm_parts + r * m, (r == me ? d : shm_base[r] + off) + b, (size_t)m * sizeof(float));
         ember_mpi_tree_sum_f32(shm_parts, shm_parts, n, m);
         memcpy(d + b, shm_parts, (size_t)m * sizeof(float));
-        window_copy(mine + b, shm_parts, m);
+        window_copy(mine + b, shm_parts, m, streaming);
     }
 }
 
@@ -319,20 +374,45 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
     int me, n;
     MPI_Comm_rank(shm_comm, &me);
     MPI_Comm_size(shm_comm, &n);
+    const int mode = ember_mpi_shm_stores();
+    store_probe *probe = mode == EMBER_SHM_STORES_AUTO ? probe_for(count, tree) : NULL;
+    int64_t k = 0;   // the call's place in its class's probe cycle
+    if (probe) {
+        if (probe->calls >= REPROBE_CALLS) probe->calls = 0;
+        k = probe->calls++;
+        if (k == 0) shm_probes_started++;
+    }
+    const int streaming = probe ? (k < 2 * PROBE_EACH ? (int)(k % 2) : probe->choice)
+                                : mode == EMBER_SHM_STORES_STREAMING;
+    const double t0 = probe ? seconds_now() : 0.0;
     for (int64_t at = 0; at < count; at += EMBER_SHM_SEGMENT, shm_segments++) {
         int64_t len = count - at < EMBER_SHM_SEGMENT ? count - at : EMBER_SHM_SEGMENT;
         int64_t off = (shm_segments % 2) * EMBER_SHM_SEGMENT;
         float *d = data + at, *mine = shm_base[me] + off;
         int64_t lo = len * me / n, hi = len * (me + 1) / n;
-        window_copy(mine, d, lo);
-        window_copy(mine + hi, d + hi, len - hi);
+        window_copy(mine, d, lo, streaming);
+        window_copy(mine + hi, d + hi, len - hi, streaming);
         shm_barrier(n);
-        (tree ? shm_sum_tree : shm_sum_ranks)(d, mine, off, lo, hi, me, n);
+        (tree ? shm_sum_tree : shm_sum_ranks)(d, mine, off, lo, hi, me, n, streaming);
         shm_barrier(n);
         for (int r = 0; r < n; r++) {
             if (r == me) continue;
             int64_t rlo = len * r / n, rhi = len * (r + 1) / n;
             memcpy(d + rlo, shm_base[r] + off + rlo, (size_t)(rhi - rlo) * sizeof(float));
+        }
+    }
+    if (probe) {
+        const double t = seconds_now() - t0;
+        if (k < 2 * PROBE_EACH) {
+            probe->seconds[k % 2][k / 2] = t;
+            if (k == 2 * PROBE_EACH - 1) {
+                const double cached = median3(probe->seconds[0]), streamed = median3(probe->seconds[1]);
+                probe->choice = streamed < cached;
+                probe->expected = streamed < cached ? streamed : cached;
+                probe->slow = 0;
+            }
+        } else if ((probe->slow = t > 2.0 * probe->expected ? probe->slow + 1 : 0) >= SLOW_CALLS) {
+            probe->calls = 0;
         }
     }
     return MPI_SUCCESS;

@@ -113,15 +113,50 @@ public final class ProcessGroup: @unchecked Sendable {
         return try body()
     }
 
-    /// Whether this rank's shared-memory sums write into the window with non-temporal
-    /// (streaming) stores, which bypass its caches: the peers then read the values from memory
-    /// instead of from this core's cache. Faster where the cores are slow to each other (a VM's
-    /// vCPUs on separate last-level caches), about half the speed where they share one
-    /// (docs/DISTRIBUTED.md), so off unless `EMBER_SHM_STREAM=1`. Each rank's own choice; the
-    /// bits are the same either way.
-    public static var sharedMemoryStreamingStores: Bool {
-        get { ember_mpi_shm_streaming() != 0 }
-        set { ember_mpi_shm_set_streaming(newValue ? 1 : 0) }
+    /// How a rank writes its values into the shared-memory window.
+    public enum SharedMemoryStores: Sendable, Equatable {
+        /// Each size from 256 KB on is timed both ways on this rank's first calls of that size,
+        /// and the faster runs; both are timed again every 256 calls of the size, and sooner
+        /// when its calls slow to twice the time they took. Below 256 KB, `.cached`.
+        case automatic
+        /// Plain stores: the values sit in this core's cache, from where the peers fetch them.
+        case cached
+        /// Non-temporal stores, which bypass this core's caches: the peers read the values from
+        /// memory. Faster where the cores are slow to each other (a VM's vCPUs on separate
+        /// last-level caches), about half the speed where they share one.
+        case streaming
+    }
+
+    /// This rank's window stores (`EMBER_SHM_STORES=automatic|cached|streaming`, default
+    /// automatic): which is faster depends on where the host put the vCPUs, and can change
+    /// between launches and within one (docs/DISTRIBUTED.md). Each rank's own choice; the bits
+    /// are the same either way.
+    public static var sharedMemoryStores: SharedMemoryStores {
+        get {
+            switch ember_mpi_shm_stores() {
+            case Int32(EMBER_SHM_STORES_CACHED): return .cached
+            case Int32(EMBER_SHM_STORES_STREAMING): return .streaming
+            default: return .automatic
+            }
+        }
+        set {
+            let mode = switch newValue {
+            case .automatic: EMBER_SHM_STORES_AUTO
+            case .cached: EMBER_SHM_STORES_CACHED
+            case .streaming: EMBER_SHM_STORES_STREAMING
+            }
+            ember_mpi_shm_set_stores(Int32(mode))
+        }
+    }
+
+    /// What `.automatic` runs on this rank now for shared-memory sums of `bytes` in `order`:
+    /// `.cached` or `.streaming`, or nil while it is still timing both for that size.
+    public static func sharedMemoryStoresChosen(bytes: Int, order: ReductionOrder = .mpi) -> SharedMemoryStores? {
+        switch ember_mpi_shm_auto_stores(Int64(bytes / MemoryLayout<Float>.size), order == .fixedTree ? 1 : 0) {
+        case Int32(EMBER_SHM_STORES_CACHED): return .cached
+        case Int32(EMBER_SHM_STORES_STREAMING): return .streaming
+        default: return nil
+        }
     }
 
     /// Whether the fast mode's sums can go through shared memory: all ranks run on one
@@ -177,7 +212,11 @@ public final class ProcessGroup: @unchecked Sendable {
             nonisolated(unsafe) var enabled: Int32 = 0
             try comm.submit("MPI_Win_allocate_shared") { ember_mpi_shm_setup(wanted, &enabled) }.wait()
             group.sharedMemoryAllReduce = enabled != 0
-            if env["EMBER_SHM_STREAM"] == "1" { sharedMemoryStreamingStores = true }
+            switch env["EMBER_SHM_STORES"] {
+            case "cached": sharedMemoryStores = .cached
+            case "streaming": sharedMemoryStores = .streaming
+            default: break
+            }
         } else {
             group = ProcessGroup(rank: 0, worldSize: 1, localRank: 0, comm: nil)
         }

@@ -45,6 +45,7 @@ struct AllreduceCommand: ParsableCommand {
         let shared = group.sharedMemoryAllReduce
         var table = Table("bytes", "memcpy GB/s", "cold memcpy GB/s", "MPI_Allreduce bus GB/s", "x memcpy",
                           "ring bus GB/s", "x memcpy", shared ? "shared memory bus GB/s" : "shared memory", "x memcpy",
+                          "window stores",
                           "fast allReduce bus GB/s", "x memcpy", "x cold", "fixed tree bus GB/s", "x memcpy")
         let ringMin = ProcessGroup.ringAllReduceMinBytesPerRank, sharedMin = ProcessGroup.sharedMemoryAllReduceMinBytes
         var size = 4096
@@ -91,6 +92,7 @@ struct AllreduceCommand: ParsableCommand {
                       rangeString(mpi.map(bus)), fmt(bus(median(mpi)) / copyBW, 2),
                       rangeString(ring.map(bus)), fmt(bus(median(ring)) / copyBW, 2),
                       shared ? rangeString(shm.map(bus)) : "off", shared ? fmt(bus(median(shm)) / copyBW, 2) : "-",
+                      shared ? storesString(size) : "-",
                       rangeString(fast.map(bus)), fmt(bus(median(fast)) / copyBW, 2), fmt(bus(median(fast)) / coldBW, 2),
                       rangeString(tree.map(bus)), fmt(bus(median(tree)) / copyBW, 2))
             size *= 4
@@ -98,9 +100,16 @@ struct AllreduceCommand: ParsableCommand {
         say("allReduce of float32, median (min-max) of \(rounds) alternating rounds, slowest rank; memcpy: every rank "
             + "copies the same bytes at the same time, buffers reused (in cache up to a few MB); cold memcpy: fresh "
             + "buffers each call; x = bus bandwidth / memcpy's; ring and shared memory forced at every size; "
+            + "window stores: rank 0's (\(ProcessGroup.sharedMemoryStores)), what automatic chose by the end; "
             + (shared ? "fast allReduce sums through shared memory from \(byteString(sharedMin)) on:"
                       : "fast allReduce uses Ember's ring from \(byteString(ringMin)) per rank on (shared memory off):"))
         say(table.render() + "\n")
+    }
+
+    /// Rank 0's window stores for sums of `bytes`, and what `.automatic` chose by now.
+    func storesString(_ bytes: Int) -> String {
+        guard ProcessGroup.sharedMemoryStores == .automatic else { return "\(ProcessGroup.sharedMemoryStores)" }
+        return ProcessGroup.sharedMemoryStoresChosen(bytes: bytes).map { "auto: \($0)" } ?? "auto: probing"
     }
 
     func stepTimes(_ group: ProcessGroup, _ say: (String) -> Void) throws {

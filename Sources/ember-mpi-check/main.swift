@@ -269,14 +269,25 @@ func checkCollectives(_ group: ProcessGroup) throws {
             let lengths = [5, 70_001, 7, 262_144 + 999, 1_000, 3]
             try backToBack("shared-memory", calls: 120, lengths: lengths)
             try backToBack("shared-memory fixed-tree", order: .fixedTree, lengths: lengths)
-            // Streaming stores into the window, on every rank or on rank 0 only.
-            let streaming = ProcessGroup.sharedMemoryStreamingStores
-            defer { ProcessGroup.sharedMemoryStreamingStores = streaming }
-            for only0 in [false, true] {
-                ProcessGroup.sharedMemoryStreamingStores = !only0 || r == 0
-                try backToBack("shared-memory, streaming stores\(only0 ? " on rank 0" : "")", calls: 120, lengths: lengths)
-                try backToBack("shared-memory fixed-tree, streaming stores\(only0 ? " on rank 0" : "")", order: .fixedTree,
-                               lengths: lengths)
+            // Under .automatic (the default) the 1 MB length's first calls were the probe,
+            // alternating cached and streaming stores, and then it chose one.
+            let probed = (262_144 + 999) * 4
+            if ProcessGroup.sharedMemoryStores == .automatic {
+                for order in [ReductionOrder.mpi, .fixedTree] {
+                    try require(ProcessGroup.sharedMemoryStoresChosen(bytes: probed, order: order) != nil,
+                                "\(me): automatic window stores chose nothing for \(probed) bytes (\(order)) after 7 or more calls")
+                }
+            }
+            try require(ProcessGroup.sharedMemoryStoresChosen(bytes: 5 * 4) == .cached,
+                        "\(me): automatic window stores below 256 KB are not cached")
+            // Each store kind forced, on every rank, and streaming on rank 0 only.
+            let stores = ProcessGroup.sharedMemoryStores
+            defer { ProcessGroup.sharedMemoryStores = stores }
+            for (name, mine) in [("cached", ProcessGroup.SharedMemoryStores.cached), ("streaming", .streaming),
+                                 ("streaming on rank 0", r == 0 ? .streaming : .cached)] {
+                ProcessGroup.sharedMemoryStores = mine
+                try backToBack("shared-memory, \(name) stores", calls: 120, lengths: lengths)
+                try backToBack("shared-memory fixed-tree, \(name) stores", order: .fixedTree, lengths: lengths)
             }
         }
     }

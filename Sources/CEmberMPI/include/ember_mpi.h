@@ -51,10 +51,18 @@ int ember_mpi_shm_allreduce_f32(float *data, int64_t count);
 // The same, each element summed in ember_mpi_tree_sum_f32's tree over the ranks (rank r's
 // value as part r): the bits of ReductionOrder.fixedTree's all-to-all form, for any count.
 int ember_mpi_shm_tree_allreduce_f32(float *data, int64_t count);
-// Whether this rank writes into the window with non-temporal (streaming) stores: off unless
-// set. Each rank's own choice: the values, and so the bits, are the same either way.
-void ember_mpi_shm_set_streaming(int on);
-int ember_mpi_shm_streaming(void);
+// How this rank writes into the window: plain (cached) stores, non-temporal (streaming)
+// ones, or AUTO (the default): per size class from 256 KB on, the rank times calls both ways,
+// takes the faster, and times both again every 256 calls of the class or when its calls slow
+// down. Each rank's own choice: the values, and so the bits, are the same either way.
+enum { EMBER_SHM_STORES_CACHED = 0, EMBER_SHM_STORES_STREAMING = 1, EMBER_SHM_STORES_AUTO = 2 };
+void ember_mpi_shm_set_stores(int mode);
+int ember_mpi_shm_stores(void);
+// What AUTO runs now for a sum of `count` floats (tree: the fixed-tree sum): CACHED or
+// STREAMING, or -1 while this rank is still timing both for that size.
+int ember_mpi_shm_auto_stores(int64_t count, int tree);
+// How many times AUTO has begun timing both ways, over all sizes (for benchmarks).
+int64_t ember_mpi_shm_auto_probes(void);
 // In place, sum, ReductionOrder.fixedTree across machines: slices of ceil(count / size)
 // floats exchanged all-to-all, each summed in ember_mpi_tree_sum_f32's tree over the ranks,
 // gathered back. The same bits as ember_mpi_shm_tree_allreduce_f32.
