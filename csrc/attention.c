@@ -56,10 +56,11 @@ static inline int64_t att_ld(const ember_attention_layout* a, int64_t cols) {
 
 // S (rows × cols, row stride ATT_BC) = scale·Qi·Kjᵀ, plus the mask and the causal cut
 // (query r0 + r sees key c0 + c only when c0 + c ≤ r0 + r).
-// q and k are problem bh's, rows qld and kld apart.
-static void scores(float* S, const float* q, int64_t qld, const float* k, int64_t kld, int64_t bh, int64_t r0,
-                   int64_t rows, int64_t c0, int64_t cols, const ember_attention_shape* s) {
-    ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, k + c0 * kld, kld, 0.0f, S, ATT_BC);
+// q and k are problem bh's, rows qld and kld apart; `kp`, when not NULL, is Kjᵀ packed.
+static void scores(float* S, const float* q, int64_t qld, const float* k, int64_t kld, const ember_packed_b* kp,
+                   int64_t bh, int64_t r0, int64_t rows, int64_t c0, int64_t cols, const ember_attention_shape* s) {
+    if (kp) ember_sgemm_serial_packed(0, rows, cols, s->E, s->scale, q + r0 * qld, qld, kp, 0.0f, S, ATT_BC);
+    else ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, k + c0 * kld, kld, 0.0f, S, ATT_BC);
     if (s->mask) {
         const float* mb = s->mask + s->mask_offsets[bh];
         for (int64_t r = 0; r < rows; r++) {
@@ -120,7 +121,7 @@ static void forward_task(float* out, float* lse, const float* q, const float* k,
         for (int64_t r = 0; r < rows; r++) memset(o + r * old, 0, (size_t)s->Ev * sizeof(float));
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
+        scores(S, qb, qld, kb, kld, NULL, bh, r0, rows, c0, cols, s);
         online_softmax(S, m, l, alpha, rows, cols);
         if (c0 > 0) {
             for (int64_t r = 0; r < rows; r++)
@@ -201,11 +202,16 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
     const int64_t first = s->causal ? c0 / ATT_BR * ATT_BR : 0;
     if (dsb)
         for (int64_t r = 0; r < first; r++) memset(dsb + r * s->S, 0, (size_t)cols * sizeof(float));
+    // This key tile's Kᵀ and Vᵀ, B of every query tile's S and dP, packed once (unpacked
+    // calls if the memory is not there: the same bits either way).
+    ember_packed_b* kp = first < s->L ? ember_gemm_pack_b(1, s->E, cols, kb + c0 * kld, kld) : NULL;
+    ember_packed_b* vp = first < s->L ? ember_gemm_pack_b(1, s->Ev, cols, vb + c0 * vld, vld) : NULL;
     for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
-        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
-        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
-                           dP, ATT_BC);
+        scores(S, qb, qld, kb, kld, kp, bh, r0, rows, c0, cols, s);
+        if (vp) ember_sgemm_serial_packed(0, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vp, 0.0f, dP, ATT_BC);
+        else ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
+                                dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         // dV += Pᵀ·dO before P is consumed by dS.
         ember_sgemm_serial(1, 0, cols, s->Ev, rows, 1.0f, S, ATT_BC, gb + r0 * s->Ev, s->Ev, 1.0f,
@@ -223,6 +229,8 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
                                1.0f, dq + (bh * s->L + r0) * s->E, s->E);
         }
     }
+    ember_gemm_packed_free(kp);
+    ember_gemm_packed_free(vp);
 }
 
 // dQ of one (batch·head, query tile): a sum over the key tiles in order.
@@ -245,7 +253,7 @@ static void dq_task(float* dq, const float* dout, const float* q, const float* k
     const int64_t end = key_end(r0, rows, s);
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, qld, kb, kld, bh, r0, rows, c0, cols, s);
+        scores(S, qb, qld, kb, kld, NULL, bh, r0, rows, c0, cols, s);
         ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
                            dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);

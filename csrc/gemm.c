@@ -188,8 +188,9 @@ void ember_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t 
                        NULL, beta, C, ldc, NULL, 0);
 }
 
-void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                        int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
+static void sgemm_packed(int serial, int trans_a, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const ember_packed_b* B, float beta, float* C,
+                         int64_t ldc) {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.0f) {
         scale_only(M, N, beta, C, ldc);
@@ -197,11 +198,22 @@ void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alph
     }
     const ember_packed_source src = ember_gemm_packed_source(B);
     if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
-        gemm_blocked(trans_a, src.trans, M, N, K, alpha, A, lda, src.data, src.ld, beta, C, ldc, NULL, 0);
+        gemm_blocked_on(serial ? 1 : ember_team_size(), trans_a, src.trans, M, N, K, alpha, A, lda, src.data,
+                        src.ld, beta, C, ldc, NULL, 0);
         return;
     }
-    ember_gemm_run(ember_gemm_current_isa(), engine_team(M, N, K), trans_a, src.trans, M, N, K,
+    ember_gemm_run(ember_gemm_current_isa(), serial ? 1 : engine_team(M, N, K), trans_a, src.trans, M, N, K,
                    alpha, A, lda, src.data, src.ld, B, beta, C, ldc, NULL, 0);
+}
+
+void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
+    sgemm_packed(0, trans_a, M, N, K, alpha, A, lda, B, beta, C, ldc);
+}
+
+void ember_sgemm_serial_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                               int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
+    sgemm_packed(1, trans_a, M, N, K, alpha, A, lda, B, beta, C, ldc);
 }
 
 void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
