@@ -56,10 +56,13 @@ static inline int64_t att_ld(const ember_attention_layout* a, int64_t cols) {
 
 // S (rows × cols, row stride ATT_BC) = scale·Qi·Kjᵀ, plus the mask and the causal cut
 // (query r0 + r sees key c0 + c only when c0 + c ≤ r0 + r).
-// q and k are problem bh's, rows qld and kld apart; `kp`, when not NULL, is Kjᵀ packed.
-static void scores(float* S, const float* q, int64_t qld, const float* k, int64_t kld, const ember_packed_b* kp,
-                   int64_t bh, int64_t r0, int64_t rows, int64_t c0, int64_t cols, const ember_attention_shape* s) {
-    if (kp) ember_sgemm_serial_packed(0, rows, cols, s->E, s->scale, q + r0 * qld, qld, kp, 0.0f, S, ATT_BC);
+// q and k are problem bh's, rows qld and kld apart; `qp` and `kp`, when not NULL, are Qi and
+// Kjᵀ packed (at most one of them).
+static void scores(float* S, const float* q, int64_t qld, const ember_packed_a* qp, const float* k, int64_t kld,
+                   const ember_packed_b* kp, int64_t bh, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
+                   const ember_attention_shape* s) {
+    if (qp) ember_sgemm_serial_packed_a(rows, cols, s->E, s->scale, qp, 1, k + c0 * kld, kld, 0.0f, S, ATT_BC);
+    else if (kp) ember_sgemm_serial_packed(0, rows, cols, s->E, s->scale, q + r0 * qld, qld, kp, 0.0f, S, ATT_BC);
     else ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, k + c0 * kld, kld, 0.0f, S, ATT_BC);
     if (s->mask) {
         const float* mb = s->mask + s->mask_offsets[bh];
@@ -119,9 +122,11 @@ static void forward_task(float* out, float* lse, const float* q, const float* k,
     const int64_t end = key_end(r0, rows, s);
     if (end <= 0)
         for (int64_t r = 0; r < rows; r++) memset(o + r * old, 0, (size_t)s->Ev * sizeof(float));
+    // Qi, A of every key tile's S, packed once (unpacked calls if the memory is not there).
+    ember_packed_a* qp = end > ATT_BC ? ember_gemm_pack_a(0, rows, s->E, qb + r0 * qld, qld) : NULL;
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, qld, kb, kld, NULL, bh, r0, rows, c0, cols, s);
+        scores(S, qb, qld, qp, kb, kld, NULL, bh, r0, rows, c0, cols, s);
         online_softmax(S, m, l, alpha, rows, cols);
         if (c0 > 0) {
             for (int64_t r = 0; r < rows; r++)
@@ -131,6 +136,7 @@ static void forward_task(float* out, float* lse, const float* q, const float* k,
         ember_sgemm_serial(0, 0, rows, s->Ev, cols, 1.0f, S, ATT_BC, vb + c0 * vld, vld,
                            c0 > 0 ? 1.0f : 0.0f, o, old);
     }
+    ember_gemm_packed_a_free(qp);
     for (int64_t r = 0; r < rows; r++) {
         // A row with no allowed key (l = 0) gives 0, as PyTorch's safe softmax does.
         const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
@@ -208,7 +214,7 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
     ember_packed_b* vp = first < s->L ? ember_gemm_pack_b(1, s->Ev, cols, vb + c0 * vld, vld) : NULL;
     for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
-        scores(S, qb, qld, kb, kld, kp, bh, r0, rows, c0, cols, s);
+        scores(S, qb, qld, NULL, kb, kld, kp, bh, r0, rows, c0, cols, s);
         if (vp) ember_sgemm_serial_packed(0, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vp, 0.0f, dP, ATT_BC);
         else ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
                                 dP, ATT_BC);
@@ -251,16 +257,22 @@ static void dq_task(float* dq, const float* dout, const float* q, const float* k
     float* S = att_reserve((size_t)ember_attention_workspace_floats(1));
     float* dP = S + ATT_BR * ATT_BC;
     const int64_t end = key_end(r0, rows, s);
+    // Qi and dOi, A of every key tile's S and dP, packed once.
+    ember_packed_a* qp = end > ATT_BC ? ember_gemm_pack_a(0, rows, s->E, qb + r0 * qld, qld) : NULL;
+    ember_packed_a* gp = end > ATT_BC ? ember_gemm_pack_a(0, rows, s->Ev, gb + r0 * s->Ev, s->Ev) : NULL;
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
-        scores(S, qb, qld, kb, kld, NULL, bh, r0, rows, c0, cols, s);
-        ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
-                           dP, ATT_BC);
+        scores(S, qb, qld, qp, kb, kld, NULL, bh, r0, rows, c0, cols, s);
+        if (gp) ember_sgemm_serial_packed_a(rows, cols, s->Ev, 1.0f, gp, 1, vb + c0 * vld, vld, 0.0f, dP, ATT_BC);
+        else ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
+                                dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         dscores(dP, S, delta + bh * s->L + r0, rows, cols);
         ember_sgemm_serial(0, 0, rows, s->E, cols, s->scale, dP, ATT_BC, kb + c0 * kld, kld, 1.0f,
                            dqt, s->E);
     }
+    ember_gemm_packed_a_free(qp);
+    ember_gemm_packed_a_free(gp);
 }
 
 // delta[row] = Σ_e dO·O, in double over four fixed lanes combined as (0 + 1) + (2 + 3) (one

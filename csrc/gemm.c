@@ -156,64 +156,63 @@ static void scale_only(int64_t M, int64_t N, float beta, float* C, int64_t ldc) 
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
-void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                 int64_t ldc) {
+// op(A)·op(B), each given as a matrix or as a packing (pa, pb: NULL for the matrix), through
+// the engine or the OpenBLAS route; `serial`: on the calling thread alone, the same bits.
+static void sgemm_any(int serial, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float* A, int64_t lda, const ember_packed_a* pa, const float* B, int64_t ldb,
+                      const ember_packed_b* pb, float beta, float* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.0f) {   // OpenBLAS leaves C untouched for K == 0; define it as beta * C
         scale_only(M, N, beta, C, ldc);
         return;
     }
+    if (pa) {
+        const ember_packed_source src = ember_gemm_packed_a_source(pa);
+        A = src.data, lda = src.ld, ta = src.trans;
+    }
+    if (pb) {
+        const ember_packed_source src = ember_gemm_packed_source(pb);
+        B = src.data, ldb = src.ld, tb = src.trans;
+    }
     if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
-        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
+        gemm_blocked_on(serial ? 1 : ember_team_size(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                        NULL, 0);
         return;
     }
-    ember_gemm_run(ember_gemm_current_isa(), engine_team(M, N, K), trans_a, trans_b, M, N, K, alpha,
-                   A, lda, B, ldb, NULL, beta, C, ldc, NULL, 0);
+    ember_gemm_run(ember_gemm_current_isa(), serial ? 1 : engine_team(M, N, K), ta, tb, M, N, K, alpha, A, lda,
+                   pa, B, ldb, pb, beta, C, ldc, NULL, 0);
+}
+
+void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
+    sgemm_any(0, trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta, C, ldc);
 }
 
 void ember_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                         float* C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0 || alpha == 0.0f) {
-        scale_only(M, N, beta, C, ldc);
-        return;
-    }
-    // The same blocks (OpenBLAS) or chains (engine) as ember_sgemm, all on this thread.
-    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS)
-        gemm_blocked_on(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0);
-    else
-        ember_gemm_run(ember_gemm_current_isa(), 1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-                       NULL, beta, C, ldc, NULL, 0);
-}
-
-static void sgemm_packed(int serial, int trans_a, int64_t M, int64_t N, int64_t K, float alpha,
-                         const float* A, int64_t lda, const ember_packed_b* B, float beta, float* C,
-                         int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0 || alpha == 0.0f) {
-        scale_only(M, N, beta, C, ldc);
-        return;
-    }
-    const ember_packed_source src = ember_gemm_packed_source(B);
-    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
-        gemm_blocked_on(serial ? 1 : ember_team_size(), trans_a, src.trans, M, N, K, alpha, A, lda, src.data,
-                        src.ld, beta, C, ldc, NULL, 0);
-        return;
-    }
-    ember_gemm_run(ember_gemm_current_isa(), serial ? 1 : engine_team(M, N, K), trans_a, src.trans, M, N, K,
-                   alpha, A, lda, src.data, src.ld, B, beta, C, ldc, NULL, 0);
+    sgemm_any(1, trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta, C, ldc);
 }
 
 void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                         int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
-    sgemm_packed(0, trans_a, M, N, K, alpha, A, lda, B, beta, C, ldc);
+    sgemm_any(0, trans_a, 0, M, N, K, alpha, A, lda, NULL, NULL, 0, B, beta, C, ldc);
 }
 
 void ember_sgemm_serial_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                                int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
-    sgemm_packed(1, trans_a, M, N, K, alpha, A, lda, B, beta, C, ldc);
+    sgemm_any(1, trans_a, 0, M, N, K, alpha, A, lda, NULL, NULL, 0, B, beta, C, ldc);
+}
+
+void ember_sgemm_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A, int trans_b,
+                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    sgemm_any(0, 0, trans_b, M, N, K, alpha, NULL, 0, A, B, ldb, NULL, beta, C, ldc);
+}
+
+void ember_sgemm_serial_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A,
+                                 int trans_b, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    sgemm_any(1, 0, trans_b, M, N, K, alpha, NULL, 0, A, B, ldb, NULL, beta, C, ldc);
 }
 
 void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
@@ -246,7 +245,7 @@ void ember_linear_forward(float* out, const float* inp, const float* weight, con
         return;
     }
     ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, 1, N, OUT, IN, 1.0f, inp,
-                   IN, weight, IN, NULL, 0.0f, out, OUT, bias, relu);
+                   IN, NULL, weight, IN, NULL, 0.0f, out, OUT, bias, relu);
 }
 
 void ember_linear_forward_packed(float* out, const float* inp, const ember_packed_b* weight,
@@ -262,7 +261,7 @@ void ember_linear_forward_packed(float* out, const float* inp, const ember_packe
         return;
     }
     ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, src.trans, N, OUT, IN, 1.0f,
-                   inp, IN, src.data, src.ld, weight, 0.0f, out, OUT, bias, relu);
+                   inp, IN, NULL, src.data, src.ld, weight, 0.0f, out, OUT, bias, relu);
 }
 
 // Columns in blocks of 256 across threads; rows summed in order within each column:
@@ -317,9 +316,9 @@ void ember_linear_backward(float* dinp, float* dweight, const float* dout, const
     const ember_gemm_isa* isa = ember_gemm_current_isa();
     const int nt = 2;
     EMBER_FOR(nt, t, 2,
-        if (t == 0) ember_gemm_run(isa, 1, 0, 0, N, IN, OUT, 1.0f, dout, OUT, weight, IN, NULL, 0.0f,
+        if (t == 0) ember_gemm_run(isa, 1, 0, 0, N, IN, OUT, 1.0f, dout, OUT, NULL, weight, IN, NULL, 0.0f,
                                    dinp, IN, NULL, 0);
-        else ember_gemm_run(isa, 1, 1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, NULL, 0.0f, dweight,
+        else ember_gemm_run(isa, 1, 1, 0, OUT, IN, N, 1.0f, dout, OUT, NULL, inp, IN, NULL, 0.0f, dweight,
                             IN, NULL, 0);
     );
 }

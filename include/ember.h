@@ -98,6 +98,16 @@ int64_t ember_gemm_packed_bytes(const ember_packed_b* packed);
 /// ember_sgemm with a pre-packed B (K and N as packed).
 void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                         int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc);
+/// A pre-packed op(A) (M,K), the same way: for an operand on the left of many products (a
+/// convolution's weights across images, a query tile across key tiles). A must stay alive and
+/// unchanged likewise. Same bits as the unpacked call.
+typedef struct ember_packed_a ember_packed_a;
+ember_packed_a* ember_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float* A, int64_t lda);
+void ember_gemm_packed_a_free(ember_packed_a* packed);
+int64_t ember_gemm_packed_a_bytes(const ember_packed_a* packed);
+/// ember_sgemm with a pre-packed A (M and K as packed).
+void ember_sgemm_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A, int trans_b,
+                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 /// Linear layer forward: out(N,OUT) = inp(N,IN) · weight(OUT,IN)ᵀ + bias(OUT), then
 /// max(out, 0) when `relu`, both in the GEMM's epilogue. bias may be NULL.
 void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the C core's kernel tests, the fuzz-corpus replays, the hostile torch.save files, the
-# image decoders, the attention kernel and the GEMM reading operands in place (its edge tiles
-# must not read past them) under AddressSanitizer (Swift and C) and
+# image decoders, the attention kernel and the GEMM reading operands in place or pre-packed
+# (its edge tiles must not read past them) under AddressSanitizer (Swift and C) and
 # UndefinedBehaviorSanitizer (the C core; swiftc has no UBSan on Linux, and
 # Swift's own arithmetic and bounds are checked in debug builds anyway). Called from
 # scripts/test.sh. Any report fails the run: halt_on_error makes UBSan's reports fatal so
@@ -14,4 +14,4 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=0 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}"
 swift test --sanitize=address -Xcc -fsanitize=undefined \
-    --filter 'KernelTests|FuzzCorpusTests|IDXTests.testFuzzCorpusReplays|TorchCheckpointTests|ImageDecodingTests|AttentionTests|GEMMTests.testOperandsReadInPlace' "$@"
+    --filter 'KernelTests|FuzzCorpusTests|IDXTests.testFuzzCorpusReplays|TorchCheckpointTests|ImageDecodingTests|AttentionTests|GEMMTests.testOperandsReadInPlace|GEMMTests.testPrepackedLeftOperand' "$@"

@@ -305,6 +305,41 @@ final class GEMMTests: KernelSettingsTestCase {
         }
     }
 
+    /// A pre-packed A gives the unpacked call's bits on every path and thread count: several
+    /// k-blocks and MC blocks (the row-owned driver at 300 rows on 2 threads), both transposes,
+    /// beta (with K > KC: the scratch sum), rows wider than the matrix; also after the path
+    /// changed since packing (it then multiplies the original matrix).
+    func testPrepackedLeftOperandSameBits() {
+        let paths = runnablePaths()
+        for (m, n, k, ta, tb, beta) in [(64, 64, 64, false, true, Float(0)), (300, 40, 600, false, false, 0.5),
+                                        (37, 70, 300, true, false, 1), (5, 16, 9, true, true, 0)] {
+            let (ar, ac) = ta ? (k, m) : (m, k), (br, bc) = tb ? (n, k) : (k, n)
+            let lda = ac + 3
+            var a = [Float](repeating: .nan, count: ar * lda)
+            let values = testValues(ar * ac, seed: 61).map(Float.init)
+            for r in 0..<ar { for q in 0..<ac { a[r * lda + q] = values[r * ac + q] } }
+            let b = testValues(br * bc, seed: 62).map(Float.init), c0 = testValues(m * n, seed: 63).map(Float.init)
+            for packPath in paths {
+                setCPUCapability(packPath)
+                let packed = a.withUnsafeBufferPointer { Kernels.PackedA(transA: ta, m: m, k: k, a: $0.baseAddress!, lda: lda)! }
+                XCTAssertGreaterThanOrEqual(packed.bytes, m * k * 4)
+                for path in paths {
+                    setCPUCapability(path)
+                    for threads in [1, 2] {
+                        setNumThreads(threads)
+                        var plain = c0, viaPack = c0
+                        Kernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.75, a: a, lda: lda, b: b, ldb: bc,
+                                      beta: beta, c: &plain, ldc: n)
+                        Kernels.sgemmPackedA(n: n, alpha: 0.75, a: packed, transB: tb, b: b, ldb: bc, beta: beta,
+                                             c: &viaPack, ldc: n)
+                        XCTAssertEqual(viaPack.map(\.bitPattern), plain.map(\.bitPattern),
+                                       "\(m)x\(n)x\(k) ta \(ta) tb \(tb), packed on \(packPath), run on \(path), \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
     /// Evaluation keeps each linear weight packed on its storage: the same bits as the packing
     /// inside the product, reused while the weight is unchanged, repacked after any in-place
     /// write (optimizer step, copy_, raw write). Views of a larger storage are not kept (they

@@ -257,6 +257,48 @@ int64_t ember_gemm_packed_bytes(const ember_packed_b* pb) {
     return pb ? (pb->N + pb->nr - 1) / pb->nr * pb->stride * (int64_t)sizeof(float) : 0;
 }
 
+// MARK: - Pre-packed A
+
+// All of op(A) (M×K) as the driver packs it: for each k-block of the path's KC, ceil(M/MR)
+// panels of MR rows × kcur, so block (ic, pc) starts at data + pc·mpad + ic·kcur whatever
+// the MC blocking and the thread split.
+struct ember_packed_a {
+    int path, mr;
+    int64_t M, K, kc;
+    int64_t mpad;   // panels·MR
+    float* data;
+    ember_packed_source src;
+};
+
+ember_packed_source ember_gemm_packed_a_source(const ember_packed_a* pa) { return pa->src; }
+
+ember_packed_a* ember_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float* A, int64_t lda) {
+    const ember_gemm_isa* isa = ember_gemm_current_isa();
+    ember_packed_a* pa = malloc(sizeof *pa);
+    if (!pa) return NULL;
+    const int64_t panels = (M + isa->mr - 1) / isa->mr;
+    pa->path = isa->path, pa->mr = isa->mr, pa->M = M, pa->K = K, pa->kc = blocking_for(isa).kc;
+    pa->mpad = panels * isa->mr;
+    pa->src = (ember_packed_source){A, lda, trans_a};
+    pa->data = aligned_alloc(64, ((size_t)(pa->mpad * K) * sizeof(float) + 63) / 64 * 64 + 64);
+    if (!pa->data) { free(pa); return NULL; }
+    for (int64_t pc = 0; pc < K; pc += pa->kc) {
+        const int64_t kcur = K - pc < pa->kc ? K - pc : pa->kc;
+        pack_a(pa->data + pc * pa->mpad, A, lda, trans_a, 0, M, pc, kcur, isa->mr, 0, panels);
+    }
+    return pa;
+}
+
+void ember_gemm_packed_a_free(ember_packed_a* pa) {
+    if (!pa) return;
+    free(pa->data);
+    free(pa);
+}
+
+int64_t ember_gemm_packed_a_bytes(const ember_packed_a* pa) {
+    return pa ? pa->mpad * pa->K * (int64_t)sizeof(float) : 0;
+}
+
 // MARK: - Driver
 
 typedef struct {
@@ -267,6 +309,7 @@ typedef struct {
     float alpha, beta;
     const float *A, *B, *bias;
     const ember_packed_b* pb;
+    const ember_packed_a* pa;
     float* C;
     float *abuf, *bbuf;
     int direct_a, direct_b;   // read in place by the strided kernels, not packed
@@ -384,6 +427,11 @@ static int64_t balanced_mc(int64_t rows, int64_t mc, int mr) {
     return (per + mr - 1) / mr * mr;
 }
 
+// The packed MC×kcur block of A at (ic, pc): the pre-packed one's, or `buf` (packed now).
+static inline const float* a_block(const job* j, float* buf, int64_t ic, int64_t pc, int64_t kcur) {
+    return j->pa ? j->pa->data + pc * j->pa->mpad + ic * kcur : buf;
+}
+
 static void run_thread(const job* j, int tid, int nt) {
     const int mr = j->isa->mr, nr = j->isa->nr;
     for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
@@ -399,10 +447,10 @@ static void run_thread(const job* j, int tid, int nt) {
                 const int64_t na = (mcur + mr - 1) / mr;
                 int64_t lo, hi;
                 range(na, tid, nt, &lo, &hi);
-                if (!j->direct_a) pack_a(j->abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, lo, hi);
+                if (!j->direct_a && !j->pa) pack_a(j->abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, lo, hi);
                 barrier(nt);   // A (and B) packed by all
                 range(na * nb, tid, nt, &lo, &hi);
-                tiles(j, j->abuf, bbase, bstride, ic, jc, pc, na, kcur, first, last, lo, hi);
+                tiles(j, a_block(j, j->abuf, ic, pc, kcur), bbase, bstride, ic, jc, pc, na, kcur, first, last, lo, hi);
                 barrier(nt);   // before the buffers are packed again
             }
         }
@@ -419,8 +467,8 @@ static void run_thread_rows(const job* j, int tid, int nt) {
     range((j->M + mr - 1) / mr, tid, nt, &plo, &phi);
     const int64_t i_lo = plo * mr, i_hi = phi * mr < j->M ? phi * mr : j->M;
     const int64_t mc = balanced_mc(i_hi - i_lo, j->bl.mc, mr);
-    float* abuf = reserve(&abuf_, (size_t)(mc * (j->K < j->bl.kc ? j->K : j->bl.kc)));
-    if (!abuf) abort();
+    float* abuf = j->pa ? NULL : reserve(&abuf_, (size_t)(mc * (j->K < j->bl.kc ? j->K : j->bl.kc)));
+    if (!abuf && !j->pa) abort();
     for (int64_t jc = 0; jc < j->N; jc += j->bl.nc) {
         const int64_t ncur = j->N - jc < j->bl.nc ? j->N - jc : j->bl.nc;
         const int64_t nb = (ncur + nr - 1) / nr;
@@ -433,8 +481,8 @@ static void run_thread_rows(const job* j, int tid, int nt) {
             for (int64_t ic = i_lo; ic < i_hi; ic += mc) {
                 const int64_t mcur = i_hi - ic < mc ? i_hi - ic : mc;
                 const int64_t na = (mcur + mr - 1) / mr;
-                pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
-                tiles(j, abuf, bbase, bstride, ic, jc, pc, na, kcur, first, last, 0, na * nb);
+                if (!j->pa) pack_a(abuf, j->A, j->lda, j->ta, ic, mcur, pc, kcur, mr, 0, na);
+                tiles(j, a_block(j, abuf, ic, pc, kcur), bbase, bstride, ic, jc, pc, na, kcur, first, last, 0, na * nb);
             }
             if (!j->pb) barrier(nt);   // before B is packed again
         }
@@ -464,20 +512,22 @@ static void epilogue_rows(float* C, int64_t ldc, const float* T, int64_t N, floa
 }
 
 void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M, int64_t N,
-                    int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-                    int64_t ldb, const ember_packed_b* pb, float beta, float* C, int64_t ldc,
-                    const float* bias, int relu) {
+                    int64_t K, float alpha, const float* A, int64_t lda, const ember_packed_a* pa,
+                    const float* B, int64_t ldb, const ember_packed_b* pb, float beta, float* C,
+                    int64_t ldc, const float* bias, int relu) {
     if (M <= 0 || N <= 0) return;
     if (isa->narrow && N <= isa->narrow->nr) isa = isa->narrow;
     if (pb && (pb->nr != isa->nr || pb->path != isa->path || pb->K != K || pb->N != N)) pb = NULL;
-    job j = {isa, blocking_for(isa), ta, tb, relu, M, N, K, lda, ldb, ldc, alpha, beta,
-             A, B, bias, pb, C, NULL, NULL, 0, 0};
+    const blocking bl = blocking_for(isa);
+    if (pa && (pa->mr != isa->mr || pa->path != isa->path || pa->kc != bl.kc || pa->M != M || pa->K != K)) pa = NULL;
+    job j = {isa, bl, ta, tb, relu, M, N, K, lda, ldb, ldc, alpha, beta,
+             A, B, bias, pb, pa, C, NULL, NULL, 0, 0};
     if (beta != 0.0f && K > j.bl.kc) {
         // beta·C must be added to the finished sum, but the k-blocks keep their partial sums
         // in C: sum into a scratch first, then one pass applies the epilogue.
         float* T = reserve(&tbuf_, (size_t)(M * N));
         if (!T) abort();
-        ember_gemm_run(isa, nt, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, pb, 0.0f, T, N, NULL, 0);
+        ember_gemm_run(isa, nt, ta, tb, M, N, K, 1.0f, A, lda, pa, B, ldb, pb, 0.0f, T, N, NULL, 0);
         if (nt > 1 && M * N >= 65536) {
             _Pragma("omp parallel num_threads(nt)")
             {
@@ -496,16 +546,16 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
         // kernel contiguous floats (A stored transposed: MR rows; B stored plain: NR columns,
         // every panel full) and the operand spans at most IN_PLACE_BYTES, which then sit in
         // L1 whole. Attention's 64×64 tile products: packing was a fifth of their time.
-        j.direct_a = ta && K * lda * (int64_t)sizeof(float) <= IN_PLACE_BYTES;
+        j.direct_a = !pa && ta && K * lda * (int64_t)sizeof(float) <= IN_PLACE_BYTES;
         j.direct_b = !tb && !pb && N % isa->nr == 0 && K * ldb * (int64_t)sizeof(float) <= IN_PLACE_BYTES;
     }
     if (!by_rows || nt == 1) j.bl.mc = balanced_mc(M, j.bl.mc, isa->mr);
     const int64_t mc = j.bl.mc;
     const int64_t nc = N < j.bl.nc ? (N + isa->nr - 1) / isa->nr * isa->nr : j.bl.nc;
     const int64_t kc = K < j.bl.kc ? K : j.bl.kc;
-    j.abuf = reserve(&abuf_, (size_t)(mc * kc));
+    j.abuf = pa ? NULL : reserve(&abuf_, (size_t)(mc * kc));
     j.bbuf = pb ? NULL : reserve(&bbuf_, (size_t)(nc * kc));
-    if (!j.abuf || (!pb && !j.bbuf)) abort();
+    if ((!pa && !j.abuf) || (!pb && !j.bbuf)) abort();
     if (nt > 1) {
         // The split follows the team OpenMP actually gives (it may be smaller than asked).
         _Pragma("omp parallel num_threads(nt)")

@@ -48,16 +48,19 @@ extern const ember_gemm_isa ember_gemm_isa_generic;  // kernel_generic.c
 #define EMBER_GEMM_MAX_MR 16
 #define EMBER_GEMM_MAX_NR 64
 
-/// The engine itself (engine.c): C = epilogue(op(A)·op(B)) on `nt` threads. `packed_b`
-/// (may be NULL) replaces B when its layout matches `isa`.
+/// The engine itself (engine.c): C = epilogue(op(A)·op(B)) on `nt` threads. `packed_a` and
+/// `packed_b` (either may be NULL) replace A and B when their layout matches `isa` and its
+/// blocking.
 void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M, int64_t N,
-                    int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-                    int64_t ldb, const struct ember_packed_b* packed_b, float beta, float* C,
-                    int64_t ldc, const float* bias, int relu);
+                    int64_t K, float alpha, const float* A, int64_t lda,
+                    const struct ember_packed_a* packed_a, const float* B, int64_t ldb,
+                    const struct ember_packed_b* packed_b, float beta, float* C, int64_t ldc,
+                    const float* bias, int relu);
 /// The matrix a packing was made from (still the caller's memory): the OpenBLAS route and a
 /// path whose panels differ from the packing's multiply it directly.
 typedef struct { const float* data; int64_t ld; int trans; } ember_packed_source;
 ember_packed_source ember_gemm_packed_source(const struct ember_packed_b* pb);
+ember_packed_source ember_gemm_packed_a_source(const struct ember_packed_a* pa);
 
 /// d[p·nr + j] = src[j·ldb + p] (j < cols, p < kcur), zero for cols <= j < nr (pack_x86.c;
 /// needs AVX2).

@@ -62,6 +62,22 @@ enum Kernels {
         ember_sgemm_packed(transA ? 1 : 0, Int64(m), Int64(b.n), Int64(b.k), alpha, a, Int64(lda), b.handle,
                            beta, c, Int64(ldc))
     }
+    /// A left operand packed once for many products (`ember_gemm_pack_a`): op(A) is (m, k).
+    final class PackedA {
+        let handle: OpaquePointer
+        let m: Int, k: Int
+        init?(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+            guard let h = ember_gemm_pack_a(transA ? 1 : 0, Int64(m), Int64(k), a, Int64(lda)) else { return nil }
+            (handle, self.m, self.k) = (h, m, k)
+        }
+        deinit { ember_gemm_packed_a_free(handle) }
+        var bytes: Int { Int(ember_gemm_packed_a_bytes(handle)) }
+    }
+    static func sgemmPackedA(n: Int, alpha: Float, a: PackedA, transB: Bool, b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        ember_sgemm_packed_a(Int64(a.m), Int64(n), Int64(a.k), alpha, a.handle, transB ? 1 : 0, b, Int64(ldb), beta, c,
+                             Int64(ldc))
+    }
     static func linearForwardPacked(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                     _ weight: PackedB, _ bias: UnsafePointer<Float>?, n: Int, relu: Bool = false) {
         ember_linear_forward_packed(out, inp, weight.handle, bias, Int64(n), Int64(weight.k), Int64(weight.n),
