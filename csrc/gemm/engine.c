@@ -218,6 +218,12 @@ static void pack_b(float* dst, int64_t stride, const float* B, int64_t ldb, int 
 
 // MARK: - Pre-packed B
 
+// A packing's floats: 64-byte aligned, and a line more than asked (aligned_alloc wants a
+// multiple of the alignment, and a zero-float packing still gets a pointer).
+static float* packed_alloc(int64_t floats) {
+    return aligned_alloc(64, ((size_t)floats * sizeof(float) + 63) / 64 * 64 + 64);
+}
+
 // All of op(B) (K×N) as ceil(N/NR) panels of K×NR: the (pc, jc) block of the driver is the
 // rows [pc, pc + kc) of panels jc/NR…, so one packing serves any blocking.
 struct ember_packed_b {
@@ -238,7 +244,7 @@ ember_packed_b* ember_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float
     const int64_t panels = (N + isa->nr - 1) / isa->nr;
     pb->path = isa->path, pb->nr = isa->nr, pb->K = K, pb->N = N, pb->stride = K * isa->nr;
     pb->src = (ember_packed_source){B, ldb, trans_b};
-    pb->data = aligned_alloc(64, ((size_t)(panels * pb->stride) * sizeof(float) + 63) / 64 * 64 + 64);
+    pb->data = packed_alloc(panels * pb->stride);
     if (!pb->data) { free(pb); return NULL; }
     const int nt = K * N >= (1 << 16) ? ember_team_size() : 1;
     EMBER_FOR(nt, jb, panels,
@@ -280,7 +286,7 @@ ember_packed_a* ember_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float
     pa->path = isa->path, pa->mr = isa->mr, pa->M = M, pa->K = K, pa->kc = blocking_for(isa).kc;
     pa->mpad = panels * isa->mr;
     pa->src = (ember_packed_source){A, lda, trans_a};
-    pa->data = aligned_alloc(64, ((size_t)(pa->mpad * K) * sizeof(float) + 63) / 64 * 64 + 64);
+    pa->data = packed_alloc(pa->mpad * K);
     if (!pa->data) { free(pa); return NULL; }
     for (int64_t pc = 0; pc < K; pc += pa->kc) {
         const int64_t kcur = K - pc < pa->kc ? K - pc : pa->kc;
