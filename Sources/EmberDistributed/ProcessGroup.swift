@@ -127,8 +127,8 @@ public final class ProcessGroup: @unchecked Sendable {
         case streaming
     }
 
-    /// This rank's window stores (`EMBER_SHM_STORES=automatic|cached|streaming`, default
-    /// automatic): which is faster depends on where the host put the vCPUs, and can change
+    /// This rank's window stores (`EMBER_SHM_STORES=automatic|cached|streaming` when the group is
+    /// made, default automatic): which is faster depends on where the host put the vCPUs, and can change
     /// between launches and within one (docs/DISTRIBUTED.md). Each rank's own choice; the bits
     /// are the same either way.
     public static var sharedMemoryStores: SharedMemoryStores {
@@ -146,6 +146,20 @@ public final class ProcessGroup: @unchecked Sendable {
             case .streaming: EMBER_SHM_STORES_STREAMING
             }
             ember_mpi_shm_set_stores(Int32(mode))
+        }
+    }
+
+    /// `EMBER_SHM_STORES` in `environment`: `.automatic` when unset, else `automatic`, `cached`
+    /// or `streaming`; any other value is an error naming the variable (`fromEnvironment()`
+    /// throws it before it starts MPI).
+    public static func sharedMemoryStores(fromEnvironment environment: [String: String]) throws -> SharedMemoryStores {
+        switch environment["EMBER_SHM_STORES"] {
+        case nil, "automatic": return .automatic
+        case "cached": return .cached
+        case "streaming": return .streaming
+        case let other?:
+            throw DistributedError.invalidArgument(
+                op: "EMBER_SHM_STORES", message: "\"\(other)\" is not one of automatic, cached, streaming")
         }
     }
 
@@ -193,6 +207,7 @@ public final class ProcessGroup: @unchecked Sendable {
         defer { lock.unlock() }
         if let shared { return shared }
         let env = ProcessInfo.processInfo.environment
+        let stores = try sharedMemoryStores(fromEnvironment: env)
         let group: ProcessGroup
         if launchedByMPI(env) {
             let (comm, rank, size) = try CommThread.start()
@@ -212,11 +227,7 @@ public final class ProcessGroup: @unchecked Sendable {
             nonisolated(unsafe) var enabled: Int32 = 0
             try comm.submit("MPI_Win_allocate_shared") { ember_mpi_shm_setup(wanted, &enabled) }.wait()
             group.sharedMemoryAllReduce = enabled != 0
-            switch env["EMBER_SHM_STORES"] {
-            case "cached": sharedMemoryStores = .cached
-            case "streaming": sharedMemoryStores = .streaming
-            default: break
-            }
+            if stores != .automatic { sharedMemoryStores = stores }
         } else {
             group = ProcessGroup(rank: 0, worldSize: 1, localRank: 0, comm: nil)
         }

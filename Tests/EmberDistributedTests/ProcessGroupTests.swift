@@ -14,6 +14,18 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertEqual(ProcessGroup.defaultRingMinBytesPerRank(["MPI_LOCALNRANKS": "4", "EMBER_RING_ALLREDUCE_MIN_BYTES": "0"], cores: 2), 0)
     }
 
+    /// EMBER_SHM_STORES: unset is automatic; a value that is none of the three is an error
+    /// naming the variable and the values it takes.
+    func testSharedMemoryStoresSetting() throws {
+        XCTAssertEqual(try ProcessGroup.sharedMemoryStores(fromEnvironment: [:]), .automatic)
+        XCTAssertEqual(try ProcessGroup.sharedMemoryStores(fromEnvironment: ["EMBER_SHM_STORES": "automatic"]), .automatic)
+        XCTAssertEqual(try ProcessGroup.sharedMemoryStores(fromEnvironment: ["EMBER_SHM_STORES": "cached"]), .cached)
+        XCTAssertEqual(try ProcessGroup.sharedMemoryStores(fromEnvironment: ["EMBER_SHM_STORES": "streaming"]), .streaming)
+        XCTAssertThrowsError(try ProcessGroup.sharedMemoryStores(fromEnvironment: ["EMBER_SHM_STORES": "stream"])) {
+            XCTAssertEqual("\($0)", "EMBER_SHM_STORES: \"stream\" is not one of automatic, cached, streaming")
+        }
+    }
+
     func testWorldOfOneWithoutMPI() throws {
         XCTAssertFalse(ProcessGroup.launchedByMPI(["PATH": "/usr/bin"]))
         XCTAssertTrue(ProcessGroup.launchedByMPI(["OMPI_COMM_WORLD_SIZE": "2"]))
