@@ -127,10 +127,10 @@ public final class ProcessGroup: @unchecked Sendable {
         case streaming
     }
 
-    /// This rank's window stores (`EMBER_SHM_STORES=automatic|cached|streaming` when the group is
-    /// made, default automatic): which is faster depends on where the host put the vCPUs, and can change
-    /// between launches and within one (docs/DISTRIBUTED.md). Each rank's own choice; the bits
-    /// are the same either way.
+    /// This rank's window stores (`EMBER_SHM_STORES=automatic|cached|streaming` when the group
+    /// is made, default automatic): which is faster depends on where the host put the vCPUs,
+    /// and can change between launches and within one (docs/DISTRIBUTED.md). Each rank's own
+    /// choice; the bits are the same either way.
     public static var sharedMemoryStores: SharedMemoryStores {
         get {
             switch ember_mpi_shm_stores() {
