@@ -210,8 +210,9 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
         for (int64_t r = 0; r < first; r++) memset(dsb + r * s->S, 0, (size_t)cols * sizeof(float));
     // This key tile's Kᵀ and Vᵀ, B of every query tile's S and dP, packed once (unpacked
     // calls if the memory is not there: the same bits either way).
-    ember_packed_b* kp = first < s->L ? ember_gemm_pack_b(1, s->E, cols, kb + c0 * kld, kld) : NULL;
-    ember_packed_b* vp = first < s->L ? ember_gemm_pack_b(1, s->Ev, cols, vb + c0 * vld, vld) : NULL;
+    const int reused = s->L - first > ATT_BR;   // more than one query tile
+    ember_packed_b* kp = reused ? ember_gemm_pack_b(1, s->E, cols, kb + c0 * kld, kld) : NULL;
+    ember_packed_b* vp = reused ? ember_gemm_pack_b(1, s->Ev, cols, vb + c0 * vld, vld) : NULL;
     for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
         scores(S, qb, qld, NULL, kb, kld, kp, bh, r0, rows, c0, cols, s);
