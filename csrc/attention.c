@@ -57,13 +57,12 @@ static inline int64_t att_ld(const ember_attention_layout* a, int64_t cols) {
 // S (rows × cols, row stride ATT_BC) = scale·Qi·Kjᵀ, plus the mask and the causal cut
 // (query r0 + r sees key c0 + c only when c0 + c ≤ r0 + r).
 // q and k are problem bh's, rows qld and kld apart; `qp` and `kp`, when not NULL, are Qi and
-// Kjᵀ packed (at most one of them).
+// Kjᵀ packed.
 static void scores(float* S, const float* q, int64_t qld, const ember_packed_a* qp, const float* k, int64_t kld,
                    const ember_packed_b* kp, int64_t bh, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
                    const ember_attention_shape* s) {
-    if (qp) ember_sgemm_serial_packed_a(rows, cols, s->E, s->scale, qp, 1, k + c0 * kld, kld, 0.0f, S, ATT_BC);
-    else if (kp) ember_sgemm_serial_packed(0, rows, cols, s->E, s->scale, q + r0 * qld, qld, kp, 0.0f, S, ATT_BC);
-    else ember_sgemm_serial(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, k + c0 * kld, kld, 0.0f, S, ATT_BC);
+    ember_sgemm_serial_prepacked(0, 1, rows, cols, s->E, s->scale, q + r0 * qld, qld, qp, k + c0 * kld, kld, kp,
+                                 0.0f, S, ATT_BC);
     if (s->mask) {
         const float* mb = s->mask + s->mask_offsets[bh];
         for (int64_t r = 0; r < rows; r++) {
@@ -216,9 +215,8 @@ static void dkdv_task(float* dk, float* dv, float* dq, float* ds_full, const flo
     for (int64_t r0 = first; r0 < s->L; r0 += ATT_BR) {
         const int64_t rows = s->L - r0 < ATT_BR ? s->L - r0 : ATT_BR;
         scores(S, qb, qld, NULL, kb, kld, kp, bh, r0, rows, c0, cols, s);
-        if (vp) ember_sgemm_serial_packed(0, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vp, 0.0f, dP, ATT_BC);
-        else ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
-                                dP, ATT_BC);
+        ember_sgemm_serial_prepacked(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, NULL, vb + c0 * vld, vld,
+                                     vp, 0.0f, dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         // dV += Pᵀ·dO before P is consumed by dS.
         ember_sgemm_serial(1, 0, cols, s->Ev, rows, 1.0f, S, ATT_BC, gb + r0 * s->Ev, s->Ev, 1.0f,
@@ -264,9 +262,8 @@ static void dq_task(float* dq, const float* dout, const float* q, const float* k
     for (int64_t c0 = 0; c0 < end; c0 += ATT_BC) {
         const int64_t cols = end - c0 < ATT_BC ? end - c0 : ATT_BC;
         scores(S, qb, qld, qp, kb, kld, NULL, bh, r0, rows, c0, cols, s);
-        if (gp) ember_sgemm_serial_packed_a(rows, cols, s->Ev, 1.0f, gp, 1, vb + c0 * vld, vld, 0.0f, dP, ATT_BC);
-        else ember_sgemm_serial(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, vb + c0 * vld, vld, 0.0f,
-                                dP, ATT_BC);
+        ember_sgemm_serial_prepacked(0, 1, rows, cols, s->Ev, 1.0f, gb + r0 * s->Ev, s->Ev, gp, vb + c0 * vld, vld,
+                                     NULL, 0.0f, dP, ATT_BC);
         probs(S, lse + bh * s->L + r0, rows, cols);
         dscores(dP, S, delta + bh * s->L + r0, rows, cols);
         ember_sgemm_serial(0, 0, rows, s->E, cols, s->scale, dP, ATT_BC, kb + c0 * kld, kld, 1.0f,

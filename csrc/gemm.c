@@ -200,19 +200,15 @@ void ember_sgemm_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alph
     sgemm_any(0, trans_a, 0, M, N, K, alpha, A, lda, NULL, NULL, 0, B, beta, C, ldc);
 }
 
-void ember_sgemm_serial_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                               int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc) {
-    sgemm_any(1, trans_a, 0, M, N, K, alpha, A, lda, NULL, NULL, 0, B, beta, C, ldc);
-}
-
 void ember_sgemm_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A, int trans_b,
                           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     sgemm_any(0, 0, trans_b, M, N, K, alpha, NULL, 0, A, B, ldb, NULL, beta, C, ldc);
 }
 
-void ember_sgemm_serial_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A,
-                                 int trans_b, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    sgemm_any(1, 0, trans_b, M, N, K, alpha, NULL, 0, A, B, ldb, NULL, beta, C, ldc);
+void ember_sgemm_serial_prepacked(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                                  const float* A, int64_t lda, const ember_packed_a* pa, const float* B,
+                                  int64_t ldb, const ember_packed_b* pb, float beta, float* C, int64_t ldc) {
+    sgemm_any(1, trans_a, trans_b, M, N, K, alpha, A, lda, pa, B, ldb, pb, beta, C, ldc);
 }
 
 void ember_set_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }

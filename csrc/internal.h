@@ -101,11 +101,12 @@ static inline void ember_thread_range(int64_t n, int64_t* lo, int64_t* hi) {
 void ember_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                         float* C, int64_t ldc);
-/// ember_sgemm_packed and ember_sgemm_packed_a on the calling thread alone, with the same bits.
-void ember_sgemm_serial_packed(int trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                               int64_t lda, const ember_packed_b* B, float beta, float* C, int64_t ldc);
-void ember_sgemm_serial_packed_a(int64_t M, int64_t N, int64_t K, float alpha, const ember_packed_a* A,
-                                 int trans_b, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+/// ember_sgemm_serial with either operand (or both) given pre-packed as well: `pa` / `pb`, when
+/// not NULL, are packings of op(A) / op(B) and are used where their layout fits (else A and B
+/// are); the same bits either way.
+void ember_sgemm_serial_prepacked(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                                  const float* A, int64_t lda, const ember_packed_a* pa, const float* B,
+                                  int64_t ldb, const ember_packed_b* pb, float beta, float* C, int64_t ldc);
 
 /// max(x, 0) as PyTorch computes it (clamp_min): NaN and -0 pass through unchanged.
 static inline float ember_relu(float x) { return x < 0.0f ? 0.0f : x; }
