@@ -114,7 +114,7 @@ public final class ProcessGroup: @unchecked Sendable {
     }
 
     /// How a rank writes its values into the shared-memory window.
-    public enum SharedMemoryStores: Sendable, Equatable {
+    public enum SharedMemoryStores: String, Sendable, CaseIterable {
         /// Each size from 256 KB on is timed both ways on this rank's first calls of that size,
         /// and the faster runs; both are timed again every 256 calls of the size, and sooner
         /// when its calls slow to twice the time they took. Below 256 KB, `.cached`.
@@ -132,45 +132,28 @@ public final class ProcessGroup: @unchecked Sendable {
     /// and can change between launches and within one (docs/DISTRIBUTED.md). Each rank's own
     /// choice; the bits are the same either way.
     public static var sharedMemoryStores: SharedMemoryStores {
-        get {
-            switch ember_mpi_shm_stores() {
-            case Int32(EMBER_SHM_STORES_CACHED): return .cached
-            case Int32(EMBER_SHM_STORES_STREAMING): return .streaming
-            default: return .automatic
-            }
-        }
-        set {
-            let mode = switch newValue {
-            case .automatic: EMBER_SHM_STORES_AUTO
-            case .cached: EMBER_SHM_STORES_CACHED
-            case .streaming: EMBER_SHM_STORES_STREAMING
-            }
-            ember_mpi_shm_set_stores(Int32(mode))
-        }
+        get { SharedMemoryStores(code: ember_mpi_shm_stores()) ?? .automatic }
+        set { ember_mpi_shm_set_stores(newValue.code) }
     }
 
     /// `EMBER_SHM_STORES` in `environment`: `.automatic` when unset, else `automatic`, `cached`
     /// or `streaming`; any other value is an error naming the variable (`fromEnvironment()`
     /// throws it before it starts MPI).
     public static func sharedMemoryStores(fromEnvironment environment: [String: String]) throws -> SharedMemoryStores {
-        switch environment["EMBER_SHM_STORES"] {
-        case nil, "automatic": return .automatic
-        case "cached": return .cached
-        case "streaming": return .streaming
-        case let other?:
+        guard let value = environment["EMBER_SHM_STORES"] else { return .automatic }
+        guard let stores = SharedMemoryStores(rawValue: value) else {
             throw DistributedError.invalidArgument(
-                op: "EMBER_SHM_STORES", message: "\"\(other)\" is not one of automatic, cached, streaming")
+                op: "EMBER_SHM_STORES",
+                message: "\"\(value)\" is not one of \(SharedMemoryStores.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        return stores
     }
 
     /// What `.automatic` runs on this rank now for shared-memory sums of `bytes` in `order`:
     /// `.cached` or `.streaming`, or nil while it is still timing both for that size.
     public static func sharedMemoryStoresChosen(bytes: Int, order: ReductionOrder = .mpi) -> SharedMemoryStores? {
-        switch ember_mpi_shm_auto_stores(Int64(bytes / MemoryLayout<Float>.size), order == .fixedTree ? 1 : 0) {
-        case Int32(EMBER_SHM_STORES_CACHED): return .cached
-        case Int32(EMBER_SHM_STORES_STREAMING): return .streaming
-        default: return nil
-        }
+        SharedMemoryStores(code: ember_mpi_shm_auto_stores(Int64(bytes / MemoryLayout<Float>.size),
+                                                           order == .fixedTree ? 1 : 0))
     }
 
     /// Whether the fast mode's sums can go through shared memory: all ranks run on one
@@ -425,5 +408,25 @@ extension ProcessGroup {
         var out = [Float](repeating: 0, count: n)
         ember_mpi_tree_sum_f32(&out, &flat, Int64(parts.count), Int64(n))
         return Tensor(out, shape: first.shape)
+    }
+}
+
+extension ProcessGroup.SharedMemoryStores {
+    /// From the C core's `EMBER_SHM_STORES_*` value; nil for any other (-1: still timing).
+    init?(code: Int32) {
+        switch code {
+        case Int32(EMBER_SHM_STORES_AUTO): self = .automatic
+        case Int32(EMBER_SHM_STORES_CACHED): self = .cached
+        case Int32(EMBER_SHM_STORES_STREAMING): self = .streaming
+        default: return nil
+        }
+    }
+
+    var code: Int32 {
+        switch self {
+        case .automatic: Int32(EMBER_SHM_STORES_AUTO)
+        case .cached: Int32(EMBER_SHM_STORES_CACHED)
+        case .streaming: Int32(EMBER_SHM_STORES_STREAMING)
+        }
     }
 }
