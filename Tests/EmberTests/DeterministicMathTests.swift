@@ -176,8 +176,8 @@ final class DeterministicMathTests: KernelSettingsTestCase {
                 XCTAssertLessThanOrEqual(Self.ulpError(y, Self.reference(op, Double(x))), 0.5001, "\(op)(\(x)) = \(y)")
             }
             // The tensor op (vector loop, big blocks through the scalar path) agrees.
-            XCTAssertEqual((op == .sin ? Tensor(xs, shape: [xs.count]).sin() : Tensor(xs, shape: [xs.count]).cos()).toArray().map(\.bitPattern),
-                           got.map(\.bitPattern), "\(op) tensor op")
+            assertSameBits((op == .sin ? Tensor(xs, shape: [xs.count]).sin() : Tensor(xs, shape: [xs.count]).cos()).toArray(),
+                           got, "\(op) tensor op")
         }
     }
 
@@ -243,11 +243,10 @@ final class DeterministicMathTests: KernelSettingsTestCase {
         for threads in [1, 2, 4] {
             setNumThreads(threads)
             for (op, b, f) in ops {
-                let want = Kernels.scalarMath(op, xs, b).map(\.bitPattern)
-                XCTAssertEqual(f(x).toArray().map(\.bitPattern), want, "\(op) \(b) on \(threads) threads")
+                assertSameBits(f(x).toArray(), Kernels.scalarMath(op, xs, b), "\(op) \(b) on \(threads) threads")
             }
             let want = xs.map { $0 > 0 ? $0 : 0.7 * Kernels.scalarMath(.expm1, [$0])[0] }
-            XCTAssertEqual(x.elu(alpha: 0.7).toArray().map(\.bitPattern), want.map(\.bitPattern), "elu on \(threads) threads")
+            assertSameBits(x.elu(alpha: 0.7).toArray(), want, "elu on \(threads) threads")
         }
     }
 

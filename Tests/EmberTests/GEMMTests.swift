@@ -200,7 +200,7 @@ final class GEMMTests: KernelSettingsTestCase {
             for threads in [1, 2, 4] {
                 setCPUCapability(path)
                 setNumThreads(threads)
-                XCTAssertEqual(linear(), base, "linear layer: \(path) on \(threads) threads")
+                assertSameBits(linear(), base, "linear layer: \(path) on \(threads) threads")
             }
         }
     }
@@ -269,8 +269,8 @@ final class GEMMTests: KernelSettingsTestCase {
                 setCPUCapability(path)
                 for threads in [1, 2] {
                     setNumThreads(threads)
-                    XCTAssertEqual(product(pad: 0), base, "\(m)x\(n)x\(k) in place, \(path), \(threads) threads")
-                    XCTAssertEqual(product(pad: 600), base, "\(m)x\(n)x\(k) packed, \(path), \(threads) threads")
+                    assertSameBits(product(pad: 0), base, "\(m)x\(n)x\(k) in place, \(path), \(threads) threads")
+                    assertSameBits(product(pad: 600), base, "\(m)x\(n)x\(k) packed, \(path), \(threads) threads")
                 }
             }
         }
@@ -295,11 +295,11 @@ final class GEMMTests: KernelSettingsTestCase {
                 Kernels.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: w, ldb: k,
                               beta: 0, c: &plain, ldc: n)
                 Kernels.sgemmPacked(transA: false, m: m, alpha: 1, a: a, lda: k, b: packed, beta: 0, c: &viaPack, ldc: n)
-                XCTAssertEqual(viaPack.map(\.bitPattern), plain.map(\.bitPattern), "packed on \(packPath), run on \(path)")
+                assertSameBits(viaPack, plain, "packed on \(packPath), run on \(path)")
                 var y = [Float](repeating: 0, count: m * n), yp = [Float](repeating: .nan, count: m * n)
                 Kernels.linearForward(&y, a, w, bias, n: m, inFeatures: k, outFeatures: n, relu: true)
                 Kernels.linearForwardPacked(&yp, a, packed, bias, n: m, relu: true)
-                XCTAssertEqual(yp.map(\.bitPattern), y.map(\.bitPattern), "linear packed on \(packPath), run on \(path)")
+                assertSameBits(yp, y, "linear packed on \(packPath), run on \(path)")
             }
         }
         }
@@ -332,7 +332,7 @@ final class GEMMTests: KernelSettingsTestCase {
                                       beta: beta, c: &plain, ldc: n)
                         Kernels.sgemmPackedA(n: n, alpha: 0.75, a: packed, transB: tb, b: b, ldb: bc, beta: beta,
                                              c: &viaPack, ldc: n)
-                        XCTAssertEqual(viaPack.map(\.bitPattern), plain.map(\.bitPattern),
+                        assertSameBits(viaPack, plain,
                                        "\(m)x\(n)x\(k) ta \(ta) tb \(tb), packed on \(packPath), run on \(path), \(threads) threads")
                     }
                 }
@@ -352,9 +352,9 @@ final class GEMMTests: KernelSettingsTestCase {
         let trained = layer(x)
         XCTAssertNil(layer.weight.storage.packedWeight)
         let evaluated = noGrad { layer(x) }
-        XCTAssertEqual(evaluated.toArray().map(\.bitPattern), trained.toArray().map(\.bitPattern))
+        assertSameBits(evaluated.toArray(), trained.toArray())
         let kept = try XCTUnwrap(layer.weight.storage.packedWeight)
-        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern), trained.toArray().map(\.bitPattern))
+        assertSameBits(noGrad { layer(x) }.toArray(), trained.toArray())
         XCTAssertTrue(layer.weight.storage.packedWeight?.packed === kept.packed, "reused, not repacked")
 
         // An optimizer step writes the weight: the packing is dropped and the next evaluation
@@ -365,24 +365,24 @@ final class GEMMTests: KernelSettingsTestCase {
         XCTAssertNil(layer.weight.storage.packedWeight)
         let fresh = Tensor(layer.weight.toArray(), shape: layer.weight.shape)
         let expected = linear(x, fresh, layer.bias)   // another storage, grad mode: unpacked
-        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern), expected.toArray().map(\.bitPattern))
+        assertSameBits(noGrad { layer(x) }.toArray(), expected.toArray())
         XCTAssertNotEqual(expected.toArray(), trained.toArray())
 
         // copy_ and a raw write count as writes too.
         _ = noGrad { layer(x) }
         noGrad { layer.weight.copy_(layer.weight * 0.5) }
-        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern),
-                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray().map(\.bitPattern))
+        assertSameBits(noGrad { layer(x) }.toArray(),
+                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray())
         layer.weight.withUnsafeMutableFloats { $0[0] += 1 }
-        XCTAssertEqual(noGrad { layer(x) }.toArray().map(\.bitPattern),
-                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray().map(\.bitPattern))
+        assertSameBits(noGrad { layer(x) }.toArray(),
+                       linear(x, Tensor(layer.weight.toArray(), shape: [40, 48]), layer.bias).toArray())
 
         // Two row blocks of one storage: the plain product for each, nothing kept.
         let both = Tensor(testValues(80 * 48, seed: 9).map(Float.init), shape: [80, 48])
         let top = both[0..<40], bottom = both[40..<80]
         for (view, rows) in [(top, 0..<40), (bottom, 40..<80), (top, 0..<40)] {
             let copy = Tensor(Array(both.toArray()[rows.lowerBound * 48..<rows.upperBound * 48]), shape: [40, 48])
-            XCTAssertEqual(noGrad { linear(x, view) }.toArray().map(\.bitPattern), linear(x, copy).toArray().map(\.bitPattern))
+            assertSameBits(noGrad { linear(x, view) }.toArray(), linear(x, copy).toArray())
         }
         XCTAssertNil(both.storage.packedWeight)
         // A weight that needs no gradient is kept under grad mode too (a frozen layer).

@@ -27,6 +27,26 @@ func assertClose(_ a: [Double], _ b: [Double], atol: Double = 1e-5, rtol: Double
 
 func doubles(_ t: Tensor) -> [Double] { t.toArray().map(Double.init) }
 
+/// The same bit patterns (NaN payloads and the sign of zero included) in both arrays. A
+/// failure says how many elements differ and shows the first, not both whole arrays.
+func assertSameBits(_ got: [UInt32], _ want: [UInt32], _ what: @autoclosure () -> String = "",
+                    file: StaticString = #filePath, line: UInt = #line) {
+    guard got.count == want.count else {
+        XCTFail("\(what()): \(got.count) values, expected \(want.count)", file: file, line: line)
+        return
+    }
+    let differing = got.indices.filter { got[$0] != want[$0] }
+    guard let i = differing.first else { return }
+    let (g, w) = (Float(bitPattern: got[i]), Float(bitPattern: want[i]))
+    XCTFail("\(what()): \(differing.count) of \(got.count) values differ; the first, [\(i)], is \(g) "
+            + "(0x\(String(got[i], radix: 16))), expected \(w) (0x\(String(want[i], radix: 16)))", file: file, line: line)
+}
+
+func assertSameBits(_ got: [Float], _ want: [Float], _ what: @autoclosure () -> String = "",
+                    file: StaticString = #filePath, line: UInt = #line) {
+    assertSameBits(got.map(\.bitPattern), want.map(\.bitPattern), what(), file: file, line: line)
+}
+
 /// Checks autograd against central finite differences of a double-precision reference.
 ///
 /// The scalar checked is L = Σ_k w_k · f(x)_k with fixed weights w, so every output element
