@@ -276,6 +276,52 @@ final class GEMMTests: KernelSettingsTestCase {
         }
     }
 
+    /// Blocking comes from the cache sizes the machine reports, so it differs between CPUs:
+    /// any MC, NC and KC give the same bits, also where a short last k-block is shared out
+    /// (K = 784 and 300), beta meets several k-blocks (the scratch sum) or one, the operands
+    /// are read in place, and a packing was made under another blocking.
+    func testBlockingNeverChangesTheBits() {
+        let paths = runnablePaths()
+        parallelThreshold = 1
+        let problems = [Problem(m: 64, n: 96, k: 784, ta: false, tb: true),
+                        Problem(m: 300, n: 40, k: 600, ta: false, tb: false, alpha: 0.5, beta: 0.5, pad: 2),
+                        Problem(m: 37, n: 70, k: 300, ta: true, tb: false, beta: 1),
+                        Problem(m: 200, n: 48, k: 257, ta: true, tb: true, alpha: -0.25, beta: 1, pad: 1),
+                        Problem(m: 64, n: 64, k: 64, ta: true, tb: false)]
+        let (k, n, m) = (784, 130, 64)
+        let x = testValues(m * k, seed: 71).map(Float.init), w = testValues(n * k, seed: 72).map(Float.init)
+        let bias = testValues(n, seed: 73).map(Float.init)
+        func packX() -> Kernels.PackedA {
+            x.withUnsafeBufferPointer { Kernels.PackedA(transA: false, m: m, k: k, a: $0.baseAddress!, lda: k)! }
+        }
+        func outputs(packedEarlier: Kernels.PackedA) -> [UInt32] {
+            var all = problems.flatMap { $0.run() }
+            var y = [Float](repeating: .nan, count: m * n)
+            Kernels.linearForward(&y, x, w, bias, n: m, inFeatures: k, outFeatures: n, relu: true)
+            all += y
+            for packed in [packX(), packedEarlier] {
+                var viaPack = [Float](repeating: .nan, count: m * n)
+                Kernels.sgemmPackedA(n: n, alpha: 1, a: packed, transB: true, b: w, ldb: k, beta: 0, c: &viaPack, ldc: n)
+                all += viaPack
+            }
+            return all.map(\.bitPattern)
+        }
+        for path in paths {
+            setCPUCapability(path)
+            setNumThreads(2)
+            Kernels.setGemmBlocking(mc: 0, nc: 0, kc: 0)
+            let packedEarlier = packX()
+            let base = outputs(packedEarlier: packedEarlier)
+            for (mc, nc, kc) in [(6, 16, 16), (12, 48, 100), (126, 8192, 250), (30, 64, 1024), (600, 32, 64)] {
+                for threads in [1, 2] {
+                    setNumThreads(threads)
+                    Kernels.setGemmBlocking(mc: mc, nc: nc, kc: kc)
+                    assertSameBits(outputs(packedEarlier: packedEarlier), base, "\(path), MC \(mc) NC \(nc) KC \(kc), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// A pre-packed B gives the unpacked call's bits, also after the path changed since
     /// packing (it then multiplies the original matrix), and through the linear entry point.
     func testPrepackedOperandSameBits() {

@@ -111,6 +111,7 @@ class KernelSettingsTestCase: XCTestCase {
 
     override func tearDown() {
         setCPUCapability(savedPath)
+        Kernels.setGemmBlocking(mc: 0, nc: 0, kc: 0)
         setNumThreads(numCores())
         parallelThreshold = savedThreshold
         super.tearDown()

@@ -26,6 +26,11 @@ enum Kernels {
     static func gemmPath() -> Int { Int(ember_gemm_get_path()) }
     static func hardwarePath() -> Int { Int(ember_cpu_hardware_path()) }
     static func setGemmPath(_ path: Int) -> Int { Int(ember_gemm_set_path(Int32(path))) }
+    /// Overrides the engine's cache blocking (tests, tuning); 0 keeps the machine's value.
+    /// Blocking never changes the bits.
+    static func setGemmBlocking(mc: Int, nc: Int, kc: Int) {
+        ember_gemm_set_blocking(Int64(mc), Int64(nc), Int64(kc))
+    }
     static var gemmBackendIsOpenBLAS: Bool {
         get { ember_gemm_get_backend() == Int32(EMBER_GEMM_OPENBLAS) }
         set { ember_gemm_set_backend(Int32(newValue ? EMBER_GEMM_OPENBLAS : EMBER_GEMM_EMBER)) }
