@@ -6,11 +6,15 @@
 //   odd:  the rest is a whole file for TorchCheckpoint.read(bytes:name:) (libarchive's zip
 //         reader, the records, the storages).
 // Errors must be Unpickler.Failure or TorchCheckpointError; a trap, an ASan report or another
-// error is a finding. Every tensor built is read in full, so one reaching outside its
-// storage shows under ASan.
+// error is a finding. Every tensor built is read in full (within the first 65536 values), so
+// one reaching outside its storage shows under ASan, and the value's description is written.
 
-func touch(_ v: TorchValue, depth: Int = 0) {
+// At most `budget` values are visited: lists shared inside each other are linear in the
+// file and exponential as a tree.
+func touch(_ v: TorchValue, depth: Int = 0, budget: inout Int) {
     precondition(depth <= Unpickler.maxDepth)
+    budget -= 1
+    guard budget >= 0 else { return }
     switch v {
     case .tensor(let t):
         precondition(t.count == t.shape.reduce(1, *))
@@ -18,8 +22,9 @@ func touch(_ v: TorchValue, depth: Int = 0) {
         var sum = 0
         for i in 0..<(c.count * c.dtype.itemSize) { sum &+= Int((c.raw + i).load(as: UInt8.self)) }
         _ = sum
-    case .list(let a), .tuple(let a), .set(let a): for x in a { touch(x, depth: depth + 1) }
-    case .dict(let p): for (k, x) in p { touch(k, depth: depth + 1); touch(x, depth: depth + 1) }
+    case .list(let a), .tuple(let a), .set(let a): for x in a { touch(x, depth: depth + 1, budget: &budget) }
+    case .dict(let p):
+        for (k, x) in p { touch(k, depth: depth + 1, budget: &budget); touch(x, depth: depth + 1, budget: &budget) }
     default: break
     }
 }
@@ -37,9 +42,10 @@ public func fuzzTorch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard bytes.allSatisfy({ !$0.overflow && $0.partialValue <= 1 << 20 }),
                   bytes.reduce(0, { $0 + $1.partialValue }) <= 1 << 20 else { return 0 }
             var f = Freezer(unpickler: u, storages: bytes.map { Storage(zeroedByteCount: max($0.partialValue, 1)) })
-            // Shared containers are frozen once; touching a "billion laughs" tree would not be.
-            guard u.nodes.count < 4096 else { _ = try f.freeze(top, depth: 0); return 0 }
-            touch(try f.freeze(top, depth: 0))
+            let value = try f.freeze(top, depth: 0)
+            var budget = 1 << 16
+            touch(value, budget: &budget)
+            precondition(value.description.count <= TorchValue.descriptionLimit + 1)
         } catch is Unpickler.Failure {
         } catch {
             fatalError("unexpected error type \(error)")
@@ -47,7 +53,9 @@ public func fuzzTorch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } else {
         do {
             let ckpt = try TorchCheckpoint.read(bytes: Array(rest), name: "fuzz")
-            touch(ckpt.root)
+            var budget = 1 << 16
+            touch(ckpt.root, budget: &budget)
+            precondition(ckpt.root.description.count <= TorchValue.descriptionLimit + 1)
         } catch let e as TorchCheckpointError {
             precondition(e.path == "fuzz")
         } catch {

@@ -288,6 +288,27 @@ final class TorchCheckpointTests: XCTestCase {
         while case .list(let items) = v, items.count == 2 { v = items[0]; depth += 1 }
         XCTAssertEqual(depth, 64)
         XCTAssertEqual(v.description, "[None]")
+        // Written out, the whole value never ends: the text stops at the limit.
+        let text = try unpickle(p).description
+        XCTAssertEqual(text.count, TorchValue.descriptionLimit + 1)
+        XCTAssertTrue(text.hasPrefix("[[[[") && text.hasSuffix("…"), String(text.prefix(80)))
+    }
+
+    func testSharedTupleKeysAreBounded() throws {
+        // { key: None } with key = N, then `levels` times (DUP, DUP, TUPLE3): a tuple of
+        // 3^levels Nones. Keys are hashed by value, so it must not be expanded.
+        func pickle(_ levels: Int) -> [UInt8] {
+            [0x80, 2, 0x7D, 0x4E] + Array(repeating: [0x32, 0x32, 0x87], count: levels).flatMap { $0 } + [0x4E, 0x73, 0x2E]
+        }
+        // 3^7 Nones and 1093 tuples: 3280 values, allowed; one level more is 9841.
+        guard case .dict(let pairs) = try unpickle(pickle(7)), pairs.count == 1 else { return XCTFail("not a dict of one") }
+        var key = pairs[0].key, levels = 0
+        while case .tuple(let items) = key, items.count == 3 { key = items[2]; levels += 1 }
+        XCTAssertEqual(levels, 7)
+        let over = failure(pickle(8))
+        XCTAssertEqual(over, "a dict key holds more than 4096 values")
+        guard over != "no error" else { return }   // unbounded: 40 levels would not finish
+        XCTAssertEqual(failure(pickle(40)), "a dict key holds more than 4096 values")
     }
 
     func testSharedSubtreesCountTheirFullDepth() throws {

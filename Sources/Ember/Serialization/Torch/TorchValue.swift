@@ -92,24 +92,55 @@ public indirect enum TorchValue: CustomStringConvertible {
         }
     }
 
-    /// Python-like text; tensors as `tensor(float32, [3, 4])`.
+    /// Python-like text; tensors as `tensor(float32, [3, 4])`. At most
+    /// `descriptionLimit` characters, then "…": a pickle that reuses a list inside itself
+    /// is a few hundred bytes whose values, written out, never end.
     public var description: String {
+        var out = ""
+        write(to: &out, limit: Self.descriptionLimit)
+        guard out.utf8.count > Self.descriptionLimit else { return out }
+        return String(out.prefix(Self.descriptionLimit)) + "…"
+    }
+
+    /// The most characters `description` writes before it stops.
+    public static let descriptionLimit = 1 << 20
+
+    /// Appends this value's text to `out`, stopping once `out` is past `limit` UTF-8 bytes.
+    private func write(to out: inout String, limit: Int) {
+        func items(_ a: [TorchValue], _ open: String, _ close: String) {
+            out += open
+            for (i, x) in a.enumerated() {
+                guard out.utf8.count <= limit else { return }
+                if i > 0 { out += ", " }
+                x.write(to: &out, limit: limit)
+            }
+            out += close
+        }
         switch self {
-        case .none: return "None"
-        case .bool(let b): return b ? "True" : "False"
-        case .int(let i): return String(i)
-        case .bigInt(let b): return "<int of \(b.count) bytes>"
-        case .float(let d): return String(d)
-        case .string(let s): return "'\(s)'"
-        case .bytes(let b): return "<\(b.count) bytes>"
-        case .tuple(let a): return "(" + a.map(\.description).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
-        case .list(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-        case .set(let a): return "{" + a.map(\.description).joined(separator: ", ") + "}"
-        case .dict(let p): return "{" + p.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
-        case .tensor(let t): return "tensor(\(t.dtype), \(t.shape))"
-        case .size(let s): return "torch.Size(\(s))"
-        case .dtype(let d): return "torch.\(d)"
-        case .device(let d): return "device(type='\(d)')"
+        case .none: out += "None"
+        case .bool(let b): out += b ? "True" : "False"
+        case .int(let i): out += String(i)
+        case .bigInt(let b): out += "<int of \(b.count) bytes>"
+        case .float(let d): out += String(d)
+        case .string(let s): out += "'\(s)'"
+        case .bytes(let b): out += "<\(b.count) bytes>"
+        case .tuple(let a): items(a, "(", a.count == 1 ? ",)" : ")")
+        case .list(let a): items(a, "[", "]")
+        case .set(let a): items(a, "{", "}")
+        case .dict(let p):
+            out += "{"
+            for (i, (k, v)) in p.enumerated() {
+                guard out.utf8.count <= limit else { return }
+                if i > 0 { out += ", " }
+                k.write(to: &out, limit: limit)
+                out += ": "
+                v.write(to: &out, limit: limit)
+            }
+            out += "}"
+        case .tensor(let t): out += "tensor(\(t.dtype), \(t.shape))"
+        case .size(let s): out += "torch.Size(\(s))"
+        case .dtype(let d): out += "torch.\(d)"
+        case .device(let d): out += "device(type='\(d)')"
         }
     }
 }

@@ -83,6 +83,8 @@ struct Unpickler {
     static let maxPickleBytes = 16 << 20
     /// The deepest nesting `freeze` follows; deeper is refused, not recursed into.
     static let maxDepth = 200
+    /// The most values (the tuple's own and every nested one's) a dict key may hold.
+    static let maxKeyValues = 4096
 
     private(set) var nodes: [Node] = []
     private(set) var storages: [StorageRef] = []
@@ -295,7 +297,8 @@ struct Unpickler {
         let d = try container(target, .dict, op: op)
         guard items.count % 2 == 0 else { throw Failure(message: "\(op) with an odd number of items (\(items.count))") }
         for i in stride(from: 0, to: items.count, by: 2) {
-            let k = try key(items[i], depth: 0)
+            var budget = Self.maxKeyValues
+            let k = try key(items[i], depth: 0, budget: &budget)
             if let slot = d.index[k] {
                 d.values[slot] = items[i + 1]
             } else {
@@ -306,8 +309,12 @@ struct Unpickler {
         }
     }
 
-    private func key(_ o: Obj, depth: Int) throws -> Key {
+    /// A tuple key is hashed by value, so one tuple reused inside itself (DUP, or the memo)
+    /// expands exponentially: a few hundred bytes of pickle made a key of 10^8 values.
+    private func key(_ o: Obj, depth: Int, budget: inout Int) throws -> Key {
         guard depth < Self.maxDepth else { throw Failure(message: "a dict key nests deeper than \(Self.maxDepth) levels") }
+        budget -= 1
+        guard budget >= 0 else { throw Failure(message: "a dict key holds more than \(Self.maxKeyValues) values") }
         switch o {
         case .none: return .none
         case .bool(let b): return .int(b ? 1 : 0)
@@ -316,7 +323,8 @@ struct Unpickler {
         case .float(let d): return d == d.rounded() && abs(d) < 0x1p63 ? .int(Int(d)) : .float(d.bitPattern)
         case .string(let s): return .string(s)
         case .bytes(let b): return .bytes(b)
-        case .node(let i) where nodes[i].kind == .tuple: return .tuple(try nodes[i].items.map { try key($0, depth: depth + 1) })
+        case .node(let i) where nodes[i].kind == .tuple:
+            return .tuple(try nodes[i].items.map { try key($0, depth: depth + 1, budget: &budget) })
         default: throw Failure(message: "unhashable dict key \(describe(o))")
         }
     }
