@@ -83,6 +83,8 @@ const char* ember_openblas_corename(void);
 /// C(M,N) = alpha * op(A) * op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
 /// `trans_a`/`trans_b` read A/B transposed in place (no copies). lda/ldb/ldc are the row
 /// strides of the stored matrices. beta = 0 never reads C. Rounds by the rule above.
+/// C rows that start on 64-byte boundaries run fastest (a tile row is then one cache line):
+/// Ember's tensors are aligned so; a 16-byte aligned C made K = 64 products 1.2–1.4× slower.
 void ember_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                  float beta, float* C, int64_t ldc);
