@@ -309,6 +309,17 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(over, "a dict key holds more than 4096 values")
         guard over != "no error" else { return }   // unbounded: 40 levels would not finish
         XCTAssertEqual(failure(pickle(40)), "a dict key holds more than 4096 values")
+
+        // The 3280-value key memoized, then set again and again at 4 bytes a time: all keys
+        // together may hold one value per pickle byte and 4096 more.
+        func again(_ times: Int) -> [UInt8] {
+            var p = Array(pickle(7).dropLast(3)) + [0x71, 0, 0x4E, 0x73]
+            for _ in 0..<times { p += [0x68, 0, 0x4E, 0x73] }
+            return p + [0x2E]
+        }
+        XCTAssertEqual(failure(again(0)), "no error")
+        let many = again(1000)
+        XCTAssertEqual(failure(many), "the dict keys hold more than \(many.count + 4096) values in all (one per pickle byte, and 4096)")
     }
 
     func testSharedSubtreesCountTheirFullDepth() throws {

@@ -83,7 +83,9 @@ struct Unpickler {
     static let maxPickleBytes = 16 << 20
     /// The deepest nesting `freeze` follows; deeper is refused, not recursed into.
     static let maxDepth = 200
-    /// The most values (the tuple's own and every nested one's) a dict key may hold.
+    /// The most values (the tuple's own and every nested one's) a dict key may hold, and
+    /// the most all of a pickle's dict keys may hold beyond one per byte: the same tuple set
+    /// as a key again and again costs 4 bytes a time, so hashing stays linear in the input.
     static let maxKeyValues = 4096
 
     private(set) var nodes: [Node] = []
@@ -94,6 +96,9 @@ struct Unpickler {
     private var stack: [Obj] = []
     private var marks: [Int] = []
     private var memo: [Int: Obj] = [:]
+    /// The dict key values this pickle may hash (`maxKeyValues` beyond its length), and how
+    /// many are left.
+    private var keyLimit = 0, keyBudget = 0
 
     /// Runs the pickle to its STOP and returns the top object.
     mutating func load(_ bytes: UnsafeRawBufferPointer) throws -> Obj {
@@ -101,6 +106,8 @@ struct Unpickler {
             throw Failure(message: "the pickle is \(bytes.count) bytes, more than the \(Self.maxPickleBytes) allowed")
         }
         var pos = 0
+        keyLimit = bytes.count + Self.maxKeyValues
+        keyBudget = keyLimit
         func need(_ n: Int) throws -> Int {
             guard n >= 0, n <= bytes.count - pos else {
                 throw Failure(message: "the pickle ends inside an opcode at byte \(pos) (needs \(n) more bytes, \(bytes.count - pos) left)")
@@ -293,12 +300,14 @@ struct Unpickler {
         return nodes[i]
     }
 
-    private func setItems(_ target: Obj, _ items: [Obj], op: String) throws {
+    private mutating func setItems(_ target: Obj, _ items: [Obj], op: String) throws {
         let d = try container(target, .dict, op: op)
         guard items.count % 2 == 0 else { throw Failure(message: "\(op) with an odd number of items (\(items.count))") }
         for i in stride(from: 0, to: items.count, by: 2) {
-            var budget = Self.maxKeyValues
+            let allowed = min(Self.maxKeyValues, keyBudget)
+            var budget = allowed
             let k = try key(items[i], depth: 0, budget: &budget)
+            keyBudget -= allowed - budget
             if let slot = d.index[k] {
                 d.values[slot] = items[i + 1]
             } else {
@@ -314,7 +323,11 @@ struct Unpickler {
     private func key(_ o: Obj, depth: Int, budget: inout Int) throws -> Key {
         guard depth < Self.maxDepth else { throw Failure(message: "a dict key nests deeper than \(Self.maxDepth) levels") }
         budget -= 1
-        guard budget >= 0 else { throw Failure(message: "a dict key holds more than \(Self.maxKeyValues) values") }
+        guard budget >= 0 else {
+            throw Failure(message: keyBudget < Self.maxKeyValues
+                ? "the dict keys hold more than \(keyLimit) values in all (one per pickle byte, and \(Self.maxKeyValues))"
+                : "a dict key holds more than \(Self.maxKeyValues) values")
+        }
         switch o {
         case .none: return .none
         case .bool(let b): return .int(b ? 1 : 0)
