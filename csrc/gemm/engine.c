@@ -107,13 +107,15 @@ static blocking blocking_for(const ember_gemm_isa* isa) {
     return b;
 }
 
-// KC for a K-deep product: a last k-block under a quarter of KC is shared out among the
-// others (784 = 3·256 + 16 runs as 262 + 261 + 261): each k-block is a pass over C and two
-// barriers. The micro-panels grow by at most a quarter. KC never changes the bits.
-static int64_t balanced_kc(int64_t K, int64_t kc) {
-    const int64_t blocks = (K + kc - 1) / kc;
-    if (blocks < 2 || K - (blocks - 1) * kc >= kc / 4) return kc;
-    return (K + blocks - 2) / (blocks - 1);
+// The blocking of a K-deep product (and of a packed A for one): a last k-block under a
+// quarter of KC is shared out among the others (784 = 3·256 + 16 runs as 262 + 261 + 261),
+// since each k-block is a pass over C and two barriers. The micro-panels grow by at most a
+// quarter. KC never changes the bits.
+static blocking blocking_for_depth(const ember_gemm_isa* isa, int64_t K) {
+    blocking b = blocking_for(isa);
+    const int64_t blocks = (K + b.kc - 1) / b.kc;
+    if (blocks >= 2 && K - (blocks - 1) * b.kc < b.kc / 4) b.kc = (K + blocks - 2) / (blocks - 1);
+    return b;
 }
 
 void ember_gemm_get_blocking(int64_t* mc, int64_t* nc, int64_t* kc) {
@@ -292,7 +294,7 @@ ember_packed_a* ember_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float
     ember_packed_a* pa = malloc(sizeof *pa);
     if (!pa) return NULL;
     const int64_t panels = (M + isa->mr - 1) / isa->mr;
-    pa->path = isa->path, pa->mr = isa->mr, pa->M = M, pa->K = K, pa->kc = balanced_kc(K, blocking_for(isa).kc);
+    pa->path = isa->path, pa->mr = isa->mr, pa->M = M, pa->K = K, pa->kc = blocking_for_depth(isa, K).kc;
     pa->mpad = panels * isa->mr;
     pa->src = (ember_packed_source){A, lda, trans_a};
     pa->data = packed_alloc(pa->mpad * K);
@@ -533,8 +535,7 @@ void ember_gemm_run(const ember_gemm_isa* isa, int nt, int ta, int tb, int64_t M
     if (M <= 0 || N <= 0) return;
     if (isa->narrow && N <= isa->narrow->nr) isa = isa->narrow;
     if (pb && (pb->nr != isa->nr || pb->path != isa->path || pb->K != K || pb->N != N)) pb = NULL;
-    blocking bl = blocking_for(isa);
-    bl.kc = balanced_kc(K, bl.kc);
+    const blocking bl = blocking_for_depth(isa, K);
     if (pa && (pa->mr != isa->mr || pa->path != isa->path || pa->kc != bl.kc || pa->M != M || pa->K != K)) pa = NULL;
     job j = {isa, bl, ta, tb, relu, M, N, K, lda, ldb, ldc, alpha, beta,
              A, B, bias, pb, pa, C, NULL, NULL, 0, 0};
