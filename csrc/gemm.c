@@ -229,35 +229,36 @@ static void bias_only(float* out, const float* bias, int64_t N, int64_t OUT, int
         }
 }
 
-void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
-                          int64_t N, int64_t IN, int64_t OUT, int relu) {
+// out = relu?(inp·Wᵀ + bias), W given as a matrix (OUT×IN) or as a packing of Wᵀ.
+static void linear_any(float* out, const float* inp, const float* weight, const ember_packed_b* packed,
+                       const float* bias, int64_t N, int64_t IN, int64_t OUT, int relu) {
     if (N == 0 || OUT == 0) return;
     if (IN == 0) {
         bias_only(out, bias, N, OUT, relu);
         return;
     }
+    int tb = 1;
+    int64_t ldb = IN;
+    if (packed) {
+        const ember_packed_source src = ember_gemm_packed_source(packed);
+        weight = src.data, ldb = src.ld, tb = src.trans;
+    }
     if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
-        gemm_blocked(0, 1, N, OUT, IN, 1.0f, inp, IN, weight, IN, 0.0f, out, OUT, bias, relu);
+        gemm_blocked(0, tb, N, OUT, IN, 1.0f, inp, IN, weight, ldb, 0.0f, out, OUT, bias, relu);
         return;
     }
-    ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, 1, N, OUT, IN, 1.0f, inp,
-                   IN, NULL, weight, IN, NULL, 0.0f, out, OUT, bias, relu);
+    ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, tb, N, OUT, IN, 1.0f, inp, IN, NULL,
+                   weight, ldb, packed, 0.0f, out, OUT, bias, relu);
+}
+
+void ember_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                          int64_t N, int64_t IN, int64_t OUT, int relu) {
+    linear_any(out, inp, weight, NULL, bias, N, IN, OUT, relu);
 }
 
 void ember_linear_forward_packed(float* out, const float* inp, const ember_packed_b* weight,
                                  const float* bias, int64_t N, int64_t IN, int64_t OUT, int relu) {
-    if (N == 0 || OUT == 0) return;
-    if (IN == 0) {
-        bias_only(out, bias, N, OUT, relu);
-        return;
-    }
-    const ember_packed_source src = ember_gemm_packed_source(weight);
-    if (ember_gemm_get_backend() == EMBER_GEMM_OPENBLAS) {
-        gemm_blocked(0, src.trans, N, OUT, IN, 1.0f, inp, IN, src.data, src.ld, 0.0f, out, OUT, bias, relu);
-        return;
-    }
-    ember_gemm_run(ember_gemm_current_isa(), engine_team(N, OUT, IN), 0, src.trans, N, OUT, IN, 1.0f,
-                   inp, IN, NULL, src.data, src.ld, weight, 0.0f, out, OUT, bias, relu);
+    linear_any(out, inp, NULL, weight, bias, N, IN, OUT, relu);
 }
 
 // Columns in blocks of 256 across threads; rows summed in order within each column:
