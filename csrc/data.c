@@ -36,10 +36,12 @@ void ember_gather_u8_to_i64(int64_t* out, const uint8_t* src, const int64_t* ind
     for (int64_t i = 0; i < count; i++) out[i] = src[indices[i]];
 }
 
-int ember_gunzip_file(const char* path, uint8_t** out, int64_t* out_len, char* err,
-                      int64_t err_len) {
+int ember_gunzip_file(const char* path, int64_t max_len, uint8_t** out, int64_t* out_len, int* more,
+                      char* err, int64_t err_len) {
     *out = NULL;
     *out_len = 0;
+    *more = 0;
+    const size_t limit = max_len < 0 ? SIZE_MAX : (size_t)max_len;
     gzFile f = gzopen(path, "rb");
     if (!f) {
         snprintf(err, (size_t)err_len, "cannot open: %s", strerror(errno));
@@ -49,17 +51,22 @@ int ember_gunzip_file(const char* path, uint8_t** out, int64_t* out_len, char* e
     size_t cap = 1 << 20, len = 0;
     uint8_t* buf = malloc(cap);
     if (!buf) { gzclose(f); snprintf(err, (size_t)err_len, "out of memory"); return -2; }
-    for (;;) {
+    while (len < limit) {
         if (cap - len < (1 << 16)) {
             uint8_t* nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); gzclose(f); snprintf(err, (size_t)err_len, "out of memory"); return -2; }
             buf = nb;
             cap *= 2;
         }
-        const int n = gzread(f, buf + len, (unsigned)(cap - len > (1u << 30) ? (1u << 30) : cap - len));
-        if (n < 0) break;
-        if (n == 0) break;
+        size_t want = cap - len > (1u << 30) ? (1u << 30) : cap - len;
+        if (want > limit - len) want = limit - len;
+        const int n = gzread(f, buf + len, (unsigned)want);
+        if (n <= 0) break;
         len += (size_t)n;
+    }
+    if (len == limit) {
+        uint8_t extra;
+        *more = gzread(f, &extra, 1) == 1;
     }
     int errnum = Z_OK;
     const char* msg = gzerror(f, &errnum);

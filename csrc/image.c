@@ -204,12 +204,23 @@ static void jpeg_error_exit(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
-// Warnings (level -1) mean damaged data that libjpeg papers over with grey: a truncated file
-// reports JWRN_JPEG_EOF. They are errors here, except stray bytes between markers, which
-// real-world cameras write and which lose no pixels.
+// Warnings (level -1) mostly mean damaged data that libjpeg papers over with grey: a
+// truncated file reports JWRN_JPEG_EOF. They are errors here, except those that lose no
+// pixels and that real-world cameras and encoders cause, which PIL and torchvision accept:
+// stray bytes between markers, nonstandard scan parameters of a sequential file (some phone
+// cameras), and unknown JFIF versions, Adobe transforms or ICC chunks (metadata).
 static void jpeg_emit_message(j_common_ptr cinfo, int level) {
-    if (level >= 0 || cinfo->err->msg_code == JWRN_EXTRANEOUS_DATA) return;
-    jpeg_error_exit(cinfo);
+    if (level >= 0) return;
+    switch (cinfo->err->msg_code) {
+    case JWRN_EXTRANEOUS_DATA:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_JFIF_MAJOR:
+    case JWRN_ADOBE_XFORM:
+    case JWRN_BOGUS_ICC:
+        return;
+    default:
+        jpeg_error_exit(cinfo);
+    }
 }
 
 static int jpeg_open(ember_image* im, const uint8_t* data, int64_t len, int64_t max_pixels) {

@@ -123,7 +123,10 @@ void ember_index_pool_backward(float* dinp, const float* dout, const int64_t* in
         memset(dx, 0, (size_t)in_plane * sizeof(float));
         const float* g = dout + p * out_plane;
         const int64_t* ix = indices + p * out_plane;
-        for (int64_t i = 0; i < out_plane; i++) dx[ix[i]] += g[i];
+        // A dilated window that lies wholly in the padding has no element; its index, as
+        // PyTorch's, points past the plane and takes no gradient.
+        for (int64_t i = 0; i < out_plane; i++)
+            if ((uint64_t)ix[i] < (uint64_t)in_plane) dx[ix[i]] += g[i];
     );
 }
 

@@ -377,10 +377,13 @@ void ember_gather_u8_to_f32(float* out, const uint8_t* src, const int64_t* indic
 /// Same for int64 labels stored as uint8.
 void ember_gather_u8_to_i64(int64_t* out, const uint8_t* src, const int64_t* indices,
                             int64_t count);
-/// Inflates a whole gzip (or zlib/raw) file into a malloc'd buffer. Returns 0 on success;
-/// otherwise a negative code and a message in `err` (err_len bytes). *out must be free()d.
-int ember_gunzip_file(const char* path, uint8_t** out, int64_t* out_len, char* err,
-                      int64_t err_len);
+/// Inflates a gzip (or zlib/raw) file into a malloc'd buffer: all of it, or its first
+/// `max_len` bytes when max_len >= 0, *more then saying whether the file holds more (a
+/// header read first bounds what a gzip bomb can make the reader allocate). Returns 0 on
+/// success; otherwise a negative code and a message in `err` (err_len bytes). *out must be
+/// free()d.
+int ember_gunzip_file(const char* path, int64_t max_len, uint8_t** out, int64_t* out_len, int* more,
+                      char* err, int64_t err_len);
 /// The C library's standard streams (Swift 6 sees `stdout`/`stderr` as shared mutable state).
 #include <stdio.h>
 FILE* ember_stdout(void);

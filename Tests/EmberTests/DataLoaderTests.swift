@@ -122,7 +122,7 @@ final class DataLoaderTests: XCTestCase {
 
     func testEarlyBreakStopsWorkers() {
         let ds = CountingDataset(10_000)
-        let loader = DataLoader(ds, batchSize: 10, numWorkers: 2, prefetchFactor: 2, seed: 1) { Collate.stack($0) }
+        let loader = DataLoader(ds, batchSize: 10, numWorkers: 2, prefetchFactor: 2, seed: 1) { try Collate.stack($0) }
         for (i, (_, y)) in loader.enumerated() {
             XCTAssertEqual(ids(y).first, i * 10)
             if i == 3 { break }
@@ -165,7 +165,7 @@ final class DataLoaderTests: XCTestCase {
         }
         for workers in [0, 2] {
             let probe = ThreadProbe()
-            let loader = DataLoader(probe, batchSize: 4, numWorkers: workers) { Collate.stack($0) }
+            let loader = DataLoader(probe, batchSize: 4, numWorkers: workers) { try Collate.stack($0) }
             for _ in loader {}
             XCTAssertEqual(probe.serial, Array(repeating: workers > 0, count: 40), "workers=\(workers)")
         }
@@ -175,7 +175,7 @@ final class DataLoaderTests: XCTestCase {
     func testWorkerErrorReachesCaller() {
         for workers in [0, 2] {
             let ds = CountingDataset(50, failAt: 23)
-            let loader = DataLoader(ds, batchSize: 5, numWorkers: workers) { Collate.stack($0) }
+            let loader = DataLoader(ds, batchSize: 5, numWorkers: workers) { try Collate.stack($0) }
             var it = loader.batches()
             var got: [Int] = []
             do {
@@ -199,7 +199,7 @@ final class DataLoaderTests: XCTestCase {
         let ds = try FashionMNIST(root: root, train: true, transform: norm)
         XCTAssertNotNil(ds.store.affine, "ToTensor+Normalize fuses into one gather")
         let fast = DataLoader(ds, batchSize: 16, shuffle: true, numWorkers: 2, seed: 3)
-        let slow = DataLoader(ds, batchSize: 16, shuffle: true, numWorkers: 2, seed: 3) { Collate.stack($0) }
+        let slow = DataLoader(ds, batchSize: 16, shuffle: true, numWorkers: 2, seed: 3) { try Collate.stack($0) }
         for ((xf, yf), (xs, ys)) in zip(fast, slow) {
             XCTAssertEqual(xf.shape, xs.shape)
             XCTAssertEqual(xf.shape.dropFirst(), [1, 28, 28])

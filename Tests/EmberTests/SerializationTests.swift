@@ -53,6 +53,7 @@ final class SerializationTests: XCTestCase {
         XCTAssertEqual(t["i64"]?.dtype, .int64)
         XCTAssertEqual(t["i64"]?.toIntArray(), [-(1 << 40), 7])
         XCTAssertEqual(t["i32"]?.toIntArray(), [-5, Int(Int32.max)])
+        XCTAssertEqual(t["u8"]?.dtype, .uint8)
         XCTAssertEqual(t["u8"]?.toIntArray(), [0, 255, 17])
         XCTAssertEqual(t["bool"]?.dtype, .bool)
         XCTAssertEqual(t["bool"]?.toIntArray(), [1, 0, 1])

@@ -90,7 +90,7 @@ final class TorchCheckpointTests: XCTestCase {
         let ckpt = try TorchCheckpoint.read(from: fixture("dtypes.pth"))
         let dtypes = try XCTUnwrap(try expected()["dtypes"] as? [String: [String: Any]])
         let emberType: [String: DType] = ["f32": .float32, "f64": .float32, "f16": .float32, "bf16": .float32, "scalar": .float32,
-                                          "empty": .float32, "i64": .int64, "i32": .int64, "i16": .int64, "i8": .int64, "u8": .int64,
+                                          "empty": .float32, "i64": .int64, "i32": .int64, "i16": .int64, "i8": .int64, "u8": .uint8,
                                           "bool": .bool]
         XCTAssertEqual(Set(ckpt.root.keys), Set(dtypes.keys))
         for (name, want) in dtypes {
@@ -107,7 +107,7 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(ckpt.root["i8"]?.tensor?.toIntArray(), [-128, 127, 3])
         XCTAssertEqual(ckpt.conversions, ["float64 → float32 (1 storage)", "float16 → float32 (1 storage)",
                                           "bfloat16 → float32 (1 storage)", "int32 → int64 (1 storage)",
-                                          "int16 → int64 (1 storage)", "int8 → int64 (1 storage)", "uint8 → int64 (1 storage)"])
+                                          "int16 → int64 (1 storage)", "int8 → int64 (1 storage)"])
     }
 
     func testNestedTrainingCheckpoint() throws {

@@ -396,17 +396,19 @@ enum Kernels {
                               _ indices: UnsafePointer<Int64>, count: Int) {
         ember_gather_u8_to_i64(out, src, indices, Int64(count))
     }
-    /// Inflates a gzip file (plain files pass through). Throws the zlib message.
-    static func gunzip(path: String) throws -> [UInt8] {
+    /// Inflates a gzip file (plain files pass through): all of it, or its first `maxBytes`
+    /// bytes and whether it holds more. Throws the zlib message.
+    static func gunzip(path: String, maxBytes: Int? = nil) throws -> (bytes: [UInt8], more: Bool) {
         var out: UnsafeMutablePointer<UInt8>?
         var len: Int64 = 0
+        var more: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = ember_gunzip_file(path, &out, &len, &err, 256)
+        let rc = ember_gunzip_file(path, Int64(maxBytes ?? -1), &out, &len, &more, &err, 256)
         guard rc == 0, let out else {
             throw GunzipError(message: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         defer { free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(len)))
+        return (Array(UnsafeBufferPointer(start: out, count: Int(len))), more != 0)
     }
     struct GunzipError: Error { let message: String }
 

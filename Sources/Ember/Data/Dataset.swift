@@ -78,32 +78,36 @@ func gatherRows(_ t: Tensor, _ indices: [Int]) -> Tensor {
 }
 
 /// PyTorch's `default_collate` for the common cases: stacks sample tensors along a new
-/// dim 0 and makes int64 targets from Ints.
+/// dim 0 and makes int64 targets from Ints. Samples of different shapes or dtypes throw
+/// (`EmberError.shapeMismatch`), as PyTorch raises: an image folder without a `Resize`.
 public enum Collate {
     /// `[N, …]` images and `[N]` int64 labels.
     ///
     /// PyTorch: `torch.utils.data.default_collate`.
-    public static func stack(_ batch: [(Tensor, Int)]) -> (Tensor, Tensor) {
-        (stackSamples(batch.map { $0.0 }), Tensor(batch.map { $0.1 }))
+    public static func stack(_ batch: [(Tensor, Int)]) throws -> (Tensor, Tensor) {
+        (try stackSamples(batch.map { $0.0 }), Tensor(batch.map { $0.1 }))
     }
 
     /// Stacks both samples and targets.
     ///
     /// PyTorch: `torch.utils.data.default_collate`.
-    public static func stack(_ batch: [(Tensor, Tensor)]) -> (Tensor, Tensor) {
-        (stackSamples(batch.map { $0.0 }), stackSamples(batch.map { $0.1 }))
+    public static func stack(_ batch: [(Tensor, Tensor)]) throws -> (Tensor, Tensor) {
+        (try stackSamples(batch.map { $0.0 }), try stackSamples(batch.map { $0.1 }))
     }
 
     /// One copy per sample into a preallocated batch (cat of unsqueezed views would record
     /// autograd nodes and copy twice).
-    static func stackSamples(_ samples: [Tensor]) -> Tensor {
+    static func stackSamples(_ samples: [Tensor]) throws -> Tensor {
         precondition(!samples.isEmpty, "collate: empty batch")
         let first = samples[0]
+        for (i, s) in samples.enumerated() where s.shape != first.shape || s.dtype != first.dtype {
+            throw EmberError.shapeMismatch(op: "collate", message: s.shape != first.shape
+                ? "stack expects each tensor to be equal size, but got \(first.shape) at entry 0 and \(s.shape) at entry \(i)"
+                : "stack expects each tensor to have the same dtype, but got \(first.dtype) at entry 0 and \(s.dtype) at entry \(i)")
+        }
         let out = Tensor(empty: [samples.count] + first.shape, dtype: first.dtype)
         let bytes = first.count * first.dtype.itemSize
         for (i, s) in samples.enumerated() {
-            precondition(s.shape == first.shape && s.dtype == first.dtype,
-                         "collate: stack expects each tensor to be equal size, but got \(first.shape) at entry 0 and \(s.shape) at entry \(i)")
             out.raw.advanced(by: i * bytes).copyMemory(from: s.contiguous().raw, byteCount: bytes)
         }
         return out

@@ -92,10 +92,32 @@ final class IDXClassificationStore: @unchecked Sendable {
             throw DatasetError.corrupt(IDXError(file: raw + "/" + name, problem: .missing))
         }
         do {
-            return (path, try Kernels.gunzip(path: path))
+            return (path, try inflateIDX(path))
         } catch let e as Kernels.GunzipError {
             throw DatasetError.corrupt(IDXError(file: path, problem: .unreadable(e.message)))
         }
+    }
+
+    /// An IDX file, inflated no further than its header declares: a gzip bomb behind a
+    /// small header fails once past it, not after gigabytes. A header too short or too
+    /// large is returned as read, for `IDX.parse` to name the problem.
+    static func inflateIDX(_ path: String) throws -> [UInt8] {
+        let magic = try Kernels.gunzip(path: path, maxBytes: 4).bytes
+        guard magic.count == 4 else { return magic }
+        let headerSize = 4 + 4 * Int(magic[3])
+        let header = try Kernels.gunzip(path: path, maxBytes: headerSize).bytes
+        guard header.count == headerSize else { return header }
+        var size = 1
+        for i in 0..<Int(magic[3]) {
+            let (p, overflow) = size.multipliedReportingOverflow(by: Int(IDX.be32(header, 4 + 4 * i)))
+            if overflow || p > IDX.maxPayload { return header }
+            size = p
+        }
+        let (bytes, more) = try Kernels.gunzip(path: path, maxBytes: headerSize + size)
+        if more {
+            throw Kernels.GunzipError(message: "inflates to more than the \(headerSize + size) bytes its IDX header declares")
+        }
+        return bytes
     }
 
     /// Makes `needed` present in `raw`: a verified local copy is linked first; then, if
@@ -127,7 +149,7 @@ final class IDXClassificationStore: @unchecked Sendable {
         for dir in dirs {
             let src = dir + "/" + file.name
             guard FileManager.default.fileExists(atPath: src),
-                  let bytes = try? Kernels.gunzip(path: src), md5Hex(bytes) == file.rawMD5 else { continue }
+                  let bytes = try? inflateIDX(src), md5Hex(bytes) == file.rawMD5 else { continue }
             let dst = raw + "/" + file.name
             if symlink(src, dst) == 0 { return true }
             if (try? FileManager.default.copyItem(atPath: src, toPath: dst)) != nil { return true }

@@ -8,6 +8,7 @@
 ///   - weight: optional per-class weights (C); the mean is then divided by Σ weight[target].
 ///   - reduction: `.mean` (default), `.sum`, or `.none` for one loss per sample.
 ///   - labelSmoothing: ε in [0, 1]: the target becomes (1−ε)·onehot + ε/C.
+///   - ignoreIndex: samples with this target add no loss and no gradient (default −100).
 public final class CrossEntropyLoss: CustomStringConvertible {
     /// Per-class weights (C), or nil.
     public let weight: Tensor?
@@ -15,17 +16,20 @@ public final class CrossEntropyLoss: CustomStringConvertible {
     public let reduction: Reduction
     /// ε: the target becomes (1−ε)·onehot + ε/C.
     public let labelSmoothing: Double
+    /// The target value of samples left out (PyTorch's `ignore_index`).
+    public let ignoreIndex: Int
 
-    /// PyTorch: `nn.CrossEntropyLoss(weight, reduction, label_smoothing)`.
-    public init(weight: Tensor? = nil, reduction: Reduction = .mean, labelSmoothing: Double = 0) {
+    /// PyTorch: `nn.CrossEntropyLoss(weight, ignore_index, reduction, label_smoothing)`.
+    public init(weight: Tensor? = nil, ignoreIndex: Int = -100, reduction: Reduction = .mean, labelSmoothing: Double = 0) {
         self.weight = weight
+        self.ignoreIndex = ignoreIndex
         self.reduction = reduction
         self.labelSmoothing = labelSmoothing
     }
 
     /// The loss of logits `input` (N, C) against int64 class indices `target` (N).
     public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
-        crossEntropy(input, target, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing)
+        crossEntropy(input, target, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing, ignoreIndex: ignoreIndex)
     }
 
     /// `CrossEntropyLoss()`, as PyTorch prints it.
@@ -40,15 +44,19 @@ public final class NLLLoss: CustomStringConvertible {
     /// How per-sample losses combine: `.mean`, `.sum` or `.none`.
     public let reduction: Reduction
 
-    /// PyTorch: `nn.NLLLoss(weight, reduction)`.
-    public init(weight: Tensor? = nil, reduction: Reduction = .mean) {
+    /// The target value of samples left out (PyTorch's `ignore_index`).
+    public let ignoreIndex: Int
+
+    /// PyTorch: `nn.NLLLoss(weight, ignore_index, reduction)`.
+    public init(weight: Tensor? = nil, ignoreIndex: Int = -100, reduction: Reduction = .mean) {
         self.weight = weight
+        self.ignoreIndex = ignoreIndex
         self.reduction = reduction
     }
 
     /// The loss of log-probabilities `input` (N, C) against int64 class indices `target` (N).
     public func callAsFunction(_ input: Tensor, _ target: Tensor) -> Tensor {
-        nllLoss(input, target, weight: weight, reduction: reduction)
+        nllLoss(input, target, weight: weight, reduction: reduction, ignoreIndex: ignoreIndex)
     }
 
     /// `NLLLoss()`, as PyTorch prints it.

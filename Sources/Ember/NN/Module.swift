@@ -222,6 +222,38 @@ open class Module: CustomStringConvertible {
         return out
     }
 
+    /// The other names PyTorch's `state_dict()` gives a tensor that `collectState` lists once:
+    /// a tied tensor or a module reached by two paths (a GPT head tied to its embedding is
+    /// `lm_head.weight` beside `wte.weight`), each with the name it is listed under.
+    func collectStateAliases() -> [(alias: String, name: String)] {
+        var primary: [ObjectIdentifier: String] = [:]
+        for (name, tensor) in collectState() { primary[ObjectIdentifier(tensor)] = name }
+        var out: [(alias: String, name: String)] = []
+        var ancestors = Set<ObjectIdentifier>()   // a module inside itself would never end
+        func visit(_ module: Module, _ path: String) {
+            guard ancestors.insert(ObjectIdentifier(module)).inserted else { return }
+            defer { ancestors.remove(ObjectIdentifier(module)) }
+            let own = module.namedDirectParameters().map { ($0.name, $0.tensor) }
+                + module.namedDirectBuffers().filter(\.persistent).map { ($0.name, $0.tensor) }
+            for (name, tensor) in own {
+                let part = module.stateDictName(for: name)
+                let key = path.isEmpty ? part : path + "." + part
+                if let listed = primary[ObjectIdentifier(tensor)], listed != key { out.append((key, listed)) }
+            }
+            for (name, child) in module.namedChildren() {
+                let part = module.stateDictName(for: name)
+                visit(child, path.isEmpty ? part : path + "." + part)
+            }
+        }
+        visit(self, "")
+        return out
+    }
+
+    /// State-dict entries that may be absent when loading; the tensor then keeps its value.
+    /// BatchNorm's `num_batches_tracked`, which PyTorch fills in for state dicts from before
+    /// it existed (and from files that carry no version, such as safetensors).
+    open func optionalStateNames() -> Set<String> { [] }
+
     // MARK: Modes and devices
 
     /// Calls `fn` on every submodule (children first, recursively) and then on self

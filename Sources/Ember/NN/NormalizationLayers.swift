@@ -43,6 +43,9 @@ open class BatchNormBase: Module {
     /// Throws PyTorch's message for an input of the wrong rank.
     open func checkInputDim(_ x: Tensor) throws {}
 
+    /// `num_batches_tracked` may be absent from a state dict, as PyTorch allows.
+    open override func optionalStateNames() -> Set<String> { ["num_batches_tracked"] }
+
     /// Resets the running statistics to their initial values (`reset_running_stats`).
     ///
     /// PyTorch: `reset_running_stats()`.

@@ -79,7 +79,8 @@ private func compareForward(_ op: Kernels.Compare, _ name: String, _ a: Tensor, 
 
 /// A scalar operand with the dtype PyTorch would give it next to `like`.
 private func scalar(_ v: Double, like t: Tensor) -> Tensor {
-    if t.dtype != .float32 && v == v.rounded() { return Tensor([Int(v)], shape: []) }
+    // Integral values an Int64 holds stay integers; infinities and the rest become float32.
+    if t.dtype != .float32 && v == v.rounded() && Swift.abs(v) < 0x1p63 { return Tensor([Int(v)], shape: []) }
     return Tensor([Float(v)], shape: [])
 }
 
@@ -166,34 +167,46 @@ extension Tensor {
     /// self ** exponent for a scalar exponent (PyTorch: `torch.pow`).
     public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent, like: self)) }
 
-    /// Elementwise maximum (NaN propagates). The gradient goes to the larger operand.
+    /// Elementwise maximum (NaN propagates). The gradient goes to the larger operand, half to
+    /// each where they are equal, as PyTorch's.
     ///
     /// PyTorch: `torch.maximum`.
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryForward(.maximum, "maximum", a, b)
         return out.recorded("maximum", [a, b]) { g in
-            let pick = (a >= b).type(.float32)
+            let pick = (a > b).type(.float32) + 0.5 * (a == b).type(.float32)
             return [a.requiresGrad ? (g * pick).sumTo(a.shape) : nil,
                     b.requiresGrad ? (g * (1 - pick)).sumTo(b.shape) : nil]
         }
     }
-    /// Elementwise minimum (NaN propagates). The gradient goes to the smaller operand (PyTorch: `torch.minimum`).
+    /// Elementwise minimum (NaN propagates). The gradient goes to the smaller operand, half to
+    /// each where they are equal (PyTorch: `torch.minimum`).
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryForward(.minimum, "minimum", a, b)
         return out.recorded("minimum", [a, b]) { g in
-            let pick = (a <= b).type(.float32)
+            let pick = (a < b).type(.float32) + 0.5 * (a == b).type(.float32)
             return [a.requiresGrad ? (g * pick).sumTo(a.shape) : nil,
                     b.requiresGrad ? (g * (1 - pick)).sumTo(b.shape) : nil]
         }
     }
-    /// Clamps into [min, max].
+    /// Clamps into [min, max]. The gradient passes strictly inside the bounds and is zero on
+    /// them, as PyTorch's.
     ///
     /// PyTorch: `torch.clamp`.
     public func clamp(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {
-        var t = self
-        if let lo { t = Tensor.maximum(t, scalar(lo, like: t)) }
-        if let hi { t = Tensor.minimum(t, scalar(hi, like: t)) }
-        return t
+        let out = noGrad { () -> Tensor in
+            var t = self
+            if let lo { t = Tensor.maximum(t, scalar(lo, like: t)) }
+            if let hi { t = Tensor.minimum(t, scalar(hi, like: t)) }
+            return t
+        }
+        let x = self
+        return out.recorded("clamp", [self]) { g in
+            var inside = Tensor.ones(x.shape)
+            if let lo { inside = inside * (x > lo).type(.float32) }
+            if let hi { inside = inside * (x < hi).type(.float32) }
+            return [g * inside]
+        }
     }
 }
 
@@ -240,6 +253,8 @@ extension Tensor {
         let a = toArray(), b = other.toArray()
         for i in a.indices {
             let x = Double(a[i]), y = Double(b[i])
+            if x == y { continue }   // equal infinities, which the bound below cannot take
+            if !x.isFinite || !y.isFinite { return false }
             let bound: Double = atol + rtol * Swift.abs(y)
             if !(Swift.abs(x - y) <= bound) { return false }
         }

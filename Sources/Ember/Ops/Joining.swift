@@ -15,8 +15,10 @@ extension Tensor {
                 preconditionFailure("cat: Sizes of tensors must match except in dimension \(d). Expected size \(first.shape[k]) but got size \(t.shape[k]) for tensor number \(i) in the list (shapes \(first.shape) and \(t.shape))")
             }
         }
+        // PyTorch's promotion: bool < uint8 < int64 < float32.
         let dtype = parts.contains { $0.dtype == .float32 } ? DType.float32
-            : parts.contains { $0.dtype == .int64 } ? .int64 : .bool
+            : parts.contains { $0.dtype == .int64 } ? .int64
+            : parts.contains { $0.dtype == .uint8 } ? .uint8 : .bool
         var shape = first.shape
         shape[d] = parts.reduce(0) { $0 + $1.shape[d] }
         let out = Tensor(empty: shape, dtype: dtype)

@@ -6,7 +6,7 @@ public enum Reduction: String, Sendable {
     case none, mean, sum
 }
 
-func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, op: String) throws {
+func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, ignoreIndex: Int = -100, op: String) throws {
     try expectDType(input, .float32, op: op)
     try expectDType(target, .int64, op: op)
     guard input.ndim == 2 else {
@@ -18,7 +18,7 @@ func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, op: S
     }
     let c = input.shape[1]
     let t = target.contiguous()
-    for i in 0..<t.count where t.i64[i] < 0 || t.i64[i] >= Int64(c) {
+    for i in 0..<t.count where (t.i64[i] < 0 || t.i64[i] >= Int64(c)) && t.i64[i] != Int64(ignoreIndex) {
         throw EmberError.invalidArgument(op: op, message: "target \(t.i64[i]) is out of bounds for \(c) classes")
     }
     if let weight {
@@ -40,45 +40,87 @@ private func reduced(_ losses: Tensor, total: Double, weightSum: Double,
     }
 }
 
+/// Targets equal to `ignoreIndex`: the rows to leave out, and the targets with those set to
+/// class 0 for the kernels (whose loss and gradient for them are then zeroed). Nil when no
+/// row is left out, so the common case runs the kernels alone.
+private func ignoredRows(_ target: Tensor, _ ignoreIndex: Int) -> (ignored: [Bool], safeTarget: Tensor)? {
+    let n = target.count
+    guard (0..<n).contains(where: { target.i64[$0] == Int64(ignoreIndex) }) else { return nil }
+    let safe = Tensor(empty: [n], dtype: .int64)
+    var ignored = [Bool](repeating: false, count: n)
+    for i in 0..<n {
+        ignored[i] = target.i64[i] == Int64(ignoreIndex)
+        safe.i64[i] = ignored[i] ? 0 : target.i64[i]
+    }
+    return (ignored, safe)
+}
+
+/// A class-target loss with some rows left out: their losses zeroed, the total and the
+/// weight sum over the others (PyTorch's mean over no row is NaN, as here), and the
+/// per-row factors the backward multiplies the incoming gradient by.
+private func leavingOut(_ ignored: [Bool], losses: Tensor, safeTarget: Tensor, weight: Tensor?)
+    -> (total: Double, weightSum: Double, keep: Tensor) {
+    let keep = Tensor(empty: [ignored.count])
+    var weightSum = 0.0
+    for (i, skip) in ignored.enumerated() {
+        keep.f32[i] = skip ? 0 : 1
+        if skip { losses.f32[i] = 0 } else { weightSum += weight.map { Double($0.f32[Int(safeTarget.i64[i])]) } ?? 1 }
+    }
+    return (Kernels.sum(losses.f32, losses.count), weightSum, keep)
+}
+
 /// Softmax + cross-entropy in one fused pass (csrc/losses.c): logits (N, C), class indices
 /// (N) as int64. Optional class `weight` (C) and `labelSmoothing` follow PyTorch's
-/// definitions; the mean is weighted by Σ weight[target].
+/// definitions; the mean is weighted by Σ weight[target]. Rows whose target is
+/// `ignoreIndex` (PyTorch's default −100, the padding label) add no loss, no weight and no
+/// gradient.
 public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = nil,
-                         reduction: Reduction = .mean, labelSmoothing: Double = 0) -> Tensor {
+                         reduction: Reduction = .mean, labelSmoothing: Double = 0, ignoreIndex: Int = -100) -> Tensor {
     check {
-        try checkClassTargets(logits, target, weight: weight, op: "cross_entropy")
+        try checkClassTargets(logits, target, weight: weight, ignoreIndex: ignoreIndex, op: "cross_entropy")
         guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
             throw EmberError.invalidArgument(op: "cross_entropy", message: "label_smoothing must be in [0, 1], got \(labelSmoothing)")
         }
     }
     let (n, c) = (logits.shape[0], logits.shape[1])
-    let target = target.contiguous(), weight = weight?.contiguous()
+    let weight = weight?.contiguous()
+    let left = ignoredRows(target.contiguous(), ignoreIndex)
+    let target = left?.safeTarget ?? target.contiguous()
     let losses = Tensor(empty: [n]), probs = Tensor(empty: [n, c])
     let eps = Float(labelSmoothing)
-    let (total, weightSum) = Kernels.crossEntropyForward(losses.f32, probs.f32, logits.contiguous().f32, target.i64,
+    var (total, weightSum) = Kernels.crossEntropyForward(losses.f32, probs.f32, logits.contiguous().f32, target.i64,
                                                          weight?.f32, n: n, c: c, labelSmoothing: eps)
+    var keep: Tensor?
+    if let left { (total, weightSum, keep) = leavingOut(left.ignored, losses: losses, safeTarget: target, weight: weight) }
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
     return out.recorded("cross_entropy", [logits], saved: []) { g in
         let dx = Tensor(empty: [n, c])
-        Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, g.f32,
-                                     dlossStride: reduction == .none ? 1 : 0, norm: norm,
+        let dloss = keep.map { $0 * g } ?? g   // per row when rows are left out
+        Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, dloss.contiguous().f32,
+                                     dlossStride: dloss.count == 1 ? 0 : 1, norm: norm,
                                      n: n, c: c, labelSmoothing: eps)
         return [dx]
     }
 }
 
-/// Negative log-likelihood over log-probabilities (N, C) (use after `logSoftmax`).
+/// Negative log-likelihood over log-probabilities (N, C) (use after `logSoftmax`); rows
+/// whose target is `ignoreIndex` are left out, as in `crossEntropy`.
 public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
-                    reduction: Reduction = .mean) -> Tensor {
-    check { try checkClassTargets(logProbs, target, weight: weight, op: "nll_loss") }
+                    reduction: Reduction = .mean, ignoreIndex: Int = -100) -> Tensor {
+    check { try checkClassTargets(logProbs, target, weight: weight, ignoreIndex: ignoreIndex, op: "nll_loss") }
     let (n, c) = (logProbs.shape[0], logProbs.shape[1])
-    let target = target.contiguous(), weight = weight?.contiguous()
+    let weight = weight?.contiguous()
+    let left = ignoredRows(target.contiguous(), ignoreIndex)
+    let target = left?.safeTarget ?? target.contiguous()
     let losses = Tensor(empty: [n])
-    let (total, weightSum) = Kernels.nllForward(losses.f32, logProbs.contiguous().f32, target.i64, weight?.f32, n: n, c: c)
+    var (total, weightSum) = Kernels.nllForward(losses.f32, logProbs.contiguous().f32, target.i64, weight?.f32, n: n, c: c)
+    var keep: Tensor?
+    if let left { (total, weightSum, keep) = leavingOut(left.ignored, losses: losses, safeTarget: target, weight: weight) }
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
     return out.recorded("nll_loss", [logProbs], saved: []) { g in
         let dx = Tensor(empty: [n, c])
-        Kernels.nllBackward(dx.f32, target.i64, weight?.f32, g.f32, dlossStride: reduction == .none ? 1 : 0,
+        let dloss = keep.map { $0 * g } ?? g
+        Kernels.nllBackward(dx.f32, target.i64, weight?.f32, dloss.contiguous().f32, dlossStride: dloss.count == 1 ? 0 : 1,
                             norm: norm, n: n, c: c)
         return [dx]
     }

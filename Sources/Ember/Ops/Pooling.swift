@@ -11,8 +11,11 @@ struct PoolGeometry {
     /// PyTorch's pooling output size: ⌊ or ⌈(size + 2p − d(k−1) − 1)/s⌉ + 1, where with
     /// ceil mode the last window must start inside the input or its left padding.
     static func outputSize(_ size: Int, kernel: Int, stride: Int, pad: Int, dilation: Int, ceilMode: Bool) -> Int {
+        // Floor division, as PyTorch's div_rtn: a window wider than the padded input gives
+        // an output size of 0, which `make` rejects (Swift's / would round -1/2 up to 0).
+        func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
         let span = size + 2 * pad - dilation * (kernel - 1) - 1
-        var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+        var out = floorDiv(ceilMode ? span + stride - 1 : span, stride) + 1
         if ceilMode && (out - 1) * stride >= size + pad { out -= 1 }
         return out
     }

@@ -21,12 +21,12 @@ extension Tensor {
         }
     }
 
-    /// Mean of all elements (float32 only).
+    /// Mean of all elements (float32 only); NaN for an empty tensor, as PyTorch.
     ///
     /// PyTorch: `torch.mean(x)`.
     public func mean() -> Tensor {
         check { try expectDType(self, .float32, op: "mean") }
-        let n = Double(Swift.max(count, 1))
+        let n = Double(count)
         let out = Tensor([Float(Kernels.sum(contiguous().f32, count) / n)], shape: [])
         let s = shape, total = count
         return out.recorded("mean", [self], saved: []) { g in [g.expanded(to: s) / Double(total)] }
@@ -73,7 +73,7 @@ extension Tensor {
     /// PyTorch: `torch.mean(x, dim, keepdim)`.
     public func mean(dim: Int, keepDim: Bool = false) -> Tensor {
         let d = normalizeDim(dim, ndim, op: "mean")
-        return sum(dim: d, keepDim: keepDim) / Double(shape[d])
+        return sum(dim: d, keepDim: keepDim) / Double(ndim == 0 ? 1 : shape[d])
     }
 
     /// Mean over several dims.
@@ -81,7 +81,7 @@ extension Tensor {
     /// PyTorch: `torch.mean(x, dims, keepdim)`.
     public func mean(dims: [Int], keepDim: Bool = false) -> Tensor {
         let ds = Set(dims.map { normalizeDim($0, ndim, op: "mean") })
-        return sum(dims: Array(ds), keepDim: keepDim) / Double(ds.reduce(1) { $0 * shape[$1] })
+        return sum(dims: Array(ds), keepDim: keepDim) / Double(ndim == 0 ? 1 : ds.reduce(1) { $0 * shape[$1] })
     }
 
     /// Largest value and its index along `dim` (first index on ties; NaN wins).
@@ -98,14 +98,14 @@ extension Tensor {
         var kept = shape
         if ndim > 0 { kept[d] = 1 }
         let outShape = keepDim || ndim == 0 ? kept : kept.enumerated().filter { $0.offset != d }.map(\.element)
-        let values = Tensor(empty: outShape, dtype: dtype == .bool ? .int64 : dtype)
+        var values = Tensor(empty: outShape, dtype: dtype == .float32 ? .float32 : .int64)
         let indices = Tensor(empty: outShape, dtype: .int64)
         switch dtype {
         case .float32: Kernels.maxDim(values.f32, indices.i64, x.f32, outer: outer, dim: size, inner: inner)
         case .int64: Kernels.maxDim(values.i64, indices.i64, x.i64, outer: outer, dim: size, inner: inner)
-        case .bool, .uint8:
-            let asInt = type(.int64)
-            Kernels.maxDim(values.i64, indices.i64, asInt.i64, outer: outer, dim: size, inner: inner)
+        case .bool, .uint8:   // in int64, then back to the input's dtype
+            Kernels.maxDim(values.i64, indices.i64, type(.int64).i64, outer: outer, dim: size, inner: inner)
+            values = values.type(dtype)
         }
         let s = shape
         values.recorded("max", [self], saved: []) { g in
@@ -123,7 +123,7 @@ extension Tensor {
             return (-r.values, r.indices)
         }
         let r = (Tensor.zeros([], dtype: .int64) - type(.int64)).max(dim: dim, keepDim: keepDim)
-        return (Tensor.zeros([], dtype: .int64) - r.values, r.indices)
+        return ((Tensor.zeros([], dtype: .int64) - r.values).type(dtype), r.indices)
     }
 
     /// Index of the largest value along `dim`, as int64 (`pred.argmax(dim: 1)`).
@@ -147,21 +147,28 @@ extension Tensor {
     /// PyTorch: `torch.argmin(x)`.
     public func argmin() -> Tensor { noGrad { reshaped([-1]).min(dim: 0).indices } }
 
-    /// Largest element.
+    /// Largest element. The gradient is shared evenly among tied maxima, as PyTorch's.
     ///
     /// PyTorch: `torch.max(x)`.
-    public func max() -> Tensor { reshaped([-1]).max(dim: 0).values }
-    /// Smallest element.
+    public func max() -> Tensor {
+        precondition(count > 0, "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        return dtype == .float32 ? amax() : reshaped([-1]).max(dim: 0).values
+    }
+    /// Smallest element. The gradient is shared evenly among tied minima, as PyTorch's.
     ///
     /// PyTorch: `torch.min(x)`.
-    public func min() -> Tensor { reshaped([-1]).min(dim: 0).values }
+    public func min() -> Tensor {
+        precondition(count > 0, "min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        return dtype == .float32 ? amin() : reshaped([-1]).min(dim: 0).values
+    }
 
     // MARK: Row reductions over any dims
 
     /// The reduced dims moved last and flattened: (rows, cols) contiguous, with the result's
     /// shape with and without the kept size-1 dims.
     private func reductionRows(_ dims: [Int]?, op: String) -> (rows: Tensor, kept: [Int], out: [Int]) {
-        let ds = dims.map { Set($0.map { normalizeDim($0, ndim, op: op) }) } ?? Set(0..<ndim)
+        var ds = dims.map { Set($0.map { normalizeDim($0, ndim, op: op) }) } ?? Set(0..<ndim)
+        if ndim == 0 { ds = [] }   // dim 0 or -1 of a scalar is the scalar itself, as PyTorch
         let keep = (0..<ndim).filter { !ds.contains($0) }
         let moved = noGrad { permuted(keep + ds.sorted()).contiguous() }
         let cols = ds.reduce(1) { $0 * shape[$1] }
@@ -199,7 +206,7 @@ extension Tensor {
                     prefix *= Double(rows.f32[i * c + j])
                 }
             }
-            let ds = dims.map { $0.map { normalizeDim($0, x.ndim, op: "prod") } } ?? Array(0..<x.ndim)
+            let ds = x.ndim == 0 ? [] : dims.map { $0.map { normalizeDim($0, x.ndim, op: "prod") } } ?? Array(0..<x.ndim)
             let keep = (0..<x.ndim).filter { !ds.contains($0) }
             let order = keep + Set(ds).sorted()
             var inverse = [Int](repeating: 0, count: order.count)
@@ -236,7 +243,7 @@ extension Tensor {
     public func `var`(dims: [Int]? = nil, correction: Int = 1, keepDim: Bool = false) -> Tensor {
         let (out, kept) = rowReduce(Kernels.reduceVar, dims, keepDim: keepDim, param: Double(correction), op: "var")
         let x = self
-        let n = (dims.map { $0.map { normalizeDim($0, ndim, op: "var") } } ?? Array(0..<ndim)).reduce(1) { $0 * shape[$1] }
+        let n = ndim == 0 ? 1 : (dims.map { $0.map { normalizeDim($0, ndim, op: "var") } } ?? Array(0..<ndim)).reduce(1) { $0 * shape[$1] }
         return out.recorded("var", [self]) { g in
             let mean = x.mean(dims: dims ?? Array(0..<x.ndim), keepDim: true)
             return [g.reshaped(kept) * (x - mean) * (2.0 / Double(n - correction))]
@@ -247,11 +254,15 @@ extension Tensor {
         `var`(dims: [dim], correction: correction, keepDim: keepDim)
     }
 
-    /// Standard deviation: the square root of `var`.
+    /// Standard deviation: the square root of `var`. Its gradient is zero where the standard
+    /// deviation is (a constant row), as PyTorch's, not the 0·∞ of sqrt's.
     ///
     /// PyTorch: `torch.std(x, dims, correction=correction, keepdim=keepDim)`.
     public func std(dims: [Int]? = nil, correction: Int = 1, keepDim: Bool = false) -> Tensor {
-        `var`(dims: dims, correction: correction, keepDim: keepDim).sqrt()
+        let v = `var`(dims: dims, correction: correction, keepDim: keepDim)
+        return noGrad { v.sqrt() }.recordedReadingOutput("std", [v]) { g, y in
+            [Tensor.where(y == 0, Tensor(scalar: 0), g / (2 * y))]
+        }
     }
     /// Standard deviation over one dim with `correction` (PyTorch: `torch.std(x, dim)`).
     public func std(dim: Int, correction: Int = 1, keepDim: Bool = false) -> Tensor {
@@ -295,9 +306,31 @@ extension Tensor {
     /// Running sum along `dim` (PyTorch's `cumsum`), accumulated in double in order.
     public func cumsum(dim: Int) -> Tensor {
         let d = normalizeDim(dim, ndim, op: "cumsum")
-        if dtype != .float32 { return type(.float32).cumsum(dim: d).type(.int64) }
+        if dtype != .float32 { return integerCumsum(d) }
         let out = cumulative(0, d)
         return out.recorded("cumsum", [self], saved: []) { g in [g.flip([d]).cumsum(dim: d).flip([d])] }
+    }
+
+    /// `cumsum` of an integer or bool tensor: exact, in int64 (PyTorch's result dtype).
+    private func integerCumsum(_ d: Int) -> Tensor {
+        let x = type(.int64).contiguous()
+        let out = Tensor(empty: shape, dtype: .int64)
+        if ndim == 0 || count == 0 {
+            if count > 0 { out.i64[0] = x.i64[0] }
+            return out
+        }
+        let size = shape[d], inner = shape[(d + 1)...].reduce(1, *), outer = count / (size * inner)
+        for o in 0..<outer {
+            for j in 0..<inner {
+                var acc: Int64 = 0
+                for k in 0..<size {
+                    let i = (o * size + k) * inner + j
+                    acc &+= x.i64[i]
+                    out.i64[i] = acc
+                }
+            }
+        }
+        return out
     }
 
     /// Running product along `dim` (PyTorch's `cumprod`).

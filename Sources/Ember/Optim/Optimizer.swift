@@ -134,7 +134,17 @@ open class Optimizer {
             guard t.shape == expected else {
                 problems.append("\"\(key)\" has shape \(t.shape), expected \(expected)"); continue
             }
-            newState[i, default: [:]][parts[2]] = t.clone()
+            // PyTorch keeps the step as a float32 scalar; Ember counts in int64. Other state
+            // takes its parameter's dtype, as PyTorch's load_state_dict casts it.
+            if parts[2] == "step" {
+                let step = t.item()
+                guard step >= 0, step == step.rounded(), step <= 0x1p53 else {
+                    problems.append("\"\(key)\" is \(step), expected a whole number of steps"); continue
+                }
+                newState[i, default: [:]]["step"] = Tensor([Int(step)], shape: [])
+            } else {
+                newState[i, default: [:]][parts[2]] = t.type(parameters[i].dtype).clone()
+            }
         }
         var hyper: [String: Double] = [:]
         var groups = paramGroups

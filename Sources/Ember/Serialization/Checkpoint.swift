@@ -126,9 +126,22 @@ public struct Checkpoint: Equatable {
             guard saved == want else { throw bad(["scheduler is \(want) but the checkpoint holds \(saved ?? "none")"]) }
         }
 
-        try optimizer?.loadStateDict(tensors: optimizerState, hyperparameters: section("optimizer."))
-        try model.loadStateDict(modelState, strict: true)
-        try scheduler?.loadStateDict(section("scheduler."))
+        // The model is checked, the optimizer and scheduler load (each checks before it
+        // changes anything; the optimizer is put back if the scheduler refuses), and only then
+        // are the model's tensors and the generators written: a refused checkpoint changes nothing.
+        let modelCopies = try model.checkStateDict(modelState, strict: true).copies
+        let hyperparameters = try section("optimizer."), schedulerState = try section("scheduler.")
+        let previous = optimizer?.stateDict()
+        try optimizer?.loadStateDict(tensors: optimizerState, hyperparameters: hyperparameters)
+        do {
+            try scheduler?.loadStateDict(schedulerState)
+        } catch {
+            if let optimizer, let previous {
+                try? optimizer.loadStateDict(tensors: previous.tensors, hyperparameters: previous.hyperparameters)
+            }
+            throw error
+        }
+        noGrad { for (p, t) in modelCopies { p.copy_(t.type(p.dtype)) } }
         for (g, s) in genStates { g.state = (seed: s.0, offset: s.1) }
 
         var extra: [String: String] = [:]

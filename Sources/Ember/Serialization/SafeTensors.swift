@@ -29,8 +29,8 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable {
 ///                       "__metadata__": {"key": "value"}}   (padded with spaces)
 ///     the rest   raw little-endian tensor data; offsets are relative to its start
 ///
-/// Ember writes F32, I64 and BOOL (its dtypes). It reads those, and converts on read: F64,
-/// F16 and BF16 become float32; I32, I16, I8 and U8 become int64. Any other dtype is an error.
+/// Ember writes F32, I64, BOOL and U8 (its dtypes). It reads those, and converts on read: F64,
+/// F16 and BF16 become float32; I32, I16 and I8 become int64. Any other dtype is an error.
 public enum SafeTensors {
     /// Tensors and string metadata read from a file.
     public struct Contents {
@@ -269,8 +269,8 @@ public enum SafeTensors {
 
         func decode(_ src: UnsafeRawPointer, count: Int, shape: [Int]) -> Tensor {
             switch self {
-            case .f32, .i64, .bool:
-                let t = Tensor(empty: shape, dtype: self == .f32 ? .float32 : self == .i64 ? .int64 : .bool)
+            case .f32, .i64, .bool, .u8:
+                let t = Tensor(empty: shape, dtype: self == .f32 ? .float32 : self == .i64 ? .int64 : self == .u8 ? .uint8 : .bool)
                 // memcpy: the data need not be aligned in the file.
                 t.raw.copyMemory(from: src, byteCount: count * itemSize)
                 if self == .bool { for i in 0..<count where t.u8[i] > 1 { t.u8[i] = 1 } }
@@ -286,15 +286,14 @@ public enum SafeTensors {
                     }
                 }
                 return t
-            case .i32, .i16, .i8, .u8:
+            case .i32, .i16, .i8:
                 let t = Tensor(empty: shape, dtype: .int64)
                 for i in 0..<count {
                     let p = src + i * itemSize
                     switch self {
                     case .i32: t.i64[i] = Int64(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
                     case .i16: t.i64[i] = Int64(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
-                    case .i8: t.i64[i] = Int64(p.load(as: Int8.self))
-                    default: t.i64[i] = Int64(p.load(as: UInt8.self))
+                    default: t.i64[i] = Int64(p.load(as: Int8.self))
                     }
                 }
                 return t

@@ -22,29 +22,54 @@ extension Module {
     /// both only when `strict` — and tensors of the wrong shape (always, as in PyTorch).
     /// Nothing is copied unless everything fits. A tensor of another dtype is converted.
     ///
+    /// As in PyTorch, a tied tensor may come under any of its names (`lm_head.weight` for a
+    /// head tied to `wte.weight`), and BatchNorm's `num_batches_tracked` may be absent.
+    ///
     /// - Returns: the missing and unexpected keys (empty when strict, since those throw).
     @discardableResult
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws
         -> (missingKeys: [String], unexpectedKeys: [String]) {
+        let checked = try checkStateDict(stateDict, strict: strict)
+        noGrad { for (p, t) in checked.copies { p.copy_(t.type(p.dtype)) } }
+        return (checked.missing, checked.unexpected)
+    }
+
+    /// `loadStateDict`'s checks, changing nothing: the copies to make (tensor, source), and
+    /// the missing and unexpected keys.
+    func checkStateDict(_ stateDict: StateDict, strict: Bool) throws
+        -> (copies: [(Tensor, Tensor)], missing: [String], unexpected: [String]) {
+        var stateDict = stateDict
+        let aliases = collectStateAliases()
+        // A tied tensor given only under another name is loaded from it.
+        for (alias, name) in aliases where stateDict[name] == nil {
+            if let t = stateDict[alias] { stateDict[name] = t }
+        }
         let params = collectState()
-        let expected = Set(params.map(\.name))
-        let missing = params.map(\.name).filter { stateDict[$0] == nil }
+        let optional = optionalStateKeys()
+        let expected = Set(params.map(\.name)).union(aliases.map(\.alias))
+        let missing = params.map(\.name).filter { stateDict[$0] == nil && !optional.contains($0) }
         let unexpected = stateDict.keys.filter { !expected.contains($0) }.sorted()
         var problems: [String] = []
         if strict {
             if !missing.isEmpty { problems.append("Missing key(s) in state_dict: " + missing.map { "\"\($0)\"" }.joined(separator: ", ") + ".") }
             if !unexpected.isEmpty { problems.append("Unexpected key(s) in state_dict: " + unexpected.map { "\"\($0)\"" }.joined(separator: ", ") + ".") }
         }
-        for (name, p) in params {
-            guard let t = stateDict[name], t.shape != p.shape else { continue }
-            problems.append("size mismatch for \(name): copying a param with shape \(t.shape) from checkpoint, the shape in current model is \(p.shape).")
+        let shapes = Dictionary(uniqueKeysWithValues: params.map { ($0.name, $0.tensor.shape) })
+        for (key, shape) in params.map({ ($0.name, $0.tensor.shape) }) + aliases.map({ ($0.alias, shapes[$0.name]!) }) {
+            guard let t = stateDict[key], t.shape != shape else { continue }
+            problems.append("size mismatch for \(key): copying a param with shape \(t.shape) from checkpoint, the shape in current model is \(shape).")
         }
         if !problems.isEmpty { throw SerializationError.stateDictMismatch(what: typeName, problems: problems) }
-        for (name, p) in params {
-            guard let t = stateDict[name] else { continue }
-            p.copy_(t.type(p.dtype))
+        return (params.compactMap { p in stateDict[p.name].map { (p.tensor, $0) } }, missing, unexpected)
+    }
+
+    /// The full keys of every module's `optionalStateNames()`.
+    func optionalStateKeys() -> Set<String> {
+        var keys = Set<String>()
+        for (path, module) in namedModules(stateDictNames: true) {
+            for name in module.optionalStateNames() { keys.insert(path.isEmpty ? name : path + "." + name) }
         }
-        return (missing, unexpected)
+        return keys
     }
 
     /// Saves `stateDict()` to a safetensors file that PyTorch reads with
@@ -80,6 +105,6 @@ extension Module {
     static func leadingBytes(of path: String) -> [UInt8] {
         guard let h = FileHandle(forReadingAtPath: path) else { return [] }
         defer { try? h.close() }
-        return [UInt8]((try? h.read(upToCount: 8)) ?? Data())
+        return [UInt8]((try? h.read(upToCount: 9)) ?? Data())
     }
 }

@@ -27,8 +27,8 @@ public struct TorchCheckpointError: Error, CustomStringConvertible, Equatable {
 /// datasets) rather than a zip parser of Ember's own: zip's central directory, ZIP64 and data
 /// descriptors are where hand-written readers go wrong. Tensors keep PyTorch's sharing: views
 /// and slices saved from one storage are views of one Ember storage again. Element types
-/// Ember lacks are converted (float64, float16, bfloat16 → float32; int32, int16, int8,
-/// uint8 → int64) and listed in `conversions`.
+/// Ember lacks are converted (float64, float16, bfloat16 → float32; int32, int16, int8 →
+/// int64) and listed in `conversions`.
 ///
 /// Bounds: the pickle may be at most 16 MiB, the storages together at most the file's size
 /// (torch.save stores them uncompressed, so more is a zip bomb), each storage record exactly
@@ -83,9 +83,10 @@ public struct TorchCheckpoint {
     }
 
     /// A torch.save file of either format: a zip, or a legacy pickle (which `read` refuses
-    /// with advice).
+    /// with advice). A safetensors file whose header length is 128 + 256·k also starts with
+    /// 0x80 and a small byte; its ninth byte, the header's first, is `{`.
     static func isTorchSave(_ head: [UInt8]) -> Bool {
-        isZip(head) || (head.count >= 2 && head[0] == 0x80 && head[1] <= 5)
+        isZip(head) || (head.count >= 2 && head[0] == 0x80 && head[1] <= 5 && !(head.count >= 9 && head[8] == UInt8(ascii: "{")))
     }
 
     /// `name` without any of `prefixes` at its start, removed repeatedly.

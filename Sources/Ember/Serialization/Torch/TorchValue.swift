@@ -222,7 +222,8 @@ enum TorchStorageType: String, CaseIterable, Equatable {
     var emberType: DType {
         switch self {
         case .float32, .float64, .float16, .bfloat16: return .float32
-        case .int64, .int32, .int16, .int8, .uint8: return .int64
+        case .int64, .int32, .int16, .int8: return .int64
+        case .uint8: return .uint8
         case .bool: return .bool
         }
     }

@@ -1,0 +1,294 @@
+import Foundation
+import XCTest
+@testable import Ember
+
+// Edge cases where Ember differed from PyTorch or trapped; each expected value is what
+// PyTorch 2 gives for the same call.
+
+final class TensorEdgeCaseTests: XCTestCase {
+    func testUInt8AndBoolMaxAlongDimKeepTheirDtype() {
+        // 3 rows of 3: more than 8 outputs once wrote int64s past a uint8 buffer.
+        let u = Tensor([1, 5, 3, 7, 2, 0, 9, 9, 4, 0, 0, 1, 255, 3, 3, 6, 6, 6, 8, 1, 2, 5, 5, 5, 0, 2, 1, 7, 7, 7], shape: [10, 3]).type(.uint8)
+        let r = u.max(dim: 1)
+        XCTAssertEqual(r.values.dtype, .uint8)
+        XCTAssertEqual(r.values.toIntArray(), [5, 7, 9, 1, 255, 6, 8, 5, 2, 7])
+        XCTAssertEqual(r.indices.toIntArray(), [1, 0, 0, 2, 0, 0, 0, 0, 1, 0])
+        let m = u.min(dim: 1)
+        XCTAssertEqual(m.values.dtype, .uint8)
+        XCTAssertEqual(m.values.toIntArray(), [1, 0, 4, 0, 3, 6, 1, 5, 0, 7])
+        XCTAssertEqual(u.max().dtype, .uint8)
+        XCTAssertEqual(u.max().item(), 255)
+        let b = Tensor([1, 0, 0, 0], shape: [2, 2]).type(.bool)
+        XCTAssertEqual(b.max(dim: 1).values.dtype, .bool)
+        XCTAssertEqual(b.max(dim: 1).values.toBoolArray(), [true, false])
+    }
+
+    func testCatAndStackPromoteAsPyTorch() {
+        let a = Tensor([200, 3]).type(.uint8), b = Tensor([7]).type(.uint8), t = Tensor([1]).type(.bool)
+        XCTAssertEqual(Tensor.cat([a, b]).dtype, .uint8)
+        XCTAssertEqual(Tensor.cat([a, b]).toIntArray(), [200, 3, 7])
+        XCTAssertEqual(Tensor.stack([a, a]).toIntArray(), [200, 3, 200, 3])
+        XCTAssertEqual(Tensor.cat([a, t]).dtype, .uint8)
+        XCTAssertEqual(Tensor.cat([t, t]).dtype, .bool)
+        XCTAssertEqual(Tensor.cat([a, Tensor([5])]).dtype, .int64)
+    }
+
+    func testStdGradientIsZeroWhereStdIs() {
+        let x = Tensor([2.0, 2.0, 2.0]).requiringGrad()
+        x.std().backward()
+        XCTAssertEqual(x.grad!.toArray(), [0, 0, 0])
+        // A constant row beside a varying one: torch gives [[0, 0], [-0.7071, 0.7071]].
+        let y = Tensor([2.0, 2.0, 1.0, 3.0], shape: [2, 2]).requiringGrad()
+        y.std(dim: 1).sum().backward()
+        let g = y.grad!.toArray()
+        XCTAssertEqual(Array(g[0..<2]), [0, 0])
+        XCTAssertEqual(g[2], -0.70710677, accuracy: 1e-6)
+        XCTAssertEqual(g[3], 0.70710677, accuracy: 1e-6)
+    }
+
+    func testIntegerTensorsWithScalarsAnInt64CannotHold() {
+        let t = Tensor([1, 2])
+        XCTAssertEqual((t * Double.infinity).toArray(), [.infinity, .infinity])
+        XCTAssertEqual((t < Double.infinity).toBoolArray(), [true, true])
+        XCTAssertEqual((t + 1e20).toArray(), [1e20, 1e20])
+        XCTAssertEqual(t.clamp(max: .infinity).toArray(), [1, 2])
+    }
+
+    func testTiesShareTheGradientAsPyTorch() {
+        let x = Tensor([3.0, 3.0, 1.0]).requiringGrad()
+        x.max().backward()
+        XCTAssertEqual(x.grad!.toArray(), [0.5, 0.5, 0])
+        let y = Tensor([1.0, 1.0, 3.0]).requiringGrad()
+        y.min().backward()
+        XCTAssertEqual(y.grad!.toArray(), [0.5, 0.5, 0])
+        let a = Tensor([1.0, 2.0]).requiringGrad(), b = Tensor([1.0, 1.0]).requiringGrad()
+        Tensor.maximum(a, b).sum().backward()
+        XCTAssertEqual(a.grad!.toArray(), [0.5, 1])
+        XCTAssertEqual(b.grad!.toArray(), [0.5, 0])
+        let c = Tensor([1.0, 2.0]).requiringGrad(), d = Tensor([1.0, 1.0]).requiringGrad()
+        Tensor.minimum(c, d).sum().backward()
+        XCTAssertEqual(c.grad!.toArray(), [0.5, 0])
+        XCTAssertEqual(d.grad!.toArray(), [0.5, 1])
+        // On a bound the clamp passes no gradient: torch gives [0, 1, 0, 0].
+        let e = Tensor([0.0, 1.5, -2.0, 3.0]).requiringGrad()
+        e.clamp(min: 0, max: 3).sum().backward()
+        XCTAssertEqual(e.grad!.toArray(), [0, 1, 0, 0])
+        XCTAssertEqual(e.clamp(min: 0, max: 3).toArray(), [0, 1.5, 0, 3])
+    }
+
+    func testInt64CumsumIsExact() {
+        XCTAssertEqual(Tensor([16_777_217, 0]).cumsum(dim: 0).toIntArray(), [16_777_217, 16_777_217])
+        let m = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        XCTAssertEqual(m.cumsum(dim: 1).toIntArray(), [1, 3, 6, 4, 9, 15])
+        XCTAssertEqual(m.cumsum(dim: 0).toIntArray(), [1, 2, 3, 5, 7, 9])
+        XCTAssertEqual(Tensor([1, 0, 1]).type(.bool).cumsum(dim: 0).dtype, .int64)
+    }
+
+    func testReductionsAlongTheDimOfAScalar() {
+        let s = Tensor(scalar: 3)
+        XCTAssertEqual(s.mean(dim: 0).item(), 3)
+        XCTAssertEqual(s.amax(dim: -1).item(), 3)
+        XCTAssertEqual(s.logsumexp(dim: 0).item(), 3)
+        XCTAssertEqual(s.prod(dim: 0).item(), 3)
+        XCTAssertEqual(s.norm(dim: 0).item(), 3)
+        XCTAssertTrue(s.var(dim: 0).item().isNaN)
+        let x = Tensor(scalar: 2).requiringGrad()
+        x.prod(dim: 0).backward()
+        XCTAssertEqual(x.grad!.item(), 1)
+    }
+
+    func testEmptyMeanIsNaNAndInfinitiesAreClose() {
+        XCTAssertTrue(Tensor.zeros([0]).mean().item().isNaN)
+        XCTAssertTrue(Tensor([Float.infinity, 1]).allClose(Tensor([Float.infinity, 1])))
+        XCTAssertFalse(Tensor([Float.infinity, 1]).allClose(Tensor([-Float.infinity, 1])))
+    }
+
+    func testPoolingWindowWiderThanTheInputThrows() {
+        assertThrowsMessage("max_pool2d: Given input size: (1x1x1). Calculated output size: (1x0x0). Output size is too small") {
+            _ = try PoolGeometry.make([1, 1, 1, 1], kernel: 2, stride: nil, padding: 0, dilation: 1, ceilMode: false, op: "max_pool2d")
+        }
+        XCTAssertThrowsError(try PoolGeometry.make([1, 1, 2, 2], kernel: 3, stride: 4, padding: 0, dilation: 1, ceilMode: false, op: "avg_pool2d"))
+        // Ceil mode keeps the window that starts inside the input, as torch's (1, 1, 1, 1).
+        XCTAssertEqual(try PoolGeometry.make([1, 1, 2, 2], kernel: 3, stride: 4, padding: 0, dilation: 1, ceilMode: true, op: "avg_pool2d").oh, 1)
+        // Still one output where the window just fits.
+        XCTAssertEqual(try PoolGeometry.make([1, 1, 2, 2], kernel: 2, stride: nil, padding: 0, dilation: 1, ceilMode: false, op: "max_pool2d").oh, 1)
+    }
+
+    func testDilatedWindowInThePaddingTakesNoGradient() {
+        // Kernel (2, 1), dilation (2, 1), padding (1, 0) on 1×4: every window's taps fall in
+        // the padding; PyTorch returns indices past the plane. The backward must not write there.
+        let x = Tensor([1.0, 2.0, 3.0, 4.0], shape: [1, 1, 1, 4]).requiringGrad()
+        let y = x.maxPool2d(kernelSize: Pair(2, 1), padding: Pair(1, 0), dilation: Pair(2, 1))
+        y.sum().backward()
+        XCTAssertEqual(x.grad!.toArray(), [0, 0, 0, 0])
+    }
+}
+
+final class IgnoreIndexTests: XCTestCase {
+    let logits: [Float] = [1, 2, 3, 1, 0, -1, 0.5, -0.5, 2]
+    let target = Tensor([2, -100, 0])
+    let weight = Tensor([0.5, 2.0, 1.0])
+
+    /// Loss values and the gradient of their sum, as PyTorch's F.cross_entropy gives them.
+    func check(_ loss: (Tensor) -> Tensor, _ values: [Float], _ grad: [Float], file: StaticString = #filePath, line: UInt = #line) {
+        let x = Tensor(logits, shape: [3, 3]).requiringGrad()
+        let l = loss(x)
+        for (a, b) in zip(l.toArray(), values) { XCTAssertEqual(a, b, accuracy: 1e-6, file: file, line: line) }
+        l.sum().backward()
+        for (a, b) in zip(x.grad!.toArray(), grad) { XCTAssertEqual(a, b, accuracy: 1e-6, file: file, line: line) }
+    }
+
+    func testCrossEntropyLeavesOutPaddingLabels() {
+        let rowsZero: [Float] = [0, 0, 0]
+        check({ crossEntropy($0, self.target) }, [1.0869869],
+              [0.0450153, 0.1223642, -0.1673795] + rowsZero + [-0.4145236, 0.031445, 0.3830786])
+        check({ CrossEntropyLoss(labelSmoothing: 0.1)($0, self.target) }, [1.1286535],
+              [0.0283486, 0.1056976, -0.1340462] + rowsZero + [-0.3811903, 0.0147783, 0.3664119])
+        check({ crossEntropy($0, self.target, weight: self.weight) }, [0.8605266],
+              [0.0600204, 0.1631523, -0.2231727] + rowsZero + [-0.2763491, 0.0209633, 0.2553858])
+        check({ crossEntropy($0, self.target, weight: self.weight, labelSmoothing: 0.2) }, [1.1821506],
+              [0.0397988, 0.0797018, -0.1195007] + rowsZero + [-0.2167088, -0.0623353, 0.2790442])
+        check({ crossEntropy($0, self.target, reduction: .none) }, [0.4076059, 0, 1.7663679],
+              [0.0900306, 0.2447285, -0.334759] + rowsZero + [-0.8290472, 0.06289, 0.7661572])
+        check({ CrossEntropyLoss(ignoreIndex: 0, reduction: .sum)($0, Tensor([2, 1, 0])) }, [1.8152118],
+              [0.0900306, 0.2447285, -0.334759, 0.665241, -0.7552715, 0.0900306, 0, 0, 0])
+        check({ NLLLoss(weight: self.weight)($0.logSoftmax(dim: 1), self.target) }, [0.8605266],
+              [0.0600204, 0.1631523, -0.2231727] + rowsZero + [-0.2763491, 0.0209633, 0.2553858])
+        // Every row left out: PyTorch's mean is NaN.
+        XCTAssertTrue(crossEntropy(Tensor(logits, shape: [3, 3]), Tensor([-100, -100, -100])).item().isNaN)
+    }
+
+    func testOtherOutOfRangeTargetsStillThrow() {
+        XCTAssertThrowsError(try checkClassTargets(Tensor(logits, shape: [3, 3]), Tensor([2, -1, 0]), weight: nil,
+                                                   ignoreIndex: -100, op: "cross_entropy")) {
+            XCTAssertEqual("\($0)", "cross_entropy: target -1 is out of bounds for 3 classes")
+        }
+    }
+}
+
+final class ModuleStateEdgeCaseTests: XCTestCase {
+    final class Tied: Module {
+        let emb = Embedding(5, 3)
+        let head = Linear(3, 5, bias: false)
+        override init() {
+            super.init()
+            head.weight = emb.weight
+        }
+    }
+
+    func testTiedTensorLoadsUnderAnyOfItsNames() throws {
+        let m = Tied()
+        XCTAssertEqual(m.stateDictKeys(), ["emb.weight"])
+        XCTAssertEqual(m.parameters().count, 1)
+        let w = Tensor.ones([5, 3])
+        // PyTorch's state_dict of this model holds both names.
+        try m.loadStateDict(["emb.weight": w, "head.weight": w])
+        XCTAssertTrue(m.head.weight.equal(w))
+        // The other name alone loads the tensor.
+        let m2 = Tied()
+        try m2.loadStateDict(["head.weight": w * 2])
+        XCTAssertTrue(m2.emb.weight.equal(w * 2))
+        // A wrong shape under the other name is reported under that name.
+        XCTAssertThrowsError(try Tied().loadStateDict(["emb.weight": w, "head.weight": Tensor.ones([5, 4])])) {
+            XCTAssertTrue("\($0)".contains("size mismatch for head.weight"), "\($0)")
+        }
+    }
+
+    func testBatchNormStateDictWithoutNumBatchesTrackedLoads() throws {
+        let model = Sequential(Conv2d(1, 2, kernelSize: 3), BatchNorm2d(2))
+        var sd = model.stateDict().mapValues { $0.clone() }
+        sd["1.running_mean"] = Tensor([0.5, -0.5])
+        sd["1.num_batches_tracked"] = nil
+        let (missing, _) = try model.loadStateDict(sd)
+        XCTAssertEqual(missing, [])
+        XCTAssertEqual(model.stateDict()["1.running_mean"]!.toArray(), [0.5, -0.5])
+        // Other keys are still required.
+        sd["1.running_var"] = nil
+        XCTAssertThrowsError(try model.loadStateDict(sd)) { XCTAssertTrue("\($0)".contains("\"1.running_var\""), "\($0)") }
+    }
+
+    func testOptimizerStateTakesPyTorchsFloatStep() throws {
+        let p = Tensor([1.0, 2.0]).requiringGrad()
+        let opt = Adam([p], lr: 0.1)
+        // PyTorch keeps Adam's step as a float32 scalar.
+        try opt.loadStateDict(tensors: ["state.0.step": Tensor(scalar: 1),
+                                        "state.0.exp_avg": Tensor([0.0, 0.0]),
+                                        "state.0.exp_avg_sq": Tensor([0.0, 0.0])], hyperparameters: [:])
+        XCTAssertEqual(opt.state[0]!["step"]!.dtype, .int64)
+        p.grad = Tensor([1.0, 1.0])
+        opt.step()
+        XCTAssertEqual(opt.state[0]!["step"]!.item(), 2)
+        XCTAssertThrowsError(try opt.loadStateDict(tensors: ["state.0.step": Tensor(scalar: 1.5)], hyperparameters: [:])) {
+            XCTAssertTrue("\($0)".contains("expected a whole number of steps"), "\($0)")
+        }
+    }
+}
+
+final class DataEdgeCaseTests: XCTestCase {
+    var dir: String!
+    override func setUp() { dir = DataFixtures.tempDir() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testSafeTensorsWhoseHeaderLengthStartsWith0x80Reload() throws {
+        let a = Linear(784, 10), b = Linear(784, 10)
+        let path = dir + "/logreg.safetensors"
+        try a.save(to: path)
+        let head = [UInt8](FileManager.default.contents(atPath: path)!.prefix(2))
+        XCTAssertEqual(head, [0x80, 0x00], "the case under test: a 128-byte header")
+        try b.load(from: path)
+        for (p, q) in zip(a.parameters(), b.parameters()) { XCTAssertTrue(p.equal(q)) }
+    }
+
+    func testUInt8RoundTripsAsUInt8() throws {
+        let img = Tensor([0, 128, 255], shape: [1, 1, 3]).type(.uint8)
+        let path = dir + "/u8.safetensors"
+        try SafeTensors.write(["img": img], to: path)
+        let back = try XCTUnwrap(try SafeTensors.read(from: path).tensors["img"])
+        XCTAssertEqual(back.dtype, .uint8)
+        XCTAssertEqual(back.toIntArray(), [0, 128, 255])
+    }
+
+    func testSamplesOfDifferentSizesThrowFromCollate() {
+        struct Ragged: Dataset {
+            var count: Int { 2 }
+            subscript(i: Int) -> (Tensor, Int) { (Tensor.zeros([3, 4 + i, 4]), i) }
+        }
+        for workers in [0, 2] {
+            let loader = DataLoader(Ragged(), batchSize: 2, numWorkers: workers) { try Collate.stack($0) }
+            var it = loader.batches()
+            XCTAssertThrowsError(try it.next()) {
+                XCTAssertEqual("\($0)", "collate: stack expects each tensor to be equal size, but got [3, 4, 4] at entry 0 and [3, 5, 4] at entry 1")
+            }
+        }
+    }
+
+    func testNonstandardScanParametersDecodeAsPIL() throws {
+        // Some phone cameras write Se = 62 in a baseline JPEG's SOS; libjpeg warns, PIL and
+        // torchvision decode the same pixels.
+        var jpg = VisionFixtures.bytes("rgb.jpg")
+        let sos = try XCTUnwrap((0..<(jpg.count - 1)).first { jpg[$0] == 0xFF && jpg[$0 + 1] == 0xDA })
+        let se = sos + 5 + 2 * Int(jpg[sos + 4]) + 1
+        XCTAssertEqual(jpg[se], 63)
+        jpg[se] = 62
+        let want = try decodeImage(VisionFixtures.bytes("rgb.jpg"), mode: .rgb)
+        XCTAssertTrue(try decodeImage(jpg, mode: .rgb, name: "sos.jpg").equal(want))
+        // A truncated file is still an error.
+        XCTAssertThrowsError(try decodeImage(Array(jpg.prefix(jpg.count / 2)), mode: .rgb, name: "half.jpg"))
+    }
+
+    func testIDXInflatesNoFurtherThanItsHeaderDeclares() throws {
+        try DataFixtures.writeRoot(dir, trainCount: 5, testCount: 5)
+        let raw = dir + "/FashionMNIST/raw/"
+        // 5 images declared, 8 MB of zeros behind them: a small gzip bomb.
+        let bomb = try DataFixtures.gzip(DataFixtures.images(count: 5) + [UInt8](repeating: 0, count: 8 << 20))
+        try FileManager.default.removeItem(atPath: raw + "t10k-images-idx3-ubyte")
+        try Data(bomb).write(to: URL(fileURLWithPath: raw + "t10k-images-idx3-ubyte.gz"))
+        XCTAssertThrowsError(try FashionMNIST(root: dir, train: false)) { error in
+            guard case DatasetError.corrupt(let e) = error, case .unreadable(let msg) = e.problem else { return XCTFail("\(error)") }
+            XCTAssertEqual(msg, "inflates to more than the \(16 + 5 * 784) bytes its IDX header declares")
+        }
+        // The exact file still reads.
+        try Data(try DataFixtures.gzip(DataFixtures.images(count: 5))).write(to: URL(fileURLWithPath: raw + "t10k-images-idx3-ubyte.gz"))
+        XCTAssertEqual(try FashionMNIST(root: dir, train: false).count, 5)
+    }
+}
