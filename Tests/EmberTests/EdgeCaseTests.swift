@@ -124,6 +124,74 @@ final class TensorEdgeCaseTests: XCTestCase {
     }
 }
 
+final class IndexingAndAutogradEdgeCaseTests: XCTestCase {
+    func testClassTargetWrittenInPlaceIsRefused() {
+        // The backward indexes rows by the targets; an out-of-range one written after the
+        // forward's bounds check would reach C unchecked.
+        for loss in [{ crossEntropy($0, $1) }, { nllLoss($0.logSoftmax(dim: 1), $1) }] as [(Tensor, Tensor) -> Tensor] {
+            let logits = Tensor.randn([2, 3], generator: Generator(seed: 1)).requiringGrad()
+            let target = Tensor([0, 1])
+            let l = loss(logits, target)
+            target[0] = Tensor(1_000_000)
+            XCTAssertThrowsError(try l.runBackward()) { XCTAssertTrue("\($0)".contains("modified by an inplace operation"), "\($0)") }
+        }
+    }
+
+    func testIndicesWrittenInPlaceAreRefused() {
+        let x = Tensor([3, 1, 2] as [Float]).requiringGrad()
+        let (v, i) = x.topk(2)
+        i[1] = Tensor(1)
+        XCTAssertThrowsError(try v.sum().runBackward())
+        let y = Tensor([3, 1, 2] as [Float]).requiringGrad()
+        let mask = Tensor([1, 0, 1]).type(.bool)
+        let w = Tensor.where(mask, y, Tensor.zeros([3]))
+        mask[0] = Tensor(0).type(.bool)
+        XCTAssertThrowsError(try w.sum().runBackward())
+    }
+
+    func testLeafGradientsAreNotShared() {
+        // add's backward hands one tensor to both inputs; clipping scaled it twice.
+        let x = Tensor.zeros([4]).requiringGrad(), y = Tensor.zeros([4]).requiringGrad()
+        (x + y).sum().backward()
+        _ = clipGradNorm_([x, y], maxNorm: 1)
+        XCTAssertEqual(x.grad!.toArray()[0], 0.35355339, accuracy: 1e-6)
+        XCTAssertEqual(y.grad!.toArray()[0], 0.35355339, accuracy: 1e-6)
+        // A seed the caller passes is not the leaf's gradient itself.
+        let z = Tensor.zeros([2]).requiringGrad()
+        let seed = Tensor([1.0, 2.0])
+        z.backward(seed)
+        seed.mul_(10)
+        XCTAssertEqual(z.grad!.toArray(), [1, 2])
+    }
+
+    func testGatherAndScatterWithZeroDimOperands() {
+        let x = Tensor([1, 2, 3] as [Float]).requiringGrad()
+        let g = x.gather(dim: 0, index: Tensor([2], shape: []))
+        XCTAssertEqual(g.item(), 3)
+        g.backward()
+        XCTAssertEqual(x.grad!.toArray(), [0, 0, 1])
+        XCTAssertEqual(Tensor.zeros([3]).scatter(dim: 0, index: Tensor([2], shape: []), value: 5).toArray(), [0, 0, 5])
+        XCTAssertEqual(Tensor(scalar: 5).gather(dim: 0, index: Tensor([0, 0])).toArray(), [5, 5])
+    }
+
+    func testUInt8ScatterAddAdds() {
+        let src = Tensor([3, 4, 5, 250]).type(.uint8)
+        let out = Tensor.zeros([3], dtype: .uint8).scatterAdd(dim: 0, index: Tensor([0, 0, 1, 1]), src: src)
+        XCTAssertEqual(out.toIntArray(), [7, 255, 0])
+    }
+
+    func testRandintOverWideRangesReachesEveryResidue() {
+        let r = Tensor.randint(0, 1 << 25, [1000], generator: Generator(seed: 1)).toIntArray()
+        XCTAssertTrue(r.allSatisfy { $0 >= 0 && $0 < 1 << 25 })
+        XCTAssertGreaterThan(r.filter { $0 % 2 == 1 }.count, 400)
+        let full = Tensor.randint(Int.min, Int.max, [64], generator: Generator(seed: 2)).toIntArray()
+        XCTAssertTrue(full.contains { $0 < 0 } && full.contains { $0 > 0 })
+        // Narrow ranges keep their stream: the same numbers as before for a seed.
+        XCTAssertEqual(Tensor.randint(0, 10, [8], generator: Generator(seed: 3)).toIntArray(),
+                       Tensor.rand([8], generator: Generator(seed: 3)).toArray().map { Swift.min(Int($0 * 10), 9) })
+    }
+}
+
 final class IgnoreIndexTests: XCTestCase {
     let logits: [Float] = [1, 2, 3, 1, 0, -1, 0.5, -0.5, 2]
     let target = Tensor([2, -100, 0])

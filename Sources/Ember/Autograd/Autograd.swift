@@ -219,8 +219,13 @@ extension Tensor {
             }
             seed = Tensor.ones(shape)
         }
+        // Storages already handed to a leaf as its gradient in this pass (and the caller's
+        // seed): a second leaf getting one gets a copy, so that clipping or a hook scaling
+        // one leaf's grad in place leaves the other's alone.
+        var given = Set<ObjectIdentifier>()
+        if gradient != nil { given.insert(ObjectIdentifier(seed.storage)) }
         guard let root = gradFn else {
-            accumulateGrad(seed)
+            accumulateGrad(seed, given: &given)
             runPostAccumulateGradHooks()
             return
         }
@@ -264,7 +269,7 @@ extension Tensor {
                     if let fn = node.edges[i] {
                         fn.addPendingGrad(grad)
                     } else {
-                        node.inputs[i].accumulateGrad(grad)
+                        node.inputs[i].accumulateGrad(grad, given: &given)
                         hooked.received(node.inputs[i])
                     }
                 }
@@ -272,15 +277,17 @@ extension Tensor {
         }
     }
 
-    /// First gradient: taken as is (no copy). Later ones: added out of place, because a
-    /// gradient tensor may be shared (`x + y` hands the same tensor to both).
-    func accumulateGrad(_ g: Tensor) {
+    /// First gradient: taken as is, unless its storage is in `given` (another leaf's
+    /// gradient in this pass: `x + y` hands the same tensor to both), then copied. Later
+    /// ones: added out of place.
+    func accumulateGrad(_ g: Tensor, given: inout Set<ObjectIdentifier>) {
         precondition(g.shape == shape, "backward: gradient of shape \(g.shape) for a leaf of shape \(shape)")
         if let existing = grad {
             grad = noGrad { existing + g }
         } else {
             // Gradients of views arrive as views (a transposed g): a leaf's grad is flat.
-            let flat = noGrad { g.contiguous() }
+            var flat = noGrad { g.contiguous() }
+            if !given.insert(ObjectIdentifier(flat.storage)).inserted { flat = noGrad { flat.clone() } }
             grad = flat.gradFn == nil ? flat : flat.detach()
         }
     }

@@ -317,10 +317,21 @@ extension Tensor {
     public static func randint(_ low: Int, _ high: Int, _ shape: [Int],
                                generator: Generator = .default) -> Tensor {
         precondition(high > low, "randint: high (\(high)) must be greater than low (\(low))")
-        let u = rand(shape, generator: generator)
         let t = Tensor(empty: shape, dtype: .int64)
-        let span = Float(high - low)
-        for i in 0..<t.count { t.i64[i] = Int64(low) + Swift.min(Int64(u.f32[i] * span), Int64(high - low - 1)) }
+        let (width, overflow) = high.subtractingReportingOverflow(low)
+        if overflow || width > 1 << 24 {
+            // A float32 uniform has 24 bits: wider ranges draw 64-bit integers instead.
+            let span = overflow ? UInt64(bitPattern: Int64(width)) : UInt64(width)
+            let (seed, offset) = generator.reserve(t.count)
+            for i in 0..<t.count {
+                let z = Kernels.mix64(seed &+ 0x9E37_79B9_7F4A_7C15 &* (offset &+ UInt64(i) &+ 1))
+                t.i64[i] = Int64(low) &+ Int64(bitPattern: z % span)
+            }
+            return t
+        }
+        let u = rand(shape, generator: generator)
+        let span = Float(width)
+        for i in 0..<t.count { t.i64[i] = Int64(low) + Swift.min(Int64(u.f32[i] * span), Int64(width - 1)) }
         return t
     }
 }

@@ -28,8 +28,9 @@ extension Tensor {
             var k = Int(idx.i64[p])
             precondition(k >= -size && k < size, "\(op): index \(k) is out of bounds for dimension \(d) with size \(size)")
             if k < 0 { k += size }
-            var off = 0
-            for j in 0..<index.ndim { off += (j == d ? k : coord[j]) * t.strides[j] }
+            // A 0-d index or input stands for one position along dim d.
+            var off = t.ndim == 0 ? 0 : k * t.strides[d]
+            for j in 0..<index.ndim where j != d { off += coord[j] * t.strides[j] }
             out[p] = Int64(off)
             var j = index.ndim - 1
             while j >= 0 {
@@ -53,7 +54,7 @@ extension Tensor {
                                  itemSize: dtype.itemSize)
         }
         let inputShape = shape
-        return out.recorded("gather", [self], saved: []) { g in
+        return out.recorded("gather", [self], saved: [index]) { g in
             [Tensor.zeros(inputShape).scatterAdd(dim: d, index: index, src: g)]
         }
     }
@@ -93,15 +94,20 @@ extension Tensor {
             }
         }
         let input = self
-        return out.recorded(op, [self, src], saved: []) { g in
+        return out.recorded(op, [self, src], saved: [index]) { g in
             [input.requiresGrad ? (accumulate ? g : g.scatter(dim: d, index: index, value: 0)) : nil,
              src.requiresGrad ? g.gather(dim: d, index: index).padded(to: src.shape) : nil]
         }
     }
 
-    /// Integer scatter-add of element p of `values` at storage offset o (int64 adds, bool ors).
+    /// Integer scatter-add of element p of `values` at storage offset o (int64 and uint8 add,
+    /// wrapping as PyTorch's; bool ors).
     private func addInteger(at o: Int, _ values: Tensor, _ p: Int) {
-        if dtype == .int64 { i64[o] += values.i64[p] } else { u8[o] = (u8[o] != 0 || values.u8[p] != 0) ? 1 : 0 }
+        switch dtype {
+        case .int64: i64[o] &+= values.i64[p]
+        case .uint8: u8[o] &+= values.u8[p]
+        default: u8[o] = (u8[o] != 0 || values.u8[p] != 0) ? 1 : 0
+        }
     }
 
     /// Zeros around self up to `target` (each dim padded at its end): the gradient of the
@@ -159,7 +165,7 @@ extension Tensor {
         case .int64: for i in 0..<n { result.i64[i] = c.u8[i] != 0 ? av.i64[i] : bv.i64[i] }
         case .bool, .uint8: for i in 0..<n { result.u8[i] = c.u8[i] != 0 ? av.u8[i] : bv.u8[i] }
         }
-        return result.recorded("where", [a, b], saved: []) { g in
+        return result.recorded("where", [a, b], saved: [c]) { g in
             let zero = Tensor.zeros([])
             return [a.requiresGrad ? Tensor.where(c, g, zero).sumTo(a.shape) : nil,
                     b.requiresGrad ? Tensor.where(c, zero, g).sumTo(b.shape) : nil]

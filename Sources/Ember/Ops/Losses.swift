@@ -93,7 +93,8 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     var keep: Tensor?
     if let left { (total, weightSum, keep) = leavingOut(left.ignored, losses: losses, safeTarget: target, weight: weight) }
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
-    return out.recorded("cross_entropy", [logits], saved: []) { g in
+    // The backward indexes rows by the targets: a target written in place since is refused.
+    return out.recorded("cross_entropy", [logits], saved: [target]) { g in
         let dx = Tensor(empty: [n, c])
         let dloss = keep.map { $0 * g } ?? g   // per row when rows are left out
         Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, dloss.contiguous().f32,
@@ -117,7 +118,7 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
     var keep: Tensor?
     if let left { (total, weightSum, keep) = leavingOut(left.ignored, losses: losses, safeTarget: target, weight: weight) }
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
-    return out.recorded("nll_loss", [logProbs], saved: []) { g in
+    return out.recorded("nll_loss", [logProbs], saved: [target]) { g in
         let dx = Tensor(empty: [n, c])
         let dloss = keep.map { $0 * g } ?? g
         Kernels.nllBackward(dx.f32, target.i64, weight?.f32, dloss.contiguous().f32, dlossStride: dloss.count == 1 ? 0 : 1,
