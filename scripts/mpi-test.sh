@@ -67,6 +67,8 @@ grep -q "parameters that did not receive a gradient: unused.weight, unused.bias"
   || { echo "FAIL: no unused-parameter message:" >&2; cat "$work/unused.out" >&2; exit 1; }
 echo "unused parameters: reported"
 
+run 2 mismatch
+
 # Faults: every rank must exit, non-zero, within the bound (a dead or throwing rank: at once;
 # a stalled one: the collective timeout, here 5 s).
 fault() {  # fault KIND BOUND_SECONDS PATTERN

@@ -369,11 +369,16 @@ static void shm_sum_tree(float *d, float *mine, int64_t off, int64_t lo, int64_t
     }
 }
 
+// Rank r's element count for the call in progress, in its header after rank 0's barrier
+// counter: a call whose lengths differ across ranks would otherwise sum mismatched slices.
+static int64_t *shm_count_slot(int r) { return (int64_t *)((char *)shm_base[r] - EMBER_SHM_HEADER) + 1; }
+
 static int shm_allreduce(float *data, int64_t count, int tree) {
     if (shm_win == MPI_WIN_NULL) return MPI_ERR_WIN;
     int me, n;
     MPI_Comm_rank(shm_comm, &me);
     MPI_Comm_size(shm_comm, &n);
+    *shm_count_slot(me) = count;   // published by the first barrier's release
     const int mode = ember_mpi_shm_stores();
     store_probe *probe = mode == EMBER_SHM_STORES_AUTO ? probe_for(count, tree) : NULL;
     int64_t k = 0;   // the call's place in its class's probe cycle
@@ -393,6 +398,16 @@ static int shm_allreduce(float *data, int64_t count, int tree) {
         window_copy(mine, d, lo, streaming);
         window_copy(mine + hi, d + hi, len - hi, streaming);
         shm_barrier(n);
+        if (at == 0) {
+            // Every rank reads every count, so all fail together; the second barrier keeps a
+            // fast rank's next call from overwriting its count before the others have read it.
+            int same = 1;
+            for (int r = 0; r < n; r++) same &= *shm_count_slot(r) == count;
+            if (!same) {
+                shm_barrier(n);
+                return MPI_ERR_COUNT;
+            }
+        }
         (tree ? shm_sum_tree : shm_sum_ranks)(d, mine, off, lo, hi, me, n, streaming);
         shm_barrier(n);
         for (int r = 0; r < n; r++) {

@@ -48,8 +48,13 @@ final class CommThread: @unchecked Sendable {
 
     /// Queues `body` (an MPI call returning its error code) and returns its handle.
     func submit(_ name: String, _ body: @escaping () -> Int32) -> Work {
-        let work = Work(name: name, rank: rankValue)
         pthread_mutex_lock(&mutex)
+        if stopping {   // after destroy(): nothing runs the queue any more
+            pthread_mutex_unlock(&mutex)
+            return Work(name: name, rank: rankValue, refused: .invalidArgument(op: name, message:
+                "the process group was destroyed"))
+        }
+        let work = Work(name: name, rank: rankValue)
         queue.append(Job(work: work, body: body))
         pthread_cond_signal(&wake)
         pthread_mutex_unlock(&mutex)
@@ -67,6 +72,10 @@ final class CommThread: @unchecked Sendable {
     /// Runs the queued work, then MPI_Finalize, and joins the thread.
     func finish() {
         pthread_mutex_lock(&mutex)
+        if stopping {   // a second destroy()
+            pthread_mutex_unlock(&mutex)
+            return
+        }
         stopping = true
         pthread_cond_signal(&wake)
         pthread_mutex_unlock(&mutex)

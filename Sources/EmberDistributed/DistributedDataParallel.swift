@@ -84,6 +84,7 @@ public final class DistributedDataParallel: Module {
                       order: reproducible ? .fixedTree : .mpi)
             : nil
         super.init()
+        try verifySameShapes(model.namedParameters())
         // Rank 0's parameters and buffers everywhere (PyTorch's _sync_module_states).
         try noGrad {
             for p in model.parameters() where p.dtype == .float32 || p.dtype == .int64 {
@@ -140,6 +141,45 @@ public final class DistributedDataParallel: Module {
     public var lastTimeline: [BucketTiming] { reducer?.timeline ?? [] }
     /// The buckets' parameter names, in launch order.
     public var bucketParameterNames: [[String]] { reducer?.bucketNames ?? [] }
+
+    /// Every rank must wrap the same architecture, or the broadcasts and the buckets' sums
+    /// would pair unrelated numbers: rank 0's parameter shapes are broadcast and compared, and
+    /// a difference on any rank throws on every rank, naming the first parameter that differs
+    /// where this rank can tell (PyTorch's _verify_param_shape_across_processes).
+    private func verifySameShapes(_ named: [(name: String, tensor: Tensor)]) throws {
+        guard processGroup.worldSize > 1 else { return }
+        let group = processGroup
+        func onAnyRank(_ flag: Bool) throws -> Bool {
+            let t = Tensor([Float(flag ? 1 : 0)])
+            try group.allReduce(t, op: .max)
+            return t.item() > 0
+        }
+        let layout = named.flatMap { [$0.tensor.ndim] + $0.tensor.shape }   // ndim, sizes, … per parameter
+        let sizes = Tensor([named.count, layout.count])
+        try group.broadcast(sizes, from: 0)
+        let rank0Count = sizes.toIntArray()[0]
+        var problem = rank0Count == named.count ? nil : "this rank has \(named.count) parameters, rank 0 has \(rank0Count)"
+        if sizes.toIntArray()[1] != layout.count && problem == nil { problem = "parameter shapes differ from rank 0's" }
+        if try !onAnyRank(problem != nil) {
+            let rank0 = Tensor(layout)
+            try group.broadcast(rank0, from: 0)
+            let theirs = rank0.toIntArray()
+            var at = 0
+            for (name, p) in named {
+                let mine = [p.ndim] + p.shape
+                let other = Array(theirs[at..<(at + 1 + theirs[at])])
+                if mine != other {
+                    problem = "parameter \(name) has shape \(p.shape) on this rank but \(Array(other.dropFirst())) on rank 0"
+                    break
+                }
+                at += mine.count
+            }
+        }
+        if try onAnyRank(problem != nil) {
+            throw DistributedError.invalidArgument(op: "DistributedDataParallel", message: "rank \(group.rank): "
+                + (problem ?? "the model differs on another rank (its parameter shapes do not match rank 0's)"))
+        }
+    }
 
     private func syncBuffers() throws {
         guard processGroup.worldSize > 1 else { return }

@@ -18,6 +18,9 @@ public final class Work: @unchecked Sendable {
     /// Runs on the communication thread after the MPI call succeeded (copies results back).
     var then: (() -> Void)?
 
+    /// Why the collective was refused before it started (the group was destroyed).
+    private var refusal: DistributedError?
+
     init(name: String, rank: Int, completed: Bool = false) {
         self.name = name
         self.rank = rank
@@ -25,6 +28,12 @@ public final class Work: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
         if completed { (startedAt, finishedAt, done) = (submittedAt, submittedAt, true) }
+    }
+
+    /// A collective that never runs: `wait()` throws `error` at once.
+    convenience init(name: String, rank: Int, refused error: DistributedError) {
+        self.init(name: name, rank: rank, completed: true)
+        refusal = error
     }
 
     deinit {
@@ -60,6 +69,7 @@ public final class Work: @unchecked Sendable {
     /// join, so it prints which rank and collective timed out and ends the process with exit
     /// code 3; mpirun then ends the other ranks.
     public func wait() throws {
+        if let refusal { throw refusal }
         let timeout = ProcessGroup.timeout
         let deadline = monotonicSeconds() + timeout
         pthread_mutex_lock(&mutex)

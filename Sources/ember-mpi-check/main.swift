@@ -386,6 +386,47 @@ func checkUnused(_ group: ProcessGroup) throws {
     throw CheckFailure(description: "rank \(group.rank): the second forward did not stop")
 }
 
+/// Ranks that disagree fail together with a message instead of summing unrelated numbers:
+/// models of different shapes at DDP's construction, an allReduce of different lengths on
+/// the shared-memory path; the group works on afterwards; after destroy(), a collective
+/// throws at once instead of waiting out the timeout.
+func checkMismatch(_ group: ProcessGroup) throws {
+    let r = group.rank
+    do {
+        _ = try DistributedDataParallel(Sequential(Linear(20, 4 + r), ReLU(), Linear(4 + r, 2)), processGroup: group)
+        throw CheckFailure(description: "rank \(r): DistributedDataParallel accepted models that differ across ranks")
+    } catch let e as DistributedError {
+        let want = r == 0 ? "the model differs on another rank" : "parameter 0.weight has shape [5, 20] on this rank but [4, 20] on rank 0"
+        try require("\(e)".contains(want), "rank \(r): \(e)")
+    }
+    do {
+        _ = try DistributedDataParallel(r == 0 ? Linear(3, 2) : Sequential(Linear(3, 2), Linear(2, 2)), processGroup: group)
+        throw CheckFailure(description: "rank \(r): DistributedDataParallel accepted different parameter counts")
+    } catch let e as DistributedError {
+        try require("\(e)".contains(r == 0 ? "differs on another rank" : "this rank has 4 parameters, rank 0 has 2"), "rank \(r): \(e)")
+    }
+    if group.sharedMemoryAllReduce {
+        do {
+            try group.allReduce(Tensor.ones([8192 + r]))   // 32 KB: the shared-memory sum
+            throw CheckFailure(description: "rank \(r): allReduce of different lengths returned")
+        } catch let e as DistributedError {
+            try require("\(e)".contains("allReduce failed"), "rank \(r): \(e)")
+        }
+    }
+    let t = Tensor.ones([8192])
+    try group.allReduce(t)
+    try require(t.toArray().allSatisfy { $0 == Float(group.worldSize) }, "rank \(r): the allReduce after the refused one")
+    group.destroy()
+    let start = Date()
+    do {
+        try group.barrier()
+        throw CheckFailure(description: "rank \(r): barrier after destroy() returned")
+    } catch let e as DistributedError {
+        try require("\(e)" == "barrier: the process group was destroyed" && Date().timeIntervalSince(start) < 1, "rank \(r): \(e)")
+    }
+    if r == 0 { print("mismatch: refused on every rank (DDP shapes, allReduce lengths); destroy() then fails at once") }
+}
+
 func fault(_ group: ProcessGroup, _ kind: String) throws {
     let data = Synthetic()
     let ddp = try DistributedDataParallel(MLP(seed: 1), processGroup: group)
@@ -416,9 +457,10 @@ do {
     case "ddp": try checkDDP(g, reproducible: args.dropFirst().first == "reproducible")
     case "checkpoint": try checkCheckpoint(g, path: args.dropFirst().first ?? "mpi-check.ckpt")
     case "unused": try checkUnused(g)
+    case "mismatch": try checkMismatch(g)
     case "fault": try fault(g, args.dropFirst().first ?? "")
     default:
-        throw CheckFailure(description: "usage: ember-mpi-check collectives | ddp fast|reproducible | checkpoint [path] | unused | fault kill|throw|stall")
+        throw CheckFailure(description: "usage: ember-mpi-check collectives | ddp fast|reproducible | checkpoint [path] | unused | mismatch | fault kill|throw|stall")
     }
     g.destroy()
 } catch {
