@@ -68,6 +68,7 @@ grep -q "parameters that did not receive a gradient: unused.weight, unused.bias"
 echo "unused parameters: reported"
 
 run 2 mismatch
+run 2 unused-kept
 
 # Faults: every rank must exit, non-zero, within the bound (a dead or throwing rank: at once;
 # a stalled one: the collective timeout, here 5 s).

@@ -31,7 +31,10 @@ import Foundation
 /// - A parameter that gets no gradient in a backward pass leaves its bucket unreduced: the
 ///   next forward stops with `DistributedError.unfinishedReduction` naming the parameters,
 ///   as PyTorch does — unless `findUnusedParameters`, which walks the graph after each
-///   forward and reduces zeros for the parameters it cannot reach.
+///   forward and, once its backward starts, reduces for the parameters the graph cannot reach
+///   what this rank has for them (a gradient accumulated under `noSync`, or zeros). As in
+///   PyTorch, a parameter no rank used keeps its gradient (nil stays nil, so optimizers skip
+///   it), and a forward whose loss is never backpropagated leaves nothing half-reduced.
 /// - `reproducible`: gradients are summed in a fixed order (`ReductionOrder.fixedTree`), and
 ///   the gradients of the micro-batches run under `noSync` are kept apart and summed in the
 ///   same fixed tree. Splitting a global batch into S equal shards (S a power of two), with
@@ -58,7 +61,7 @@ public final class DistributedDataParallel: Module {
     ///     parameters are overwritten with rank 0's).
     ///   - processGroup: the ranks.
     ///   - bucketCapMB: bucket size in MB (2^20 bytes) of float32 gradients.
-    ///   - findUnusedParameters: reduce zeros for parameters a forward did not use.
+    ///   - findUnusedParameters: allow parameters a forward does not use (see above).
     ///   - broadcastBuffers: broadcast rank 0's buffers before every forward.
     ///   - reproducible: fixed-order sums (see above) instead of MPI's allreduce.
     public init(_ model: Module, processGroup: ProcessGroup, bucketCapMB: Double = 25,
@@ -81,7 +84,7 @@ public final class DistributedDataParallel: Module {
         let needsReducer = processGroup.worldSize > 1 || reproducible
         reducer = needsReducer && !named.isEmpty
             ? Reducer(named, group: processGroup, bucketCapBytes: Int(bucketCapMB * 1_048_576),
-                      order: reproducible ? .fixedTree : .mpi)
+                      order: reproducible ? .fixedTree : .mpi, findUnused: findUnusedParameters)
             : nil
         super.init()
         try verifySameShapes(model.namedParameters())
@@ -224,6 +227,7 @@ final class Reducer {
     let names: [String]
     let group: ProcessGroup
     let order: ReductionOrder
+    let findUnused: Bool
     var buckets: [Bucket] = []
     var bucketOf: [Int]
     var slotOf: [Int]
@@ -238,17 +242,26 @@ final class Reducer {
     var launchTimes: [Double] = []
     var computeEnd = 0.0
     var finished = true
+    /// findUnused: the parameters this iteration's forward did not reach, marked ready when
+    /// its backward's first gradient arrives (not during the forward: a loss never
+    /// backpropagated must leave nothing reduced), and whether this rank had a gradient for
+    /// each parameter (the job's "used" mask).
+    var unreached: [Int]?
+    var usedHere: [Bool]
     /// `reproducible`: gradients of the micro-batches run under noSync, per parameter.
     var shards: [[Tensor]]
     var timeline: [BucketTiming] = []
 
     var bucketNames: [[String]] { buckets.map { $0.params.map { names[$0] } } }
 
-    init(_ named: [(name: String, tensor: Tensor)], group: ProcessGroup, bucketCapBytes: Int, order: ReductionOrder) {
+    init(_ named: [(name: String, tensor: Tensor)], group: ProcessGroup, bucketCapBytes: Int, order: ReductionOrder,
+         findUnused: Bool) {
         params = named.map(\.tensor)
         names = named.map(\.name)
         self.group = group
         self.order = order
+        self.findUnused = findUnused
+        usedHere = Array(repeating: false, count: named.count)
         bucketOf = Array(repeating: 0, count: params.count)
         slotOf = Array(repeating: 0, count: params.count)
         ready = Array(repeating: false, count: params.count)
@@ -289,7 +302,8 @@ final class Reducer {
         self.sync = sync
         armed = true
         guard sync else { return }
-        for i in ready.indices { ready[i] = false }
+        for i in ready.indices { ready[i] = false; usedHere[i] = false }
+        unreached = nil
         pending = buckets.map(\.params.count)
         nextLaunch = 0
         works = Array(repeating: nil, count: buckets.count)
@@ -312,13 +326,11 @@ final class Reducer {
             + "if the model does not use every parameter in every forward")
     }
 
-    /// findUnusedParameters: the parameters a forward's graph does not reach are ready now,
-    /// with zeros.
+    /// findUnusedParameters: the parameters a forward's graph does not reach, kept for the
+    /// backward's first gradient.
     func markUnused(reachable: [Tensor]) {
         let used = Set(reachable.map(ObjectIdentifier.init))
-        for (i, p) in params.enumerated() where !used.contains(ObjectIdentifier(p)) {
-            markReady(i, gradient: nil)
-        }
+        unreached = params.indices.filter { !used.contains(ObjectIdentifier(params[$0])) }
     }
 
     func gradReady(_ i: Int) {
@@ -330,25 +342,34 @@ final class Reducer {
             }
             return
         }
+        if let unreached {
+            self.unreached = nil
+            for j in unreached { markReady(j, gradient: nil) }
+        }
         guard !ready[i] else { return }
         markReady(i, gradient: grad)
     }
 
+    /// Copies parameter i's gradient into its bucket: `gradient` (nil for a parameter this
+    /// forward did not reach: what this rank accumulated under noSync, or zeros), after the
+    /// micro-batches' gradients in reproducible mode.
     private func markReady(_ i: Int, gradient: Tensor?) {
         guard !ready[i] else { return }
         ready[i] = true
         let b = bucketOf[i]
         let offset = buckets[b].offsets[slotOf[i]]
         let n = params[i].count
+        let gradient = gradient ?? (order == .fixedTree ? nil : params[i].grad)
+        usedHere[i] = gradient != nil || !shards[i].isEmpty
         buckets[b].buffer.withUnsafeMutableFloats { dst in
             let out = dst.baseAddress! + offset
-            guard let gradient else {
+            let parts = shards[i] + (gradient.map { [$0] } ?? [])
+            if parts.isEmpty {
                 out.initialize(repeating: 0, count: n)
                 return
             }
-            if order == .fixedTree && !shards[i].isEmpty {
+            if parts.count > 1 {
                 // This rank's micro-batch gradients, summed in the fixed tree.
-                let parts = shards[i] + [gradient]
                 var flat = [Float](repeating: 0, count: parts.count * n)
                 for (k, part) in parts.enumerated() {
                     part.withUnsafeFloats { src in
@@ -358,7 +379,8 @@ final class Reducer {
                 ember_mpi_tree_sum_f32(out, &flat, Int64(parts.count), Int64(n))
                 shards[i] = []
             } else {
-                gradient.withUnsafeFloats { src in out.update(from: src.baseAddress!, count: n) }
+                parts[0].withUnsafeFloats { src in out.update(from: src.baseAddress!, count: n) }
+                shards[i] = []
             }
         }
         pending[b] -= 1
@@ -378,6 +400,13 @@ final class Reducer {
     /// Every bucket started: wait for them and hand the averages to the parameters.
     private func finish() {
         computeEnd = monotonicSeconds()
+        // Which parameters some rank had a gradient for: the others keep theirs (nil).
+        var usedSomewhere = [Bool](repeating: true, count: params.count)
+        if findUnused {
+            let mask = Tensor(usedHere.map { $0 ? Float(1) : 0 })
+            do { try group.allReduce(mask, op: .max) } catch { group.abort(error) }
+            usedSomewhere = mask.toArray().map { $0 > 0 }
+        }
         var timing: [BucketTiming] = []
         for (b, bucket) in buckets.enumerated() {
             let work = works[b]!
@@ -386,7 +415,7 @@ final class Reducer {
                                        mpiStarted: work.startedAt ?? launchTimes[b],
                                        mpiFinished: work.finishedAt ?? launchTimes[b], backwardComputeEnd: computeEnd))
             bucket.buffer.withUnsafeFloats { src in
-                for (slot, i) in bucket.params.enumerated() {
+                for (slot, i) in bucket.params.enumerated() where usedSomewhere[i] {
                     let p = params[i]
                     if p.grad == nil { p.grad = Tensor.zeros(p.shape) }
                     p.grad!.withUnsafeMutableFloats { dst in

@@ -386,6 +386,35 @@ func checkUnused(_ group: ProcessGroup) throws {
     throw CheckFailure(description: "rank \(group.rank): the second forward did not stop")
 }
 
+/// findUnusedParameters as PyTorch's: a parameter one rank uses is averaged with the others'
+/// zeros; one no rank uses keeps a nil gradient; one used only under noSync keeps that
+/// gradient (averaged); a forward never backpropagated leaves nothing half-reduced.
+func checkUnusedKept(_ group: ProcessGroup) throws {
+    final class ThreeHeads: Module {
+        let a = Linear(2, 1), b = Linear(2, 1), c = Linear(2, 1)
+        var useB = true
+        override func forward(_ x: Tensor) -> Tensor { useB ? a(x) + b(x) : a(x) }
+    }
+    let r = group.rank, n = Float(group.worldSize)
+    for reproducible in [false, true] {
+        let model = ThreeHeads()
+        let ddp = try DistributedDataParallel(model, processGroup: group, findUnusedParameters: true, reproducible: reproducible)
+        let x = Tensor.ones([1, 2])
+        _ = ddp(x).sum()   // never backpropagated
+        model.useB = r == 0
+        ddp(x).sum().backward()
+        try require(model.b.weight.grad?.toArray() == [1 / n, 1 / n], "rank \(r): b used on rank 0 only: \(String(describing: model.b.weight.grad?.toArray()))")
+        try require(model.c.weight.grad == nil, "rank \(r): c, used nowhere, got a gradient")
+        ddp.zeroGrad()
+        model.useB = true
+        ddp.noSync { ddp(x).sum().backward() }
+        model.useB = false
+        ddp(x).sum().backward()
+        try require(model.b.weight.grad?.toArray() == [1, 1], "rank \(r): b used under noSync only: \(String(describing: model.b.weight.grad?.toArray()))")
+    }
+    if r == 0 { print("unused parameters kept: averaged with zeros, nil where unused everywhere, noSync gradients kept") }
+}
+
 /// Ranks that disagree fail together with a message instead of summing unrelated numbers:
 /// models of different shapes at DDP's construction, an allReduce of different lengths on
 /// the shared-memory path; the group works on afterwards; after destroy(), a collective
@@ -458,9 +487,10 @@ do {
     case "checkpoint": try checkCheckpoint(g, path: args.dropFirst().first ?? "mpi-check.ckpt")
     case "unused": try checkUnused(g)
     case "mismatch": try checkMismatch(g)
+    case "unused-kept": try checkUnusedKept(g)
     case "fault": try fault(g, args.dropFirst().first ?? "")
     default:
-        throw CheckFailure(description: "usage: ember-mpi-check collectives | ddp fast|reproducible | checkpoint [path] | unused | mismatch | fault kill|throw|stall")
+        throw CheckFailure(description: "usage: ember-mpi-check collectives | ddp fast|reproducible | checkpoint [path] | unused | unused-kept | mismatch | fault kill|throw|stall")
     }
     g.destroy()
 } catch {

@@ -72,7 +72,7 @@ final class DistributedDataParallelTests: XCTestCase {
     }
 
     /// A parameter without gradient: the next forward reports it (PyTorch's error), unless
-    /// findUnusedParameters, which reduces zeros for it.
+    /// findUnusedParameters; a parameter no rank used then keeps a nil gradient, as PyTorch's.
     func testUnusedParameters() throws {
         let group = try ProcessGroup.fromEnvironment()
         let (X, y) = data(4, seed: 2)
@@ -87,10 +87,39 @@ final class DistributedDataParallelTests: XCTestCase {
         for _ in 0..<2 {
             CrossEntropyLoss()(lenient(X), y).backward()
             XCTAssertNotNil(lenient.module.parameters()[0].grad)
-            XCTAssertEqual(lenient.module.parameters()[2].grad?.toArray(), [Float](repeating: 0, count: 18))
+            XCTAssertNil(lenient.module.parameters()[2].grad, "no rank used it: an optimizer must skip it")
             lenient.zeroGrad()
         }
         XCTAssertNoThrow(try lenient.prepareForward())
+        // A forward whose loss is never backpropagated reduces nothing: the next one runs.
+        _ = CrossEntropyLoss()(lenient(X), y)
+        XCTAssertNoThrow(try lenient.prepareForward())
+    }
+
+    /// findUnusedParameters and noSync: a parameter used only in the micro-batches keeps their
+    /// gradient through the synced step, in both modes; reproducible mode does not carry the
+    /// micro-batches' gradients into the next step.
+    func testUnusedParameterKeepsItsNoSyncGradient() throws {
+        final class TwoHeads: Module {
+            let a = Linear(2, 1)
+            let b = Linear(2, 1)
+            var useB = true
+            override func forward(_ x: Tensor) -> Tensor { useB ? a(x) + b(x) : a(x) }
+        }
+        let group = try ProcessGroup.fromEnvironment()
+        for reproducible in [false, true] {
+            let model = TwoHeads()
+            let ddp = try DistributedDataParallel(model, processGroup: group, findUnusedParameters: true, reproducible: reproducible)
+            let x = Tensor.ones([1, 2])
+            ddp.noSync { ddp(x).sum().backward() }
+            model.useB = false
+            ddp(x).sum().backward()
+            XCTAssertEqual(model.b.weight.grad?.toArray(), [1, 1], "reproducible: \(reproducible)")
+            ddp.zeroGrad()
+            model.useB = true
+            ddp(x).sum().backward()
+            XCTAssertEqual(model.b.weight.grad?.toArray(), [1, 1], "reproducible: \(reproducible)")
+        }
     }
 
     func testInvalidArguments() throws {
