@@ -164,6 +164,24 @@ final class IndexingAndAutogradEdgeCaseTests: XCTestCase {
         XCTAssertEqual(z.grad!.toArray(), [1, 2])
     }
 
+    func testCopyFromATensorThatRequiresGradRecordsTheCopy() {
+        let x = Tensor([1, 2] as [Float]).requiringGrad()
+        let buf = Tensor.zeros([2])
+        buf.copy_(x)
+        (buf + x).sum().backward()
+        XCTAssertEqual(x.grad!.toArray(), [2, 2])
+        // Broadcast from a smaller source: its gradient is summed back.
+        let s = Tensor([3] as [Float]).requiringGrad()
+        let wide = Tensor.zeros([2, 2])
+        wide.copy_(s)
+        (wide * 2).sum().backward()
+        XCTAssertEqual(s.grad!.toArray(), [8])
+        // Constants are copied as before, unrecorded.
+        let y = Tensor.zeros([2])
+        y.copy_(Tensor([5, 6] as [Float]))
+        XCTAssertNil(y.gradFnName)
+    }
+
     func testGatherAndScatterWithZeroDimOperands() {
         let x = Tensor([1, 2, 3] as [Float]).requiringGrad()
         let g = x.gather(dim: 0, index: Tensor([2], shape: []))

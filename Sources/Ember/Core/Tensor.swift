@@ -469,9 +469,18 @@ extension Tensor {
     public func to(_ device: Device) -> Tensor { self }
 
     /// Overwrites this tensor's elements with `other`'s, broadcast to this shape and converted
-    /// to this dtype (PyTorch's `copy_`). Writes through views. Not recorded by autograd: use
-    /// it on tensors that need no gradient, or under `noGrad`.
+    /// to this dtype (PyTorch's `copy_`). Writes through views. When `other` requires a
+    /// gradient (and grad mode is on), the copy is recorded as PyTorch's is: the gradient
+    /// flows back to `other` (not into a view, or into a leaf that requires a gradient, which
+    /// autograd refuses as other in-place ops). Otherwise nothing is recorded.
     public func copy_(_ other: Tensor) {
+        if isGradEnabled && other.requiresGrad && dtype == .float32 {
+            let shape = self.shape
+            applyInPlace("copy_", [other]) { _ in
+                other.detach().expanded(to: shape).recorded("copy_", [other], saved: []) { g in [g.sumTo(other.shape)] }
+            }
+            return
+        }
         willWriteInPlace()
         writeElements(of: other, op: "copy_")
     }
