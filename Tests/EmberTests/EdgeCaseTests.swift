@@ -210,6 +210,74 @@ final class IndexingAndAutogradEdgeCaseTests: XCTestCase {
     }
 }
 
+/// Arguments that reached the C core unchecked (out-of-bounds reads and writes, divisions by
+/// zero) are refused in Swift with PyTorch's messages.
+final class KernelBoundaryTests: XCTestCase {
+    func testInterpolateRefusesEmptyInputAndBadScales() {
+        let empty = Tensor.zeros([1, 1, 0, 64])
+        for mode in [InterpolationMode.nearest, .bilinear] {
+            assertThrowsMessage("interpolate: Input and output sizes should be greater than 0, but got input (H: 0, W: 64)") {
+                _ = try empty.interpolateOutputSize(size: Pair(2, 64), scaleFactor: nil, mode: mode, alignCorners: nil)
+            }
+        }
+        let x = Tensor.zeros([1, 1, 4, 4])
+        for f in [Double.nan, -2, 0, .infinity] {
+            XCTAssertThrowsError(try x.interpolateOutputSize(size: nil, scaleFactor: f, mode: .nearest, alignCorners: nil), "\(f)")
+        }
+        XCTAssertEqual(try x.interpolateOutputSize(size: nil, scaleFactor: 1.5, mode: .bilinear, alignCorners: false).h, 6)
+    }
+
+    func testConvTransposeValidatesItsGeometry() {
+        let x = Tensor.zeros([1, 2, 3, 3]), w = Tensor.zeros([2, 2, 1, 1])
+        func convT(_ x: Tensor, _ w: Tensor, _ b: Tensor? = nil, stride: Pair = 1, padding: Pair = 0, outputPadding: Pair = 0,
+                   groups: Int = 1, dilation: Pair = 1) throws {
+            _ = try convTranspose2dChecked(x, w, b, stride: stride, padding: padding, outputPadding: outputPadding,
+                                           groups: groups, dilation: dilation)
+        }
+        assertThrowsMessage("conv_transpose2d: non-positive stride is not supported") { try convT(x, w, stride: 0) }
+        // A negative stride with output padding passed the output-padding check and indexed backwards.
+        assertThrowsMessage("conv_transpose2d: non-positive stride is not supported") {
+            try convT(Tensor.zeros([1, 2, 1, 1]), w, stride: -1, outputPadding: 4, dilation: 5)
+        }
+        assertThrowsMessage("conv_transpose2d: non-positive groups is not supported") { try convT(x, w, groups: 0) }
+        assertThrowsMessage("conv_transpose2d: negative padding is not supported") { try convT(x, w, padding: -1) }
+        assertThrowsMessage("conv_transpose2d: dilation should be greater than zero") { try convT(x, w, dilation: 0) }
+        assertThrowsMessage("conv_transpose2d: kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 1") {
+            try convT(x, Tensor.zeros([2, 2, 0, 1]))
+        }
+        XCTAssertThrowsError(try convT(x, w, Tensor.ones([2], dtype: .uint8)))
+        XCTAssertNoThrow(try convT(x, w, Tensor.ones([2])))
+    }
+
+    func testConvRefusesEmptyKernelsAndChannels() {
+        assertThrowsMessage("conv2d: kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 3") {
+            _ = try conv2dChecked(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([4, 3, 0, 3]), nil, stride: 1, padding: 0, dilation: 1, groups: 1)
+        }
+        XCTAssertThrowsError(try conv2dChecked(Tensor.zeros([1, 0, 5, 5]), Tensor.zeros([4, 0, 3, 3]), nil,
+                                               stride: 1, padding: 0, dilation: 1, groups: 1))
+    }
+
+    func testParameterDtypesAreChecked() {
+        let x = Tensor.randn([1, 3, 5, 5], generator: Generator(seed: 1))
+        assertThrowsMessage("conv2d bias: expected float32 but got uint8") {
+            _ = try conv2dChecked(x, Tensor.randn([4, 3, 3, 3]), Tensor.ones([4], dtype: .uint8), stride: 1, padding: 0, dilation: 1, groups: 1)
+        }
+        assertThrowsMessage("layer_norm weight: expected float32 but got bool") {
+            _ = try layerNormChecked(Tensor.randn([2, 100]), [100], weight: Tensor.ones([100], dtype: .bool), bias: nil, eps: 1e-5)
+        }
+        XCTAssertThrowsError(try batchNormChecked(Tensor.randn([4, 3]), runningMean: Tensor.zeros([3], dtype: .int64),
+                                                  runningVar: Tensor.ones([3]), weight: nil, bias: nil, training: true,
+                                                  momentum: 0.1, eps: 1e-5))
+    }
+
+    func testBackwardConvertsTheSeedsDtype() throws {
+        let x = Tensor([-1, 2, 3, -4] as [Float], shape: [1, 4]).requiringGrad()
+        try x.relu().runBackward(Tensor([1, 1, 1, 1], shape: [1, 4]).type(.bool))
+        XCTAssertEqual(x.grad!.dtype, .float32)
+        XCTAssertEqual(x.grad!.toArray(), [0, 1, 1, 0])
+    }
+}
+
 final class IgnoreIndexTests: XCTestCase {
     let logits: [Float] = [1, 2, 3, 1, 0, -1, 0.5, -0.5, 2]
     let target = Tensor([2, -100, 0])

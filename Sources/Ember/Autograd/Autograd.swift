@@ -211,7 +211,8 @@ extension Tensor {
                 throw EmberError.shapeMismatch(op: "backward", message:
                     "gradient shape \(gradient.shape) does not match tensor shape \(shape)")
             }
-            seed = gradient
+            // As PyTorch, a gradient of another dtype is converted (the kernels read float32).
+            seed = gradient.dtype == dtype ? gradient : gradient.type(dtype)
         } else {
             guard count == 1 else {
                 throw EmberError.invalidArgument(op: "backward", message:

@@ -134,9 +134,21 @@ public final class Tensor: @unchecked Sendable {
         precondition(isContiguous, "internal error: flat access to a non-contiguous tensor \(shape) strides \(strides)")
         return base
     }
-    var f32: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
-    var i64: UnsafeMutablePointer<Int64> { raw.assumingMemoryBound(to: Int64.self) }
-    var u8: UnsafeMutablePointer<UInt8> { raw.assumingMemoryBound(to: UInt8.self) }
+    /// The elements as Float, Int64 or bytes: only for tensors of that dtype, so an op that
+    /// forgot to check one stops here instead of letting C read 4 or 8 bytes per element of a
+    /// 1-byte buffer.
+    var f32: UnsafeMutablePointer<Float> {
+        precondition(dtype == .float32, "internal error: float32 access to a \(dtype) tensor of shape \(shape)")
+        return raw.assumingMemoryBound(to: Float.self)
+    }
+    var i64: UnsafeMutablePointer<Int64> {
+        precondition(dtype == .int64, "internal error: int64 access to a \(dtype) tensor of shape \(shape)")
+        return raw.assumingMemoryBound(to: Int64.self)
+    }
+    var u8: UnsafeMutablePointer<UInt8> {
+        precondition(dtype == .bool || dtype == .uint8, "internal error: byte access to a \(dtype) tensor of shape \(shape)")
+        return raw.assumingMemoryBound(to: UInt8.self)
+    }
 }
 
 /// The most dims a tensor may have (the C core's EMBER_MAX_DIMS).

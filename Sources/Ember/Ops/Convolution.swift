@@ -71,6 +71,7 @@ struct ConvGeometry {
         guard weight.count == 4, input.count == 4 else {
             throw EmberError.shapeMismatch(op: op, message: "expected 4D input and weight, got input \(input) and weight \(weight)")
         }
+        try checkKernelAndChannels(input: input, weight: weight, op: op)
         var g = ConvGeometry()
         (g.n, g.c, g.h, g.w) = (input[0], input[1], input[2], input[3])
         (g.oc, g.kh, g.kw) = (weight[0], weight[2], weight[3])
@@ -95,6 +96,17 @@ struct ConvGeometry {
 
     var inputShape: [Int] { [n, c, h, w] }
     var outputShape: [Int] { [n, oc, oh, ow] }
+}
+
+/// A kernel of at least 1×1 and an input of at least one channel: the C core divides by both.
+func checkKernelAndChannels(input: [Int], weight: [Int], op: String) throws {
+    guard weight[2] > 0 && weight[3] > 0 else {
+        throw EmberError.invalidArgument(op: op, message:
+            "kernel size should be greater than zero, but got kernel_height: \(weight[2]) kernel_width: \(weight[3])")
+    }
+    guard input[1] > 0 else {
+        throw EmberError.shapeMismatch(op: op, message: "expected an input with at least one channel, got \(input)")
+    }
 }
 
 /// `.same`'s padding for one dim: total = dilation·(k−1), the odd one on the right (PyTorch).
@@ -145,6 +157,7 @@ func conv2dChecked(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: P
         return try conv2dChecked(input.unsqueezed(0), weight, bias, stride: stride, padding: padding,
                                  dilation: dilation, groups: groups, op: op).squeezed(0)
     }
+    if let bias { try expectDType(bias, .float32, op: "\(op) bias") }
     if let bias, bias.shape != [weight.shape[0]] {
         throw EmberError.shapeMismatch(op: op, message: "bias of shape \(bias.shape) does not match weight of shape \(weight.shape)")
     }
@@ -216,6 +229,20 @@ func convTranspose2dChecked(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, 
                             outputPadding: Pair, groups: Int, dilation: Pair) throws -> Tensor {
     let op = "conv_transpose2d"
     try expectDType(input, .float32, op: op)
+    try expectDType(weight, .float32, op: "\(op) weight")
+    if let bias { try expectDType(bias, .float32, op: "\(op) bias") }
+    guard stride.h > 0 && stride.w > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "non-positive stride is not supported")
+    }
+    guard dilation.h > 0 && dilation.w > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "dilation should be greater than zero")
+    }
+    guard padding.h >= 0 && padding.w >= 0 && outputPadding.h >= 0 && outputPadding.w >= 0 else {
+        throw EmberError.invalidArgument(op: op, message: "negative padding is not supported")
+    }
+    guard groups > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "non-positive groups is not supported")
+    }
     guard input.ndim == 3 || input.ndim == 4 else {
         throw EmberError.shapeMismatch(op: op, message:
             "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: \(input.shape)")
@@ -231,6 +258,7 @@ func convTranspose2dChecked(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, 
     guard outputPadding.h < Swift.max(stride.h, dilation.h) && outputPadding.w < Swift.max(stride.w, dilation.w) else {
         throw EmberError.invalidArgument(op: op, message: "output padding must be smaller than either stride or dilation, got \(outputPadding)")
     }
+    try checkKernelAndChannels(input: input.shape, weight: weight.shape, op: op)
     let (n, cin, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let cout = weight.shape[1] * groups, kh = weight.shape[2], kw = weight.shape[3]
     let oh = (h - 1) * stride.h - 2 * padding.h + dilation.h * (kh - 1) + outputPadding.h + 1

@@ -121,6 +121,8 @@ func linearReLU(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor 
 private func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, relu: Bool) -> Tensor {
     check {
         try expectDType(x, .float32, op: "linear")
+        try expectDType(weight, .float32, op: "linear weight")
+        if let bias { try expectDType(bias, .float32, op: "linear bias") }
         guard weight.ndim == 2, x.ndim >= 1, x.shape.last == weight.shape[1] else {
             let rows = x.ndim >= 2 ? x.shape.dropLast().reduce(1, *) : 1
             throw EmberError.shapeMismatch(op: "linear", message:

@@ -26,6 +26,7 @@ func batchNormChecked(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
     let (n, c) = (input.shape[0], input.shape[1])
     let s = input.shape.dropFirst(2).reduce(1, *)
     for (name, t) in [("running_mean", runningMean), ("running_var", runningVar), ("weight", weight), ("bias", bias)] {
+        if let t { try expectDType(t, .float32, op: "\(op) \(name)") }
         if let t, t.shape != [c] {
             throw EmberError.shapeMismatch(op: op, message: "\(name) should contain \(c) elements not \(t.count)")
         }
@@ -93,6 +94,7 @@ func layerNormChecked(_ input: Tensor, _ normalizedShape: [Int], weight: Tensor?
             "Given normalized_shape=\(normalizedShape), expected input with shape [*, \(normalizedShape.map(String.init).joined(separator: ", "))], but got input of size\(input.shape)")
     }
     for (name, t) in [("weight", weight), ("bias", bias)] {
+        if let t { try expectDType(t, .float32, op: "\(op) \(name)") }
         if let t, t.shape != normalizedShape {
             throw EmberError.shapeMismatch(op: op, message: "Expected \(name) to be of same shape as normalized_shape, but got \(name) of shape \(t.shape) and normalized_shape = \(normalizedShape)")
         }
@@ -138,6 +140,7 @@ func groupNormChecked(_ input: Tensor, numGroups: Int, weight: Tensor?, bias: Te
         throw EmberError.invalidArgument(op: op, message: "Expected number of channels in input to be divisible by num_groups, but got input of shape \(input.shape) and num_groups=\(numGroups)")
     }
     for (name, t) in [("weight", weight), ("bias", bias)] {
+        if let t { try expectDType(t, .float32, op: "\(op) \(name)") }
         if let t, t.shape != [c] {
             throw EmberError.shapeMismatch(op: op, message: "Expected \(name) to be a vector of size equal to the number of channels in input, but got \(name) of shape \(t.shape) and input of shape \(input.shape)")
         }

@@ -198,31 +198,9 @@ extension Tensor {
     public func interpolate(size: Pair? = nil, scaleFactor: Double? = nil, mode: InterpolationMode = .nearest,
                             alignCorners: Bool? = nil) -> Tensor {
         var outH = 0, outW = 0
-        var scaleH: Float = 0, scaleW: Float = 0
-        check {
-            try expectDType(self, .float32, op: "interpolate")
-            guard ndim == 4 else {
-                throw EmberError.shapeMismatch(op: "interpolate", message: "expected 4D input (got \(ndim)D input)")
-            }
-            guard (size == nil) != (scaleFactor == nil) else {
-                throw EmberError.invalidArgument(op: "interpolate", message: "either size or scale_factor should be defined, not both")
-            }
-            if mode == .nearest && alignCorners != nil {
-                throw EmberError.invalidArgument(op: "interpolate", message: "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear")
-            }
-        }
+        check { (outH, outW) = try interpolateOutputSize(size: size, scaleFactor: scaleFactor, mode: mode, alignCorners: alignCorners) }
         let (h, w) = (shape[2], shape[3])
         let align = alignCorners ?? false
-        if let size {
-            (outH, outW) = (size.h, size.w)
-        } else if let f = scaleFactor {
-            (outH, outW) = (Int((Double(h) * f).rounded(.down)), Int((Double(w) * f).rounded(.down)))
-        }
-        check {
-            guard outH > 0 && outW > 0 else {
-                throw EmberError.invalidArgument(op: "interpolate", message: "output size must be positive, got (\(outH), \(outW))")
-            }
-        }
         // PyTorch's source scale: (in−1)/(out−1) with align_corners, else 1/scale_factor when
         // one was given, else in/out.
         func scale(_ inSize: Int, _ outSize: Int) -> Float {
@@ -230,7 +208,7 @@ extension Tensor {
             if let f = scaleFactor { return Float(1 / f) }
             return Float(inSize) / Float(outSize)
         }
-        (scaleH, scaleW) = (scale(h, outH), scale(w, outW))
+        let (scaleH, scaleW) = (scale(h, outH), scale(w, outW))
         let x = contiguous()
         let planes = shape[0] * shape[1]
         let out = Tensor(empty: [shape[0], shape[1], outH, outW])
@@ -238,13 +216,46 @@ extension Tensor {
         Kernels.interpolate2d(out.f32, x.f32, planes: planes, h: h, w: w, oh: outH, ow: outW, bilinear: bilinear,
                               alignCorners: align, scaleH: scaleH, scaleW: scaleW, backward: false)
         let inShape = shape
-        let (sh, sw) = (scaleH, scaleW)
         return out.recorded("upsample_\(mode.rawValue)2d", [x], saved: []) { g in
             let dx = Tensor(empty: inShape)
             Kernels.interpolate2d(dx.f32, g.f32, planes: planes, h: h, w: w, oh: outH, ow: outW, bilinear: bilinear,
-                                  alignCorners: align, scaleH: sh, scaleW: sw, backward: true)
+                                  alignCorners: align, scaleH: scaleH, scaleW: scaleW, backward: true)
             return [dx]
         }
+    }
+
+    /// The checks of `interpolate` (the C kernels clamp into the input, so it must not be
+    /// empty), and the output's (H, W).
+    func interpolateOutputSize(size: Pair?, scaleFactor: Double?, mode: InterpolationMode, alignCorners: Bool?) throws
+        -> (h: Int, w: Int) {
+        try expectDType(self, .float32, op: "interpolate")
+        guard ndim == 4 else {
+            throw EmberError.shapeMismatch(op: "interpolate", message: "expected 4D input (got \(ndim)D input)")
+        }
+        guard (size == nil) != (scaleFactor == nil) else {
+            throw EmberError.invalidArgument(op: "interpolate", message: "either size or scale_factor should be defined, not both")
+        }
+        if mode == .nearest && alignCorners != nil {
+            throw EmberError.invalidArgument(op: "interpolate", message: "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear")
+        }
+        let (h, w) = (shape[2], shape[3])
+        guard h > 0 && w > 0 else {
+            throw EmberError.invalidArgument(op: "interpolate", message:
+                "Input and output sizes should be greater than 0, but got input (H: \(h), W: \(w))")
+        }
+        var outH = 0, outW = 0
+        if let size {
+            (outH, outW) = (size.h, size.w)
+        } else if let f = scaleFactor {
+            guard f.isFinite && f > 0 && Double(Swift.max(h, w)) * f < 0x1p62 else {
+                throw EmberError.invalidArgument(op: "interpolate", message: "scale_factor must be a positive finite number, got \(f)")
+            }
+            (outH, outW) = (Int((Double(h) * f).rounded(.down)), Int((Double(w) * f).rounded(.down)))
+        }
+        guard outH > 0 && outW > 0 else {
+            throw EmberError.invalidArgument(op: "interpolate", message: "output size must be positive, got (\(outH), \(outW))")
+        }
+        return (outH, outW)
     }
 }
 

@@ -90,9 +90,16 @@ open class Optimizer {
         return g.contiguous()
     }
 
-    /// A zero-filled state tensor for parameter `i`, created on first use.
+    /// A zero-filled state tensor for parameter `i`, created on first use. One set through
+    /// `state` must match the parameter (the C update writes `p.count` floats into it).
     func stateBuffer(_ i: Int, _ name: String) -> Tensor {
-        if let t = state[i]?[name] { return t }
+        if let t = state[i]?[name] {
+            let p = parameters[i]
+            precondition(t.shape == p.shape && t.dtype == .float32 && t.isContiguous,
+                         "optimizer: state \"\(name)\" of shape \(t.shape) (\(t.dtype)) for parameter \(i) of shape \(p.shape): "
+                         + "expected a contiguous float32 tensor of the parameter's shape")
+            return t
+        }
         let t = Tensor.zeros(parameters[i].shape)
         state[i, default: [:]][name] = t
         return t
