@@ -97,6 +97,39 @@ final class TensorEdgeCaseTests: XCTestCase {
         XCTAssertEqual(x.grad!.item(), 1)
     }
 
+    func testPowAndNormGradientsAtZeroAsPyTorch() {
+        // torch: x.grad [0, 0, 0, 3], e.grad [0, log 2, 0, nan] for x ** e below.
+        let x = Tensor([0, 2, 0, -1] as [Float]).requiringGrad(), e = Tensor([0, 0, 2, 3] as [Float]).requiringGrad()
+        x.pow(e).sum().backward()
+        XCTAssertEqual(x.grad!.toArray(), [0, 0, 0, 3])
+        let eg = e.grad!.toArray()
+        XCTAssertEqual(Array(eg[0..<3]), [0, Float(log(2.0)), 0])
+        XCTAssertTrue(eg[3].isNaN)
+        let z = Tensor([0, 2] as [Float]).requiringGrad()
+        z.pow(0).sum().backward()
+        XCTAssertEqual(z.grad!.toArray(), [0, 0])
+        // torch: [0, 2.4142, -1.7071] for the 0.5-norm of [0, 1, -2].
+        let n = Tensor([0, 1, -2] as [Float]).requiringGrad()
+        n.norm(p: 0.5).backward()
+        let ng = n.grad!.toArray()
+        XCTAssertEqual(ng[0], 0)
+        XCTAssertEqual(ng[1], 2.4142137, accuracy: 1e-5)
+        XCTAssertEqual(ng[2], -1.7071068, accuracy: 1e-5)
+    }
+
+    func testIntegerResultsPyTorchRefuses() {
+        let t = Tensor([2, 3])
+        assertThrowsMessage("pow: Integers to negative integer powers are not allowed.") {
+            try t.checkIntegerPow(t, Tensor([-1]))
+        }
+        XCTAssertNoThrow(try t.checkIntegerPow(t, Tensor([2])))
+        XCTAssertEqual(t.pow(2.0).toIntArray(), [4, 9])
+        assertThrowsMessage("mul_: result type Float can't be cast to the desired output type Long") {
+            try t.castable(t * 0.5, to: t, op: "mul_")
+        }
+        XCTAssertEqual(t.mul_(2).toIntArray(), [4, 6], "an integral factor keeps the integers")
+    }
+
     func testEmptyMeanIsNaNAndInfinitiesAreClose() {
         XCTAssertTrue(Tensor.zeros([0]).mean().item().isNaN)
         XCTAssertTrue(Tensor([Float.infinity, 1]).allClose(Tensor([Float.infinity, 1])))

@@ -88,6 +88,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor with uninitialised contents (every op overwrites them).
     convenience init(empty shape: [Int], dtype: DType = .float32) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Trying to create tensor with negative dimension: \(shape)")
         let n = shape.reduce(1, *)
         self.init(storage: Storage(byteCount: Swift.max(n, 1) * dtype.itemSize), shape: shape, dtype: dtype)
     }

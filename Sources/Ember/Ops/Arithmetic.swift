@@ -159,11 +159,23 @@ extension Tensor {
     /// PyTorch: `torch.pow`.
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, e = exponent
+        check { try checkIntegerPow(a, e) }
+        // As PyTorch's: no gradient to the base where the exponent is 0 (e·a^(e−1) would be
+        // 0·∞ at a = 0), none to the exponent where a = 0 and e ≥ 0 (y·log a = 0·(−∞)).
         return binaryForward(.pow, "pow", a, e).recordedReadingOutput("pow", [a, e], saved: [a, e]) { g, y in
-            [a.requiresGrad ? (g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
-             e.requiresGrad ? (g * y * a.log()).sumTo(e.shape) : nil]
+            let zero = Tensor(scalar: 0)
+            return [a.requiresGrad ? Tensor.where(e == 0, zero, g * e * a.pow(e - 1)).sumTo(a.shape) : nil,
+                    e.requiresGrad ? Tensor.where((a == 0) && (e >= 0), zero, g * y * a.log()).sumTo(e.shape) : nil]
         }
     }
+    /// Integers to negative integer powers have no integer result: PyTorch refuses them.
+    func checkIntegerPow(_ a: Tensor, _ e: Tensor) throws {
+        guard a.dtype != .float32 && e.dtype != .float32 else { return }
+        if (e.type(.int64).contiguous().withUnsafeInt64s { $0.contains { $0 < 0 } }) {
+            throw EmberError.invalidArgument(op: "pow", message: "Integers to negative integer powers are not allowed.")
+        }
+    }
+
     /// self ** exponent for a scalar exponent (PyTorch: `torch.pow`).
     public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent, like: self)) }
 

@@ -3,6 +3,21 @@
 /// version. Under autograd a non-leaf tensor takes the op into its history, as in PyTorch;
 /// a leaf that requires grad must be updated under `noGrad`.
 extension Tensor {
+    /// `r`, checked to fit `t`'s dtype (`castable`).
+    func inPlaceResult(_ r: Tensor, to t: Tensor, op: String) -> Tensor {
+        check { try castable(r, to: t, op: op) }
+        return r
+    }
+
+    /// An in-place op's result must fit self's dtype: an integer or bool tensor cannot take a
+    /// float result (`intTensor.mul_(0.5)` would truncate), as PyTorch refuses it.
+    func castable(_ r: Tensor, to t: Tensor, op: String) throws {
+        guard t.dtype != .float32 && r.dtype == .float32 else { return }
+        let names: [DType: String] = [.int64: "Long", .uint8: "Byte", .bool: "Bool"]
+        throw EmberError.invalidArgument(op: op, message:
+            "result type Float can't be cast to the desired output type \(names[t.dtype] ?? t.dtype.rawValue)")
+    }
+
     /// Writes `compute(old)` into self, where `old` carries self's values and history.
     @discardableResult
     func applyInPlace(_ op: String, _ others: [Tensor] = [], _ compute: (Tensor) -> Tensor) -> Tensor {
@@ -51,31 +66,31 @@ extension Tensor {
     /// self += alpha · other, other broadcast to self's shape (PyTorch's `add_`).
     @discardableResult
     public func add_(_ other: Tensor, alpha: Double = 1) -> Tensor {
-        applyInPlace("add_", [other]) { $0 + (alpha == 1 ? other : other * alpha) }
+        applyInPlace("add_", [other]) { inPlaceResult($0 + (alpha == 1 ? other : other * alpha), to: $0, op: "add_") }
     }
     /// self += value in place (PyTorch: `add_`).
     @discardableResult
-    public func add_(_ value: Double) -> Tensor { applyInPlace("add_") { $0 + value } }
+    public func add_(_ value: Double) -> Tensor { applyInPlace("add_") { inPlaceResult($0 + value, to: $0, op: "add_") } }
     /// self -= alpha · other in place, other broadcast to self's shape (PyTorch: `sub_`).
     @discardableResult
     public func sub_(_ other: Tensor, alpha: Double = 1) -> Tensor {
-        applyInPlace("sub_", [other]) { $0 - (alpha == 1 ? other : other * alpha) }
+        applyInPlace("sub_", [other]) { inPlaceResult($0 - (alpha == 1 ? other : other * alpha), to: $0, op: "sub_") }
     }
     /// self -= value in place (PyTorch: `sub_`).
     @discardableResult
-    public func sub_(_ value: Double) -> Tensor { applyInPlace("sub_") { $0 - value } }
+    public func sub_(_ value: Double) -> Tensor { applyInPlace("sub_") { inPlaceResult($0 - value, to: $0, op: "sub_") } }
     /// self *= other in place, other broadcast to self's shape (PyTorch: `mul_`).
     @discardableResult
-    public func mul_(_ other: Tensor) -> Tensor { applyInPlace("mul_", [other]) { $0 * other } }
+    public func mul_(_ other: Tensor) -> Tensor { applyInPlace("mul_", [other]) { inPlaceResult($0 * other, to: $0, op: "mul_") } }
     /// self *= value in place (PyTorch: `mul_`).
     @discardableResult
-    public func mul_(_ value: Double) -> Tensor { applyInPlace("mul_") { $0 * value } }
+    public func mul_(_ value: Double) -> Tensor { applyInPlace("mul_") { inPlaceResult($0 * value, to: $0, op: "mul_") } }
     /// self /= other in place, other broadcast to self's shape (PyTorch: `div_`).
     @discardableResult
-    public func div_(_ other: Tensor) -> Tensor { applyInPlace("div_", [other]) { $0 / other } }
+    public func div_(_ other: Tensor) -> Tensor { applyInPlace("div_", [other]) { inPlaceResult($0 / other, to: $0, op: "div_") } }
     /// self /= value in place (PyTorch: `div_`).
     @discardableResult
-    public func div_(_ value: Double) -> Tensor { applyInPlace("div_") { $0 / value } }
+    public func div_(_ value: Double) -> Tensor { applyInPlace("div_") { inPlaceResult($0 / value, to: $0, op: "div_") } }
     /// Clamps into [min, max] in place (PyTorch's `clamp_`).
     @discardableResult
     public func clamp_(min lo: Double? = nil, max hi: Double? = nil) -> Tensor {

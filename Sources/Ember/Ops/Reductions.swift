@@ -297,7 +297,8 @@ extension Tensor {
             // x·|x|^(p-2) / ‖x‖^(p-1), zero where the norm is zero.
             let safe = Tensor.where(n == 0, Tensor(scalar: 1), n)
             let scale = Tensor.where(n == 0, Tensor(scalar: 0), gk / safe.pow(p - 1))
-            return [sign * x.abs().pow(p - 1) * scale]
+            // Zero entries get 0 (|x|^(p−1) is infinite there for p < 1), as PyTorch's.
+            return [Tensor.where(x == 0, Tensor(scalar: 0), sign * x.abs().pow(p - 1) * scale)]
         }
     }
     /// The p-norm over one dim (PyTorch: `torch.linalg.vector_norm(x, p, dim)`).

@@ -202,6 +202,8 @@ extension Tensor {
     public func expanded(to target: [Int]) -> Tensor {
         let lead = target.count - ndim
         let resolved = target.enumerated().map { i, n in n == -1 && i >= lead ? shape[i - lead] : n }
+        precondition(resolved.allSatisfy { $0 >= 0 },
+                     "expand: the expanded size \(target) of \(shape) has a negative size (-1 only keeps an existing dim)")
         if resolved == shape { return self }
         var st: [Int] = []
         check { st = try broadcastStrides(of: self, to: resolved, op: "expand") }
