@@ -102,16 +102,13 @@ final class IDXClassificationStore: @unchecked Sendable {
     /// small header fails once past it, not after gigabytes. A header too short or too
     /// large is returned as read, for `IDX.parse` to name the problem.
     static func inflateIDX(_ path: String) throws -> [UInt8] {
-        let magic = try Kernels.gunzip(path: path, maxBytes: 4).bytes
-        guard magic.count == 4 else { return magic }
-        let headerSize = 4 + 4 * Int(magic[3])
-        let header = try Kernels.gunzip(path: path, maxBytes: headerSize).bytes
-        guard header.count == headerSize else { return header }
-        var size = 1
-        for i in 0..<Int(magic[3]) {
-            let (p, overflow) = size.multipliedReportingOverflow(by: Int(IDX.be32(header, 4 + 4 * i)))
-            if overflow || p > IDX.maxPayload { return header }
-            size = p
+        // The longest header: the magic, then up to 255 dims of 4 bytes.
+        let head = try Kernels.gunzip(path: path, maxBytes: 4 + 4 * 255).bytes
+        guard head.count >= 4 else { return head }
+        let ndim = Int(head[3]), headerSize = 4 + 4 * ndim
+        guard head.count >= headerSize,
+              let size = try? IDX.payloadSize((0..<ndim).map { Int(IDX.be32(head, 4 + 4 * $0)) }, file: path) else {
+            return head
         }
         let (bytes, more) = try Kernels.gunzip(path: path, maxBytes: headerSize + size)
         if more {

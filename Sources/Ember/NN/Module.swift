@@ -225,9 +225,10 @@ open class Module: CustomStringConvertible {
     /// The other names PyTorch's `state_dict()` gives a tensor that `collectState` lists once:
     /// a tied tensor or a module reached by two paths (a GPT head tied to its embedding is
     /// `lm_head.weight` beside `wte.weight`), each with the name it is listed under.
-    func collectStateAliases() -> [(alias: String, name: String)] {
+    /// `state` is `collectState()`'s list.
+    func collectStateAliases(_ state: [(name: String, tensor: Tensor)]) -> [(alias: String, name: String)] {
         var primary: [ObjectIdentifier: String] = [:]
-        for (name, tensor) in collectState() { primary[ObjectIdentifier(tensor)] = name }
+        for (name, tensor) in state { primary[ObjectIdentifier(tensor)] = name }
         var out: [(alias: String, name: String)] = []
         var ancestors = Set<ObjectIdentifier>()   // a module inside itself would never end
         func visit(_ module: Module, _ path: String) {

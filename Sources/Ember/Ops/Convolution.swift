@@ -56,18 +56,7 @@ struct ConvGeometry {
     /// does, with its messages. `padding` is symmetric per dim here (`.same` resolved by the caller).
     static func make(input: [Int], weight: [Int], stride: Pair, padding: Pair, dilation: Pair,
                      groups: Int, op: String) throws -> ConvGeometry {
-        guard stride.h > 0 && stride.w > 0 else {
-            throw EmberError.invalidArgument(op: op, message: "non-positive stride is not supported")
-        }
-        guard dilation.h > 0 && dilation.w > 0 else {
-            throw EmberError.invalidArgument(op: op, message: "dilation should be greater than zero")
-        }
-        guard padding.h >= 0 && padding.w >= 0 else {
-            throw EmberError.invalidArgument(op: op, message: "negative padding is not supported")
-        }
-        guard groups > 0 else {
-            throw EmberError.invalidArgument(op: op, message: "non-positive groups is not supported")
-        }
+        try checkConvArguments(stride: stride, padding: padding, dilation: dilation, groups: groups, op: op)
         guard weight.count == 4, input.count == 4 else {
             throw EmberError.shapeMismatch(op: op, message: "expected 4D input and weight, got input \(input) and weight \(weight)")
         }
@@ -96,6 +85,23 @@ struct ConvGeometry {
 
     var inputShape: [Int] { [n, c, h, w] }
     var outputShape: [Int] { [n, oc, oh, ow] }
+}
+
+/// PyTorch's checks of a convolution's (or transposed convolution's) arguments, with its
+/// messages: the C core divides by the strides and groups.
+func checkConvArguments(stride: Pair, padding: Pair, dilation: Pair, groups: Int, op: String) throws {
+    guard stride.h > 0 && stride.w > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "non-positive stride is not supported")
+    }
+    guard dilation.h > 0 && dilation.w > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "dilation should be greater than zero")
+    }
+    guard padding.h >= 0 && padding.w >= 0 else {
+        throw EmberError.invalidArgument(op: op, message: "negative padding is not supported")
+    }
+    guard groups > 0 else {
+        throw EmberError.invalidArgument(op: op, message: "non-positive groups is not supported")
+    }
 }
 
 /// A kernel of at least 1×1 and an input of at least one channel: the C core divides by both.
@@ -231,17 +237,9 @@ func convTranspose2dChecked(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, 
     try expectDType(input, .float32, op: op)
     try expectDType(weight, .float32, op: "\(op) weight")
     if let bias { try expectDType(bias, .float32, op: "\(op) bias") }
-    guard stride.h > 0 && stride.w > 0 else {
-        throw EmberError.invalidArgument(op: op, message: "non-positive stride is not supported")
-    }
-    guard dilation.h > 0 && dilation.w > 0 else {
-        throw EmberError.invalidArgument(op: op, message: "dilation should be greater than zero")
-    }
-    guard padding.h >= 0 && padding.w >= 0 && outputPadding.h >= 0 && outputPadding.w >= 0 else {
+    try checkConvArguments(stride: stride, padding: padding, dilation: dilation, groups: groups, op: op)
+    guard outputPadding.h >= 0 && outputPadding.w >= 0 else {
         throw EmberError.invalidArgument(op: op, message: "negative padding is not supported")
-    }
-    guard groups > 0 else {
-        throw EmberError.invalidArgument(op: op, message: "non-positive groups is not supported")
     }
     guard input.ndim == 3 || input.ndim == 4 else {
         throw EmberError.shapeMismatch(op: op, message:

@@ -129,7 +129,7 @@ public struct Checkpoint: Equatable {
         // The model is checked, the optimizer and scheduler load (each checks before it
         // changes anything; the optimizer is put back if the scheduler refuses), and only then
         // are the model's tensors and the generators written: a refused checkpoint changes nothing.
-        let modelCopies = try model.checkStateDict(modelState, strict: true).copies
+        let checkedModel = try model.checkStateDict(modelState, strict: true)
         let hyperparameters = try section("optimizer."), schedulerState = try section("scheduler.")
         let previous = optimizer?.stateDict()
         try optimizer?.loadStateDict(tensors: optimizerState, hyperparameters: hyperparameters)
@@ -141,7 +141,7 @@ public struct Checkpoint: Equatable {
             }
             throw error
         }
-        noGrad { for (p, t) in modelCopies { p.copy_(t.type(p.dtype)) } }
+        checkedModel.apply()
         for (g, s) in genStates { g.state = (seed: s.0, offset: s.1) }
 
         var extra: [String: String] = [:]

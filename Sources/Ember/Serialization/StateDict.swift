@@ -3,6 +3,16 @@ import Foundation
 /// A model's parameters by state-dict key (PyTorch's `state_dict()`).
 public typealias StateDict = [String: Tensor]
 
+/// A state dict checked against a model: the copies to make (the model's tensor, its new
+/// values) and the missing and unexpected keys.
+struct CheckedStateDict {
+    let copies: [(Tensor, Tensor)]
+    let missing: [String], unexpected: [String]
+
+    /// Copies the new values into the model's tensors, in place.
+    func apply() { noGrad { for (p, t) in copies { p.copy_(t.type(p.dtype)) } } }
+}
+
 extension Module {
     /// The parameters and persistent buffers by PyTorch-style key: dotted paths whose parts
     /// pass through `stateDictName(for:)` (camelCase → snake_case by default), so the keys
@@ -30,21 +40,19 @@ extension Module {
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws
         -> (missingKeys: [String], unexpectedKeys: [String]) {
         let checked = try checkStateDict(stateDict, strict: strict)
-        noGrad { for (p, t) in checked.copies { p.copy_(t.type(p.dtype)) } }
+        checked.apply()
         return (checked.missing, checked.unexpected)
     }
 
-    /// `loadStateDict`'s checks, changing nothing: the copies to make (tensor, source), and
-    /// the missing and unexpected keys.
-    func checkStateDict(_ stateDict: StateDict, strict: Bool) throws
-        -> (copies: [(Tensor, Tensor)], missing: [String], unexpected: [String]) {
+    /// `loadStateDict`'s checks, changing nothing until `apply()`.
+    func checkStateDict(_ stateDict: StateDict, strict: Bool) throws -> CheckedStateDict {
         var stateDict = stateDict
-        let aliases = collectStateAliases()
+        let params = collectState()
+        let aliases = collectStateAliases(params)
         // A tied tensor given only under another name is loaded from it.
         for (alias, name) in aliases where stateDict[name] == nil {
             if let t = stateDict[alias] { stateDict[name] = t }
         }
-        let params = collectState()
         let optional = optionalStateKeys()
         let expected = Set(params.map(\.name)).union(aliases.map(\.alias))
         let missing = params.map(\.name).filter { stateDict[$0] == nil && !optional.contains($0) }
@@ -60,7 +68,8 @@ extension Module {
             problems.append("size mismatch for \(key): copying a param with shape \(t.shape) from checkpoint, the shape in current model is \(shape).")
         }
         if !problems.isEmpty { throw SerializationError.stateDictMismatch(what: typeName, problems: problems) }
-        return (params.compactMap { p in stateDict[p.name].map { (p.tensor, $0) } }, missing, unexpected)
+        return CheckedStateDict(copies: params.compactMap { p in stateDict[p.name].map { (p.tensor, $0) } },
+                                missing: missing, unexpected: unexpected)
     }
 
     /// The full keys of every module's `optionalStateNames()`.
