@@ -6,7 +6,7 @@ final class ReadmeTourTests: ArticleTestCase {
     func testTour() throws {
         try skipUnlessFashionMNIST()
 
-        // Tensors: float32, int64 and bool; views share memory, as PyTorch's do.
+        // Tensors: float32, int64, bool and uint8 (images); views share memory, as PyTorch's do.
         manualSeed(0)                                 // the same numbers on any thread count
         let m = Tensor.randn([3, 4])
         m[.all, 1..<3] = Tensor(0)                    // x[:, 1:3] = 0
