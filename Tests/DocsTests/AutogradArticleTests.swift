@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Ember
 
@@ -9,12 +10,13 @@ final class AutogradArticleTests: ArticleTestCase {
         let w = Tensor.randn([5, 3]).requiringGrad()
         let b = Tensor.randn([3]).requiringGrad()
         let z = x.matmul(w) + b
-        let loss = mseLoss(z, y)
+        let loss = binaryCrossEntropyWithLogits(z, y)
         loss.backward()
         print(w.grad!.shape, b.grad!.shape)
 
-        // d/db mean((z - y)^2) = 2 (z - y) / 3, and d/dw[i][j] = x[i] · d/db[j] with x = 1.
-        let expected = z.detach().toArray().map { 2 * $0 / 3 }
+        // d/db of the mean BCE with logits = (sigmoid(z) - y) / 3 with y = 0, and
+        // d/dw[i][j] = x[i] · d/db[j] with x = 1.
+        let expected = z.detach().toArray().map { 1 / (1 + exp(-$0)) / 3 }
         for (g, e) in zip(b.grad!.toArray(), expected) { XCTAssertEqual(g, e, accuracy: 1e-5) }
         for row in 0..<5 {
             for (g, e) in zip(w.grad![row].toArray(), expected) { XCTAssertEqual(g, e, accuracy: 1e-5) }
@@ -28,5 +30,17 @@ final class AutogradArticleTests: ArticleTestCase {
         XCTAssertFalse(zDet.requiresGrad)
         XCTAssertFalse(zDetached.requiresGrad)
         XCTAssertEqual(zDetached.toArray(), z.toArray())
+    }
+
+    func testInPlaceOperationsAndViews() {
+        let a = Tensor([1, 2, 3, 4] as [Float]).requiringGrad()
+        let h = a * 2
+        h[1] = Tensor(0)
+        let firstTwo = h[0..<2]
+        h.mul_(3)
+        firstTwo.sum().backward()
+        print(a.grad!)
+
+        XCTAssertEqual(a.grad!.toArray(), [6, 0, 0, 0])
     }
 }

@@ -141,10 +141,16 @@ final class StridedTensorTests: XCTestCase {
         assertThrowsMessage("add_: a leaf Variable that requires grad is being used in an in-place operation (shape [2]); update it under noGrad { }") {
             try w.checkRecordableInPlace("add_")
         }
-        assertThrowsMessage("mul_: in-place ops on a view are not recorded by autograd (shape [1]); use the out-of-place op or noGrad { }") {
-            try (w * 2)[0..<1].checkRecordableInPlace("mul_")
+        assertThrowsMessage("mul_: a view of a leaf Variable that requires grad is being used in an in-place operation (shape [1]); update it under noGrad { }") {
+            try w[0..<1].checkRecordableInPlace("mul_")
         }
-        XCTAssertNoThrow(try (w * 2).checkRecordableInPlace("add_"))
+        let h = w * 2
+        let madeUnderNoGrad = noGrad { h[0..<1] }
+        assertThrowsMessage("mul_: a view was created in noGrad mode and is being modified in place with grad mode enabled (shape [1]); make both the view and the write inside or outside noGrad { }") {
+            try madeUnderNoGrad.checkRecordableInPlace("mul_")
+        }
+        XCTAssertNoThrow(try h.checkRecordableInPlace("add_"))
+        XCTAssertNoThrow(try h[0..<1].checkRecordableInPlace("mul_"))
         noGrad { w.add_(1) }   // the optimizer's way: allowed, and no history
         XCTAssertEqual(w.toArray(), [2, 3])
         XCTAssertTrue(w.isLeaf)

@@ -9,7 +9,8 @@
 ///
 /// Thread safety: a tensor may be read from any thread at once (ops, `toArray()`, passing it
 /// between tasks). Writes — in-place ops, `grad`, `requiresGrad`, backward — need the
-/// caller's ordering, as with any shared mutable buffer.
+/// caller's ordering, as with any shared mutable buffer; so does the first use of a view
+/// after an in-place write to its base, which remakes the view's autograd node.
 public final class Tensor: @unchecked Sendable {
     /// The size of each dimension: `[64, 1, 28, 28]`.
     public let shape: [Int]
@@ -29,8 +30,20 @@ public final class Tensor: @unchecked Sendable {
     /// that tensor's memory).
     let isView: Bool
 
-    /// The recorded operation that produced this tensor (nil for leaves).
-    var gradFn: Node?
+    /// The recorded operation that produced this tensor (nil for leaves). A view's node is
+    /// remade over its base's when an in-place op has rewritten the base's history since
+    /// (Autograd/ViewHistory.swift).
+    var gradFn: Node? {
+        get {
+            if let viewOrigin, viewOrigin.base.gradFn !== viewOrigin.baseNode { refreshViewNode(viewOrigin) }
+            return node
+        }
+        set { node = newValue }
+    }
+    /// `gradFn` as last set.
+    var node: Node?
+    /// For a view made while grad mode was on: the tensor whose memory it windows.
+    var viewOrigin: ViewOrigin?
     private var leafRequiresGrad = false
 
     /// The accumulated gradient of a leaf after `backward()`. It *adds up* across backward
@@ -45,6 +58,12 @@ public final class Tensor: @unchecked Sendable {
             return accumulatedGrad
         }
         set {
+            if let newValue {
+                precondition(newValue.shape == shape,
+                             "grad: attempting to assign a gradient of size \(newValue.shape) to a tensor of size \(shape)")
+                precondition(newValue.dtype == dtype,
+                             "grad: assigned grad has data of type \(newValue.dtype), but the tensor is \(dtype)")
+            }
             dropDeferredGrad()
             accumulatedGrad = newValue
         }
@@ -121,7 +140,10 @@ public final class Tensor: @unchecked Sendable {
     /// Number of dimensions.
     public var ndim: Int { shape.count }
     /// `shape`, under PyTorch's other name.
-    public func size(_ dim: Int) -> Int { shape[normalizeDim(dim, ndim, op: "size")] }
+    public func size(_ dim: Int) -> Int {
+        precondition(ndim > 0, "size: dimension specified as \(dim) but tensor has no dimensions")
+        return shape[normalizeDim(dim, ndim, op: "size")]
+    }
     /// Always `.cpu`.
     public var device: Device { .cpu }
 
@@ -482,18 +504,21 @@ extension Tensor {
     public func to(_ device: Device) -> Tensor { self }
 
     /// Overwrites this tensor's elements with `other`'s, broadcast to this shape and converted
-    /// to this dtype (PyTorch's `copy_`). Writes through views. When `other` requires a
-    /// gradient (and grad mode is on), the copy is recorded as PyTorch's is: the gradient
-    /// flows back to `other` (not into a view, or into a leaf that requires a gradient, which
-    /// autograd refuses as other in-place ops). Otherwise nothing is recorded.
+    /// to this dtype (PyTorch's `copy_`). Writes through views. In grad mode, when either side
+    /// requires a gradient, the copy is recorded as PyTorch's is: the gradient flows to `other`,
+    /// and self's old values get none (a view's base keeps its history elsewhere). As other
+    /// in-place ops, it is refused on a leaf that requires a gradient, or a view of one.
     public func copy_(_ other: Tensor) {
-        if isGradEnabled && other.requiresGrad && dtype == .float32 {
+        if isGradEnabled && dtype == .float32 && (requiresGrad || other.requiresGrad) {
             let shape = self.shape
             applyInPlace("copy_", [other]) { _ in
-                other.detach().expanded(to: shape).recorded("copy_", [other], saved: []) { g in [g.sumTo(other.shape)] }
+                let src = other.detach().type(.float32).expanded(to: shape)
+                guard other.requiresGrad else { return src }
+                return src.recorded("copy_", [other], saved: []) { g in [g.sumTo(other.shape)] }
             }
             return
         }
+        check { try checkNoInternalOverlap("copy_") }
         willWriteInPlace()
         writeElements(of: other, op: "copy_")
     }

@@ -1,7 +1,8 @@
 /// In-place ops, PyTorch's trailing-underscore methods. Each computes its result out of
 /// place and writes it through self's strides (so they work on views), bumping the storage's
-/// version. Under autograd a non-leaf tensor takes the op into its history, as in PyTorch;
-/// a leaf that requires grad must be updated under `noGrad`.
+/// version. Under autograd a non-leaf tensor takes the op into its history, as in PyTorch,
+/// and so does a view's base (Autograd/ViewHistory.swift); a leaf that requires grad, or a
+/// view of one, must be updated under `noGrad`.
 extension Tensor {
     /// `r`, checked to fit `t`'s dtype (`castable`).
     func inPlaceResult(_ r: Tensor, to t: Tensor, op: String) -> Tensor {
@@ -21,6 +22,7 @@ extension Tensor {
     /// Writes `compute(old)` into self, where `old` carries self's values and history.
     @discardableResult
     func applyInPlace(_ op: String, _ others: [Tensor] = [], _ compute: (Tensor) -> Tensor) -> Tensor {
+        check { try checkNoInternalOverlap(op) }
         let recording = isGradEnabled && (requiresGrad || others.contains { $0.requiresGrad })
         guard recording else {
             let r = noGrad { compute(self) }
@@ -34,23 +36,38 @@ extension Tensor {
         let alias = detach()
         alias.gradFn = gradFn
         let old = alias.clone().recorded("clone", [alias], saved: []) { g in [g] }
-        let r = compute(old)
+        var r = compute(old)
+        if r.gradFn == nil && old.requiresGrad {
+            // Values that do not depend on the old ones (fill_, copy_ of a constant): the old
+            // history gets a zero gradient, as PyTorch's, and self still requires grad.
+            let oldShape = old.shape
+            r = r.detach().recorded(op, [old], saved: []) { _ in [Tensor.zeros(oldShape)] }
+        }
         willWriteInPlace()
         writeElements(of: r, op: op)
-        gradFn = r.gradFn
+        if let viewOrigin {
+            viewOrigin.base.recordWrite(through: self, result: r)   // self's node follows on its next read
+        } else {
+            gradFn = r.gradFn
+        }
         return self
     }
 
-    /// Why autograd cannot take an in-place op on self (while it records): a leaf that
-    /// requires grad (PyTorch's rule), or a view (its base's history would need rewriting).
+    /// Why autograd cannot take an in-place op on self (while it records), as PyTorch
+    /// refuses it: a leaf that requires grad, a view of one, or a view made under noGrad.
     func checkRecordableInPlace(_ op: String) throws {
         if isLeaf && requiresGrad {
             throw EmberError.invalidArgument(op: op, message:
                 "a leaf Variable that requires grad is being used in an in-place operation (shape \(shape)); update it under noGrad { }")
         }
-        if isView {
+        guard isView else { return }
+        guard let base = viewOrigin?.base, !base.isView else {
             throw EmberError.invalidArgument(op: op, message:
-                "in-place ops on a view are not recorded by autograd (shape \(shape)); use the out-of-place op or noGrad { }")
+                "a view was created in noGrad mode and is being modified in place with grad mode enabled (shape \(shape)); make both the view and the write inside or outside noGrad { }")
+        }
+        if base.isLeaf && base.requiresGrad {
+            throw EmberError.invalidArgument(op: op, message:
+                "a view of a leaf Variable that requires grad is being used in an in-place operation (shape \(shape)); update it under noGrad { }")
         }
     }
 

@@ -7,7 +7,17 @@ extension Tensor {
         let d = normalizeDim(dim, ndim, op: "index_select")
         precondition(index.dtype == .int64 && index.ndim <= 1,
                      "index_select: index should be a 1-D int64 tensor, got \(index.dtype) \(index.shape)")
+        refuseNegative(index, op: "index_select")
         return AdvancedIndex(firstDim: d, indices: [index.reshaped([-1])]).gather(self)
+    }
+
+    /// Unlike subscripts, PyTorch's index_select and index_add take no negative indices.
+    private func refuseNegative(_ index: Tensor, op: String) {
+        index.withUnsafeInt64s { values in
+            if let k = values.first(where: { $0 < 0 }) {
+                preconditionFailure("\(op): index \(k) out of range in self (negative indices are not counted from the end here)")
+            }
+        }
     }
 
     /// Storage offsets (from `t`'s first element) of every position of `index`, with dim `d`
@@ -126,6 +136,7 @@ extension Tensor {
     public func indexAdd(dim: Int, index: Tensor, source: Tensor) -> Tensor {
         let d = normalizeDim(dim, ndim, op: "index_add")
         precondition(index.dtype == .int64 && index.ndim <= 1, "index_add: index should be a 1-D int64 tensor, got \(index.dtype) \(index.shape)")
+        refuseNegative(index, op: "index_add")
         let idx = index.reshaped([-1])
         var expect = shape
         expect[d] = idx.count
@@ -176,10 +187,13 @@ extension Tensor {
     /// (PyTorch's `nonzero`).
     public func nonzero() -> Tensor {
         let t = type(.bool).contiguous()
-        var coords: [Int] = []
+        var coords: [Int] = [], rows = 0
         var coord = [Int](repeating: 0, count: ndim)
         for p in 0..<t.count {
-            if t.u8[p] != 0 { coords += coord }
+            if t.u8[p] != 0 {
+                coords += coord
+                rows += 1   // a 0-d tensor's row has no coordinates
+            }
             var j = ndim - 1
             while j >= 0 {
                 coord[j] += 1
@@ -188,7 +202,7 @@ extension Tensor {
                 j -= 1
             }
         }
-        return Tensor(coords, shape: [coords.count / Swift.max(ndim, 1), ndim])
+        return Tensor(coords, shape: [rows, ndim])
     }
 
     /// Sorted values along `dim` and where they came from (PyTorch's `sort`, stable; NaN

@@ -89,10 +89,17 @@ extension Tensor {
         return advanced.gather(view)
     }
 
+    /// Assignment: under autograd (either side requiring a gradient) an in-place op on the
+    /// indexed view, as PyTorch's; otherwise a plain write.
     func indexPut(_ indices: [TensorIndex], _ value: Tensor) {
-        precondition(!isGradEnabled || !(requiresGrad || value.requiresGrad),
-                     "index_put_: assignment into a tensor that requires grad (or of a value that does) is not recorded by autograd; build the result out of place (Tensor.where, maskedFill, cat) or assign under noGrad { }")
+        if isGradEnabled && dtype == .float32 && (requiresGrad || value.requiresGrad) {
+            let (view, advanced) = basicIndex(indices)
+            guard let advanced else { return view.copy_(value) }
+            view.applyInPlace("index_put_", [value]) { advanced.put(value, into: $0) }
+            return
+        }
         let (view, advanced) = noGrad { basicIndex(indices) }
+        check { try view.checkNoInternalOverlap("index_put_") }
         willWriteInPlace()
         if let advanced { advanced.scatter(value, into: view, accumulate: false) } else { view.writeElements(of: value, op: "index_put_") }
     }
@@ -233,6 +240,20 @@ struct AdvancedIndex {
             let dx = Tensor.zeros(inputShape)
             scatter(g, into: dx, accumulate: true)
             return [dx]
+        }
+    }
+
+    /// `t` with `value` written at the indexed positions, out of place and recorded: the
+    /// gradient of `t` is zero there, `value`'s is the gradient read there (summed over
+    /// broadcast dims).
+    func put(_ value: Tensor, into t: Tensor) -> Tensor {
+        let out = t.clone()
+        noGrad { scatter(value, into: out, accumulate: false) }
+        let valueShape = value.shape
+        return out.recorded("index_put", [t, value], saved: []) { g in
+            let dt = g.clone()
+            scatter(Tensor.zeros([]), into: dt, accumulate: false)
+            return [dt, gather(g).sumTo(valueShape)]
         }
     }
 

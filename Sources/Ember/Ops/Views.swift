@@ -3,11 +3,13 @@
 /// view's gradient maps the view's gradient back to its input's shape.
 extension Tensor {
     /// A view of this tensor's storage, recorded with `backward` (the gradient of the input
-    /// from the gradient of the view).
+    /// from the gradient of the view). In grad mode it remembers its base, so that in-place
+    /// ops through it or on the base keep the gradients right (Autograd/ViewHistory.swift).
     func makeView(_ op: String, shape: [Int], strides: [Int], offset: Int,
                   backward: @escaping (Tensor) -> Tensor) -> Tensor {
-        Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: offset)
-            .recorded(op, [self], saved: []) { g in [backward(g)] }
+        let v = Tensor(storage: storage, shape: shape, strides: strides, dtype: dtype, offset: offset)
+        v.viewOrigin = originForNewView()
+        return v.recorded(op, [self], saved: []) { g in [backward(g)] }
     }
 
     /// A view that picks some of the input's elements, each at most once; `region` takes the
