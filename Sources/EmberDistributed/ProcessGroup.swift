@@ -315,7 +315,7 @@ public final class ProcessGroup: @unchecked Sendable {
         guard tensor.dtype == .float32 else {
             throw DistributedError.invalidArgument(op: "allGather", message: "expected float32, got \(tensor.dtype)")
         }
-        guard let comm else { return [tensor.clone()] }
+        guard let comm else { return [tensor.detach().clone()] }
         let n = tensor.count
         var input = tensor.withUnsafeFloats { Array($0) }
         var output = [Float](repeating: 0, count: n * worldSize)
@@ -338,7 +338,7 @@ public final class ProcessGroup: @unchecked Sendable {
         }
         var outShape = tensor.shape
         outShape[0] /= worldSize
-        guard let comm else { return tensor.clone() }
+        guard let comm else { return tensor.detach().clone() }
         let count = tensor.count / worldSize
         var input = tensor.withUnsafeFloats { Array($0) }
         var output = [Float](repeating: 0, count: count)

@@ -154,6 +154,17 @@ final class ViewHistoryTests: XCTestCase {
         // StridedTensorTests.testInPlaceOnALeafThatRequiresGradIsRefused.
     }
 
+    func testCloneIsDifferentiableAndTakesWrites() {
+        // PyTorch's idiom for editing a copy of a parameter: clone, then write.
+        let a = Tensor([1, 2, 3] as [Float]).requiringGrad()
+        let c = a.clone()
+        XCTAssertEqual(c.gradFnName, "clone")
+        c[0] = Tensor(0.0)
+        (c * c).sum().backward()
+        XCTAssertEqual(a.grad!.toArray(), [0, 4, 6])   // clone used to cut the graph: no gradient
+        XCTAssertFalse(a.detach().clone().requiresGrad)
+    }
+
     func testNonzeroOfAZeroDimTensor() {
         XCTAssertEqual(Tensor(1.0).nonzero().shape, [1, 0])
         XCTAssertEqual(Tensor(0.0).nonzero().shape, [0, 0])

@@ -119,7 +119,7 @@ extension Node {
             return true
         }
         guard existing.shape == scatter.inputShape && existing.dtype == .float32 else { return false }
-        let target = pendingOwned && existing.isContiguous && existing.storage !== g.storage ? existing : existing.clone()
+        let target = pendingOwned && existing.isContiguous && existing.storage !== g.storage ? existing : existing.storageCopy()
         let region = scatter.region(target)
         guard region.shape == g.shape else { return false }
         Kernels.addStrided(dst: region.base.assumingMemoryBound(to: Float.self), dstStrides: region.strides,

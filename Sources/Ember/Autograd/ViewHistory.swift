@@ -52,7 +52,7 @@ extension Tensor {
         let old = detach()
         old.gradFn = gradFn
         gradFn = Node(op: "copy_slices", inputs: [old, result], saved: []) { g in
-            let outside = g.clone(), inside = Tensor(empty: viewShape)
+            let outside = g.storageCopy(), inside = Tensor(empty: viewShape)
             let src = g.f32, out = outside.f32, ins = inside.f32
             for (i, p) in positions.enumerated() {
                 ins[i] = src[p]

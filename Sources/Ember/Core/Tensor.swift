@@ -443,10 +443,17 @@ extension Tensor {
 // MARK: - Copies, dtype conversion, detach
 
 extension Tensor {
-    /// A contiguous copy with its own storage, not connected to the graph.
+    /// A contiguous copy with its own storage. The gradient passes through, as PyTorch's
+    /// (`x.detach().clone()` gives a copy cut from the graph).
     ///
     /// PyTorch: `clone()`.
     public func clone() -> Tensor {
+        storageCopy().recorded("clone", [self], saved: []) { g in [g] }
+    }
+
+    /// A contiguous copy with its own storage, never recorded: for ops that record their
+    /// own node over it, and for backward.
+    func storageCopy() -> Tensor {
         let t = Tensor(empty: shape, dtype: dtype)
         t.writeElements(of: self)
         return t
@@ -456,7 +463,7 @@ extension Tensor {
     /// (PyTorch's `contiguous()`: self when `isContiguous`). The gradient passes through.
     public func contiguous() -> Tensor {
         if isContiguous { return self }
-        return clone().recorded("contiguous", [self], saved: []) { g in [g] }
+        return storageCopy().recorded("contiguous", [self], saved: []) { g in [g] }
     }
 
     /// The same data, cut from the graph: no gradient flows through the result.
@@ -528,7 +535,7 @@ extension Tensor {
     func writeElements(of src: Tensor, op: String = "copy_") {
         var src = src.type(dtype)
         // A source sharing memory with the destination is read from a copy first.
-        if src.storage === storage { src = src.clone() }
+        if src.storage === storage { src = src.storageCopy() }
         var srcStrides: [Int] = []
         check { srcStrides = try broadcastStrides(of: src, to: shape, op: op) }
         Kernels.copyStrided(dst: base, dstStrides: strides, src: src.base, srcStrides: srcStrides,

@@ -35,7 +35,7 @@ extension Tensor {
         // after self is overwritten.
         let alias = detach()
         alias.gradFn = gradFn
-        let old = alias.clone().recorded("clone", [alias], saved: []) { g in [g] }
+        let old = alias.clone()
         var r = compute(old)
         if r.gradFn == nil && old.requiresGrad {
             // Values that do not depend on the old ones (fill_, copy_ of a constant): the old

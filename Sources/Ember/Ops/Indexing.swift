@@ -89,7 +89,7 @@ extension Tensor {
         let d = ndim == 0 ? 0 : normalizeDim(dim, ndim, op: op)
         precondition(src.ndim == index.ndim && zip(index.shape, src.shape).allSatisfy { $0 <= $1 },
                      "\(op): Expected index \(index.shape) to be smaller than src \(src.shape) in every dimension")
-        let out = clone()
+        let out = storageCopy()
         let offs = Tensor.dimOffsets(out, dim: d, index: index, op: op)
         // The source entries at the index's positions, in its order.
         var s = src.type(dtype)
@@ -142,7 +142,7 @@ extension Tensor {
         expect[d] = idx.count
         precondition(source.shape == expect, "index_add: source \(source.shape) should have shape \(expect) for self \(shape), dim \(dim) and \(idx.count) indices")
         precondition(dtype == .float32, "index_add: expected float32, got \(dtype)")
-        let out = clone()
+        let out = storageCopy()
         let adv = AdvancedIndex(firstDim: d, indices: [idx])
         noGrad { adv.scatter(source, into: out, accumulate: true) }
         return out.recorded("index_add", [self, source], saved: []) { g in [g, g.indexSelect(dim: d, index: idx)] }

@@ -47,7 +47,7 @@ extension Tensor {
     /// The entries of each dim in `dims` in reverse order (a copy, as PyTorch's `flip`).
     public func flip(_ dims: [Int]) -> Tensor {
         let ds = Set(dims.map { normalizeDim($0, ndim, op: "flip") })
-        if ds.isEmpty || count == 0 { return clone().recorded("flip", [self], saved: []) { g in [g] } }
+        if ds.isEmpty || count == 0 { return storageCopy().recorded("flip", [self], saved: []) { g in [g] } }
         // A view with negative strides exists only inside this copy.
         var st = strides, off = storageOffset
         for d in ds {
@@ -79,7 +79,7 @@ extension Tensor {
             if k == 0 { continue }
             t = Tensor.cat([t.narrowed(dim: d, start: n - k, length: k), t.narrowed(dim: d, start: 0, length: n - k)], dim: d)
         }
-        return t === self ? clone().recorded("roll", [self], saved: []) { g in [g] } : t
+        return t === self ? storageCopy().recorded("roll", [self], saved: []) { g in [g] } : t
     }
     /// Rolls along one dim (PyTorch: `torch.roll(x, shift, dims)`).
     public func roll(_ shift: Int, dims: Int) -> Tensor { roll([shift], dims: [dims]) }

@@ -247,11 +247,11 @@ struct AdvancedIndex {
     /// gradient of `t` is zero there, `value`'s is the gradient read there (summed over
     /// broadcast dims).
     func put(_ value: Tensor, into t: Tensor) -> Tensor {
-        let out = t.clone()
+        let out = t.storageCopy()
         noGrad { scatter(value, into: out, accumulate: false) }
         let valueShape = value.shape
         return out.recorded("index_put", [t, value], saved: []) { g in
-            let dt = g.clone()
+            let dt = g.storageCopy()
             scatter(Tensor.zeros([]), into: dt, accumulate: false)
             return [dt, gather(g).sumTo(valueShape)]
         }
@@ -268,7 +268,7 @@ struct AdvancedIndex {
             v = v.permuted(inverse)
         }
         // The blocks must not alias the destination while it is written.
-        let blocks = v.storage === view.storage ? v.clone() : v.contiguous()
+        let blocks = v.storage === view.storage ? v.storageCopy() : v.contiguous()
         let (bShape, bStrides) = block(of: view)
         let offs = offsets(in: view)
         offs.withUnsafeBufferPointer { o in
