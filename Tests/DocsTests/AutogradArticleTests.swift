@@ -43,4 +43,19 @@ final class AutogradArticleTests: ArticleTestCase {
 
         XCTAssertEqual(a.grad!.toArray(), [6, 0, 0, 0])
     }
+
+    func testGradientsOfAnyTensor() throws {
+        let u = Tensor([1, 2, 3] as [Float]).requiringGrad()
+        let hidden = u * u
+        hidden.retainGrad()
+        hidden.registerHook { $0 * 2 }
+        let total = hidden.sum()
+        let direct = try Autograd.grad(total, inputs: [u])
+        total.backward()
+        print(direct[0]!, hidden.grad!, u.grad!)
+
+        XCTAssertEqual(direct[0]!.toArray(), [4, 8, 12])
+        XCTAssertEqual(u.grad!.toArray(), [4, 8, 12])
+        XCTAssertEqual(hidden.grad!.toArray(), [4, 4, 4])
+    }
 }

@@ -39,6 +39,10 @@ final class Node {
     private(set) var edges: [Node?]
     /// Whether each input wanted a gradient when the op was recorded.
     let needsGrad: [Bool]
+    /// Hooks on the output's gradient (`Tensor.registerHook`), run in order before the node's
+    /// backward; then the outputs that retain their gradient (`retainGrad()`) get it.
+    var gradHooks: [(id: Int, hook: (Tensor) -> Tensor?)] = []
+    var retainers: [WeakTensor] = []
 
     init(op: String, inputs: [Tensor], saved: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.op = op
@@ -201,63 +205,99 @@ extension Tensor {
 
     /// `backward()`, with its errors thrown (tests read the messages).
     func runBackward(_ gradient: Tensor? = nil) throws {
-        guard requiresGrad else {
-            throw EmberError.invalidArgument(op: "backward", message:
-                "element 0 of tensors does not require grad and does not have a grad_fn")
-        }
-        let seed: Tensor
-        if let gradient {
-            guard gradient.shape == shape else {
-                throw EmberError.shapeMismatch(op: "backward", message:
-                    "gradient shape \(gradient.shape) does not match tensor shape \(shape)")
-            }
-            // As PyTorch, a gradient of another dtype is converted (the kernels read float32).
-            seed = gradient.dtype == dtype ? gradient : gradient.type(dtype)
-        } else {
-            guard count == 1 else {
-                throw EmberError.invalidArgument(op: "backward", message:
-                    "grad can be implicitly created only for scalar outputs (shape \(shape))")
-            }
-            seed = Tensor.ones(shape)
-        }
+        let seed = try seedGradient(gradient, op: "backward")
         // Storages already handed to a leaf as its gradient in this pass (and the caller's
         // seed): a second leaf getting one gets a copy, so that clipping or a hook scaling
         // one leaf's grad in place leaves the other's alone.
         var given = Set<ObjectIdentifier>()
         if gradient != nil { given.insert(ObjectIdentifier(seed.storage)) }
-        guard let root = gradFn else {
-            accumulateGrad(seed, given: &given)
-            runPostAccumulateGradHooks()
-            return
-        }
+        try Tensor.runGraph([(self, seed)], given: &given, capture: nil)
+    }
 
+    /// The gradient backward starts from: `gradient` (converted to self's dtype, as
+    /// PyTorch's), or 1 for a one-element self.
+    func seedGradient(_ gradient: Tensor?, op: String) throws -> Tensor {
+        guard requiresGrad else {
+            throw EmberError.invalidArgument(op: op, message:
+                "element 0 of tensors does not require grad and does not have a grad_fn")
+        }
+        if let gradient {
+            guard gradient.shape == shape else {
+                throw EmberError.shapeMismatch(op: op, message:
+                    "gradient shape \(gradient.shape) does not match tensor shape \(shape)")
+            }
+            // The kernels read float32.
+            return gradient.dtype == dtype ? gradient : gradient.type(dtype)
+        }
+        guard count == 1 else {
+            throw EmberError.invalidArgument(op: op, message:
+                "grad can be implicitly created only for scalar outputs (shape \(shape))")
+        }
+        return Tensor.ones(shape)
+    }
+
+    /// One backward pass from `roots`, each with its seed gradient. Without `capture`, leaf
+    /// gradients are added into `grad` (backward()); with it, only the gradients of the
+    /// captured tensors are kept, in the capture, and nothing else is touched (Autograd.grad).
+    static func runGraph(_ roots: [(tensor: Tensor, seed: Tensor)], given: inout Set<ObjectIdentifier>,
+                         capture: GradCapture?) throws {
         // Depth-first topological order, iteratively (deep graphs must not overflow the stack).
         var order: [Node] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(node: Node, next: Int)] = [(root, 0)]
-        visited.insert(ObjectIdentifier(root))
-        while !stack.isEmpty {
-            let (node, next) = stack[stack.count - 1]
-            if next < node.inputs.count {
-                stack[stack.count - 1].next += 1
-                if let child = node.edges[next], visited.insert(ObjectIdentifier(child)).inserted {
-                    stack.append((child, 0))
+        for root in roots.compactMap({ $0.tensor.gradFn }) where visited.insert(ObjectIdentifier(root)).inserted {
+            var stack: [(node: Node, next: Int)] = [(root, 0)]
+            while !stack.isEmpty {
+                let (node, next) = stack[stack.count - 1]
+                if next < node.inputs.count {
+                    stack[stack.count - 1].next += 1
+                    if let child = node.edges[next], visited.insert(ObjectIdentifier(child)).inserted {
+                        stack.append((child, 0))
+                    }
+                } else {
+                    order.append(node)
+                    stack.removeLast()
                 }
-            } else {
-                order.append(node)
-                stack.removeLast()
             }
         }
 
         for node in order { try node.checkSavedVersions() }
-        var hooked = GradReadiness(order)
-        root.pendingGrad = seed
-        noGrad {   // gradients are computed without recording (no double backward)
+        capture?.findNodesToRun(order)
+        var hooked = GradReadiness(capture == nil ? order : [])
+        var restoreDeferral: [Tensor] = []
+        if capture != nil {
+            // A linear layer's backward would keep its weight's gradient for the optimizer
+            // (DeferredGrad.swift): a capture must leave every `grad` alone.
+            for node in order {
+                for input in node.inputs where input.isLeaf && input.defersLinearGrad {
+                    input.defersLinearGrad = false
+                    restoreDeferral.append(input)
+                }
+            }
+        }
+        defer { for t in restoreDeferral { t.defersLinearGrad = true } }
+
+        try noGrad {   // gradients are computed without recording (no double backward)
+            for (tensor, seed) in roots {
+                if let fn = tensor.gradFn {
+                    fn.addPendingGrad(seed)
+                } else if let capture {
+                    capture.take(seed, forLeaf: tensor)
+                } else {
+                    tensor.accumulateGrad(tensor.runGradHooks(seed), given: &given)
+                    tensor.runPostAccumulateGradHooks()
+                }
+            }
             for node in order.reversed() {
-                defer { hooked.nodeDone(node) }
-                guard let g = node.pendingGrad else { continue }
+                defer { hooked.nodeDone(node, given: &given) }
+                guard var g = node.pendingGrad else { continue }
                 node.pendingGrad = nil
                 node.pendingOwned = false
+                if let capture, !capture.runs(node) { continue }
+                g = node.runGradHooks(g)
+                if let capture {
+                    capture.take(g, forNode: node)
+                    guard capture.leadsToInput(node) else { continue }
+                }
                 if let scatter = node.scatter, let parent = node.edges[0], node.needsGrad[0],
                    parent.addPendingGrad(g, through: scatter) {
                     continue
@@ -267,11 +307,14 @@ extension Tensor {
                 let grads = node.backward!(g.contiguous())
                 for (i, grad) in grads.enumerated() {
                     guard let grad, node.needsGrad[i] else { continue }
+                    let input = node.inputs[i]
                     if let fn = node.edges[i] {
                         fn.addPendingGrad(grad)
-                    } else {
-                        node.inputs[i].accumulateGrad(grad, given: &given)
-                        hooked.received(node.inputs[i])
+                    } else if let capture {
+                        capture.take(grad, forLeaf: input)
+                    } else if !hooked.keep(grad, for: input) {
+                        input.accumulateGrad(grad, given: &given)
+                        hooked.received(input)
                     }
                 }
             }

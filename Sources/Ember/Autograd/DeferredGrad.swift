@@ -40,9 +40,10 @@ struct WeakTensor {
 extension Tensor {
     /// Whether `backward()` may keep this weight's gradient as its factors: its optimizer
     /// applies such gradients itself, there is no gradient yet to add to, and no hook waits
-    /// to read the gradient during backward.
+    /// to read or change the gradient during backward.
     var canDeferGrad: Bool {
         defersLinearGrad && isLeaf && accumulatedGrad == nil && deferredGrad == nil && postAccumulateGradHooks.isEmpty
+            && gradHooks.isEmpty
     }
 
     /// Records this weight's gradient as dOutᵀ·input, to be computed or applied later.

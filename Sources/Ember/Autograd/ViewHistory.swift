@@ -33,16 +33,16 @@ extension Tensor {
         let base = origin.base
         origin.baseNode = base.gradFn
         guard base.requiresGrad else {
-            node = nil
+            replaceNode(nil)
             return
         }
         let positions = positions(in: base), baseShape = base.shape
-        node = Node(op: "as_strided", inputs: [base], saved: []) { g in
+        replaceNode(Node(op: "as_strided", inputs: [base], saved: []) { g in
             let dx = Tensor.zeros(baseShape)
             let src = g.f32, dst = dx.f32
             for (i, p) in positions.enumerated() { dst[p] += src[i] }
             return [dx]
-        }
+        })
     }
 
     /// Self's elements at `view`'s memory now hold `result` (the view's in-place op, with its

@@ -38,10 +38,12 @@ public final class Tensor: @unchecked Sendable {
             if let viewOrigin, viewOrigin.base.gradFn !== viewOrigin.baseNode { refreshViewNode(viewOrigin) }
             return node
         }
-        set { node = newValue }
+        set { replaceNode(newValue) }
     }
     /// `gradFn` as last set.
     var node: Node?
+    /// Whether backward keeps this non-leaf's gradient in `grad` (`retainGrad()`).
+    var retainsGrad = false
     /// For a view made while grad mode was on: the tensor whose memory it windows.
     var viewOrigin: ViewOrigin?
     private var leafRequiresGrad = false
@@ -78,6 +80,9 @@ public final class Tensor: @unchecked Sendable {
     /// Hooks run once per backward pass after this leaf's gradient is complete
     /// (`registerPostAccumulateGradHook`, Autograd/GradHooks.swift).
     var postAccumulateGradHooks: [(id: Int, hook: (Tensor) -> Void)] = []
+    /// A leaf's hooks on its gradient (`registerHook`), run on each pass's whole gradient
+    /// before it is added into `grad`. A non-leaf's are on its node.
+    var gradHooks: [(id: Int, hook: (Tensor) -> Tensor?)] = []
 
     /// A contiguous tensor over `storage` from `offset` on.
     init(storage: Storage, shape: [Int], dtype: DType, offset: Int = 0) {
