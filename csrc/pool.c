@@ -11,7 +11,7 @@
 // MARK: Max pooling (PyTorch's max_pool2d_with_indices: NaN wins, ties keep the first)
 
 // The maximum of output (oh, ow)'s window and its flat index: candidates in row order, the
-// first of equals kept, a NaN taken at once.
+// first of equals kept, every NaN taken (so the last NaN's index, as PyTorch's).
 static inline void maxpool_window(const float* x, const ember_pool2d_shape* s, int64_t oh, int64_t ow, float* best_out,
                                   int64_t* at_out) {
     const int64_t H = s->H, W = s->W;
@@ -29,10 +29,8 @@ static inline void maxpool_window(const float* x, const ember_pool2d_shape* s, i
             if (v > best || isnan(v)) {
                 best = v;
                 at = h * W + w;
-                if (isnan(v)) goto done;
             }
         }
-done:
     *best_out = best;
     *at_out = at;
 }
@@ -43,7 +41,7 @@ done:
 
 // 2×2 windows at stride 2, all inside the plane (a CNN's usual pool): eight outputs at a time,
 // the four candidates of each compared in the window's order with the scalar rule (a
-// candidate replaces the best when greater or NaN, never after a NaN), so values and indices
+// candidate replaces the best when greater or NaN), so values and indices
 // are the scalar loop's. Indices are worked out in 32 bits: planes under 2^31 elements.
 T256 static void maxpool2x2_plane(float* y, int64_t* ix, const float* x, const ember_pool2d_shape* s) {
     const int64_t W = s->W, OW = s->OW;
@@ -68,9 +66,8 @@ T256 static void maxpool2x2_plane(float* y, int64_t* ix, const float* x, const e
             __m256 best = c[0];
             __m256i which = _mm256_setzero_si256();
             for (int k = 1; k < 4; k++) {
-                const __m256 nan_best = _mm256_cmp_ps(best, best, _CMP_UNORD_Q);
-                const __m256 take = _mm256_andnot_ps(nan_best, _mm256_or_ps(_mm256_cmp_ps(c[k], best, _CMP_GT_OQ),
-                                                                          _mm256_cmp_ps(c[k], c[k], _CMP_UNORD_Q)));
+                const __m256 take = _mm256_or_ps(_mm256_cmp_ps(c[k], best, _CMP_GT_OQ),
+                                                 _mm256_cmp_ps(c[k], c[k], _CMP_UNORD_Q));
                 best = _mm256_blendv_ps(best, c[k], take);
                 which = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(which),
                                                              _mm256_castsi256_ps(_mm256_set1_epi32(k)), take));
@@ -144,7 +141,7 @@ static inline float avg_window(const ember_pool2d_shape* s, int64_t oh, int64_t 
     he = he < s->H ? he : s->H;
     we = we < s->W ? we : s->W;
     *h0 = hs, *h1 = he, *w0 = ws, *w1 = we;
-    if (s->divisor > 0) return (float)s->divisor;
+    if (s->divisor != 0) return (float)s->divisor;
     return (float)(s->count_include_pad ? padded : (he - hs) * (we - ws));
 }
 
@@ -208,9 +205,7 @@ void ember_adaptive_pool2d_forward(int max, float* out, int64_t* indices, const 
                         for (int64_t w = w0; w < w1; w++) {
                             const float v = x[h * W + w];
                             if (v > best || isnan(v)) { best = v; at = h * W + w; }
-                            if (isnan(best)) goto done;
                         }
-                done:
                     out[o] = best;
                     indices[o] = at;
                 } else {
@@ -264,7 +259,10 @@ void ember_interpolate2d(float* out, const float* inp, int64_t planes, int64_t H
         for (int64_t oh = 0; oh < OH; oh++)
             for (int64_t ow = 0; ow < OW; ow++) {
                 if (!bilinear) {
-                    int64_t ih = (int64_t)floorf((float)oh * scale_h), iw = (int64_t)floorf((float)ow * scale_w);
+                    // PyTorch's nearest_idx: the same size copies, twice the size halves the
+                    // index, whatever the scale factor; otherwise floor(o · scale).
+                    int64_t ih = OH == H ? oh : OH == 2 * H ? oh >> 1 : (int64_t)floorf((float)oh * scale_h);
+                    int64_t iw = OW == W ? ow : OW == 2 * W ? ow >> 1 : (int64_t)floorf((float)ow * scale_w);
                     ih = ih < H - 1 ? ih : H - 1;
                     iw = iw < W - 1 ? iw : W - 1;
                     if (backward) dst[ih * W + iw] += src[oh * OW + ow];

@@ -1,6 +1,6 @@
 // Image resampling for the vision transforms: the separable triangle filter of PIL and
-// torchvision's antialiased bilinear resize (`interpolate(..., antialias=True)`), on float
-// and uint8 planes, and nearest-neighbour resize of uint8 planes.
+// torchvision's bilinear resize (`interpolate(..., antialias=True/False)`) on float planes and,
+// in PyTorch's int16 fixed point, on uint8 planes; nearest-neighbour resize of uint8 planes.
 #include "internal.h"
 
 #include <math.h>
@@ -40,11 +40,6 @@ static int64_t filter_weights(int64_t in, int64_t out, int antialias, int64_t* f
     }
     *weights = w;
     return taps;
-}
-
-static inline uint8_t round_u8(float v) {
-    v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
-    return (uint8_t)(v + 0.5f);
 }
 
 // One plane, rows [lo, hi) of the output of a pass along one axis. `stride_in` steps between
@@ -97,69 +92,207 @@ int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H,
     return 0;
 }
 
-// Sum of `taps` products in order from tap 0, with `taps` a constant where inlined so that
-// the loop unrolls. Weights past an output's count are zero and the row buffer is padded
-// with zeros, so summing all taps adds only +0: the same bits as stopping at the count.
-static inline __attribute__((always_inline)) float dot_taps(const float* w, const float* s, int64_t taps) {
-    float acc = 0.0f;
-    for (int64_t k = 0; k < taps; k++) acc += w[k] * s[k];
+// The uint8 path is PyTorch's fixed-point kernel, the one torchvision's v2 resize runs on
+// uint8 images on the CPU (UpSampleKernel.cpp: _compute_index_ranges_int16_weights and
+// basic_loop_aa_horizontal/vertical<uint8_t>, and their AVX2 twins in
+// UpSampleKernelAVXAntialias.h, which give the same integers). Weights are computed in
+// double, then scaled by 2^precision and rounded to int16. Each output is
+// clamp((2^(precision-1) + sum of weight * pixel) >> precision, 0, 255), summed in int32,
+// so the order of the sum does not change the bits.
+typedef struct {
+    int64_t* first;   // per output: the first input index
+    int64_t* count;   // per output: the number of taps used
+    int16_t* w;       // `taps` weights per output, zero past its count
+    int64_t taps;
+    int precision;
+} u8_filter;
+
+static void u8_filter_free(u8_filter* f) {
+    free(f->first);
+    free(f->w);
+    f->first = NULL;
+    f->w = NULL;
+}
+
+static inline double triangle(double x) {
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+// The weights of one axis (in -> out), as PyTorch computes them for uint8: with antialias
+// _compute_indices_min_size_weights_aa (the support widened by the downscale factor,
+// weights normalised), without it _compute_indices_min_size_weights (two taps, the source
+// index through floorf as PyTorch's guard_index_and_lambda, edge taps folded together, not
+// normalised). The precision is PyTorch's: the first p in [0, 22) at which
+// (int)(0.5 + wmax * 2^(p+1)) reaches 2^15, else 22.
+static int u8_filter_make(u8_filter* f, int64_t in, int64_t out, int antialias) {
+    const double scale = (double)in / (double)out;
+    const double support = (antialias && scale >= 1.0) ? scale : 1.0;
+    const int64_t taps = antialias ? (int64_t)ceil(support) * 2 + 1 : 2;
+    f->taps = taps;
+    f->first = malloc((size_t)out * 2 * sizeof(int64_t));
+    f->w = malloc((size_t)(out * taps) * sizeof(int16_t));
+    double* wd = malloc((size_t)(out * taps) * sizeof(double));
+    if (!f->first || !f->w || !wd) { u8_filter_free(f); free(wd); return -1; }
+    f->count = f->first + out;
+    double wmax = 0.0;
+    for (int64_t i = 0; i < out; i++) {
+        double* ws = wd + i * taps;
+        int64_t lo, n;
+        if (antialias) {
+            const double center = scale * ((double)i + 0.5);
+            const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
+            lo = (int64_t)(center - support + 0.5);
+            if (lo < 0) lo = 0;
+            int64_t hi = (int64_t)(center + support + 0.5);
+            if (hi > in) hi = in;
+            n = hi - lo;
+            n = n < 0 ? 0 : (n > taps ? taps : n);
+            double total = 0.0;
+            for (int64_t j = 0; j < n; j++) {
+                ws[j] = triangle(((double)(j + lo) - center + 0.5) * inv);
+                total += ws[j];
+            }
+            if (total != 0.0)
+                for (int64_t j = 0; j < n; j++) {
+                    ws[j] /= total;
+                    if (wmax < ws[j]) wmax = ws[j];
+                }
+            for (int64_t j = n; j < taps; j++) ws[j] = 0.0;
+        } else {
+            double real = scale * ((double)i + 0.5) - 0.5;
+            if (real < 0.0) real = 0.0;
+            int64_t idx = (int64_t)floorf((float)real);
+            if (idx > in - 1) idx = in - 1;
+            double lambda = real - (double)idx;
+            lambda = lambda < 0.0 ? 0.0 : (lambda > 1.0 ? 1.0 : lambda);
+            lo = idx < 0 ? 0 : idx;
+            n = (idx + 2 < in ? idx + 2 : in) - lo;
+            n = n < 0 ? 0 : (n > 2 ? 2 : n);
+            // Taps outside [0, in) fold onto the edge pixel, in PyTorch's order.
+            int64_t at = 0;
+            for (int64_t j = 0; j < 2; j++) {
+                ws[j] = 0.0;
+                const double w = triangle((double)j - lambda);
+                if (idx + j <= 0) at = 0;
+                else if (idx + j >= in - 1) at = n - 1;
+                ws[at] += w;
+                if (wmax < ws[at]) wmax = ws[at];
+                at++;
+            }
+        }
+        f->first[i] = lo;
+        f->count[i] = n;
+    }
+    int p = 0;
+    for (p = 0; p < 22; p++)
+        if ((int)(0.5 + wmax * (double)(1 << (p + 1))) >= (1 << 15)) break;
+    f->precision = p;
+    for (int64_t k = 0; k < out * taps; k++) {
+        const double v = wd[k] * (double)(1 << p);
+        f->w[k] = (int16_t)(v < 0.0 ? (int)(-0.5 + v) : (int)(0.5 + v));
+    }
+    free(wd);
+    return 0;
+}
+
+static inline uint8_t shift_u8(int32_t acc, int precision) {
+    const int32_t v = acc >> precision;
+    return (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+// Sum of `taps` products from tap 0, with `taps` a constant where inlined so that the loop
+// unrolls. Weights past an output's count are zero and the row copy is padded with zeros:
+// integer sums, so the extra taps change nothing.
+static inline __attribute__((always_inline)) int32_t dot_taps_i16(const int16_t* w, const uint8_t* s, int64_t taps,
+                                                                  int32_t acc) {
+    for (int64_t k = 0; k < taps; k++) acc += (int32_t)w[k] * (int32_t)s[k];
     return acc;
 }
 
-// One uint8 plane (rows `row_stride` apart, so a crop window needs no copy): the width pass
-// into `mid` (H x OW, rounded to uint8 as PIL and torchvision do), then the height pass, taps
-// outside and columns inside so that the column loop vectorises. `row` holds W + tw floats.
+// One uint8 plane (rows `row_stride` apart, so a crop window needs no copy), as PyTorch:
+// the width pass first, into `mid` (H x OW, uint8) when the height changes too, then the
+// height pass, taps outside and columns inside so that the column loop vectorises; a pass
+// whose size does not change is skipped. `row` holds W + taps bytes, `acc` OW int32.
 EMBER_SIMD static void resize_plane_u8(uint8_t* dst, const uint8_t* src, int64_t row_stride, int64_t H, int64_t W,
-                                       int64_t OH, int64_t OW, const int64_t* fh, const float* wh, int64_t th,
-                                       const int64_t* fw, const float* ww, int64_t tw, uint8_t* mid, float* row) {
-    for (int64_t x = W; x < W + tw; x++) row[x] = 0.0f;
-    for (int64_t r = 0; r < H; r++) {
-        const uint8_t* in = src + r * row_stride;
-        for (int64_t x = 0; x < W; x++) row[x] = (float)in[x];
-        uint8_t* m = mid + r * OW;
-        if (tw == 3) {
-            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 3, row + fw[o], 3));
-        } else if (tw == 5) {
-            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * 5, row + fw[o], 5));
-        } else {
-            for (int64_t o = 0; o < OW; o++) m[o] = round_u8(dot_taps(ww + o * tw, row + fw[o], tw));
+                                       int64_t OH, int64_t OW, const u8_filter* fh, const u8_filter* fw, uint8_t* mid,
+                                       uint8_t* row, int32_t* acc) {
+    const int need_w = OW != W, need_h = OH != H;
+    const uint8_t* vsrc = src;   // the height pass's input and its row stride
+    int64_t vstride = row_stride;
+    if (need_w) {
+        uint8_t* hout = need_h ? mid : dst;
+        const int64_t tw = fw->taps;
+        const int pw = fw->precision;
+        const int32_t bias = (int32_t)1 << (pw - 1);
+        const int64_t* first = fw->first;
+        const int16_t* ww = fw->w;
+        for (int64_t x = W; x < W + tw; x++) row[x] = 0;
+        for (int64_t r = 0; r < H; r++) {
+            memcpy(row, src + r * row_stride, (size_t)W);
+            uint8_t* m = hout + r * OW;
+            if (tw == 2) {
+                for (int64_t o = 0; o < OW; o++) m[o] = shift_u8(dot_taps_i16(ww + o * 2, row + first[o], 2, bias), pw);
+            } else if (tw == 3) {
+                for (int64_t o = 0; o < OW; o++) m[o] = shift_u8(dot_taps_i16(ww + o * 3, row + first[o], 3, bias), pw);
+            } else if (tw == 5) {
+                for (int64_t o = 0; o < OW; o++) m[o] = shift_u8(dot_taps_i16(ww + o * 5, row + first[o], 5, bias), pw);
+            } else {
+                for (int64_t o = 0; o < OW; o++) m[o] = shift_u8(dot_taps_i16(ww + o * tw, row + first[o], tw, bias), pw);
+            }
         }
+        vsrc = hout;
+        vstride = OW;
     }
-    for (int64_t o = 0; o < OH; o++) {
-        const float* wk = wh + o * th;
-        for (int64_t c = 0; c < OW; c++) row[c] = 0.0f;
-        for (int64_t k = 0; k < fh[OH + o]; k++) {
-            const uint8_t* m = mid + (fh[o] + k) * OW;
-            const float wv = wk[k];
-            for (int64_t c = 0; c < OW; c++) row[c] += wv * (float)m[c];
+    if (need_h) {
+        const int64_t th = fh->taps;
+        const int ph = fh->precision;
+        const int32_t bias = (int32_t)1 << (ph - 1);
+        for (int64_t o = 0; o < OH; o++) {
+            const int16_t* wk = fh->w + o * th;
+            for (int64_t c = 0; c < OW; c++) acc[c] = bias;
+            for (int64_t k = 0; k < fh->count[o]; k++) {
+                const uint8_t* m = vsrc + (fh->first[o] + k) * vstride;
+                const int32_t wv = wk[k];
+                for (int64_t c = 0; c < OW; c++) acc[c] += wv * (int32_t)m[c];
+            }
+            for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = shift_u8(acc[c], ph);
         }
-        for (int64_t c = 0; c < OW; c++) dst[o * OW + c] = round_u8(row[c]);
+    } else if (!need_w) {
+        for (int64_t r = 0; r < H; r++) memcpy(dst + r * W, src + r * row_stride, (size_t)W);
     }
 }
 
 int ember_resize_aa_u8_window(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t plane_stride,
                               int64_t row_stride, int64_t H, int64_t W, int64_t OH, int64_t OW, int antialias) {
-    int64_t *fh = malloc((size_t)OH * 2 * sizeof(int64_t)), *fw = malloc((size_t)OW * 2 * sizeof(int64_t));
-    float *wh = NULL, *ww = NULL;
-    uint8_t* tmp = malloc((size_t)(planes * H * OW));
-    int64_t th = -1, tw = -1;
-    if (fh && fw && tmp) {
-        th = filter_weights(H, OH, antialias, fh, fh + OH, &wh);
-        tw = filter_weights(W, OW, antialias, fw, fw + OW, &ww);
+    u8_filter fh = {0}, fw = {0};
+    const int need_w = OW != W, need_h = OH != H;
+    if ((need_h && u8_filter_make(&fh, H, OH, antialias) != 0) || (need_w && u8_filter_make(&fw, W, OW, antialias) != 0)) {
+        u8_filter_free(&fh);
+        u8_filter_free(&fw);
+        return -1;
     }
-    if (th < 0 || tw < 0) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
-    // Width first, rounding to uint8 in between, as PIL and torchvision's uint8 kernel do.
-    const int64_t RW = W + tw > OW ? W + tw : OW;
-    float* rows = malloc((size_t)(planes * RW) * sizeof(float));   // one row buffer per plane
-    if (!rows) { free(fh); free(fw); free(wh); free(ww); free(tmp); return -1; }
+    // Per plane: the width pass's intermediate (only when both passes run), a padded row
+    // copy and the height pass's accumulators.
+    const int64_t mid_len = (need_w && need_h) ? H * OW : 0;
+    const int64_t row_len = ((need_w ? W + fw.taps : 0) + 7) & ~(int64_t)7;
+    const int64_t acc_len = need_h ? OW : 0;
+    const int64_t per_plane = mid_len + row_len + acc_len * (int64_t)sizeof(int32_t);
+    uint8_t* scratch = malloc((size_t)(planes * per_plane + 16));
+    if (!scratch) { u8_filter_free(&fh); u8_filter_free(&fw); return -1; }
+    // The int32 accumulators of all planes first (aligned), then the rows, then the mids.
+    int32_t* accs = (int32_t*)scratch;
+    uint8_t* rows = scratch + planes * acc_len * (int64_t)sizeof(int32_t);
+    uint8_t* mids = rows + planes * row_len;
     const int nt = ember_team(planes * OH * OW * 4);
     // One plane per iteration: planes are independent, each written by one thread.
     EMBER_FOR(nt, p, planes,
-        resize_plane_u8(out + p * OH * OW, inp + p * plane_stride, row_stride, H, W, OH, OW, fh, wh, th, fw, ww, tw,
-                        tmp + p * H * OW, rows + p * RW);
+        resize_plane_u8(out + p * OH * OW, inp + p * plane_stride, row_stride, H, W, OH, OW, &fh, &fw,
+                        mids + p * mid_len, rows + p * row_len, accs + p * acc_len);
     );
-    free(rows);
-    free(fh); free(fw); free(wh); free(ww); free(tmp);
+    free(scratch);
+    u8_filter_free(&fh);
+    u8_filter_free(&fw);
     return 0;
 }
 

@@ -152,7 +152,7 @@ void ember_conv2d_backward(float* dinp, float* dweight, float* dbias, const floa
 // MARK: - Pooling and interpolation (pool.c)
 
 /// Pooling windows over `planes` planes (N·C) of H × W into OH × OW: kernel KH × KW, stride,
-/// padding, dilation (max only); average: count_include_pad, divisor (> 0 overrides).
+/// padding, dilation (max only); average: count_include_pad, divisor (nonzero overrides; PyTorch takes negative ones too).
 typedef struct {
     int64_t planes, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, count_include_pad, divisor;
 } ember_pool2d_shape;
@@ -348,14 +348,14 @@ void ember_cumulative_f32(int op, float* out, const float* inp, int64_t outer, i
 
 /// One fused pass of torch.optim.SGD over a parameter (n). momentum_buf may be NULL when
 /// momentum == 0. `first_step` initialises the buffer to the gradient (PyTorch's rule).
-void ember_sgd_step(float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
-                    float momentum, float dampening, float weight_decay, int nesterov,
+void ember_sgd_step(float* param, const float* grad, float* momentum_buf, int64_t n, double lr,
+                    double momentum, double dampening, double weight_decay, int nesterov,
                     int first_step, int maximize);
 /// One fused pass of torch.optim.Adam (decoupled = 0) or AdamW (decoupled = 1). `step` is
 /// the 1-based step count after this update. max_exp_avg_sq is used when amsgrad (may be NULL).
 void ember_adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                     float* max_exp_avg_sq, int64_t n, float lr, float beta1, float beta2,
-                     float eps, float weight_decay, int decoupled, int64_t step, int amsgrad,
+                     float* max_exp_avg_sq, int64_t n, double lr, double beta1, double beta2,
+                     double eps, double weight_decay, int decoupled, int64_t step, int amsgrad,
                      int maximize);
 
 // MARK: - Random numbers (random.c)
@@ -510,8 +510,9 @@ void ember_image_close(ember_image* im);
 /// Resizes planes (H, W) → (OH, OW) with the triangle filter of torchvision's bilinear
 /// resize: widened by the downscale factor when `antialias` (PIL's and
 /// `interpolate(antialias=True)`), else plain bilinear. Float: height pass then width pass;
-/// uint8: width then height, rounded to uint8 in between (PIL's order). 0, or -1 when the
-/// weight tables cannot be allocated.
+/// uint8: width then height, rounded to uint8 in between (PIL's order), with PyTorch's int16
+/// fixed-point weights, so the bits are torchvision's. 0, or -1 when the weight tables
+/// cannot be allocated.
 int ember_resize_aa_f32(float* out, const float* inp, int64_t planes, int64_t H, int64_t W,
                         int64_t OH, int64_t OW, int antialias);
 int ember_resize_aa_u8(uint8_t* out, const uint8_t* inp, int64_t planes, int64_t H, int64_t W,

@@ -256,7 +256,7 @@ final class AttentionTests: KernelSettingsTestCase {
         XCTAssertNotEqual(y.toArray(), plain.toArray())
     }
 
-    func testErrorMessages() {
+    func testErrorMessages() throws {
         let q = Tensor.zeros([2, 5, 4]), k = Tensor.zeros([2, 7, 4]), v = Tensor.zeros([2, 7, 3])
         func sdpa(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, p: Double = 0, causal: Bool = false) throws {
             _ = try scaledDotProductAttentionChecked(query: q, key: k, value: v, attnMask: mask, dropoutP: p,
@@ -283,8 +283,12 @@ final class AttentionTests: KernelSettingsTestCase {
         assertThrowsMessage("scaled_dot_product_attention: expected float32 but got int64") {
             try sdpa(q, k, v, mask: Tensor.zeros([5, 7], dtype: .int64))
         }
-        assertThrowsMessage("scaled_dot_product_attention: dropout_p must be in [0, 1), got 1.0") {
-            try sdpa(q, k, v, p: 1)
+        assertThrowsMessage("scaled_dot_product_attention: dropout_p must be in [0, 1], got 1.5") {
+            try sdpa(q, k, v, p: 1.5)
         }
+        // p = 1 drops every weight, as PyTorch's: the output is zeros.
+        let dropped = try scaledDotProductAttentionChecked(query: q, key: k, value: v, attnMask: nil, dropoutP: 1,
+                                                           isCausal: false, scale: nil, generator: .default)
+        XCTAssertEqual(dropped.abs().sum().item(), 0)
     }
 }

@@ -479,3 +479,92 @@ final class DataEdgeCaseTests: XCTestCase {
         XCTAssertEqual(try FashionMNIST(root: dir, train: false).count, 5)
     }
 }
+
+final class LayerEdgeCaseTests: XCTestCase {
+    func testMaxPoolPointsAtTheLastNaNOfAWindow() {
+        let nan = Float.nan
+        let row = Tensor([nan, 1, nan, 2, 0, nan, 3, 4], shape: [1, 1, 2, 4])
+        XCTAssertEqual(row.maxPool2dWithIndices(kernelSize: [1, 4]).indices.toIntArray(), [2, 5])   // was [0, 5]
+        XCTAssertEqual(Tensor([nan, 1, nan, 2], shape: [1, 1, 1, 4]).adaptiveMaxPool2dWithIndices([1, 1]).indices.toIntArray(), [2])
+        // 2×2 windows eight abreast take the vector path.
+        let top: [Float] = [nan, 1, 5, 6], bottom: [Float] = [nan, 2, 7, 8]
+        let wide = Tensor(Array([[Float]](repeating: top, count: 4).joined()) + Array([[Float]](repeating: bottom, count: 4).joined()),
+                          shape: [1, 1, 2, 16])
+        XCTAssertEqual(wide.maxPool2dWithIndices(kernelSize: 2).indices.toIntArray(), [16, 19, 20, 23, 24, 27, 28, 31])
+    }
+
+    func testNearestUpsamplingByAScaleFactorPicksPyTorchsPixels() {
+        let r = Tensor([0, 1, 2] as [Float], shape: [1, 1, 1, 3])
+        XCTAssertEqual(r.interpolate(scaleFactor: 1.2).toArray(), [0, 1, 2])             // was [0, 0, 1]
+        XCTAssertEqual(r.interpolate(scaleFactor: 2.2).toArray(), [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2])
+        XCTAssertEqual(r.interpolate(scaleFactor: 1.7).toArray(), [0, 0, 1, 1, 2])
+    }
+
+    func testLayerArgumentsPyTorchAccepts() {
+        // A negative divisor, an empty batch, a zero-element weight, 3-D dropout2d input.
+        let x = Tensor.arange(0.0, 16.0).reshaped([1, 1, 4, 4])
+        XCTAssertEqual(x.avgPool2d(kernelSize: 2, divisorOverride: -2).toArray(), [-5, -9, -21, -25])
+        let bn = BatchNorm1d(2)
+        let empty = bn(Tensor.zeros([0, 2]))
+        XCTAssertEqual(empty.shape, [0, 2])
+        XCTAssertEqual(bn.runningMean!.toArray(), [0, 0])
+        XCTAssertEqual(bn.runningVar!.toArray(), [1, 1])
+        XCTAssertEqual(Init.kaimingUniform_(Tensor.zeros([0, 3]), mode: .fanOut).shape, [0, 3])
+        // (N, C, L): each (n, c) row kept or dropped whole, as PyTorch 2 reads 3-D input.
+        let dropped = Tensor.ones([8, 6, 5]).dropout2d(p: 0.5, generator: Generator(seed: 1))
+        let rows = dropped.reshaped([48, 5]).toArray()
+        var kinds = Set<Float>()
+        for r in 0..<48 {
+            let row = Array(rows[(r * 5)..<(r * 5 + 5)])
+            XCTAssertEqual(Set(row).count, 1, "row \(r) mixes kept and dropped")
+            kinds.insert(row[0])
+        }
+        XCTAssertEqual(kinds, [0, 2])
+        // Across a first-dim slice rows differ (the old (C, H, W) reading dropped slices whole).
+        let firstSlice = Set((0..<6).map { rows[$0 * 5] })
+        XCTAssertEqual(firstSlice.count, 2)
+    }
+}
+
+final class VisionEdgeCaseTests: XCTestCase {
+    func testGreyIsTorchvisionsFusedSum() throws {
+        // 20·0.2989 + 152·0.587 + 7·0.114 is 95.99999 rounded at each step, 96 fused.
+        let pixel = Tensor([20, 152, 7], shape: [3, 1, 1]).type(.uint8)
+        XCTAssertEqual(try Grayscale()(pixel).toIntArray(), [96])
+    }
+
+    func testNormalizeBroadcastsOneStdAndRefusesAZeroWhenItRuns() throws {
+        let x = Tensor.full([3, 1, 2], 0.5)
+        let y = try Normalize(mean: [0.5, 0.4, 0.3], std: [0.25])(x).toArray()
+        for (got, want) in zip(y, [0, 0, 0.4, 0.4, 0.8, 0.8] as [Float]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+        assertThrowsMessage("Normalize: std evaluated to zero after conversion to float32, leading to division by zero") {
+            _ = try Normalize(mean: [0.5], std: [0])(x)
+        }
+    }
+
+    func testRandomCropPadsOnceWithPaddingAndWhatTheWindowLacks() throws {
+        // torchvision v2: RandomCrop(8, padding=1, pad_if_needed=True, padding_mode="reflect")
+        // on a 4×4 image reflects it by 3 once; the window is one of that image's.
+        let padded: [Float] = [15, 14, 13, 12, 13, 14, 15, 14, 13, 12, 11, 10, 9, 8, 9, 10, 11, 10, 9, 8, 7, 6, 5, 4, 5, 6, 7, 6, 5, 4,
+                               3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 7, 6, 5, 4, 5, 6, 7, 6, 5, 4, 11, 10, 9, 8, 9, 10, 11, 10, 9, 8,
+                               15, 14, 13, 12, 13, 14, 15, 14, 13, 12, 11, 10, 9, 8, 9, 10, 11, 10, 9, 8, 7, 6, 5, 4, 5, 6, 7, 6, 5, 4,
+                               3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
+        let image = Tensor.arange(0.0, 16.0).reshaped([1, 4, 4])
+        for seed in 0..<4 {
+            let crop = RandomCrop(size: (8, 8), padding: 1, padIfNeeded: true, paddingMode: .reflect, generator: Generator(seed: UInt64(seed)))
+            let out = try crop(image).toArray()
+            var windows: [[Float]] = []
+            for top in 0..<3 {
+                for left in 0..<3 {
+                    var window: [Float] = []
+                    for r in 0..<8 {
+                        let start = (top + r) * 10 + left
+                        window += padded[start..<(start + 8)]
+                    }
+                    windows.append(window)
+                }
+            }
+            XCTAssertTrue(windows.contains(out), "seed \(seed): \(out.prefix(8)) is no window of the single pad")
+        }
+    }
+}

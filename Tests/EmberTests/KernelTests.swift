@@ -260,8 +260,8 @@ final class KernelTests: XCTestCase {
                 var p = p0, m = [Float](repeating: 0, count: n), v = m
                 let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.1)
                 for step in 1...3 {
-                    Kernels.adamStep(&p, g, &m, &v, nil, n, lr: Float(lr), beta1: Float(b1), beta2: Float(b2),
-                                     eps: Float(eps), weightDecay: Float(wd), decoupled: decoupled, step: step,
+                    Kernels.adamStep(&p, g, &m, &v, nil, n, lr: lr, beta1: b1, beta2: b2,
+                                     eps: eps, weightDecay: wd, decoupled: decoupled, step: step,
                                      amsgrad: false, maximize: false)
                 }
                 var ref = p0.map(Double.init), rm = [Double](repeating: 0, count: n), rv = rm

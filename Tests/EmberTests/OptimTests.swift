@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Ember
 
@@ -205,5 +206,66 @@ final class OptimTests: XCTestCase {
         print("seed MLP, Adam: loss \(first) → \(last)")
         XCTAssertEqual(first, log(10), accuracy: 0.3)
         XCTAssertLessThan(last, 0.1 * first, "Adam: \(first) → \(last)")
+    }
+
+    // Differences from torch.optim found by review; expected values are PyTorch 2's.
+
+    func testAdamFormsItsCoefficientsInDouble() {
+        // 1 − β2 is formed from the Double 0.999, as PyTorch forms it: 0.001 as a float, not
+        // 1 − Float(0.999) (which ran Adam with β2 = 0.99900001287).
+        let p = Tensor([1, 2] as [Float]).requiringGrad()
+        let adam = Adam([p], lr: 1e-3)
+        p.grad = Tensor([3, -1] as [Float])
+        adam.step()
+        XCTAssertEqual(adam.state[0]!["exp_avg_sq"]!.toArray().map(\.bitPattern), [0x3c1374bc, 0x3a83126f])
+        XCTAssertEqual(adam.state[0]!["exp_avg"]!.toArray(), [0.30000001192092896, -0.10000000149011612])
+        XCTAssertEqual(p.toArray(), [0.9990000128746033, 2.000999927520752])
+    }
+
+    func testSGDLeavesParametersWithoutAGradientUnwritten() throws {
+        let w = Tensor([1, 2] as [Float]).requiringGrad(), frozen = Tensor([3, 4] as [Float]).requiringGrad()
+        let pending = (Tensor([5, 6] as [Float]) * frozen).sum()   // saves frozen's values
+        let sgd = SGD([w, frozen], lr: 0.1, momentum: 0.9)
+        (w * w).sum().backward()
+        sgd.step()
+        try pending.runBackward()   // trapped: "modified by an inplace operation"
+        XCTAssertEqual(frozen.grad!.toArray(), [5, 6])
+    }
+
+    func testPlateauSetsNoInitialLRAndSchedulersReportTheirOwnLastRate() {
+        let p = Tensor.zeros([1]).requiringGrad()
+        let sgd = SGD([p], lr: 1)
+        let plateau = ReduceLROnPlateau(sgd, factor: 0.5, patience: 0)
+        for metric in [1.0, 2, 3] { plateau.step(metric) }
+        XCTAssertEqual(sgd.lr, 0.25)
+        XCTAssertNil(sgd.paramGroups[0].initialLR)
+        let decay = LambdaLR(sgd) { pow(0.9, Double($0)) }
+        XCTAssertEqual(decay.baseLRs, [0.25])   // was 1: the rate before the plateau's cuts
+        decay.step()
+        XCTAssertEqual(sgd.lr, 0.225, accuracy: 1e-15)
+
+        // Two schedulers on one optimizer: each reports the rate it set.
+        let q = Tensor.zeros([1]).requiringGrad()
+        let opt = SGD([q], lr: 1)
+        let warm = LinearLR(opt, startFactor: 0.5, totalIters: 4), steps = StepLR(opt, stepSize: 1, gamma: 0.5)
+        for _ in 0..<2 {
+            warm.step()
+            steps.step()
+        }
+        XCTAssertEqual(warm.lastLR, 0.375)
+        XCTAssertEqual(steps.lastLR, 0.1875)
+        XCTAssertEqual(opt.lr, 0.1875)
+    }
+
+    func testOptimizerDefaultWeightDecaySurvivesTheStateDict() throws {
+        let a = Tensor.zeros([2]).requiringGrad(), b = Tensor.zeros([2]).requiringGrad()
+        let opt = AdamW([ParamGroup([a], weightDecay: 0), ParamGroup([b])], weightDecay: 0.1)
+        opt.weightDecay = 0.05
+        let saved = opt.stateDict()
+        let resumed = AdamW([ParamGroup([a], weightDecay: 0), ParamGroup([b])], weightDecay: 0.1)
+        try resumed.loadStateDict(tensors: saved.tensors, hyperparameters: saved.hyperparameters)
+        XCTAssertEqual(resumed.weightDecay, 0.05)   // was 0.1: group 0's own value took the key
+        XCTAssertEqual(resumed.paramGroups[0].weightDecay, 0)
+        XCTAssertNil(resumed.paramGroups[1].weightDecay)
     }
 }

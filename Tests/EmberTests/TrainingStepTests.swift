@@ -28,7 +28,7 @@ final class RawMLP {
         for (i, p) in params.enumerated() {
             let first = buffers[i] == nil
             if first && momentum != 0 { buffers[i] = Tensor.zeros(p.shape) }
-            Kernels.sgdStep(p.f32, p.grad!.f32, buffers[i]?.f32, p.count, lr: lr, momentum: momentum, dampening: 0,
+            Kernels.sgdStep(p.f32, p.grad!.f32, buffers[i]?.f32, p.count, lr: Double(lr), momentum: Double(momentum), dampening: 0,
                             weightDecay: 0, nesterov: false, firstStep: first, maximize: false)
             p.grad = nil
         }

@@ -349,16 +349,16 @@ enum Kernels {
 
     // MARK: Optimizers
     static func sgdStep(_ param: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
-                        _ buf: UnsafeMutablePointer<Float>?, _ n: Int, lr: Float, momentum: Float,
-                        dampening: Float, weightDecay: Float, nesterov: Bool, firstStep: Bool,
+                        _ buf: UnsafeMutablePointer<Float>?, _ n: Int, lr: Double, momentum: Double,
+                        dampening: Double, weightDecay: Double, nesterov: Bool, firstStep: Bool,
                         maximize: Bool) {
         ember_sgd_step(param, grad, buf, Int64(n), lr, momentum, dampening, weightDecay,
                        nesterov ? 1 : 0, firstStep ? 1 : 0, maximize ? 1 : 0)
     }
     static func adamStep(_ param: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
                          _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                         _ vmax: UnsafeMutablePointer<Float>?, _ n: Int, lr: Float, beta1: Float,
-                         beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, step: Int,
+                         _ vmax: UnsafeMutablePointer<Float>?, _ n: Int, lr: Double, beta1: Double,
+                         beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool, step: Int,
                          amsgrad: Bool, maximize: Bool) {
         ember_adam_step(param, grad, m, v, vmax, Int64(n), lr, beta1, beta2, eps, weightDecay,
                         decoupled ? 1 : 0, Int64(step), amsgrad ? 1 : 0, maximize ? 1 : 0)

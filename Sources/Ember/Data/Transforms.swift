@@ -80,20 +80,20 @@ public struct ToTensor: Transform, AffineFoldable {
     }
 }
 
-/// `(x - mean[c]) / std[c]` per channel of a `[C, H, W]` float32 tensor. One mean and std
-/// apply to every channel.
+/// `(x - mean[c]) / std[c]` per channel of a `[C, H, W]` float32 tensor. A single mean or
+/// std applies to every channel.
 ///
 /// PyTorch: `torchvision.transforms.Normalize`.
 public struct Normalize: Transform, AffineFoldable {
     /// Per-channel means (one value applies to every channel).
     public let mean: [Float]
-    /// Per-channel standard deviations, none zero.
+    /// Per-channel standard deviations (one value applies to every channel); a zero is
+    /// refused when the transform runs, as torchvision's.
     public let std: [Float]
 
     /// PyTorch: `torchvision.transforms.Normalize(mean, std)`.
     public init(mean: [Float], std: [Float]) {
-        precondition(!mean.isEmpty && mean.count == std.count, "Normalize: mean and std need the same, nonzero length")
-        precondition(std.allSatisfy { $0 != 0 }, "Normalize: std evaluated to zero, leading to division by zero")
+        precondition(!mean.isEmpty && !std.isEmpty, "Normalize: mean and std must not be empty")
         self.mean = mean
         self.std = std
     }
@@ -104,22 +104,25 @@ public struct Normalize: Transform, AffineFoldable {
             throw EmberError.invalidArgument(op: "Normalize", message: "expected a float32 tensor [..., C, H, W], got \(x.dtype) \(x.shape)")
         }
         let c = x.shape[x.ndim - 3]
-        guard mean.count == 1 || mean.count == c else {
-            throw EmberError.invalidArgument(op: "Normalize", message: "\(mean.count) means for \(c) channels")
+        guard mean.count == 1 || mean.count == c, std.count == 1 || std.count == c else {
+            throw EmberError.invalidArgument(op: "Normalize", message: "\(mean.count) means and \(std.count) standard deviations for \(c) channels")
+        }
+        guard std.allSatisfy({ $0 != 0 }) else {
+            throw EmberError.invalidArgument(op: "Normalize", message: "std evaluated to zero after conversion to float32, leading to division by zero")
         }
         let plane = x.shape[x.ndim - 2] * x.shape[x.ndim - 1]
         let x = x.contiguous()
         let out = Tensor(empty: x.shape)
         for p in 0..<(x.count / plane) {
-            let ch = mean.count == 1 ? 0 : p % c
+            let m = mean[mean.count == 1 ? 0 : p % c], s = std[std.count == 1 ? 0 : p % c]
             // Multiply by 1/std rather than divide: the same rounding as the fused batch path.
-            Kernels.affine(out.f32 + p * plane, x.f32 + p * plane, a: 1 / std[ch], b: -mean[ch] / std[ch], plane)
+            Kernels.affine(out.f32 + p * plane, x.f32 + p * plane, a: 1 / s, b: -m / s, plane)
         }
         return out
     }
 
     func fold(_ before: (scale: Float, shift: Float)?) -> (scale: Float, shift: Float)? {
-        guard let b = before, mean.count == 1 else { return nil }
+        guard let b = before, mean.count == 1, std.count == 1, std[0] != 0 else { return nil }
         return (b.scale / std[0], (b.shift - mean[0]) / std[0])
     }
 }
@@ -283,14 +286,16 @@ public struct RandomCrop: Transform {
     /// A random window of the padded `x`; throws when `x` is not an image tensor or is smaller than the window.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (_, h, w) = try imageGeometry(x, op: "RandomCrop")
-        var x = x
-        if padding > 0 { x = try Pad([padding], fill: fill, paddingMode: paddingMode)(x) }
-        var (ph, pw) = (h + 2 * padding, w + 2 * padding)
-        if padIfNeeded && (ph < height || pw < width) {
-            let dh = Swift.max(height - ph, 0), dw = Swift.max(width - pw, 0)
-            x = try Pad([dw, dh], fill: fill, paddingMode: paddingMode)(x)
-            (ph, pw) = (ph + 2 * dh, pw + 2 * dw)
+        // One pad of `padding` plus what the window still lacks (torchvision v2: reflecting
+        // twice is not reflecting once).
+        var (padH, padW) = (padding, padding)
+        if padIfNeeded {
+            padH += Swift.max(height - (h + 2 * padding), 0)
+            padW += Swift.max(width - (w + 2 * padding), 0)
         }
+        var x = x
+        if padH > 0 || padW > 0 { x = try Pad([padW, padH], fill: fill, paddingMode: paddingMode)(x) }
+        let (ph, pw) = (h + 2 * padH, w + 2 * padW)
         guard ph >= height, pw >= width else {
             throw EmberError.invalidArgument(op: "RandomCrop", message: "required crop size (\(height), \(width)) is larger than input image size (\(ph), \(pw))")
         }

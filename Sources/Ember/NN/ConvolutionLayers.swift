@@ -99,6 +99,7 @@ open class Conv1d: Module {
                 generator: Generator = .default) {
         precondition(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
                      "Conv1d: in_channels and out_channels must be divisible by groups")
+        precondition(padding != .same || stride == 1, "Conv1d: padding='same' is not supported for strided convolutions")
         (self.inChannels, self.outChannels, self.kernelSize, self.stride) = (inChannels, outChannels, kernelSize, stride)
         (self.padding, self.dilation, self.groups, self.paddingMode) = (padding, dilation, groups, paddingMode)
         let fanIn = inChannels / groups * kernelSize

@@ -106,6 +106,7 @@ public enum Init {
     @discardableResult
     public static func kaimingUniform_(_ t: Tensor, a: Double = 0, mode: FanMode = .fanIn,
                                        nonlinearity: Nonlinearity = .leakyRelu, generator: Generator = .default) -> Tensor {
+        if t.count == 0 { return t }   // PyTorch: "Initializing zero-element tensors is a no-op"
         let bound = 3.0.squareRoot() * kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity)
         return uniform_(t, a: -bound, b: bound, generator: generator)
     }
@@ -116,7 +117,8 @@ public enum Init {
     @discardableResult
     public static func kaimingNormal_(_ t: Tensor, a: Double = 0, mode: FanMode = .fanIn,
                                       nonlinearity: Nonlinearity = .leakyRelu, generator: Generator = .default) -> Tensor {
-        normal_(t, mean: 0, std: kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity), generator: generator)
+        if t.count == 0 { return t }
+        return normal_(t, mean: 0, std: kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity), generator: generator)
     }
 
     /// N(mean, std²) truncated to [a, b], by inverting the normal CDF on a uniform draw

@@ -73,7 +73,7 @@ open class MultiheadAttention: Module {
                 generator: Generator = .default) {
         precondition(numHeads > 0 && embedDim % numHeads == 0,
                      "MultiheadAttention: embed_dim (\(embedDim)) must be divisible by num_heads (\(numHeads))")
-        precondition(dropout >= 0 && dropout < 1, "MultiheadAttention: dropout must be in [0, 1), got \(dropout)")
+        precondition(dropout >= 0 && dropout <= 1, "MultiheadAttention: dropout must be in [0, 1], got \(dropout)")
         precondition((kdim ?? 1) > 0 && (vdim ?? 1) > 0,
                      "MultiheadAttention: kdim and vdim must be positive, got kdim \(kdim ?? embedDim), vdim \(vdim ?? embedDim)")
         (self.embedDim, self.numHeads, self.headDim) = (embedDim, numHeads, embedDim / numHeads)

@@ -74,8 +74,8 @@ func checkAttentionInputs(query: Tensor, key: Tensor, value: Tensor, attnMask: T
         throw EmberError.shapeMismatch(op: sdpaOp, message:
             "key \(key.shape) and value \(value.shape) must have the same sequence length (dim -2)")
     }
-    guard dropoutP >= 0, dropoutP < 1 else {
-        throw EmberError.invalidArgument(op: sdpaOp, message: "dropout_p must be in [0, 1), got \(dropoutP)")
+    guard dropoutP >= 0, dropoutP <= 1 else {
+        throw EmberError.invalidArgument(op: sdpaOp, message: "dropout_p must be in [0, 1], got \(dropoutP)")
     }
     if let attnMask {
         if isCausal {

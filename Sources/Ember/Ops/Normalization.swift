@@ -31,12 +31,14 @@ func batchNormChecked(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
             throw EmberError.shapeMismatch(op: op, message: "\(name) should contain \(c) elements not \(t.count)")
         }
     }
-    if training && n * s <= 1 {
+    if training && n * s == 1 {
         throw EmberError.invalidArgument(op: op, message: "Expected more than 1 value per channel when training, got input size \(input.shape)")
     }
     if !training && (runningMean == nil || runningVar == nil) {
         throw EmberError.invalidArgument(op: op, message: "running_mean and running_var must be defined in evaluation mode")
     }
+    // An empty batch, as PyTorch's: an empty result, the running statistics left alone.
+    if n * s == 0 { return input * 0 }
     let x = input.contiguous(), w = weight?.contiguous(), b = bias?.contiguous()
     let mean = Tensor(empty: [c]), invstd = Tensor(empty: [c])
     if training {
@@ -157,15 +159,17 @@ func groupNormChecked(_ input: Tensor, numGroups: Int, weight: Tensor?, bias: Te
 
 extension Tensor {
     /// Zeroes whole channels with probability `p` and scales the rest by 1/(1−p) (PyTorch's
-    /// `F.dropout2d`), for (N, C, H, W) or (C, H, W) input: the mask is (N, C, 1, 1).
+    /// `F.dropout2d`): dims 0 and 1 are the batch and the channel, so the mask is (N, C, 1, 1)
+    /// for (N, C, H, W) input. As in PyTorch 2, 3-D input is read as (N, C, L), not as one
+    /// unbatched (C, H, W) image (PyTorch has announced that change but not made it).
     public func dropout2d(p: Double, generator: Generator = .default) -> Tensor {
         precondition(p >= 0 && p <= 1, "dropout2d: probability has to be between 0 and 1, but got \(p)")
         check {
-            guard ndim == 3 || ndim == 4 else {
-                throw EmberError.shapeMismatch(op: "dropout2d", message: "expected 3D or 4D input (got \(ndim)D input)")
+            guard ndim >= 2 else {
+                throw EmberError.shapeMismatch(op: "dropout2d", message: "Feature dropout requires at least 2 dimensions in the input (got \(ndim)D input)")
             }
         }
-        let maskShape = Array(shape.prefix(ndim - 2)) + [1, 1]
+        let maskShape = Array(shape.prefix(2)) + [Int](repeating: 1, count: ndim - 2)
         if p == 1 { return self * Tensor.zeros(maskShape) }
         let keep = Tensor.rand(maskShape, generator: generator) >= p
         return self * (keep.type(.float32) * Double(1 / (1 - p)))

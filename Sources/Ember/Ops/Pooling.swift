@@ -98,7 +98,7 @@ extension Tensor {
             try checkPoolInput(self, op: "avg_pool2d")
             geo = try PoolGeometry.make(shape, kernel: kernelSize, stride: stride, padding: padding,
                                         dilation: 1, ceilMode: ceilMode, op: "avg_pool2d")
-            if let d = divisorOverride, d <= 0 {
+            if let d = divisorOverride, d == 0 {
                 throw EmberError.invalidArgument(op: "avg_pool2d", message: "divisor must be not zero")
             }
         }

@@ -71,8 +71,8 @@ public class Adam: Optimizer {
                 state[i]!["step"] = stepTensor
             }
             stepTensor.i64[0] += 1
-            Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: Float(lr(i)), beta1: Float(beta1),
-                             beta2: Float(beta2), eps: Float(eps), weightDecay: Float(weightDecay(i, fallback: weightDecay)),
+            Kernels.adamStep(p.f32, g.f32, m.f32, v.f32, vmax?.f32, p.count, lr: lr(i), beta1: beta1,
+                             beta2: beta2, eps: eps, weightDecay: weightDecay(i, fallback: weightDecay),
                              decoupled: decoupled, step: Int(stepTensor.i64[0]), amsgrad: amsgrad, maximize: maximize)
         }
     }

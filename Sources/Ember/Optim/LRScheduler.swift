@@ -6,7 +6,8 @@ import Foundation
 /// own base rate.
 ///
 /// The rates follow PyTorch's recursive (chainable) formulas, each step computed from the
-/// current `optimizer.lr`, so they match PyTorch's to the last bit of a Double.
+/// current `optimizer.lr`. They match PyTorch's to within an ulp of a Double: Ember's own
+/// `cos` and `pow` (the same on every machine) are not the C library's PyTorch calls.
 open class LRScheduler {
     /// The optimizer whose parameter groups' rates this scheduler sets.
     public let optimizer: Optimizer
@@ -28,6 +29,7 @@ open class LRScheduler {
             optimizer.paramGroups[g].initialLR = optimizer.paramGroups[g].lr ?? optimizer.lr
         }
         self.baseLRs = optimizer.paramGroups.map { $0.initialLR! }
+        lastLRs = optimizer.paramGroups.map { $0.lr ?? optimizer.lr }
     }
 
     /// Subclasses call this at the end of their init: it applies the epoch-0 rate.
@@ -65,12 +67,14 @@ open class LRScheduler {
             optimizer.paramGroups[g].lr = (closedForm ? closedFormRate(epoch: epoch) : nil) ?? rate(epoch: epoch, current: current)
         }
         group = 0
+        lastLRs = optimizer.paramGroups.map { $0.lr ?? optimizer.lr }
     }
 
-    /// The learning rate set by the last step (PyTorch's `get_last_lr()`), of the first group.
-    public var lastLR: Double { optimizer.lr }
-    /// Every group's learning rate after the last step (PyTorch's `get_last_lr()`).
-    public var lastLRs: [Double] { optimizer.paramGroups.map { $0.lr ?? optimizer.lr } }
+    /// The learning rate this scheduler set last (PyTorch's `get_last_lr()`), of the first
+    /// group: another scheduler on the same optimizer may have changed it since.
+    public var lastLR: Double { lastLRs[0] }
+    /// Every group's learning rate as this scheduler set it last (PyTorch's `get_last_lr()`).
+    public internal(set) var lastLRs: [Double]
 
     /// What a checkpoint needs to resume the schedule (the rate itself lives in the optimizer).
     ///

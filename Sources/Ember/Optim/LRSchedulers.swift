@@ -45,8 +45,8 @@ public final class LambdaLR: LRScheduler {
 /// one momentum for all groups, and with scalar base and max momenta every group's cycle is
 /// the same). Any other optimizer stops with PyTorch's message.
 ///
-/// The rates equal PyTorch's to the last bit of a Double: the same phase boundaries
-/// (`pctStart · totalSteps − 1`, …) and formulas. Stepping past `totalSteps` stops with
+/// The rates equal PyTorch's to within an ulp of a Double (Ember's own `cos`): the same phase
+/// boundaries (`pctStart · totalSteps − 1`, …) and formulas. Stepping past `totalSteps` stops with
 /// PyTorch's message.
 ///
 /// ```swift
@@ -231,14 +231,15 @@ public final class SequentialLR: LRScheduler {
             precondition(s.optimizer === optimizer,
                          "SequentialLR: Sequential Schedulers expects all schedulers to belong to the same optimizer, but got scheduler \(type(of: s)) at index \(i) with another optimizer")
         }
-        precondition(zip(milestones, milestones.dropFirst()).allSatisfy { $0 < $1 } && (milestones.first ?? 1) > 0,
-                     "SequentialLR: milestones must be positive and increasing, got \(milestones)")
+        precondition(zip(milestones, milestones.dropFirst()).allSatisfy { $0 <= $1 } && (milestones.first ?? 0) >= 0,
+                     "SequentialLR: milestones must be non-negative and non-decreasing, got \(milestones)")
         self.schedulers = schedulers
         self.milestones = milestones
         super.init(optimizer)
         for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].lr = optimizer.paramGroups[g].initialLR }
         for s in schedulers { s.lastEpoch -= 1 }
         schedulers[0].step()
+        lastLRs = schedulers[0].lastLRs
     }
 
     /// The scheduler in charge at `epoch` (PyTorch's bisect_right over the milestones).
@@ -253,6 +254,7 @@ public final class SequentialLR: LRScheduler {
         } else {
             schedulers[i].step()
         }
+        lastLRs = schedulers[i].lastLRs
     }
 
     /// Its own position and each scheduler's state under `schedulers.<i>.`.
@@ -337,7 +339,7 @@ public final class ReduceLROnPlateau: LRScheduler {
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .rel, cooldown: Int = 0,
                 minLR: Double = 0, minLRs: [Double]? = nil, eps: Double = 1e-8) {
         precondition(factor < 1, "ReduceLROnPlateau: Factor should be < 1.0.")
-        precondition(patience >= 0 && cooldown >= 0, "ReduceLROnPlateau: patience and cooldown must be non-negative")
+        precondition(cooldown >= 0, "ReduceLROnPlateau: cooldown must be non-negative")
         if let minLRs {
             precondition(minLRs.count == optimizer.paramGroups.count,
                          "ReduceLROnPlateau: expected \(optimizer.paramGroups.count) min_lrs, got \(minLRs.count)")
@@ -346,7 +348,11 @@ public final class ReduceLROnPlateau: LRScheduler {
         (self.thresholdMode, self.cooldown, self.eps) = (thresholdMode, cooldown, eps)
         self.minLRs = minLRs ?? Array(repeating: minLR, count: optimizer.paramGroups.count)
         best = mode == .min ? .infinity : -.infinity
+        // PyTorch's ReduceLROnPlateau sets no `initial_lr`: a scheduler built after it starts
+        // from the reduced rate, not the original one.
+        let initial = optimizer.paramGroups.map(\.initialLR)
         super.init(optimizer)
+        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].initialLR = initial[g] }
     }
 
     /// Whether `metric` improves on `best`.
@@ -385,6 +391,7 @@ public final class ReduceLROnPlateau: LRScheduler {
             cooldownCounter = cooldown
             numBadEpochs = 0
         }
+        lastLRs = optimizer.paramGroups.map { $0.lr ?? optimizer.lr }
     }
 
     /// A plateau schedule needs the metric: use `step(_ metric:)`.

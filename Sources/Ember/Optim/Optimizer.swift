@@ -40,6 +40,9 @@ open class Optimizer {
                 let i = all.count
                 precondition(p.dtype == .float32 && p.isLeaf,
                              "optimizer: parameter \(i) must be a float32 leaf tensor, got \(p.dtype)\(p.isLeaf ? "" : " (not a leaf)")")
+                // The fused updates write the parameter's memory flat.
+                precondition(p.isContiguous,
+                             "optimizer: parameter \(i) (shape \(p.shape), strides \(p.strides)) is not contiguous; optimize a contiguous tensor (e.g. x.contiguous().requiringGrad())")
                 precondition(seen.insert(ObjectIdentifier(p)).inserted, "some parameters appear in more than one parameter group")
                 all.append(p)
                 index.append(g)
@@ -110,7 +113,8 @@ open class Optimizer {
     /// The optimizer's state as flat tensors plus hyperparameters, the layout of PyTorch's
     /// `optimizer.state_dict()` flattened: `state.<index>.<name>` (e.g. `state.0.exp_avg`)
     /// and `param_groups.0.<name>`, plus every group's `param_groups.<g>.lr` (and its own
-    /// `weight_decay`). The tensors are copies.
+    /// `weight_decay`; when group 0 has its own, the optimizer's goes to
+    /// `defaults.weight_decay`). The tensors are copies.
     public func stateDict() -> (tensors: [String: Tensor], hyperparameters: [String: Double]) {
         var tensors: [String: Tensor] = [:]
         for (i, entries) in state {
@@ -118,6 +122,9 @@ open class Optimizer {
         }
         var hyper: [String: Double] = [:]
         for (k, v) in hyperparameters { hyper["param_groups.0.\(k)"] = v }
+        if paramGroups.first?.weightDecay != nil, let wd = hyperparameters["weight_decay"] {
+            hyper["defaults.weight_decay"] = wd
+        }
         for (g, group) in paramGroups.enumerated() {
             hyper["param_groups.\(g).lr"] = group.lr
             if let wd = group.weightDecay { hyper["param_groups.\(g).weight_decay"] = wd }
@@ -156,6 +163,10 @@ open class Optimizer {
         var hyper: [String: Double] = [:]
         var groups = paramGroups
         for (key, v) in hyperparameters {
+            if key.hasPrefix("defaults.") {
+                hyper[String(key.dropFirst("defaults.".count))] = v
+                continue
+            }
             let parts = key.split(separator: ".", maxSplits: 2).map(String.init)
             guard parts.count == 3, parts[0] == "param_groups", let g = Int(parts[1]), groups.indices.contains(g) else {
                 problems.append("unexpected key \"\(key)\""); continue

@@ -60,17 +60,22 @@ public final class SGD: Optimizer {
             // The mark tells the next backward() whether to defer (hyperparameters can change).
             let plain = isPlain(i), rate = self.lr(i), decay = self.weightDecay(i, fallback: self.weightDecay)
             p.defersLinearGrad = plain
-            p.willWriteInPlace()
-            if plain, p.addDeferredGrad(scaledBy: Float(maximize ? rate : -rate)) { continue }
+            if plain && p.deferredGrad != nil {
+                p.willWriteInPlace()
+                if p.addDeferredGrad(scaledBy: Float(maximize ? rate : -rate)) { continue }
+            }
+            // A parameter without a gradient is not written (its version, which saved values
+            // of a pending backward are checked against, stays).
             guard let g = gradient(i) else { continue }
+            p.willWriteInPlace()
             var buffer: Tensor?
             var first = false
             if momentum != 0 {
                 first = state[i]?["momentum_buffer"] == nil
                 buffer = stateBuffer(i, "momentum_buffer")
             }
-            Kernels.sgdStep(p.f32, g.f32, buffer?.f32, p.count, lr: Float(rate), momentum: Float(momentum),
-                            dampening: Float(dampening), weightDecay: Float(decay), nesterov: nesterov,
+            Kernels.sgdStep(p.f32, g.f32, buffer?.f32, p.count, lr: rate, momentum: momentum,
+                            dampening: dampening, weightDecay: decay, nesterov: nesterov,
                             firstStep: first, maximize: maximize)
         }
     }

@@ -413,12 +413,12 @@ public struct Grayscale: Transform {
                 let v: Float
                 if x.dtype == .uint8 {
                     let p = x.u8 + b * c * n + i
-                    v = c == 1 ? Float(p[0]) : (Float(p[0]) * 0.2989 + Float(p[n]) * 0.587) + Float(p[2 * n]) * 0.114
+                    v = c == 1 ? Float(p[0]) : grey(Float(p[0]), Float(p[n]), Float(p[2 * n]))
                     let g = UInt8(Swift.min(Swift.max(v, 0), 255))   // truncated, as torchvision's .to(uint8)
                     for k in 0..<numOutputChannels { out.u8[(b * numOutputChannels + k) * n + i] = g }
                 } else {
                     let p = x.f32 + b * c * n + i
-                    v = c == 1 ? p[0] : (p[0] * 0.2989 + p[n] * 0.587) + p[2 * n] * 0.114
+                    v = c == 1 ? p[0] : grey(p[0], p[n], p[2 * n])
                     for k in 0..<numOutputChannels { out.f32[(b * numOutputChannels + k) * n + i] = v }
                 }
             }
@@ -629,6 +629,13 @@ private func backToDtype(_ v: [Float], like x: Tensor) -> Tensor {
     return out
 }
 
+/// torchvision's grey, `r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114)`, whose
+/// `add_` with alpha is a fused multiply-add on the CPU: so are these (exactly rounded,
+/// the same on every machine).
+func grey(_ r: Float, _ g: Float, _ b: Float) -> Float {
+    (r * 0.2989).addingProduct(g, 0.587).addingProduct(b, 0.114)
+}
+
 /// Grey of each pixel of `[…, 3, H, W]` values (float, floored for uint8 images), one plane
 /// per image.
 private func greyPlanes(_ v: [Float], images: Int, n: Int, floor: Bool) -> [Float] {
@@ -636,7 +643,7 @@ private func greyPlanes(_ v: [Float], images: Int, n: Int, floor: Bool) -> [Floa
     for b in 0..<images {
         for i in 0..<n {
             let p = b * 3 * n + i
-            let y = (v[p] * 0.2989 + v[p + n] * 0.587) + v[p + 2 * n] * 0.114
+            let y = grey(v[p], v[p + n], v[p + 2 * n])
             g[b * n + i] = floor ? y.rounded(.down) : y
         }
     }
@@ -661,10 +668,11 @@ enum ColorAdjust {
         return backToDtype(v.map { Swift.min(Swift.max($0 * Float(f), 0), bound) }, like: x)
     }
 
-    /// `x · f + other · (1 − f)` clamped to the bound (torchvision's `_blend`).
+    /// `x · f + other · (1 − f)` clamped to the bound (torchvision's `_blend`: `mul` then
+    /// `add_` with alpha, a fused multiply-add).
     static func blend(_ v: [Float], _ other: (Int) -> Float, _ f: Double, bound: Float) -> [Float] {
         let r = Float(f), a = Float(1 - f)
-        return v.indices.map { Swift.min(Swift.max(v[$0] * r + a * other($0), 0), bound) }
+        return v.indices.map { Swift.min(Swift.max((v[$0] * r).addingProduct(a, other($0)), 0), bound) }
     }
 
     static func contrast(_ x: Tensor, _ f: Double) throws -> Tensor {
