@@ -256,6 +256,30 @@ final class AttentionTests: KernelSettingsTestCase {
         XCTAssertNotEqual(y.toArray(), plain.toArray())
     }
 
+    /// Leading dims broadcast, as in PyTorch (keys and values shared by every head): the
+    /// same bits as expanding them by hand, and the gradients summed back.
+    func testBatchDimsBroadcast() {
+        let g = Generator(seed: 5)
+        let q = Tensor.randn([2, 3, 4, 4], generator: g), k = Tensor.randn([1, 1, 5, 4], generator: g)
+        let v = Tensor.randn([2, 1, 5, 3], generator: g)
+        func run(_ expand: Bool) -> (out: [Float], grads: [[Float]]) {
+            let (qq, kk, vv) = (q.detach().requiringGrad(), k.detach().requiringGrad(), v.detach().requiringGrad())
+            let (k2, v2) = expand ? (kk.expanded(to: [2, 3, 5, 4]).contiguous(), vv.expanded(to: [2, 3, 5, 3]).contiguous()) : (kk, vv)
+            let y = scaledDotProductAttention(query: qq, key: k2, value: v2)
+            (y * y).sum().backward()
+            return (y.toArray(), [qq, kk, vv].map { $0.grad!.toArray() })
+        }
+        let broadcast = run(false), byHand = run(true)
+        XCTAssertEqual(broadcast.out.map(\.bitPattern), byHand.out.map(\.bitPattern))
+        for (a, b) in zip(broadcast.grads, byHand.grads) { XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern)) }
+        // A query that must grow (its batch dim 1 against the keys' 2).
+        let (kAll, vAll) = (k.expanded(to: [2, 3, 5, 4]).contiguous(), v.expanded(to: [2, 3, 5, 3]).contiguous())
+        let y = scaledDotProductAttention(query: q[0..<1], key: kAll, value: vAll)
+        let want = scaledDotProductAttention(query: q[0..<1].expanded(to: [2, 3, 4, 4]).contiguous(), key: kAll, value: vAll)
+        XCTAssertEqual(y.shape, [2, 3, 4, 3])
+        XCTAssertEqual(y.toArray().map(\.bitPattern), want.toArray().map(\.bitPattern))
+    }
+
     func testErrorMessages() throws {
         let q = Tensor.zeros([2, 5, 4]), k = Tensor.zeros([2, 7, 4]), v = Tensor.zeros([2, 7, 3])
         func sdpa(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, p: Double = 0, causal: Bool = false) throws {
@@ -268,7 +292,7 @@ final class AttentionTests: KernelSettingsTestCase {
         assertThrowsMessage("scaled_dot_product_attention: key [2, 7, 4] and value [2, 6, 3] must have the same sequence length (dim -2)") {
             try sdpa(q, k, Tensor.zeros([2, 6, 3]))
         }
-        assertThrowsMessage("scaled_dot_product_attention: expected query, key and value with the same leading dims, got query [2, 5, 4], key [3, 7, 4], value [2, 7, 3]") {
+        assertThrowsMessage("scaled_dot_product_attention: expected query, key and value with broadcastable leading dims, got query [2, 5, 4], key [3, 7, 4], value [2, 7, 3]") {
             try sdpa(q, Tensor.zeros([3, 7, 4]), v)
         }
         assertThrowsMessage("scaled_dot_product_attention: expected query, key and value of at least 2 dims (…, L, E), got query [4], key [2, 7, 4], value [2, 7, 3]") {

@@ -62,7 +62,7 @@ func checkAttentionInputs(query: Tensor, key: Tensor, value: Tensor, attnMask: T
     let batch = Array(query.shape.dropLast(2))
     guard Array(key.shape.dropLast(2)) == batch, Array(value.shape.dropLast(2)) == batch else {
         throw EmberError.shapeMismatch(op: sdpaOp, message:
-            "expected query, key and value with the same leading dims, got query \(query.shape), key \(key.shape), value \(value.shape)")
+            "expected query, key and value with broadcastable leading dims, got query \(query.shape), key \(key.shape), value \(value.shape)")
     }
     let l = query.shape[query.ndim - 2], e = query.shape[query.ndim - 1]
     let s = key.shape[key.ndim - 2], ev = value.shape[value.ndim - 1]
@@ -89,6 +89,25 @@ func checkAttentionInputs(query: Tensor, key: Tensor, value: Tensor, attnMask: T
     return AttentionDims(batch: batch, l: l, s: s, e: e, ev: ev)
 }
 
+/// q, k and v with their leading (batch) dims broadcast together, as PyTorch's attention
+/// does (keys and values shared by every head, say). Key and value become stride-0 views,
+/// which the kernel reads in place; a query that must grow is copied, since the output takes
+/// the query's layout. Shapes that do not broadcast are returned as they are, for
+/// `checkAttentionInputs` to refuse.
+func broadcastBatch(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> (Tensor, Tensor, Tensor) {
+    guard q.ndim >= 2, k.ndim >= 2, v.ndim >= 2 else { return (q, k, v) }
+    let qb = Array(q.shape.dropLast(2)), kb = Array(k.shape.dropLast(2)), vb = Array(v.shape.dropLast(2))
+    guard qb != kb || kb != vb,
+          let kv = try? broadcastShape(kb, vb, op: sdpaOp), let batch = try? broadcastShape(qb, kv, op: sdpaOp) else {
+        return (q, k, v)
+    }
+    func grown(_ t: Tensor) -> Tensor {
+        Array(t.shape.dropLast(2)) == batch ? t : t.expanded(to: batch + t.shape.suffix(2))
+    }
+    let query = Array(q.shape.dropLast(2)) == batch ? q : grown(q).contiguous()
+    return (query, grown(k), grown(v))
+}
+
 /// The mask as a float tensor to add (a bool mask becomes 0 / −inf), in its own shape: a
 /// broadcast mask is never expanded to (…, L, S). A float mask is returned as it is, so a
 /// gradient reaches it on the unfused path.
@@ -99,6 +118,7 @@ func additiveMask(_ mask: Tensor) -> Tensor {
 func scaledDotProductAttentionChecked(query: Tensor, key: Tensor, value: Tensor, attnMask: Tensor?,
                                       dropoutP: Double, isCausal: Bool, scale: Double?,
                                       generator: Generator) throws -> Tensor {
+    let (query, key, value) = broadcastBatch(query, key, value)
     let dims = try checkAttentionInputs(query: query, key: key, value: value, attnMask: attnMask,
                                         dropoutP: dropoutP, isCausal: isCausal)
     let scale = scale ?? 1 / Double(dims.e).squareRoot()
