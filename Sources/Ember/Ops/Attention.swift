@@ -230,7 +230,8 @@ func attentionWithWeights(query: Tensor, key: Tensor, value: Tensor, attnMask: T
         let allowed = Tensor.arange(s).reshaped([1, s]) <= Tensor.arange(l).reshaped([l, 1])
         scores = scores + additiveMask(allowed)
     }
-    // A row with no allowed key gives weights 0 (PyTorch's safe softmax), not NaN.
+    // A row with no allowed key gives weights 0, as PyTorch's fused path (its safe softmax);
+    // PyTorch's MultiheadAttention with need_weights gives NaN there.
     let rowMax = noGrad { scores.max(dim: -1, keepDim: true) }
     var weights = scores.softmax(dim: -1)
     let dead = noGrad { rowMax.values == -Double.infinity }

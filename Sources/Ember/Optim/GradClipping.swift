@@ -11,7 +11,10 @@
 ///     gᵢ   *= coef                           (for every gradient, also when coef is 1)
 ///
 /// Parameters without a gradient are skipped; with none, the result is 0. Each norm is one
-/// reduction in a fixed order (the same bits for any thread count), in the parameters' order.
+/// reduction in a fixed order (the same bits for any thread count), in the parameters' order,
+/// accumulated in double: a total whose square overflows a float (gradients ≳ 1.8e19) stays
+/// finite here, where PyTorch's float sum gives infinity (and tiny ones ≲ 1e-23 do not
+/// underflow to 0).
 /// A NaN or infinite total makes every gradient NaN, as in PyTorch; to throw instead, pass
 /// `errorIfNonfinite: true` (the throwing overload).
 ///
