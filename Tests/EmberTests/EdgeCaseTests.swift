@@ -341,8 +341,17 @@ final class IgnoreIndexTests: XCTestCase {
               [0.0900306, 0.2447285, -0.334759, 0.665241, -0.7552715, 0.0900306, 0, 0, 0])
         check({ NLLLoss(weight: self.weight)($0.logSoftmax(dim: 1), self.target) }, [0.8605266],
               [0.0600204, 0.1631523, -0.2231727] + rowsZero + [-0.2763491, 0.0209633, 0.2553858])
-        // Every row left out: PyTorch's mean is NaN.
-        XCTAssertTrue(crossEntropy(Tensor(logits, shape: [3, 3]), Tensor([-100, -100, -100])).item().isNaN)
+        // Every row left out (a batch of padding): PyTorch's mean is NaN, its gradient zeros
+        // (it was NaN here, which spread to every parameter).
+        for loss in [{ crossEntropy($0, Tensor([-100, -100, -100])) },
+                     { crossEntropy($0, Tensor([-100, -100, -100]), weight: self.weight, labelSmoothing: 0.1) },
+                     { nllLoss($0.logSoftmax(dim: 1), Tensor([-100, -100, -100])) }] as [(Tensor) -> Tensor] {
+            let x = Tensor(logits, shape: [3, 3]).requiringGrad()
+            let l = loss(x)
+            XCTAssertTrue(l.item().isNaN)
+            l.backward()
+            XCTAssertEqual(x.grad!.toArray(), [Float](repeating: 0, count: 9))
+        }
     }
 
     func testOtherOutOfRangeTargetsStillThrow() {
@@ -566,5 +575,90 @@ final class VisionEdgeCaseTests: XCTestCase {
             }
             XCTAssertTrue(windows.contains(out), "seed \(seed): \(out.prefix(8)) is no window of the single pad")
         }
+    }
+}
+
+final class CrossEntropyShapeTests: XCTestCase {
+    private func close(_ got: [Float], _ want: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
+        for (g, w) in zip(got, want) { XCTAssertEqual(g, w, accuracy: 2e-6, what, file: file, line: line) }
+    }
+
+    func testPerPixelTargetsAsPyTorch() {
+        // F.cross_entropy(x, t, weight=[1, 2, 0.5], label_smoothing=0.1) on (2, 3, 2, 2) logits
+        // sin(0.37·k) and (2, 2, 2) targets with one −100.
+        let x = (Tensor.arange(0.0, 24.0) * 0.37).sin().reshaped([2, 3, 2, 2]).detach().requiringGrad()
+        let t = Tensor([0, 2, 1, -100, 2, 2, 0, 1], shape: [2, 2, 2])
+        let loss = crossEntropy(x, t, weight: Tensor([1, 2, 0.5] as [Float]), labelSmoothing: 0.1)
+        close([Float(loss.item())], [1.1581992], "loss")
+        loss.backward()
+        close(x.grad!.toArray(), [-0.0968085, 0.0177838, 0.1007215, 0, 0.0659247, 0.0315998, -0.1300443, 0, 0.0308838,
+                                  -0.0493836, 0.0293228, 0, 0.0037043, 0.0023919, -0.1120084, 0.0234395, 0.0060764,
+                                  0.0097326, 0.0349799, -0.1414849, -0.0097807, -0.0121245, 0.0770286, 0.1180454], "gradient")
+        let perPixel = crossEntropy(x.detach(), t, reduction: .none)
+        XCTAssertEqual(perPixel.shape, [2, 2, 2])
+        close(perPixel.toArray(), [1.5902631, 1.7724142, 0.7656229, 0, 0.3651698, 0.4108929, 2.3887866, 0.8668427], "none")
+        close([Float(nllLoss(x.detach().logSoftmax(dim: 1), t).item())], [1.1657132], "nll")
+    }
+
+    func testUnbatchedAndSoftTargets() {
+        let u = Tensor([1, 2, 3] as [Float]).requiringGrad()
+        let lu = crossEntropy(u, Tensor(2))
+        close([Float(lu.item())], [0.4076059], "unbatched")
+        lu.backward()
+        close(u.grad!.toArray(), [0.0900306, 0.2447285, -0.334759], "unbatched gradient")
+        XCTAssertEqual(crossEntropy(u.detach(), Tensor(2), reduction: .none).shape, [])
+
+        // Class probabilities, weighted and smoothed; the target gets a gradient too.
+        let s = Tensor([1, 2, 3, 0.5, -1, 2] as [Float], shape: [2, 3]).requiringGrad()
+        let p = Tensor([0.2, 0.3, 0.5, 1, 0, 0] as [Float], shape: [2, 3]).requiringGrad()
+        let ls = crossEntropy(s, p, weight: Tensor([1, 2, 3] as [Float]), labelSmoothing: 0.2)
+        close([Float(ls.item())], [1.9846388], "soft")
+        ls.backward()
+        close(s.grad!.toArray(), [-0.0124991, -0.0325708, 0.0450699, -0.3281591, -0.0431991, 0.3713582], "soft input gradient")
+        close(p.grad!.toArray(), [0.9630424, 1.1260847, 0.4891272, 0.6965246, 2.593049, 0.2895736], "soft target gradient")
+    }
+}
+
+final class ModuleAPIEdgeCaseTests: XCTestCase {
+    func testAnUnreadLazyLayerIsDetected() {
+        // reflection sees nil in an unread `lazy var`: parameters() would leave the layer out.
+        XCTAssertTrue(isUncreatedLayerOrTensor(Optional<Linear>.none as Any))
+        XCTAssertTrue(isUncreatedLayerOrTensor(Optional<Tensor>.none as Any))
+        XCTAssertFalse(isUncreatedLayerOrTensor(Optional<Int>.none as Any))
+        XCTAssertFalse(isUncreatedLayerOrTensor(Optional(Linear(2, 2)) as Any))
+        XCTAssertFalse(isUncreatedLayerOrTensor(Linear(2, 2)))
+    }
+
+    func testTrainGoesThroughEachChildsOverride() {
+        // PyTorch's frozen-BatchNorm pattern: net.train() leaves it in evaluation mode.
+        final class FrozenBatchNorm: BatchNorm1d {
+            override func train(_ mode: Bool = true) -> Self { super.train(false) }
+        }
+        let net = Sequential(Linear(2, 2), FrozenBatchNorm(2))
+        net.eval()
+        net.train()
+        XCTAssertTrue(net.isTraining)
+        XCTAssertTrue(net[0].isTraining)
+        XCTAssertFalse(net[1].isTraining)
+    }
+
+    func testAModuleOrBufferHeldTwiceIsListedOnce() {
+        let shared = Linear(2, 2)
+        let seq = Sequential(shared, shared)
+        XCTAssertEqual(seq.children().count, 1)
+        var visits = 0
+        seq.apply { _ in visits += 1 }
+        XCTAssertEqual(visits, 2)   // shared, then seq (PyTorch: [Linear, Sequential])
+        final class Masked: Module {
+            @Buffer(persistent: false) var mask: Tensor? = nil
+            init(_ mask: Tensor) {
+                super.init()
+                self.mask = mask
+            }
+            override func forward(_ x: Tensor) -> Tensor { x }
+        }
+        let mask = Tensor.ones([3])
+        XCTAssertEqual(Sequential(Masked(mask), Masked(mask)).namedBuffers().map(\.name), ["0.mask"])
     }
 }

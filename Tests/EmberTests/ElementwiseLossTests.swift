@@ -91,6 +91,9 @@ final class ElementwiseLossTests: XCTestCase {
         assertThrowsMessage("l1_loss: input shape [2, 3] and target shape [3, 2] differ") {
             try checkElementwiseLoss(a, b, op: "l1_loss")
         }
+        assertThrowsMessage("binary_cross_entropy: all elements of target should be between 0 and 1 (2 are not)") {
+            try checkProbabilities(Tensor([1.5, -0.2] as [Float]), named: "target", op: "binary_cross_entropy")
+        }
         assertThrowsMessage("binary_cross_entropy: all elements of input should be between 0 and 1 (1 are not)") {
             try checkProbabilities(Tensor([0.5, 1.5] as [Float]), op: "binary_cross_entropy")
         }

@@ -276,7 +276,7 @@ extension Tensor {
         }
         defer { for t in restoreDeferral { t.defersLinearGrad = true } }
 
-        try noGrad {   // gradients are computed without recording (no double backward)
+        noGrad {   // gradients are computed without recording (no double backward)
             for (tensor, seed) in roots {
                 if let fn = tensor.gradFn {
                     fn.addPendingGrad(seed)

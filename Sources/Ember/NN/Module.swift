@@ -113,9 +113,15 @@ open class Module: CustomStringConvertible {
         for m in mirrors.reversed() {
             for child in m.children {
                 guard var label = child.label else { continue }
-                // `lazy var x` is stored as `$__lazy_storage_$_x`.
+                // `lazy var x` is stored as `$__lazy_storage_$_x`, nil until first read: a
+                // layer or tensor there would be missing from parameters(), stateDict() and
+                // train(), silently, so it stops here instead.
                 let lazyPrefix = "$__lazy_storage_$_"
-                if label.hasPrefix(lazyPrefix) { label.removeFirst(lazyPrefix.count) }
+                if label.hasPrefix(lazyPrefix) {
+                    label.removeFirst(lazyPrefix.count)
+                    precondition(!isUncreatedLayerOrTensor(child.value),
+                                 "\(typeName): `lazy var \(label)` holds a layer or tensor that has not been created yet, so parameters(), stateDict() and train() cannot see it; declare it with `let` or `var` and set it in init")
+                }
                 // `as?` also unwraps optionals; nil ones are skipped as PyTorch skips None.
                 if let module = child.value as? Module {
                     children.append((label, module))
@@ -161,7 +167,10 @@ open class Module: CustomStringConvertible {
     /// The direct submodules.
     ///
     /// PyTorch: `children()`.
-    public func children() -> [Module] { namedChildren().map(\.module) }
+    public func children() -> [Module] {
+        var seen = Set<ObjectIdentifier>()
+        return namedChildren().map(\.module).filter { seen.insert(ObjectIdentifier($0)).inserted }   // a module held twice, once
+    }
 
     /// All parameters of the tree with dotted Swift names (`linearReluStack.0.weight`), in
     /// PyTorch's order; a tensor shared by two modules appears once.
@@ -197,8 +206,10 @@ open class Module: CustomStringConvertible {
 
     func collectBuffers(stateDictNames: Bool, persistentOnly: Bool) -> [(name: String, tensor: Tensor)] {
         var out: [(name: String, tensor: Tensor)] = []
+        var seen = Set<ObjectIdentifier>()   // a buffer shared by two modules appears once
         for (path, module) in namedModules(stateDictNames: stateDictNames) {
-            for (name, tensor, persistent) in module.namedDirectBuffers() where persistent || !persistentOnly {
+            for (name, tensor, persistent) in module.namedDirectBuffers()
+            where (persistent || !persistentOnly) && (persistentOnly || seen.insert(ObjectIdentifier(tensor)).inserted) {
                 let part = stateDictNames ? module.stateDictName(for: name) : name
                 out.append((path.isEmpty ? part : path + "." + part, tensor))
             }
@@ -274,12 +285,15 @@ open class Module: CustomStringConvertible {
         return self
     }
 
-    /// Puts this module and all its descendants in training mode (`mode: false` is `eval()`).
+    /// Puts this module and all its descendants in training mode (`mode: false` is `eval()`),
+    /// through each child's own `train(_:)`: a subclass may override it (a frozen BatchNorm
+    /// that stays in evaluation mode calls `super.train(false)`).
     ///
     /// PyTorch: `train(mode)`.
     @discardableResult
-    public func train(_ mode: Bool = true) -> Self {
-        for module in modules() { module.isTraining = mode }
+    open func train(_ mode: Bool = true) -> Self {
+        isTraining = mode
+        for child in children() { child.train(mode) }
         return self
     }
 
@@ -383,4 +397,21 @@ protocol ReflectedBuffer {
 }
 extension Buffer: ReflectedBuffer {
     var tensor: Tensor? { wrappedValue.bufferTensor }
+}
+
+/// Whether `value` is a nil optional of a layer or tensor type (an unread `lazy var`).
+func isUncreatedLayerOrTensor(_ value: Any) -> Bool {
+    guard let optional = value as? any ReflectedOptional, optional.isNone else { return false }
+    let wrapped = type(of: optional).wrappedType
+    return wrapped is Module.Type || wrapped is Tensor.Type
+}
+
+protocol ReflectedOptional {
+    static var wrappedType: Any.Type { get }
+    var isNone: Bool { get }
+}
+
+extension Optional: ReflectedOptional {
+    static var wrappedType: Any.Type { Wrapped.self }
+    var isNone: Bool { self == nil }
 }

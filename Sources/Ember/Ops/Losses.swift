@@ -40,6 +40,15 @@ private func reduced(_ losses: Tensor, total: Double, weightSum: Double,
     }
 }
 
+/// The per-row gradient when rows are left out: `g` times the reduction's factor on the kept
+/// rows, exactly 0 on the others. (With every row left out the mean's factor 1/Σw is
+/// infinite, and 0·∞ would make the gradient NaN where PyTorch's is 0.) The kernel then
+/// applies a factor of 1.
+private func keptRowGrad(_ g: Tensor, keep: Tensor?, norm: Float) -> (dloss: Tensor, norm: Float) {
+    guard let keep else { return (g, norm) }
+    return (Tensor.where(keep > 0, g * Double(norm), Tensor(scalar: Float(0))), 1)
+}
+
 /// Targets equal to `ignoreIndex`: the rows to leave out, and the targets with those set to
 /// class 0 for the kernels (whose loss and gradient for them are then zeroed). Nil when no
 /// row is left out, so the common case runs the kernels alone.
@@ -74,8 +83,20 @@ private func leavingOut(_ ignored: [Bool], losses: Tensor, safeTarget: Tensor, w
 /// definitions; the mean is weighted by Σ weight[target]. Rows whose target is
 /// `ignoreIndex` (PyTorch's default −100, the padding label) add no loss, no weight and no
 /// gradient.
+///
+/// As PyTorch's, it also takes (C) logits with a 0-d target, (N, C, d1, …) logits with
+/// (N, d1, …) targets (per pixel, for segmentation), and float class probabilities of the
+/// logits' shape as targets (soft labels; their mean is over the samples, not the weights).
 public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = nil,
                          reduction: Reduction = .mean, labelSmoothing: Double = 0, ignoreIndex: Int = -100) -> Tensor {
+    if target.dtype == .float32 {
+        return softTargetCrossEntropy(logits, target, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing)
+    }
+    if logits.ndim != 2, let (rows, rowTargets, shape) = classRows(logits, target, op: "cross_entropy") {
+        let loss = crossEntropy(rows, rowTargets, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing,
+                                ignoreIndex: ignoreIndex)
+        return reduction == .none ? loss.reshaped(shape) : loss
+    }
     check {
         try checkClassTargets(logits, target, weight: weight, ignoreIndex: ignoreIndex, op: "cross_entropy")
         guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
@@ -96,7 +117,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     // The backward indexes rows by the targets: a target written in place since is refused.
     return out.recorded("cross_entropy", [logits], saved: [target]) { g in
         let dx = Tensor(empty: [n, c])
-        let dloss = keep.map { $0 * g } ?? g   // per row when rows are left out
+        let (dloss, norm) = keptRowGrad(g, keep: keep, norm: norm)
         Kernels.crossEntropyBackward(dx.f32, probs.f32, target.i64, weight?.f32, dloss.contiguous().f32,
                                      dlossStride: dloss.count == 1 ? 0 : 1, norm: norm,
                                      n: n, c: c, labelSmoothing: eps)
@@ -108,6 +129,10 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
 /// whose target is `ignoreIndex` are left out, as in `crossEntropy`.
 public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
                     reduction: Reduction = .mean, ignoreIndex: Int = -100) -> Tensor {
+    if logProbs.ndim != 2, let (rows, rowTargets, shape) = classRows(logProbs, target, op: "nll_loss") {
+        let loss = nllLoss(rows, rowTargets, weight: weight, reduction: reduction, ignoreIndex: ignoreIndex)
+        return reduction == .none ? loss.reshaped(shape) : loss
+    }
     check { try checkClassTargets(logProbs, target, weight: weight, ignoreIndex: ignoreIndex, op: "nll_loss") }
     let (n, c) = (logProbs.shape[0], logProbs.shape[1])
     let weight = weight?.contiguous()
@@ -120,10 +145,57 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
     let (out, norm) = reduced(losses, total: total, weightSum: weightSum, reduction)
     return out.recorded("nll_loss", [logProbs], saved: [target]) { g in
         let dx = Tensor(empty: [n, c])
-        let dloss = keep.map { $0 * g } ?? g
+        let (dloss, norm) = keptRowGrad(g, keep: keep, norm: norm)
         Kernels.nllBackward(dx.f32, target.i64, weight?.f32, dloss.contiguous().f32, dlossStride: dloss.count == 1 ? 0 : 1,
                             norm: norm, n: n, c: c)
         return [dx]
+    }
+}
+
+/// (C) scores with a 0-d target, or (N, C, d1, …) with (N, d1, …): the same as rows (M, C)
+/// with targets (M), and the shape of a `.none` result. Nil for other shapes (the (N, C)
+/// checks then name them).
+private func classRows(_ input: Tensor, _ target: Tensor, op: String) -> (Tensor, Tensor, [Int])? {
+    if input.ndim == 1 && target.ndim == 0 { return (input.reshaped([1, -1]), target.reshaped([1]), []) }
+    guard input.ndim > 2, target.shape == [input.shape[0]] + input.shape.dropFirst(2) else { return nil }
+    let classesLast = [0] + Array(2..<input.ndim) + [1]
+    return (input.permuted(classesLast).reshaped([-1, input.shape[1]]), target.reshaped([-1]), target.shape)
+}
+
+/// Cross-entropy against class probabilities (PyTorch's float targets): −Σ_c w_c·t_c·log
+/// softmax(x)_c per sample, with t smoothed to t·(1 − ε) + ε/C; the mean divides by the number
+/// of samples. Built from differentiable ops, so the target gets a gradient too.
+private func softTargetCrossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor?, reduction: Reduction,
+                                    labelSmoothing: Double) -> Tensor {
+    check {
+        try expectDType(logits, .float32, op: "cross_entropy")
+        guard logits.ndim >= 1, target.shape == logits.shape else {
+            throw EmberError.shapeMismatch(op: "cross_entropy", message:
+                "expected class probabilities of the input's shape \(logits.shape), got \(target.shape)")
+        }
+        guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
+            throw EmberError.invalidArgument(op: "cross_entropy", message: "label_smoothing must be in [0, 1], got \(labelSmoothing)")
+        }
+    }
+    let classDim = logits.ndim == 1 ? 0 : 1, c = logits.shape[classDim]
+    var t = target
+    if labelSmoothing > 0 { t = t * (1 - labelSmoothing) + labelSmoothing / Double(c) }
+    var terms = t * logits.logSoftmax(dim: classDim)
+    if let weight {
+        check {
+            guard weight.shape == [c] else {
+                throw EmberError.shapeMismatch(op: "cross_entropy", message: "weight of shape \(weight.shape) for \(c) classes")
+            }
+        }
+        var shape = [Int](repeating: 1, count: logits.ndim)
+        shape[classDim] = c
+        terms = terms * weight.reshaped(shape)
+    }
+    let perSample = -terms.sum(dims: [classDim])
+    switch reduction {
+    case .none: return perSample
+    case .sum: return perSample.sum()
+    case .mean: return perSample.mean()
     }
 }
 
@@ -208,13 +280,13 @@ private func recordedLoss(_ losses: Tensor, _ reduction: Reduction, _ op: String
     }
 }
 
-func checkProbabilities(_ input: Tensor, op: String) throws {
+func checkProbabilities(_ input: Tensor, named name: String = "input", op: String) throws {
     // NaN fails both comparisons, so it counts as outside too.
     let inside: Double = noGrad { ((input >= 0) && (input <= 1)).type(.int64).sum().item() }
     let outside = Double(input.count) - inside
     guard outside == 0 else {
         throw EmberError.invalidArgument(op: op, message:
-            "all elements of input should be between 0 and 1 (\(Int(outside)) are not)")
+            "all elements of \(name) should be between 0 and 1 (\(Int(outside)) are not)")
     }
 }
 
@@ -227,6 +299,7 @@ public func binaryCrossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor
         try checkElementwiseLoss(input, target, op: "binary_cross_entropy")
         try checkLossWeight(weight, "weight", for: input, op: "binary_cross_entropy")
         try checkProbabilities(input, op: "binary_cross_entropy")
+        try checkProbabilities(target, named: "target", op: "binary_cross_entropy")
     }
     let x = input.detach(), t = target.detach()
     var losses = noGrad { (t - 1) * (-x).log1p().clamp(min: -100) - t * x.log().clamp(min: -100) }
@@ -240,6 +313,8 @@ public func binaryCrossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor
 /// Binary cross-entropy on logits, sigmoid folded in stably (PyTorch's
 /// `F.binary_cross_entropy_with_logits`): (1 − t)·x − (1 + (p − 1)·t)·log σ(x), times `weight`,
 /// with `posWeight` p (broadcast over the last dim: one per class) weighting the positives.
+/// The gradient is the input's; the target gets none (PyTorch's also reaches a target that
+/// requires grad).
 public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil,
                                          posWeight: Tensor? = nil, reduction: Reduction = .mean) -> Tensor {
     check {

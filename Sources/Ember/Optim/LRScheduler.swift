@@ -199,3 +199,39 @@ public final class LinearLR: LRScheduler {
         baseLR * (startFactor + (endFactor - startFactor) * Double(Swift.min(totalIters, epoch)) / Double(totalIters))
     }
 }
+
+// State dicts of schedulers made of others (SequentialLR, ChainedScheduler).
+extension LRScheduler {
+    /// `own` plus each part's state under `schedulers.<i>.`.
+    func compositeStateDict(_ own: [String: Double], parts: [LRScheduler]) -> [String: Double] {
+        var d = own
+        for (i, s) in parts.enumerated() {
+            for (k, v) in s.stateDict() { d["schedulers.\(i).\(k)"] = v }
+        }
+        return d
+    }
+
+    /// Loads a `compositeStateDict`: the entries under `schedulers.<i>.` into part i, the rest
+    /// through `loadOwn`. If any load refuses, every part's state and `lastEpoch` are put back.
+    func loadCompositeStateDict(_ dict: [String: Double], parts: [LRScheduler],
+                                loadOwn: ([String: Double]) throws -> Void) throws {
+        var own: [String: Double] = [:], split = Array(repeating: [String: Double](), count: parts.count)
+        for (k, v) in dict {
+            let comps = k.split(separator: ".", maxSplits: 2).map(String.init)
+            if comps.count == 3, comps[0] == "schedulers", let i = Int(comps[1]), split.indices.contains(i) {
+                split[i][comps[2]] = v
+            } else {
+                own[k] = v
+            }
+        }
+        let saved = (lastEpoch, parts.map { $0.stateDict() })
+        do {
+            try loadOwn(own)
+            for (s, d) in zip(parts, split) { try s.loadStateDict(d) }
+        } catch {
+            lastEpoch = saved.0
+            for (s, d) in zip(parts, saved.1) { try? s.loadStateDict(d) }
+            throw error
+        }
+    }
+}

@@ -333,34 +333,11 @@ public final class ChainedScheduler: LRScheduler {
     }
 
     /// Its own position and each scheduler's state under `schedulers.<i>.`.
-    public override func stateDict() -> [String: Double] {
-        var d = super.stateDict()
-        for (i, s) in schedulers.enumerated() {
-            for (k, v) in s.stateDict() { d["schedulers.\(i).\(k)"] = v }
-        }
-        return d
-    }
+    public override func stateDict() -> [String: Double] { compositeStateDict(super.stateDict(), parts: schedulers) }
 
     /// Restores `stateDict()`: its own position and each scheduler's under `schedulers.<i>.`.
     /// Nothing changes if any part is refused.
     public override func loadStateDict(_ dict: [String: Double]) throws {
-        var own: [String: Double] = [:], parts = Array(repeating: [String: Double](), count: schedulers.count)
-        for (k, v) in dict {
-            let comps = k.split(separator: ".", maxSplits: 2).map(String.init)
-            if comps.count == 3, comps[0] == "schedulers", let i = Int(comps[1]), parts.indices.contains(i) {
-                parts[i][comps[2]] = v
-            } else {
-                own[k] = v
-            }
-        }
-        let saved = (lastEpoch, schedulers.map { $0.stateDict() })
-        do {
-            try super.loadStateDict(own)
-            for (s, d) in zip(schedulers, parts) { try s.loadStateDict(d) }
-        } catch {
-            lastEpoch = saved.0
-            for (s, d) in zip(schedulers, saved.1) { try? s.loadStateDict(d) }
-            throw error
-        }
+        try loadCompositeStateDict(dict, parts: schedulers) { try super.loadStateDict($0) }
     }
 }

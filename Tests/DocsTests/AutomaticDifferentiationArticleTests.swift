@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 import Ember
 
-/// Sources/Ember/Ember.docc/Autograd.md
-final class AutogradArticleTests: ArticleTestCase {
+/// Sources/Ember/Ember.docc/AutomaticDifferentiation.md
+final class AutomaticDifferentiationArticleTests: ArticleTestCase {
     func testGradientsAndNoGrad() {
         let x = Tensor.ones([5])
         let y = Tensor.zeros([3])
