@@ -662,3 +662,20 @@ final class ModuleAPIEdgeCaseTests: XCTestCase {
         XCTAssertEqual(Sequential(Masked(mask), Masked(mask)).namedBuffers().map(\.name), ["0.mask"])
     }
 }
+
+final class LossTargetGradientTests: XCTestCase {
+    func testBCEWithLogitsGivesTheTargetPyTorchsGradient() {
+        // F.binary_cross_entropy_with_logits(x, t, pos_weight=[2, 3]) with t requiring grad.
+        let x = Tensor([0.3, -1.2] as [Float]).requiringGrad(), t = Tensor([0.2, 0.9] as [Float]).requiringGrad()
+        binaryCrossEntropyWithLogits(x, t, posWeight: Tensor([2, 3] as [Float])).backward()
+        let got = t.grad!.toArray()
+        for (g, want) in zip(got, [0.127178, 2.063282] as [Float]) { XCTAssertEqual(g, want, accuracy: 2e-6) }
+        XCTAssertNotNil(x.grad)
+        let t2 = Tensor([0.2, 0.9] as [Float]).requiringGrad()
+        binaryCrossEntropyWithLogits(x.detach(), t2, weight: Tensor([0.5, 2] as [Float]), reduction: .sum).backward()
+        XCTAssertEqual(t2.grad!.toArray(), [-0.15, 2.4])
+        // A target that needs none is not an input of the node (as before).
+        let plain = binaryCrossEntropyWithLogits(x.detach().requiringGrad(), Tensor([0.2, 0.9] as [Float]))
+        XCTAssertEqual(plain.gradFn!.inputs.count, 1)
+    }
+}

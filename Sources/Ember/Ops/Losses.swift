@@ -271,13 +271,16 @@ private func checkLossWeight(_ w: Tensor?, _ name: String, for input: Tensor, op
 /// Records a loss whose backward is written out as PyTorch's: `elementGrad` is d loss / d input
 /// per element (weights included), scaled by the incoming gradient, and by 1/N for the mean.
 private func recordedLoss(_ losses: Tensor, _ reduction: Reduction, _ op: String, input: Tensor,
+                          target: Tensor? = nil, targetGrad: (() -> Tensor)? = nil,
                           elementGrad: @escaping () -> Tensor) -> Tensor {
     let out = noGrad { reducedElementwise(losses, reduction) }
     let n = Double(input.count)
-    return out.recorded(op, [input]) { g in
-        let d = elementGrad()
-        return [reduction == .mean ? d * (g / n) : d * g]
+    func scaled(_ d: Tensor, _ g: Tensor) -> Tensor { reduction == .mean ? d * (g / n) : d * g }
+    // The target is an input only when a gradient is wanted for it (and a formula given).
+    guard let target, target.requiresGrad, let targetGrad else {
+        return out.recorded(op, [input]) { g in [scaled(elementGrad(), g)] }
     }
+    return out.recorded(op, [input, target]) { g in [scaled(elementGrad(), g), scaled(targetGrad(), g)] }
 }
 
 func checkProbabilities(_ input: Tensor, named name: String = "input", op: String) throws {
@@ -313,8 +316,7 @@ public func binaryCrossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor
 /// Binary cross-entropy on logits, sigmoid folded in stably (PyTorch's
 /// `F.binary_cross_entropy_with_logits`): (1 − t)·x − (1 + (p − 1)·t)·log σ(x), times `weight`,
 /// with `posWeight` p (broadcast over the last dim: one per class) weighting the positives.
-/// The gradient is the input's; the target gets none (PyTorch's also reaches a target that
-/// requires grad).
+/// A target that requires grad gets PyTorch's gradient, −x − (p − 1)·log σ(x) times `weight`.
 public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil,
                                          posWeight: Tensor? = nil, reduction: Reduction = .mean) -> Tensor {
     check {
@@ -329,7 +331,13 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
         return (1 - t) * x - logSigmoid
     }
     if let weight { losses = noGrad { losses * weight } }
-    return recordedLoss(losses, reduction, "binary_cross_entropy_with_logits", input: input) {
+    let targetGrad = { () -> Tensor in
+        var d = -x
+        if let posWeight { d = d - (posWeight - 1) * x.logSigmoid() }
+        return weight.map { d * $0 } ?? d
+    }
+    return recordedLoss(losses, reduction, "binary_cross_entropy_with_logits", input: input, target: target,
+                        targetGrad: targetGrad) {
         var d: Tensor
         if let posWeight {
             let pt = posWeight * t

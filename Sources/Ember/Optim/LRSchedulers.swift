@@ -1,5 +1,12 @@
 import Foundation
 
+/// One function per parameter group of `optimizer`, checked to be as many as the groups.
+func groupLambdas(_ lambdas: [(Int) -> Double], for optimizer: Optimizer, op: String) -> [(Int) -> Double] {
+    precondition(lambdas.count == optimizer.paramGroups.count,
+                 "\(op): Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lambdas.count)")
+    return lambdas
+}
+
 /// The rate is the base rate times a function of the epoch (PyTorch's `LambdaLR`):
 /// lr = baseLR · lrLambda(epoch), one function for every group or one per group.
 ///
@@ -22,9 +29,7 @@ public final class LambdaLR: LRScheduler {
     ///
     /// PyTorch: `LambdaLR(optimizer, [lr_lambda, …])`.
     public init(_ optimizer: Optimizer, lrLambdas: [(Int) -> Double]) {
-        precondition(lrLambdas.count == optimizer.paramGroups.count,
-                     "LambdaLR: Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lrLambdas.count)")
-        lambdas = lrLambdas
+        lambdas = groupLambdas(lrLambdas, for: optimizer, op: "LambdaLR")
         super.init(optimizer)
         start()
     }

@@ -148,9 +148,7 @@ public final class MultiplicativeLR: LRScheduler {
     ///
     /// PyTorch: `MultiplicativeLR(optimizer, [lr_lambda, …])`.
     public init(_ optimizer: Optimizer, lrLambdas: [(Int) -> Double]) {
-        precondition(lrLambdas.count == optimizer.paramGroups.count,
-                     "MultiplicativeLR: Expected \(optimizer.paramGroups.count) lr_lambdas, but got \(lrLambdas.count)")
-        lambdas = lrLambdas
+        lambdas = groupLambdas(lrLambdas, for: optimizer, op: "MultiplicativeLR")
         super.init(optimizer)
         start()
     }
