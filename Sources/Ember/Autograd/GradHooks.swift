@@ -80,7 +80,7 @@ extension Tensor {
 
     /// A leaf's gradient after its `registerHook` hooks.
     func runGradHooks(_ g: Tensor) -> Tensor {
-        gradHooks.reduce(g) { g, entry in checkedHookResult(entry.hook(g), replacing: g) }
+        applyGradHooks(gradHooks, to: g)
     }
 
     func runPostAccumulateGradHooks() {
@@ -109,19 +109,21 @@ extension Tensor {
     }
 }
 
-/// A hook's result, checked to fit the gradient it replaces (nil: the gradient unchanged).
-func checkedHookResult(_ r: Tensor?, replacing g: Tensor) -> Tensor {
-    guard let r else { return g }
-    precondition(r.shape == g.shape && r.dtype == g.dtype,
-                 "registerHook: a hook changed the gradient's shape or dtype from \(g.dtype) \(g.shape) to \(r.dtype) \(r.shape)")
-    return r
+/// `g` through `hooks` in order, each non-nil result (checked to fit) replacing it.
+func applyGradHooks(_ hooks: [(id: Int, hook: (Tensor) -> Tensor?)], to g: Tensor) -> Tensor {
+    hooks.reduce(g) { g, entry in
+        guard let r = entry.hook(g) else { return g }
+        precondition(r.shape == g.shape && r.dtype == g.dtype,
+                     "registerHook: a hook changed the gradient's shape or dtype from \(g.dtype) \(g.shape) to \(r.dtype) \(r.shape)")
+        return r
+    }
 }
 
 extension Node {
     /// The output's gradient after its hooks; the outputs that retain it get a copy (added to
     /// what they hold).
     func runGradHooks(_ g: Tensor) -> Tensor {
-        let g = gradHooks.reduce(g) { g, entry in checkedHookResult(entry.hook(g), replacing: g) }
+        let g = applyGradHooks(gradHooks, to: g)
         for t in retainers.compactMap(\.tensor) {
             t.accumulatedGrad = t.accumulatedGrad.map { $0 + g } ?? g.storageCopy()
         }

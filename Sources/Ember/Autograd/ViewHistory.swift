@@ -65,35 +65,16 @@ extension Tensor {
     /// For each of self's elements in row-major order, the row-major index of the element of
     /// `base` at the same memory.
     func positions(in base: Tensor) -> [Int] {
-        let baseOffsets = base.elementOffsets()
+        let baseOffsets = stridedOffsets(shape: base.shape, strides: base.strides)
         guard let lo = baseOffsets.min(), let hi = baseOffsets.max() else { return [] }
         var index = [Int](repeating: -1, count: hi - lo + 1)
         for (i, o) in baseOffsets.enumerated() { index[o - lo] = i }
-        return elementOffsets().map { o in
-            let i = o >= lo && o <= hi ? index[o - lo] : -1
+        let shift = storageOffset - base.storageOffset
+        return stridedOffsets(shape: shape, strides: strides).map { o in
+            let o = o + shift, i = o >= lo && o <= hi ? index[o - lo] : -1
             precondition(i >= 0, "internal error: a view's element at \(o) lies outside its base")
             return i
         }
-    }
-
-    /// The storage offset of each element, in row-major order.
-    func elementOffsets() -> [Int] {
-        guard count > 0 else { return [] }
-        var out = [Int](), index = [Int](repeating: 0, count: ndim), offset = storageOffset
-        out.reserveCapacity(count)
-        for _ in 0..<count {
-            out.append(offset)
-            var d = ndim - 1
-            while d >= 0 {
-                index[d] += 1
-                offset += strides[d]
-                if index[d] < shape[d] { break }
-                offset -= strides[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return out
     }
 
     /// Whether two elements share memory (an expanded dim): PyTorch refuses to write into

@@ -183,6 +183,16 @@ public final class Tensor: @unchecked Sendable {
 let maxDims = 16
 
 /// Row-major strides of a contiguous tensor of `shape`.
+/// The offset, in elements from the first, of every index of `shape` under `strides`, in
+/// row-major order (a stride of 0 repeats offsets).
+func stridedOffsets(shape: [Int], strides: [Int]) -> [Int] {
+    var offsets = [0]
+    for (n, stride) in zip(shape, strides) {
+        offsets = offsets.flatMap { base in (0..<n).map { base + $0 * stride } }
+    }
+    return offsets
+}
+
 func contiguousStrides(_ shape: [Int]) -> [Int] {
     var strides = [Int](repeating: 1, count: shape.count)
     var s = 1

@@ -209,11 +209,7 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, attnMask:
 /// Offsets of each problem (an index of the batch dims, row-major) in a tensor with these
 /// strides (its first `batch.count` dims are the batch dims; stride 0 broadcasts).
 private func problemOffsets(strides: [Int], batch: [Int]) -> [Int64] {
-    var offsets: [Int64] = [0]
-    for (d, n) in batch.enumerated() {
-        offsets = offsets.flatMap { base in (0..<n).map { base + Int64($0 * strides[d]) } }
-    }
-    return offsets
+    stridedOffsets(shape: batch, strides: strides).map(Int64.init)
 }
 
 /// Attention with the weights materialised, from differentiable tensor ops: the path for

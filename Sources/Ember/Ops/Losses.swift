@@ -92,7 +92,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     if target.dtype == .float32 {
         return softTargetCrossEntropy(logits, target, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing)
     }
-    if logits.ndim != 2, let (rows, rowTargets, shape) = classRows(logits, target, op: "cross_entropy") {
+    if logits.ndim != 2, let (rows, rowTargets, shape) = classRows(logits, target) {
         let loss = crossEntropy(rows, rowTargets, weight: weight, reduction: reduction, labelSmoothing: labelSmoothing,
                                 ignoreIndex: ignoreIndex)
         return reduction == .none ? loss.reshaped(shape) : loss
@@ -129,7 +129,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
 /// whose target is `ignoreIndex` are left out, as in `crossEntropy`.
 public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
                     reduction: Reduction = .mean, ignoreIndex: Int = -100) -> Tensor {
-    if logProbs.ndim != 2, let (rows, rowTargets, shape) = classRows(logProbs, target, op: "nll_loss") {
+    if logProbs.ndim != 2, let (rows, rowTargets, shape) = classRows(logProbs, target) {
         let loss = nllLoss(rows, rowTargets, weight: weight, reduction: reduction, ignoreIndex: ignoreIndex)
         return reduction == .none ? loss.reshaped(shape) : loss
     }
@@ -155,7 +155,7 @@ public func nllLoss(_ logProbs: Tensor, _ target: Tensor, weight: Tensor? = nil,
 /// (C) scores with a 0-d target, or (N, C, d1, …) with (N, d1, …): the same as rows (M, C)
 /// with targets (M), and the shape of a `.none` result. Nil for other shapes (the (N, C)
 /// checks then name them).
-private func classRows(_ input: Tensor, _ target: Tensor, op: String) -> (Tensor, Tensor, [Int])? {
+private func classRows(_ input: Tensor, _ target: Tensor) -> (Tensor, Tensor, [Int])? {
     if input.ndim == 1 && target.ndim == 0 { return (input.reshaped([1, -1]), target.reshaped([1]), []) }
     guard input.ndim > 2, target.shape == [input.shape[0]] + input.shape.dropFirst(2) else { return nil }
     let classesLast = [0] + Array(2..<input.ndim) + [1]
@@ -191,12 +191,7 @@ private func softTargetCrossEntropy(_ logits: Tensor, _ target: Tensor, weight: 
         shape[classDim] = c
         terms = terms * weight.reshaped(shape)
     }
-    let perSample = -terms.sum(dims: [classDim])
-    switch reduction {
-    case .none: return perSample
-    case .sum: return perSample.sum()
-    case .mean: return perSample.mean()
-    }
+    return reducedElementwise(-terms.sum(dims: [classDim]), reduction)
 }
 
 /// Checks shared by the elementwise losses: float32 input and target of one shape.

@@ -62,7 +62,8 @@ public final class SGD: Optimizer {
             p.defersLinearGrad = plain
             if plain && p.deferredGrad != nil {
                 p.willWriteInPlace()
-                if p.addDeferredGrad(scaledBy: Float(maximize ? rate : -rate)) { continue }
+                _ = p.addDeferredGrad(scaledBy: Float(maximize ? rate : -rate))
+                continue
             }
             // A parameter without a gradient is not written (its version, which saved values
             // of a pending backward are checked against, stays).

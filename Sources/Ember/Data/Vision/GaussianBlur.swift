@@ -57,22 +57,26 @@ public func gaussianBlur(_ x: Tensor, kernelSize: (x: Int, y: Int), sigma: (x: D
         throw EmberError.invalidArgument(op: op, message:
             "Padding size should be less than the corresponding input dimension, but got: padding (\(px), \(py)) for an image of \(h)×\(w)")
     }
+    if planes == 0 { return x.storageCopy() }
     let kx = gaussianKernel(kernelSize.x, sigma.x), ky = gaussianKernel(kernelSize.y, sigma.y)
     let src = x.type(.float32).contiguous().toArray()
     var rows = [Float](repeating: 0, count: src.count), out = rows
     let n = h * w
+    // The reflected column (row) each tap reads, the same for every row (column) and plane.
+    let cols = (0..<(w * kx.count)).map { paddedIndex($0 / kx.count + $0 % kx.count - px, w, .reflect)! }
+    let lines = (0..<(h * ky.count)).map { paddedIndex($0 / ky.count + $0 % ky.count - py, h, .reflect)! }
     for p in 0..<planes {
         for r in 0..<h {
             for c in 0..<w {
                 var sum: Float = 0
-                for (j, k) in kx.enumerated() { sum += k * src[p * n + r * w + paddedIndex(c + j - px, w, .reflect)!] }
+                for (j, k) in kx.enumerated() { sum += k * src[p * n + r * w + cols[c * kx.count + j]] }
                 rows[p * n + r * w + c] = sum
             }
         }
         for r in 0..<h {
             for c in 0..<w {
                 var sum: Float = 0
-                for (i, k) in ky.enumerated() { sum += k * rows[p * n + paddedIndex(r + i - py, h, .reflect)! * w + c] }
+                for (i, k) in ky.enumerated() { sum += k * rows[p * n + lines[r * ky.count + i] * w + c] }
                 out[p * n + r * w + c] = sum
             }
         }
